@@ -1,0 +1,36 @@
+# Two promises: `make demo` and `make test` work on a fresh clone (see README.md).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+WORKSPACE ?= workspace
+
+.PHONY: install demo test bench clean
+
+install: $(STAMP)
+
+# requirements.lock pins the whole dependency closure; the project itself is
+# installed editable without touching that closure.
+$(STAMP): requirements.lock setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m simulation.generate --preset=demo --output_dir=$(WORKSPACE)/raw
+	$(PY) -m pipelines.join_logs --impressions="$(WORKSPACE)/raw/impressions/*" \
+	  --clicks="$(WORKSPACE)/raw/clicks/*" --detail_pages="$(WORKSPACE)/raw/detail_pages/*" \
+	  --output_dir=$(WORKSPACE)/examples --overwrite
+	$(PY) -m pipelines.summary --examples_dir=$(WORKSPACE)/examples \
+	  --oracle_dir=$(WORKSPACE)/raw/oracle
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+
+bench: $(STAMP)
+	$(PY) -m benchmarks.run_all --output=benchmarks/results.json
+
+clean:
+	rm -rf $(VENV) $(WORKSPACE) *.egg-info .pytest_cache

@@ -1,0 +1,32 @@
+"""Installs the PFD packages; also what Beam ships to remote workers (--setup_file)."""
+
+import setuptools
+
+# Direct dependencies, pinned to the versions the project is tested with. The full
+# transitive closure is locked in requirements.lock (what `make` installs).
+REQUIRED = [
+    "absl-py==2.5.1",
+    "apache-beam==2.77.0",
+    "google-crc32c==1.9.0",  # Beam's WriteToTFRecord needs a crc32c at run time.
+    "numpy>=2.0,<3",
+    "protobuf>=6.31.1,<7",  # The range both TF 2.21 and Beam 2.77 accept.
+    "tensorflow==2.21.0",
+    "tensorflow-datasets==4.9.10",
+    "tensorflow-metadata==1.21.0",
+    "tensorflow-recommenders==0.7.7",
+    "tf-keras==2.21.0",
+]
+
+setuptools.setup(
+    name="pfd",
+    version="0.1.0",
+    description="Privileged Features Distillation: Beam data path, teacher/student "
+    "training and student-only serving on TensorFlow.",
+    python_requires=">=3.10",
+    py_modules=["legacy_keras"],
+    packages=setuptools.find_packages(
+        include=["pipelines*", "features*", "models*", "export*", "simulation*"]),
+    package_data={"features": ["*.json"]},
+    install_requires=REQUIRED,
+    extras_require={"test": ["pytest==9.2.0", "psutil==7.2.2"]},
+)
