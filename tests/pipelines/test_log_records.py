@@ -1,0 +1,102 @@
+"""Line-level rules of LOG_CONTRACT.md: typed records or a dead letter with a reason."""
+
+import json
+
+import pytest
+
+from features import spec as spec_lib
+from pipelines import log_records
+from pipelines.log_records import Click, DeadLetter, DetailEvent, Impression, Log
+
+TS = 1_767_571_200_000  # 2026-01-05 00:00 UTC
+
+IMPRESSION = {
+    "impression_id": "imp1", "request_id": "r1", "user_id": "u1", "item_id": "i1",
+    "ts_ms": TS, "position": 3, "scene": "home_feed",
+    "user": {"segment": "seg_1", "city_tier": 2, "unknown_key": "ignored"},
+    "item": {"category_id": "c1", "shop_id": 7, "brand_id": "b1", "price": 19.5},
+    "unknown_field": [1, 2],
+}
+
+
+def parse(log, record):
+  line = record if isinstance(record, str) else json.dumps(record)
+  return log_records.LogParser.for_log(log, spec_lib.DEFAULT_SPEC)(line, "f.jsonl")
+
+
+def with_changes(record, **changes):
+  updated = json.loads(json.dumps(record))
+  for path, value in changes.items():
+    target = updated
+    *parents, key = path.split("__")
+    for parent in parents:
+      target = target[parent]
+    if value is DELETE:
+      del target[key]
+    else:
+      target[key] = value
+  return updated
+
+
+DELETE = object()
+
+
+def test_valid_impression_reads_spec_features_and_ignores_unknown_ones():
+  impression = parse(Log.IMPRESSIONS, IMPRESSION)
+  assert isinstance(impression, Impression)
+  assert impression.shop_id == "7"  # Integer ids read as their decimal string.
+  assert impression.values["city_tier"] == "2"
+  assert impression.values["price"] == 19.5
+  assert impression.values["position"] == 3
+  assert impression.values["age_bucket"] == ""  # Absent optional key: the default.
+  assert "unknown_key" not in impression.values
+  assert impression.source == "f.jsonl"
+
+
+@pytest.mark.parametrize("record,reason,names", [
+    ("", "empty_line", ""),
+    ("{not json", "malformed_json", ""),
+    ("[1, 2]", "malformed_json", "list"),
+    (with_changes(IMPRESSION, user_id=DELETE), "missing_field", "user_id"),
+    (with_changes(IMPRESSION, item__category_id=DELETE), "missing_field",
+     "item.category_id"),
+    (with_changes(IMPRESSION, ts_ms="yesterday"), "wrong_type", "ts_ms"),
+    (with_changes(IMPRESSION, ts_ms=1.5e12), "wrong_type", "ts_ms"),
+    (with_changes(IMPRESSION, position=True), "wrong_type", "position"),
+    (with_changes(IMPRESSION, item__price="cheap"), "wrong_type", "item.price"),
+    (with_changes(IMPRESSION, item="i1"), "wrong_type", "item"),
+    (with_changes(IMPRESSION, position=-1), "invalid_value", "position"),
+    (with_changes(IMPRESSION, ts_ms=TS * 1000), "invalid_value", "ts_ms"),
+    (with_changes(IMPRESSION, item__price=0), "invalid_value", "item.price"),
+    (json.dumps(IMPRESSION).replace("19.5", "NaN"), "invalid_value", "item.price"),
+])
+def test_bad_impression_lines_go_to_the_dead_letter_with_reason(record, reason, names):
+  dead = parse(Log.IMPRESSIONS, record)
+  assert isinstance(dead, DeadLetter)
+  assert (dead.log, dead.reason, dead.source) == ("impressions", reason, "f.jsonl")
+  assert names in dead.detail
+  assert dead.record == (record if isinstance(record, str) else json.dumps(record))
+
+
+def test_click_and_detail_event_parse():
+  assert parse(Log.CLICKS, {"impression_id": 5, "ts_ms": TS}) == Click("5", TS,
+                                                                       "f.jsonl")
+  view = parse(Log.DETAIL_PAGES, {"impression_id": "imp1", "ts_ms": TS,
+                                  "event": "view", "dwell_ms": 1200})
+  assert view == DetailEvent("imp1", TS, "view", 1200, "f.jsonl")
+  chat = parse(Log.DETAIL_PAGES, {"impression_id": "imp1", "ts_ms": TS,
+                                  "event": "chat"})
+  assert chat.dwell_ms == 0
+
+
+@pytest.mark.parametrize("record,reason", [
+    ({"impression_id": "imp1", "ts_ms": TS, "event": "like"}, "invalid_value"),
+    ({"impression_id": "imp1", "ts_ms": TS, "event": "view"}, "missing_field"),
+    ({"impression_id": "imp1", "ts_ms": TS, "event": "view", "dwell_ms": -5},
+     "invalid_value"),
+    ({"impression_id": "imp1", "ts_ms": TS, "event": "view",
+      "dwell_ms": 10 ** 9}, "invalid_value"),
+    ({"impression_id": None, "ts_ms": TS, "event": "chat"}, "wrong_type"),
+])
+def test_bad_detail_events(record, reason):
+  assert parse(Log.DETAIL_PAGES, record).reason == reason

@@ -1,0 +1,58 @@
+"""Behaviour and cross features see only clicks strictly before the impression."""
+
+from pipelines import user_history
+from pipelines.impression_join import JoinedImpression, PostEvents
+from pipelines.log_records import Impression
+
+H = 3_600_000
+T0 = 1_767_571_200_000
+
+
+def joined(imp_id, ts, item, category, shop, click_ts=None):
+  impression = Impression(imp_id, "u1", ts, item, category, shop, {}, "f")
+  return JoinedImpression(impression, int(click_ts is not None),
+                          -1 if click_ts is None else click_ts, 0, PostEvents())
+
+
+def histories(impressions, length=50):
+  return {j.impression.impression_id: h
+          for j, h in user_history.with_history(impressions, length)}
+
+
+def test_a_click_one_ms_before_is_visible_and_one_at_the_ts_is_not():
+  result = histories([
+      joined("a", T0, "i1", "c1", "s1", click_ts=T0 + 1000),
+      joined("b", T0 + 1001, "i2", "c1", "s2"),  # Click on a was 1 ms before.
+      joined("c", T0 + 1000, "i3", "c1", "s1"),  # Click on a at exactly this ts.
+  ])
+  assert result["b"].hist_item_ids == ["i1"]
+  assert result["b"].user_category_clicks_24h == 1
+  assert result["b"].user_shop_clicks_24h == 0  # Other shop.
+  assert result["c"].hist_item_ids == []
+  assert result["c"].user_category_clicks_24h == 0
+  assert result["a"].hist_item_ids == []  # Its own click comes later.
+
+
+def test_cross_counts_use_the_last_24_hours_and_history_is_most_recent_first():
+  result = histories([
+      joined("a", T0, "i1", "c1", "s1", click_ts=T0 + 1),
+      joined("b", T0 + 2 * H, "i2", "c2", "s1", click_ts=T0 + 2 * H + 1),
+      joined("c", T0 + 3 * H, "i3", "c1", "s9", click_ts=T0 + 3 * H + 1),
+      joined("d", T0 + 24 * H + 1, "i4", "c1", "s1"),  # a's click is exactly 24 h old.
+      joined("e", T0 + 24 * H + 2, "i5", "c1", "s1"),  # a's click is now too old.
+  ])
+  assert result["d"].hist_item_ids == ["i3", "i2", "i1"]
+  assert result["d"].hist_category_ids == ["c1", "c2", "c1"]
+  assert result["d"].user_category_clicks_24h == 2
+  assert result["d"].user_shop_clicks_24h == 2
+  assert result["e"].user_category_clicks_24h == 1
+  assert result["e"].user_shop_clicks_24h == 1
+  assert result["e"].hist_item_ids == ["i3", "i2", "i1"]  # History has no window.
+
+
+def test_history_keeps_the_most_recent_clicks_only():
+  clicks = [joined(f"x{k}", T0 + k * 10, f"i{k}", "c", "s", click_ts=T0 + k * 10 + 1)
+            for k in range(5)]
+  result = histories(clicks + [joined("z", T0 + H, "iz", "c", "s")], length=3)
+  assert result["z"].hist_item_ids == ["i4", "i3", "i2"]
+  assert result["z"].user_category_clicks_24h == 5
