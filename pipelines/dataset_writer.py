@@ -1,0 +1,230 @@
+"""Writing a dataset: TFRecord shards, metadata beside them, and atomic publication.
+
+The Beam side (`WriteSplit`) writes one split's shards and reports their lengths as
+facts. The launcher side (`finalize`) turns the job's facts into the run report,
+checks that every input line is accounted for, writes the metadata that needs the
+whole run (spec, schema, tensorflow-datasets metadata, report) and only then publishes
+the staging directory under the output name, with `_SUCCESS` written last.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import posixpath
+from typing import Any, Mapping
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+import tensorflow as tf
+from tensorflow_metadata.proto.v0 import statistics_pb2
+
+from features import example_codec
+from features import schema as schema_lib
+from features import spec as spec_lib
+from features import tfds_metadata
+from pipelines import statistics
+from pipelines import time_split
+from pipelines import vocabulary
+from pipelines.log_records import Log
+
+FACTS_FILE = "_facts.jsonl"
+SPEC_FILE = "feature_spec.json"
+SCHEMA_FILE = "schema.pbtxt"
+STATS_DIR = "stats"
+REPORT_FILE = "run_report.json"
+SUCCESS_FILE = "_SUCCESS"
+
+
+class BadInputError(RuntimeError):
+  """Too many input lines were rejected; the dataset was not published."""
+
+
+def shard_prefix(data_dir: str, dataset_name: str, split: str) -> str:
+  """tensorflow-datasets' file template: <name>-<split>.tfrecord-00000-of-00004."""
+  return posixpath.join(data_dir, f"{dataset_name}-{split}.tfrecord")
+
+
+def _count_records(path: str) -> tuple[str, int]:
+  count = sum(1 for _ in tf.data.TFRecordDataset(path).as_numpy_iterator())
+  return f"shard/{posixpath.basename(path)}", count
+
+
+def _label_facts(example: Mapping[str, Any], split: str, labels: tuple[str, ...]):
+  yield f"examples/{split}", 1
+  for label in labels:
+    if example[label]:
+      yield f"positives/{split}/{label}", 1
+
+
+class WriteSplit(beam.PTransform):
+  """Example dicts of one split -> TFRecord shards, statistics; outputs facts."""
+
+  def __init__(self, spec: spec_lib.FeatureSpec, data_dir: str, dataset_name: str,
+               split: str):
+    super().__init__()
+    self._spec = spec
+    self._data_dir = data_dir
+    self._dataset_name = dataset_name
+    self._split = split
+
+  def expand(self, examples):
+    spec = self._spec
+    labels = tuple(sorted({t.label for t in spec_lib.TASKS.values()}))
+    shards = (examples
+              | "Encode" >> beam.Map(
+                  lambda e: example_codec.encode(e, spec).SerializeToString())
+              | "WriteTFRecord" >> beam.io.WriteToTFRecord(
+                  shard_prefix(self._data_dir, self._dataset_name, self._split),
+                  shard_name_template="-SSSSS-of-NNNNN"))
+    _ = (examples
+         | "Statistics" >> statistics.ComputeStatistics(spec, self._split)
+         | "WriteStatistics" >> beam.Map(
+             lambda s: statistics.write_statistics(
+                 statistics_pb2.DatasetFeatureStatisticsList(datasets=[s]),
+                 posixpath.join(self._data_dir, STATS_DIR, f"{self._split}.pb"))))
+    shard_lengths = shards | "CountShardRecords" >> beam.Map(_count_records)
+    label_facts = examples | "LabelFacts" >> beam.FlatMap(_label_facts, self._split,
+                                                          labels)
+    return (shard_lengths, label_facts) | "Facts" >> beam.Flatten()
+
+
+def _exists(path: str) -> bool:
+  return FileSystems.exists(path)
+
+
+def check_publishable(output_dir: str, overwrite: bool) -> None:
+  if _exists(output_dir) and not overwrite:
+    raise ValueError(f"--output_dir={output_dir!r} already exists; pass --overwrite "
+                     "to replace it.")
+
+
+def read_facts(staging_dir: str) -> dict[str, int]:
+  facts: dict[str, int] = {}
+  with FileSystems.open(posixpath.join(staging_dir, FACTS_FILE)) as f:
+    for line in f.read().decode("utf-8").splitlines():
+      facts.update(json.loads(line))
+  return facts
+
+
+def build_report(facts: Mapping[str, int], max_bad_fraction: float) -> dict[str, Any]:
+  """Reconciles every input line: in an example, in the dead letter, or a duplicate.
+
+  Args:
+    facts: The job's summed facts (`read/<log>`, `dead_letter/<log>/<reason>`,
+      `duplicate/<log>`, `joined/<log>`, `examples/<split>`, ...).
+    max_bad_fraction: The dead-letter fraction above which the run fails.
+  """
+  examples = {s: facts.get(f"examples/{s}", 0) for s in time_split.SPLITS}
+  logs, dead_total, read_total = {}, 0, 0
+  for log in Log:
+    dead = {k.rsplit("/", 1)[1]: v for k, v in facts.items()
+            if k.startswith(f"dead_letter/{log.value}/")}
+    kept = (sum(examples.values()) if log is Log.IMPRESSIONS
+            else facts.get(f"joined/{log.value}", 0))
+    entry = {"lines": facts.get(f"read/{log.value}", 0),
+             "in_examples": kept,
+             "duplicate": facts.get(f"duplicate/{log.value}", 0),
+             "dead_letter": dict(sorted(dead.items()))}
+    entry["reconciled"] = entry["lines"] == (
+        kept + entry["duplicate"] + sum(dead.values()))
+    logs[log.value] = entry
+    dead_total += sum(dead.values())
+    read_total += entry["lines"]
+  bad_fraction = dead_total / read_total if read_total else 0.0
+  return {
+      "inputs": logs,
+      "examples": examples,
+      "positives": {k.split("/", 1)[1]: v for k, v in sorted(facts.items())
+                    if k.startswith("positives/")},
+      "eval_start_ms": facts.get("eval_start_ms"),
+      "dead_letter_lines": dead_total,
+      "bad_fraction": bad_fraction,
+      "max_bad_fraction": max_bad_fraction,
+      "reconciled": all(e["reconciled"] for e in logs.values()),
+      "notes": {k.split("/", 1)[1]: v for k, v in sorted(facts.items())
+                if k.startswith("note/")},
+      "vocabulary_sizes": {k.split("/", 1)[1]: v for k, v in sorted(facts.items())
+                           if k.startswith("vocab_size/")},
+  }
+
+
+def _shard_lengths(facts: Mapping[str, int], dataset_name: str
+                   ) -> dict[str, list[int]]:
+  lengths: dict[str, list[tuple[str, int]]] = collections.defaultdict(list)
+  for key, n in facts.items():
+    if key.startswith("shard/"):
+      name = key.split("/", 1)[1]
+      split = name[len(dataset_name) + 1:].split(".tfrecord", 1)[0]
+      lengths[split].append((name, n))
+  return {split: [n for _, n in sorted(v)] for split, v in lengths.items()}
+
+
+def _write_text(path: str, text: str) -> None:
+  with FileSystems.create(path) as f:
+    f.write(text.encode("utf-8"))
+
+
+def _write_empty_vocabularies(staging_dir: str, spec: spec_lib.FeatureSpec,
+                              report: dict[str, Any]) -> None:
+  """A vocabulary with no train tokens still gets its (empty) file."""
+  for vocab_name in spec.vocabularies():
+    if vocab_name not in report["vocabulary_sizes"]:
+      _write_text(vocabulary.vocabulary_path(staging_dir, vocab_name), "")
+      report["vocabulary_sizes"][vocab_name] = 0
+
+
+def _publish(staging_dir: str, output_dir: str) -> None:
+  """Moves staging to output; the previous dataset is removed only after the move."""
+  previous = None
+  if _exists(output_dir):
+    previous = f"{staging_dir}.previous"
+    FileSystems.rename([output_dir], [previous])
+  FileSystems.rename([staging_dir], [output_dir])
+  if previous:
+    FileSystems.delete([previous])
+
+
+def finalize(config, staging_dir: str, run_id: str) -> dict[str, Any]:
+  """Report, metadata and publication after the Beam job finished.
+
+  Args:
+    config: The job's JoinConfig.
+    staging_dir: Where the job wrote.
+    run_id: This run's id (names the rejected directory on failure).
+
+  Returns:
+    The run report.
+  """
+  facts = read_facts(staging_dir)
+  report = build_report(facts, config.max_bad_fraction)
+  report["run_id"] = run_id
+  _write_empty_vocabularies(staging_dir, config.spec, report)
+  _write_text(posixpath.join(staging_dir, REPORT_FILE),
+              json.dumps(report, indent=2, sort_keys=True))
+  FileSystems.delete([posixpath.join(staging_dir, FACTS_FILE)])
+  if not report["reconciled"]:
+    raise RuntimeError(f"Input lines do not reconcile (a bug in the job, not in the "
+                       f"data): {json.dumps(report['inputs'])}; staging kept at "
+                       f"{staging_dir}.")
+  if report["bad_fraction"] > config.max_bad_fraction:
+    rejected = f"{config.output_dir}.rejected-{run_id}"
+    FileSystems.rename([staging_dir], [rejected])
+    raise BadInputError(
+        f"{report['dead_letter_lines']} of "
+        f"{sum(e['lines'] for e in report['inputs'].values())} input lines "
+        f"({report['bad_fraction']:.2%}) went to the dead letter, above "
+        f"--max_bad_fraction={config.max_bad_fraction:.2%}. Not published; see "
+        f"{rejected}/{REPORT_FILE} and {rejected}/dead_letter/.")
+  spec = config.spec
+  _write_text(posixpath.join(staging_dir, SPEC_FILE), spec.to_json())
+  schema_lib.write_schema(
+      schema_lib.build_schema(spec, report["vocabulary_sizes"]),
+      posixpath.join(staging_dir, SCHEMA_FILE))
+  tfds_metadata.write_tfds_metadata(
+      staging_dir, spec, _shard_lengths(facts, config.dataset_name),
+      dataset_name=config.dataset_name,
+      description=f"PFD training examples; feature spec {spec.fingerprint()}.")
+  _write_text(posixpath.join(staging_dir, SUCCESS_FILE), "")
+  _publish(staging_dir, config.output_dir)
+  return report

@@ -1,0 +1,330 @@
+r"""Beam job: impression, click and detail-page logs -> training examples.
+
+Reads the three logs of LOG_CONTRACT.md, rejects bad lines into a dead letter, joins
+events to impressions (labels, privileged post-event features), adds point-in-time
+behaviour and cross features per user, splits by time and writes TFRecords of
+tf.train.Example with the feature spec, vocabularies, a tensorflow-metadata schema,
+statistics, tensorflow-datasets metadata and a reconciled run report beside them.
+
+Everything is written under a staging directory and published by rename only after the
+run succeeded and its counts reconcile, so a trainer never sees a half-written dataset.
+
+    python -m pipelines.join_logs \
+      --impressions='workspace/raw/impressions/*' --clicks='workspace/raw/clicks/*' \
+      --detail_pages='workspace/raw/detail_pages/*' --output_dir=workspace/examples
+
+Flags not defined here are Beam pipeline options (e.g. --runner=DataflowRunner
+--project=... --region=... --temp_location=gs://... --setup_file=./setup.py). Locally
+the job runs on the FnApiRunner with --direct_running_mode=multi_processing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import posixpath
+import uuid
+from typing import Any, Iterable, Sequence
+
+from absl import app
+from absl import flags
+from absl import logging
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from features import spec as spec_lib
+from pipelines import dataset_writer
+from pipelines import impression_join
+from pipelines import log_records
+from pipelines import time_split
+from pipelines import user_history
+from pipelines import vocabulary
+from pipelines.log_records import DeadLetter, Log
+
+NAMESPACE = "join_logs"
+DEAD_LETTER_DIR = "dead_letter"
+DEFAULT_LOCAL_RUNNER = "FnApiRunner"  # DirectRunner would try Prism (downloads).
+# Features computed here rather than read from the logs (source="derived" in the spec).
+DERIVED_FEATURES = frozenset({"click", "purchase"}).union(
+    impression_join.PostEvents._fields, user_history.UserHistory._fields)
+
+
+@dataclasses.dataclass(frozen=True)
+class JoinConfig:
+  """What the job reads, how it joins and where it writes."""
+  impressions: str
+  clicks: str
+  detail_pages: str
+  output_dir: str
+  windows: impression_join.JoinWindows = impression_join.JoinWindows()
+  eval_days: int = 1
+  eval_start_ms: int | None = None  # Overrides eval_days when set.
+  max_bad_fraction: float = 0.05
+  overwrite: bool = False
+  dataset_name: str = "pfd"
+  spec: spec_lib.FeatureSpec = spec_lib.DEFAULT_SPEC
+
+  def __post_init__(self):
+    if not 0.0 <= self.max_bad_fraction <= 1.0:
+      raise ValueError(f"max_bad_fraction must be in [0, 1], got "
+                       f"{self.max_bad_fraction}.")
+    time_split.eval_start_ms(0, self.eval_days)  # Validates eval_days.
+    differ = DERIVED_FEATURES ^ {f.name for f in self.spec if f.source == "derived"}
+    if differ:
+      raise ValueError(f"The spec's derived features must be the ones this job "
+                       f"derives; they differ on {sorted(differ)}.")
+
+  def log_patterns(self) -> dict[Log, str]:
+    return {Log.IMPRESSIONS: self.impressions, Log.CLICKS: self.clicks,
+            Log.DETAIL_PAGES: self.detail_pages}
+
+
+def _fact(key: str, value: int = 1) -> tuple[str, int]:
+  return key, value
+
+
+@beam.typehints.with_input_types(tuple[str, str])
+@beam.typehints.with_output_types(tuple[str, Any])
+class ParseLineFn(beam.DoFn):
+  """(source file, line) -> a typed record, or a DeadLetter on the 'dead' output."""
+  DEAD = "dead"
+
+  def __init__(self, log: Log, spec: spec_lib.FeatureSpec):
+    super().__init__()
+    self._log = log
+    self._spec = spec
+    self._parser = None
+
+  def setup(self):
+    self._parser = log_records.LogParser.for_log(self._log, self._spec)
+
+  def process(self, source_and_line):
+    source, line = source_and_line
+    record = self._parser(line, source)
+    if isinstance(record, DeadLetter):
+      Metrics.counter(NAMESPACE, f"dead_letter.{record.reason}").inc()
+      yield beam.pvalue.TaggedOutput(self.DEAD, record)
+    else:
+      yield record.impression_id, record
+
+
+class ReadAndParseLog(beam.PTransform):
+  """Reads one log glob; outputs (impression_id, record), dead letters and facts."""
+
+  def __init__(self, log: Log, pattern: str, spec: spec_lib.FeatureSpec):
+    super().__init__()
+    self._log = log
+    self._pattern = pattern
+    self._spec = spec
+
+  def expand(self, pbegin):
+    lines = pbegin | "Read" >> beam.io.ReadFromTextWithFilename(self._pattern)
+    parsed = lines | "Parse" >> beam.ParDo(ParseLineFn(self._log, self._spec)
+                                          ).with_outputs(ParseLineFn.DEAD,
+                                                         main="records")
+    lines_read = (lines
+                  | "CountLines" >> beam.combiners.Count.Globally()
+                  | "AsFact" >> beam.Map(lambda n, key: (key, n),
+                                         f"read/{self._log.value}"))
+    return parsed.records, parsed[ParseLineFn.DEAD], lines_read
+
+
+@beam.typehints.with_output_types(tuple[str, impression_join.JoinedImpression])
+class JoinImpressionFn(beam.DoFn):
+  """One impression_id's co-grouped lines -> a JoinedImpression, dead letters, facts."""
+  DEAD = "dead"
+  FACTS = "facts"
+
+  def __init__(self, windows: impression_join.JoinWindows):
+    super().__init__()
+    self._windows = windows
+
+  def process(self, keyed_group):
+    _, group = keyed_group
+    result = impression_join.join_impression(
+        list(group[Log.IMPRESSIONS.value]), list(group[Log.CLICKS.value]),
+        list(group[Log.DETAIL_PAGES.value]), self._windows)
+    for dead in result.dead_letters:
+      Metrics.counter(NAMESPACE, f"dead_letter.{dead.reason}").inc()
+      yield beam.pvalue.TaggedOutput(self.DEAD, dead)
+    for (log, outcome), n in result.outcomes.items():
+      yield beam.pvalue.TaggedOutput(self.FACTS, _fact(f"{outcome}/{log}", n))
+    for note, n in result.notes.items():
+      if n:
+        yield beam.pvalue.TaggedOutput(self.FACTS, _fact(f"note/{note}", n))
+    if result.joined is not None:
+      yield result.joined.impression.user_id, result.joined
+
+
+@beam.typehints.with_input_types(
+    tuple[str, Iterable[impression_join.JoinedImpression]])
+@beam.typehints.with_output_types(dict[str, Any])
+class AddHistoryFn(beam.DoFn):
+  """One user's joined impressions -> example dicts with behaviour/cross features."""
+
+  def __init__(self, spec: spec_lib.FeatureSpec):
+    super().__init__()
+    self._spec = spec
+    self._history_length = spec["hist_item_ids"].max_length
+
+  def process(self, user_and_impressions):
+    _, impressions = user_and_impressions
+    for joined, history in user_history.with_history(impressions,
+                                                     self._history_length):
+      values = dict(joined.impression.values)
+      values.update(click=joined.click, purchase=joined.purchase,
+                    **joined.post_events._asdict(), **history._asdict())
+      yield {name: values[name] for name in self._spec.names}
+
+
+def _with_split(example: dict[str, Any], eval_start: int) -> tuple[str, dict]:
+  return time_split.split_of(example["ts_ms"], eval_start), example
+
+
+def _eval_start(max_ts: int, config: JoinConfig) -> int:
+  if config.eval_start_ms is not None:
+    return config.eval_start_ms
+  return time_split.eval_start_ms(max_ts, config.eval_days)
+
+
+def build_pipeline(pipeline: beam.Pipeline, config: JoinConfig, staging_dir: str):
+  """Adds the whole job to `pipeline`, writing under `staging_dir`.
+
+  Facts (counts, vocabulary sizes, shard lengths) are written to
+  `<staging_dir>/_facts.jsonl` for the launcher's report and metadata.
+  """
+  spec = config.spec
+  records, dead_letters, facts = {}, [], []
+  for log, pattern in config.log_patterns().items():
+    parsed, dead, lines_read = pipeline | f"ReadAndParse[{log.value}]" >> (
+        ReadAndParseLog(log, pattern, spec))
+    records[log.value] = parsed
+    dead_letters.append(dead)
+    facts.append(lines_read)
+
+  joined = (records
+            | "CoGroupByImpression" >> beam.CoGroupByKey()
+            | "JoinImpression" >> beam.ParDo(JoinImpressionFn(config.windows)
+                                            ).with_outputs(JoinImpressionFn.DEAD,
+                                                           JoinImpressionFn.FACTS,
+                                                           main="joined"))
+  dead_letters.append(joined[JoinImpressionFn.DEAD])
+  facts.append(joined[JoinImpressionFn.FACTS])
+
+  examples = (joined.joined
+              | "GroupByUser" >> beam.GroupByKey()
+              | "AddUserHistory" >> beam.ParDo(AddHistoryFn(spec)))
+  max_ts = (examples
+            | "Timestamps" >> beam.Map(lambda e: e["ts_ms"])
+            | "MaxTimestamp" >> beam.CombineGlobally(max).without_defaults())
+  eval_start = max_ts | "EvalStart" >> beam.Map(_eval_start, config)
+  facts.append(eval_start | "EvalStartFact" >> beam.Map(
+      lambda t: _fact("eval_start_ms", t)))
+  by_split = examples | "AssignSplit" >> beam.Map(
+      _with_split, beam.pvalue.AsSingleton(eval_start))
+  for split in time_split.SPLITS:
+    split_examples = (by_split
+                      | f"Select[{split}]" >> beam.Filter(lambda kv, s: kv[0] == s,
+                                                          split)
+                      | f"Values[{split}]" >> beam.Values())
+    facts.append(split_examples | f"Write[{split}]" >> dataset_writer.WriteSplit(
+        spec, staging_dir, config.dataset_name, split))
+    if split == time_split.TRAIN:
+      facts.append(split_examples | "BuildVocabularies" >> (
+          vocabulary.BuildVocabularies(spec, staging_dir)))
+
+  all_dead = dead_letters | "FlattenDeadLetters" >> beam.Flatten()
+  _ = (all_dead
+       | "DeadLetterJson" >> beam.Map(DeadLetter.to_json)
+       | "WriteDeadLetters" >> beam.io.WriteToText(
+           posixpath.join(staging_dir, DEAD_LETTER_DIR, "dead_letter"),
+           file_name_suffix=".jsonl"))
+  facts.append(all_dead | "DeadLetterFacts" >> beam.Map(
+      lambda d: _fact(f"dead_letter/{d.log}/{d.reason}")))
+  _ = (facts
+       | "FlattenFacts" >> beam.Flatten()
+       | "SumFacts" >> beam.CombinePerKey(sum)
+       | "FactJson" >> beam.Map(lambda kv: json.dumps({kv[0]: kv[1]}))
+       | "WriteFacts" >> beam.io.WriteToText(
+           posixpath.join(staging_dir, dataset_writer.FACTS_FILE),
+           shard_name_template=""))
+
+
+def _check_inputs_exist(config: JoinConfig) -> None:
+  for log, pattern in config.log_patterns().items():
+    if not FileSystems.match([pattern])[0].metadata_list:
+      raise ValueError(f"--{log.value}={pattern!r} matches no file.")
+
+
+def _pipeline_options(pipeline_args: Sequence[str]) -> PipelineOptions:
+  args = list(pipeline_args)
+  if not any(a.startswith("--runner") for a in args):
+    args += [f"--runner={DEFAULT_LOCAL_RUNNER}",
+             "--direct_running_mode=multi_processing", "--direct_num_workers=0"]
+  return PipelineOptions(args)
+
+
+def run(config: JoinConfig, pipeline_args: Sequence[str] = ()) -> dict[str, Any]:
+  """Runs the job, checks the report and publishes the dataset.
+
+  Returns:
+    The run report (also written as run_report.json in the dataset).
+
+  Raises:
+    ValueError: a missing input, or an output that exists without --overwrite.
+    dataset_writer.BadInputError: the bad fraction exceeds config.max_bad_fraction
+      (the dataset is then kept at `<output_dir>.rejected-<run id>`, unpublished).
+  """
+  dataset_writer.check_publishable(config.output_dir, config.overwrite)
+  _check_inputs_exist(config)
+  run_id = uuid.uuid4().hex[:12]
+  staging_dir = f"{config.output_dir}.staging-{run_id}"
+  logging.info("Staging into %s", staging_dir)
+  with beam.Pipeline(options=_pipeline_options(pipeline_args)) as pipeline:
+    build_pipeline(pipeline, config, staging_dir)
+  return dataset_writer.finalize(config, staging_dir, run_id)
+
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("impressions", None, "Glob of impression log files.")
+flags.DEFINE_string("clicks", None, "Glob of click log files.")
+flags.DEFINE_string("detail_pages", None, "Glob of detail-page log files.")
+flags.DEFINE_string("output_dir", None, "Where the dataset is published.")
+flags.DEFINE_integer("click_window_min", 30, "A click counts up to this many minutes "
+                     "after its impression.")
+flags.DEFINE_integer("attribution_window_h", 24, "A purchase counts up to this many "
+                     "hours after the first click.")
+flags.DEFINE_integer("eval_days", 1, "The last N UTC days are the eval split.")
+flags.DEFINE_integer("eval_start_ms", None, "Explicit eval split start (overrides "
+                     "--eval_days).")
+flags.DEFINE_float("max_bad_fraction", 0.05, "Fail (and do not publish) when more than "
+                   "this fraction of input lines goes to the dead letter.")
+flags.DEFINE_bool("overwrite", False, "Replace an existing dataset at --output_dir.")
+flags.mark_flags_as_required(["impressions", "clicks", "detail_pages", "output_dir"])
+
+
+def config_from_flags() -> JoinConfig:
+  return JoinConfig(
+      impressions=FLAGS.impressions, clicks=FLAGS.clicks,
+      detail_pages=FLAGS.detail_pages, output_dir=FLAGS.output_dir,
+      windows=impression_join.JoinWindows(
+          click_window_ms=FLAGS.click_window_min * impression_join.MINUTE_MS,
+          attribution_window_ms=FLAGS.attribution_window_h * impression_join.HOUR_MS),
+      eval_days=FLAGS.eval_days, eval_start_ms=FLAGS.eval_start_ms,
+      max_bad_fraction=FLAGS.max_bad_fraction, overwrite=FLAGS.overwrite)
+
+
+def main(argv: Sequence[str]) -> None:
+  report = run(config_from_flags(), pipeline_args=argv[1:])
+  print(json.dumps(report, indent=2, sort_keys=True))
+
+
+def _parse_known_flags(argv: list[str]) -> list[str]:
+  """absl parses our flags; everything else is left for Beam's PipelineOptions."""
+  return FLAGS(argv, known_only=True)
+
+
+if __name__ == "__main__":
+  app.run(main, flags_parser=_parse_known_flags)

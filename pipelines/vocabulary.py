@@ -1,0 +1,70 @@
+"""Vocabularies for categorical features, built on the train split.
+
+A vocabulary is named by the spec (`Feature.vocabulary`); features that share a name share
+the file (the behaviour sequence of clicked items looks up in `item_id`'s). Tokens are
+counted on the owning feature (the first one naming the vocabulary) over train examples
+only, so eval ids unseen in training are OOV exactly as they will be at serving time.
+File: one token per line, most frequent first (ties by token), without an OOV entry:
+StringLookup adds its OOV buckets in front.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Any, Iterable, Mapping
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from features import spec as spec_lib
+
+VOCAB_DIR = "vocab"
+
+
+def vocabulary_path(data_dir: str, vocab_name: str) -> str:
+  return posixpath.join(data_dir, VOCAB_DIR, f"{vocab_name}.txt")
+
+
+def select_tokens(counts: Iterable[tuple[str, int]], min_count: int,
+                  max_tokens: int | None) -> list[str]:
+  """Most frequent first, ties by token; drops rare tokens, caps the size."""
+  kept = sorted(((-n, t) for t, n in counts if n >= min_count))
+  if max_tokens is not None:
+    kept = kept[:max_tokens]
+  return [t for _, t in kept]
+
+
+def _owner_tokens(example: Mapping[str, Any], owners: Mapping[str, str]):
+  for vocab_name, feature_name in owners.items():
+    yield vocab_name, example[feature_name]
+
+
+class BuildVocabularies(beam.PTransform):
+  """Train example dicts -> vocabulary files; outputs ("vocab_size/<name>", size)."""
+
+  def __init__(self, spec: spec_lib.FeatureSpec, output_dir: str):
+    super().__init__()
+    self._spec = spec
+    self._output_dir = output_dir
+
+  def expand(self, examples):
+    owners = {name: features[0].name
+              for name, features in self._spec.vocabularies().items()}
+    if any(self._spec[f].is_sequence for f in owners.values()):
+      raise ValueError("A vocabulary must be owned by a scalar categorical feature; "
+                       f"owners: {owners}.")
+    return (examples
+            | "TokensOfOwners" >> beam.FlatMap(_owner_tokens, owners)
+            | "CountTokens" >> beam.combiners.Count.PerElement()
+            | "ByVocabulary" >> beam.Map(lambda kv: (kv[0][0], (kv[0][1], kv[1])))
+            | "GroupByVocabulary" >> beam.GroupByKey()
+            | "WriteVocabulary" >> beam.Map(self._write))
+
+  def _write(self, vocab_and_counts):
+    vocab_name, counts = vocab_and_counts
+    owner = self._spec.vocabulary_settings(vocab_name)
+    tokens = select_tokens(counts, owner.min_count, owner.max_tokens)
+    path = vocabulary_path(self._output_dir, vocab_name)
+    with FileSystems.create(path) as f:
+      f.write("".join(f"{t}\n" for t in tokens).encode("utf-8"))
+    return f"vocab_size/{vocab_name}", len(tokens)
