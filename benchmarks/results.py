@@ -1,0 +1,20 @@
+"""benchmarks/results.json: one flat JSON object of named figures, merged run by run."""
+
+from __future__ import annotations
+
+import json
+from typing import Mapping
+
+import tensorflow as tf
+
+
+def update_results(path: str, figures: Mapping[str, float]) -> dict[str, float]:
+  """Merges `figures` into the JSON object at `path` (created if absent)."""
+  results = {}
+  if tf.io.gfile.exists(path):
+    with tf.io.gfile.GFile(path) as f:
+      results = json.load(f)
+  results.update(figures)
+  with tf.io.gfile.GFile(path, "w") as f:
+    f.write(json.dumps(results, indent=2, sort_keys=True) + "\n")
+  return results

@@ -1,0 +1,42 @@
+"""`make bench`: runs every benchmark and merges its figures into results.json."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from benchmarks import beam_throughput
+from benchmarks import results
+from benchmarks import sim_throughput
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("output", "benchmarks/results.json", "The results file.")
+flags.DEFINE_list("only", [], "Run only these benchmarks (default: all).")
+
+BENCHMARKS = {
+    "sim": sim_throughput.measure,
+    "beam": beam_throughput.measure,
+}
+
+
+def main(argv: Sequence[str]) -> None:
+  del argv
+  unknown = set(FLAGS.only) - set(BENCHMARKS)
+  if unknown:
+    raise ValueError(f"--only names unknown benchmarks {sorted(unknown)}; known: "
+                     f"{sorted(BENCHMARKS)}.")
+  for name, measure in BENCHMARKS.items():
+    if FLAGS.only and name not in FLAGS.only:
+      continue
+    logging.info("Benchmark %s...", name)
+    figures = measure()
+    merged = results.update_results(FLAGS.output, figures)
+    for key in sorted(figures):
+      print(f"{key}: {merged[key]:.4g}")
+
+
+if __name__ == "__main__":
+  app.run(main)
