@@ -25,13 +25,14 @@ def tf_dtype(feature: spec_lib.Feature) -> tf.dtypes.DType:
   return _TF_DTYPES[feature.dtype]
 
 
-def _tf_feature(feature: spec_lib.Feature, values: Sequence[Any]) -> tf.train.Feature:
+def _value_list(example: tf.train.Example, feature: spec_lib.Feature):
+  """The Example's repeated field that holds `feature`'s values."""
+  slot = example.features.feature[feature.name]
   if feature.dtype is spec_lib.DType.STRING:
-    return tf.train.Feature(bytes_list=tf.train.BytesList(
-        value=[v.encode("utf-8") if isinstance(v, str) else v for v in values]))
+    return slot.bytes_list.value
   if feature.dtype is spec_lib.DType.INT64:
-    return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
-  return tf.train.Feature(float_list=tf.train.FloatList(value=values))
+    return slot.int64_list.value
+  return slot.float_list.value
 
 
 def encode(values: Mapping[str, Any], spec: spec_lib.FeatureSpec) -> tf.train.Example:
@@ -45,18 +46,22 @@ def encode(values: Mapping[str, Any], spec: spec_lib.FeatureSpec) -> tf.train.Ex
   Returns:
     The Example; unknown keys of `values` are rejected so typos cannot vanish.
   """
-  unknown = set(values) - set(spec.names)
+  unknown = values.keys() - set(spec.names)
   if unknown:
     raise ValueError(f"Values for features not in the spec: {sorted(unknown)}.")
-  features = {}
+  example = tf.train.Example()
   for feature in spec:
     value = values.get(feature.name)
     if feature.is_sequence:
       value = list(value or ())[:feature.max_length]
     else:
       value = [feature.parse_default if value is None else value]
-    features[feature.name] = _tf_feature(feature, value)
-  return tf.train.Example(features=tf.train.Features(feature=features))
+    if feature.dtype is spec_lib.DType.STRING:
+      value = [v.encode("utf-8") if isinstance(v, str) else v for v in value]
+    # Appending into the message in place is several times faster than building
+    # Feature messages and copying them in.
+    _value_list(example, feature).extend(value)
+  return example
 
 
 def parsing_spec(features: Iterable[spec_lib.Feature]) -> dict[str, Any]:

@@ -159,28 +159,30 @@ class JoinImpressionFn(beam.DoFn):
 
 
 @beam.typehints.with_input_types(
-    tuple[str, Iterable[impression_join.JoinedImpression]])
+    tuple[str, Iterable[impression_join.JoinedImpression]], int)
 @beam.typehints.with_output_types(dict[str, Any])
 class AddHistoryFn(beam.DoFn):
-  """One user's joined impressions -> example dicts with behaviour/cross features."""
+  """One user's joined impressions -> example dicts, tagged with their split.
+
+  The split is assigned here, from a side input computed before the user grouping,
+  so the examples flow straight on to encoding without another materialisation.
+  """
 
   def __init__(self, spec: spec_lib.FeatureSpec):
     super().__init__()
     self._spec = spec
     self._history_length = spec["hist_item_ids"].max_length
 
-  def process(self, user_and_impressions):
+  def process(self, user_and_impressions, eval_start: int):
     _, impressions = user_and_impressions
     for joined, history in user_history.with_history(impressions,
                                                      self._history_length):
       values = dict(joined.impression.values)
       values.update(click=joined.click, purchase=joined.purchase,
                     **joined.post_events._asdict(), **history._asdict())
-      yield {name: values[name] for name in self._spec.names}
-
-
-def _with_split(example: dict[str, Any], eval_start: int) -> tuple[str, dict]:
-  return time_split.split_of(example["ts_ms"], eval_start), example
+      split = time_split.split_of(joined.impression.ts_ms, eval_start)
+      yield beam.pvalue.TaggedOutput(split, {name: values[name]
+                                             for name in self._spec.names})
 
 
 def _eval_start(max_ts: int, config: JoinConfig) -> int:
@@ -213,22 +215,19 @@ def build_pipeline(pipeline: beam.Pipeline, config: JoinConfig, staging_dir: str
   dead_letters.append(joined[JoinImpressionFn.DEAD])
   facts.append(joined[JoinImpressionFn.FACTS])
 
-  examples = (joined.joined
-              | "GroupByUser" >> beam.GroupByKey()
-              | "AddUserHistory" >> beam.ParDo(AddHistoryFn(spec)))
-  max_ts = (examples
-            | "Timestamps" >> beam.Map(lambda e: e["ts_ms"])
-            | "MaxTimestamp" >> beam.CombineGlobally(max).without_defaults())
+  max_ts = (joined.joined
+            | "Timestamps" >> beam.Map(lambda kv: kv[1].impression.ts_ms)
+            | "MaxTimestamp" >> beam.CombineGlobally(lambda ts: max(ts, default=0)))
   eval_start = max_ts | "EvalStart" >> beam.Map(_eval_start, config)
   facts.append(eval_start | "EvalStartFact" >> beam.Map(
       lambda t: _fact("eval_start_ms", t)))
-  by_split = examples | "AssignSplit" >> beam.Map(
-      _with_split, beam.pvalue.AsSingleton(eval_start))
+  examples = (joined.joined
+              | "GroupByUser" >> beam.GroupByKey()
+              | "AddUserHistory" >> beam.ParDo(
+                  AddHistoryFn(spec), beam.pvalue.AsSingleton(eval_start)
+              ).with_outputs(*time_split.SPLITS))
   for split in time_split.SPLITS:
-    split_examples = (by_split
-                      | f"Select[{split}]" >> beam.Filter(lambda kv, s: kv[0] == s,
-                                                          split)
-                      | f"Values[{split}]" >> beam.Values())
+    split_examples = examples[split]
     facts.append(split_examples | f"Write[{split}]" >> dataset_writer.WriteSplit(
         spec, staging_dir, config.dataset_name, split))
     if split == time_split.TRAIN:
