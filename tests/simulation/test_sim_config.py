@@ -1,0 +1,32 @@
+"""WorldConfig validation and presets."""
+
+import dataclasses
+
+import pytest
+
+from simulation import config as config_lib
+
+
+def test_presets_are_valid_and_sized_as_documented():
+  assert 2_000 <= config_lib.preset("tiny").num_impressions <= 5_000
+  assert config_lib.preset("demo").num_impressions == 1_500_000
+  assert config_lib.preset("demo").n_days == 7
+
+
+def test_unknown_preset_names_the_choices():
+  with pytest.raises(ValueError, match="'huge'.*demo"):
+    config_lib.preset("huge")
+
+
+@pytest.mark.parametrize("name, value", [
+    ("label_noise", 0.5), ("step_minutes", 7), ("n_users", 0), ("cross_effect", -1.0),
+    ("impressions_per_request", 200), ("start_ts_ms", 0), ("n_categories", 10**6)])
+def test_bad_knobs_raise_with_name_and_value(name, value):
+  with pytest.raises(ValueError, match=f"{name}={value!r}"):
+    dataclasses.replace(config_lib.preset("tiny"), **{name: value})
+
+
+def test_num_requests_rounds_up_to_whole_requests():
+  tiny = dataclasses.replace(config_lib.preset("tiny"), num_impressions=11,
+                             impressions_per_request=5)
+  assert tiny.num_requests == 3
