@@ -8,7 +8,8 @@ tensorflow-datasets' readers expect.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+import functools
+from typing import Any, Iterable, Mapping, NamedTuple
 
 import tensorflow as tf
 
@@ -25,14 +26,26 @@ def tf_dtype(feature: spec_lib.Feature) -> tf.dtypes.DType:
   return _TF_DTYPES[feature.dtype]
 
 
-def _value_list(example: tf.train.Example, feature: spec_lib.Feature):
-  """The Example's repeated field that holds `feature`'s values."""
-  slot = example.features.feature[feature.name]
-  if feature.dtype is spec_lib.DType.STRING:
-    return slot.bytes_list.value
-  if feature.dtype is spec_lib.DType.INT64:
-    return slot.int64_list.value
-  return slot.float_list.value
+class _Slot(NamedTuple):
+  """How one feature is written: precomputed once per spec (see `_encoding_plan`)."""
+  name: str
+  is_sequence: bool
+  max_length: int | None
+  default: Any
+  is_string: bool
+  list_field: str  # bytes_list / int64_list / float_list
+
+
+_LIST_FIELDS = {spec_lib.DType.STRING: "bytes_list", spec_lib.DType.INT64: "int64_list",
+                spec_lib.DType.FLOAT32: "float_list"}
+
+
+@functools.lru_cache(maxsize=8)
+def _encoding_plan(spec: spec_lib.FeatureSpec) -> tuple[frozenset[str], list[_Slot]]:
+  slots = [_Slot(f.name, f.is_sequence, f.max_length, f.parse_default,
+                 f.dtype is spec_lib.DType.STRING, _LIST_FIELDS[f.dtype])
+           for f in spec]
+  return frozenset(spec.names), slots
 
 
 def encode(values: Mapping[str, Any], spec: spec_lib.FeatureSpec) -> tf.train.Example:
@@ -46,21 +59,23 @@ def encode(values: Mapping[str, Any], spec: spec_lib.FeatureSpec) -> tf.train.Ex
   Returns:
     The Example; unknown keys of `values` are rejected so typos cannot vanish.
   """
-  unknown = values.keys() - set(spec.names)
+  names, slots = _encoding_plan(spec)
+  unknown = values.keys() - names
   if unknown:
     raise ValueError(f"Values for features not in the spec: {sorted(unknown)}.")
   example = tf.train.Example()
-  for feature in spec:
-    value = values.get(feature.name)
-    if feature.is_sequence:
-      value = list(value or ())[:feature.max_length]
+  feature_map = example.features.feature
+  for slot in slots:
+    value = values.get(slot.name)
+    if slot.is_sequence:
+      value = list(value or ())[:slot.max_length]
     else:
-      value = [feature.parse_default if value is None else value]
-    if feature.dtype is spec_lib.DType.STRING:
+      value = [slot.default if value is None else value]
+    if slot.is_string:
       value = [v.encode("utf-8") if isinstance(v, str) else v for v in value]
-    # Appending into the message in place is several times faster than building
-    # Feature messages and copying them in.
-    _value_list(example, feature).extend(value)
+    # Appending into the message in place is faster than building Feature messages
+    # and copying them in (the job encodes every example: this is its hot loop).
+    getattr(feature_map[slot.name], slot.list_field).value.extend(value)
   return example
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json
 import math
 from typing import Any, Callable, Mapping, NamedTuple
@@ -156,29 +157,55 @@ def _as_number(value: Any, path: str) -> float:
   return value
 
 
-def _feature_value(record: Mapping[str, Any], feature: spec_lib.Feature) -> Any:
-  """Reads and checks one logged spec feature; absent optional keys get the default."""
+class _FeatureReader(NamedTuple):
+  """Where one logged spec feature sits in a record and how it is checked."""
+  name: str
+  scope: str  # "impression" (top level), "user" or "item"
+  key: str
+  path: str  # As named in errors.
+  convert: Callable[[Any, str], Any]
+  default: Any
+
+
+def _bounded(read: Callable[[Any, str], float], bounds: tuple[float, float] | None
+             ) -> Callable[[Any, str], float]:
+  if bounds is None:
+    return read
+  low, high = bounds
+
+  def read_in_bounds(value: Any, path: str) -> float:
+    number = read(value, path)
+    if not low <= number <= high:
+      raise _Rejected(Reason.INVALID_VALUE,
+                      f"{path!r}={number!r} is outside [{low}, {high}]")
+    return number
+  return read_in_bounds
+
+
+def _reader(feature: spec_lib.Feature) -> _FeatureReader:
   scope, _, key = feature.source.partition(".")
-  container = record if scope == "impression" else _as_object(_get(record, scope),
-                                                              scope)
-  path = key if scope == "impression" else feature.source
-  if key not in container:
-    if scope == "impression":
-      raise _Rejected(Reason.MISSING_FIELD, f"missing field {path!r}")
-    return feature.parse_default
-  value = container[key]
   if feature.dtype is spec_lib.DType.STRING:
-    return _as_id(value, path)
-  if feature.kind is spec_lib.Kind.METADATA:
-    return _as_ts(value, path)
-  if feature.dtype is spec_lib.DType.INT64:
-    number = _as_int(value, path)
+    convert = _as_id
+  elif feature.kind is spec_lib.Kind.METADATA:
+    convert = _as_ts
+  elif feature.dtype is spec_lib.DType.INT64:
+    convert = _bounded(_as_int, feature.bounds)
   else:
-    number = float(_as_number(value, path))
-  if feature.bounds and not feature.bounds[0] <= number <= feature.bounds[1]:
-    raise _Rejected(Reason.INVALID_VALUE, f"{path!r}={number!r} is outside "
-                    f"[{feature.bounds[0]}, {feature.bounds[1]}]")
-  return number
+    convert = _bounded(lambda v, p: float(_as_number(v, p)), feature.bounds)
+  path = key if scope == "impression" else feature.source
+  return _FeatureReader(feature.name, scope, key, path, convert, feature.parse_default)
+
+
+def _feature_value(record: Mapping[str, Any], reader: _FeatureReader) -> Any:
+  """Reads and checks one logged spec feature; absent optional keys get the default."""
+  if reader.scope == "impression":
+    if reader.key not in record:
+      raise _Rejected(Reason.MISSING_FIELD, f"missing field {reader.path!r}")
+    return reader.convert(record[reader.key], reader.path)
+  container = record[reader.scope]  # Checked to be an object before.
+  if reader.key not in container:
+    return reader.default
+  return reader.convert(container[reader.key], reader.path)
 
 
 def _load_object(line: str) -> Mapping[str, Any]:
@@ -203,7 +230,8 @@ class LogParser:
   @classmethod
   def for_log(cls, log: Log, spec: spec_lib.FeatureSpec) -> LogParser:
     parsers = {
-        Log.IMPRESSIONS: lambda r, s: _parse_impression(r, s, spec),
+        Log.IMPRESSIONS: functools.partial(
+            _parse_impression, readers=tuple(_reader(f) for f in spec.logged())),
         Log.CLICKS: _parse_click,
         Log.DETAIL_PAGES: _parse_detail_event,
     }
@@ -218,13 +246,13 @@ class LogParser:
 
 
 def _parse_impression(record: Mapping[str, Any], source: str,
-                      spec: spec_lib.FeatureSpec) -> Impression:
+                      readers: tuple[_FeatureReader, ...]) -> Impression:
   # Contract fields first, so a broken record names its first broken field.
   _as_object(_get(record, "user"), "user")
   item = _as_object(_get(record, "item"), "item")
   for required in ("category_id", "shop_id"):
     _get(record, f"item.{required}")
-  values = {f.name: _feature_value(record, f) for f in spec.logged()}
+  values = {r.name: _feature_value(record, r) for r in readers}
   return Impression(
       impression_id=_as_id(_get(record, "impression_id"), "impression_id"),
       user_id=_as_id(_get(record, "user_id"), "user_id"),
