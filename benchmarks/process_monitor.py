@@ -15,8 +15,7 @@ _POLL_S = 0.1
 @dataclasses.dataclass(frozen=True)
 class ProcessUsage:
   wall_s: float
-  peak_rss_mb: float  # The root process alone.
-  peak_children_rss_mb: float  # Sum over descendants at the worst moment.
+  peak_rss_mb: float  # The process and its descendants together, at the worst moment.
 
 
 def _rss(process: psutil.Process) -> int:
@@ -37,16 +36,15 @@ def run_and_measure(command: Sequence[str], log_path: str) -> ProcessUsage:
   with open(log_path, "w") as log:
     proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     root = psutil.Process(proc.pid)
-    peak_root = peak_children = 0
+    peak = 0
     while proc.poll() is None:
-      peak_root = max(peak_root, _rss(root))
       try:
         children = root.children(recursive=True)
       except psutil.NoSuchProcess:
         children = []
-      peak_children = max(peak_children, sum(_rss(c) for c in children))
+      peak = max(peak, _rss(root) + sum(_rss(c) for c in children))
       time.sleep(_POLL_S)
   wall = time.perf_counter() - start
   if proc.returncode:
     raise RuntimeError(f"{' '.join(command)} exited {proc.returncode}; see {log_path}.")
-  return ProcessUsage(wall, peak_root / 2**20, peak_children / 2**20)
+  return ProcessUsage(wall, peak / 2**20)

@@ -68,6 +68,9 @@ class JoinResult(NamedTuple):
 
 def _dedupe(records: Iterable, log: Log, outcomes: collections.Counter) -> list:
   """Drops exact duplicates (same canonical content), counting them."""
+  records = list(records)
+  if len(records) < 2:
+    return records  # The common case: nothing to compare, no JSON to build.
   unique = {}
   for record in records:
     key = record.canonical()
