@@ -1,0 +1,236 @@
+"""The teacher/student model: Privileged Features Distillation in one Keras model.
+
+`call()` is the student alone and reads only the task's regular features: it is what
+gets exported. The teacher exists only inside `train_step` / `test_step`.
+
+Losses (per example, averaged over the GLOBAL batch so a distribution strategy gives
+the same update as one device):
+  teacher_loss = BCE(y, teacher)
+  student_loss = (1 - lambda) * BCE(y, student) + lambda * L_d(teacher, student)
+
+Gradient routing is explicit (`_route_gradients`): teacher-only weights learn from the
+teacher loss only; student-only weights from the student loss; shared weights (the
+embedding tables both use) from both, optionally without L_d. The teacher's logits
+enter L_d through tf.stop_gradient, so the distillation term never reaches the teacher
+(PFD section 4, after Rocket Launching), not even through a shared table.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import tensorflow as tf
+
+from features import spec as spec_lib
+from models import embeddings
+from models import losses
+from models import metrics as metrics_lib
+from models import towers
+from models.config import Mode, ModelConfig
+
+
+def _unique(variables) -> list[tf.Variable]:
+  seen, result = set(), []
+  for v in variables:
+    if id(v) not in seen:
+      seen.add(id(v))
+      result.append(v)
+  return result
+
+
+class DistillationModel(tf.keras.Model):
+  """Teacher and student trained on the same batches.
+
+  Args:
+    spec: The dataset's feature spec.
+    data_dir: The dataset directory (its vocabularies become the lookup tables).
+    config: Hyper-parameters; `config.mode` decides which heads exist.
+  """
+
+  def __init__(self, spec: spec_lib.FeatureSpec, data_dir: str, config: ModelConfig,
+               **kwargs):
+    super().__init__(**kwargs)
+    self.spec = spec
+    self.model_config = config
+    task = config.task
+    self.student_features = spec.regular(task)
+    privileged = spec.privileged(task)
+    teacher_features = (privileged if config.mode is Mode.LUPI
+                        else self.student_features + privileged)
+    self.teacher_features = teacher_features if config.mode.has_teacher else []
+
+    def vocabularies(features):
+      return {f.vocabulary for f in features if f.vocabulary is not None}
+
+    student_vocabs = vocabularies(self.student_features) if config.mode.has_student else set()
+    teacher_vocabs = vocabularies(self.teacher_features)
+    shared_names = (student_vocabs & teacher_vocabs) - config.unshared_vocabularies
+    dim = config.embedding_dim
+    shared = embeddings.build_tables(data_dir, shared_names, dim, "shared")
+    self.student = self.teacher = None
+    if config.mode.has_student:
+      tables = {**embeddings.build_tables(data_dir, student_vocabs - shared_names, dim,
+                                          "student"), **shared}
+      self.student_encoder = towers.FeatureEncoder(self.student_features, tables, spec,
+                                                   name="student_encoder")
+      self.student_tower = towers.LogitTower(config.student_hidden, name="student_tower")
+    if config.mode.has_teacher:
+      tables = {**embeddings.build_tables(data_dir, teacher_vocabs - shared_names, dim,
+                                          "teacher"), **shared}
+      self.teacher_encoder = towers.FeatureEncoder(self.teacher_features, tables, spec,
+                                                   name="teacher_encoder")
+      self.teacher_tower = towers.LogitTower(config.teacher_hidden, name="teacher_tower")
+    self.teacher_frozen = False  # Set for the second stage of Mode.TWO_STAGE.
+    self.distillation_loss = losses.get_distillation_loss(config.distillation_loss)
+    self.lambda_schedule = losses.LambdaSchedule(
+        config.lambda_value if config.mode in (Mode.PFD, Mode.LUPI, Mode.TWO_STAGE)
+        else 0.0, config.swap_step, config.ramp_steps)
+    self._trackers = {name: tf.keras.metrics.Mean(name=name) for name in (
+        "student_loss", "teacher_loss", "distillation_loss", "lambda")}
+    self._head_metrics = {}
+    for head, present in (("student", config.mode.has_student),
+                          ("teacher", config.mode.has_teacher)):
+      if present:
+        self._head_metrics[head] = metrics_lib.head_metrics(head)
+
+  # --- Heads -------------------------------------------------------------------
+
+  def call(self, features: Mapping[str, tf.Tensor], training: bool = False
+           ) -> tf.Tensor:
+    """The student's logits `[batch]`, from the task's regular features only."""
+    if not self.model_config.mode.has_student:
+      raise ValueError(f"Mode {self.model_config.mode.value!r} has no student.")
+    return self.student_tower(self.student_encoder(features), training=training)
+
+  def teacher_logits(self, features: Mapping[str, tf.Tensor], training: bool = False
+                     ) -> tf.Tensor:
+    return self.teacher_tower(self.teacher_encoder(features), training=training)
+
+  # --- Variable groups ---------------------------------------------------------
+
+  def variable_groups(self) -> dict[str, list[tf.Variable]]:
+    """Trainable variables split into teacher_only / student_only / shared."""
+    student = (self.student_encoder.trainable_variables +
+               self.student_tower.trainable_variables
+               if self.model_config.mode.has_student else [])
+    teacher = (self.teacher_encoder.trainable_variables +
+               self.teacher_tower.trainable_variables
+               if self.model_config.mode.has_teacher else [])
+    teacher_ids = {id(v) for v in teacher}
+    student_ids = {id(v) for v in student}
+    return {
+        "teacher_only": _unique(v for v in teacher if id(v) not in student_ids),
+        "student_only": _unique(v for v in student if id(v) not in teacher_ids),
+        "shared": _unique(v for v in student if id(v) in teacher_ids),
+    }
+
+  # --- Losses ------------------------------------------------------------------
+
+  def compute_losses(self, features, labels, sample_weight, training: bool
+                     ) -> dict[str, tf.Tensor]:
+    """Scalar losses (global-batch averages) and the heads' logits."""
+    config = self.model_config
+    labels = tf.cast(labels, tf.float32)
+
+    def average(per_example):
+      return tf.nn.compute_average_loss(per_example, sample_weight=sample_weight)
+
+    out = {"lambda": self.lambda_schedule(self.optimizer.iterations)
+           if self.optimizer is not None else tf.constant(0.0)}
+    zero = tf.constant(0.0)
+    out["teacher_loss"] = out["distillation_loss"] = out["student_bce"] = zero
+    if config.mode.has_teacher:
+      out["teacher_logits"] = self.teacher_logits(features, training=training)
+      out["teacher_loss"] = average(losses.binary_cross_entropy(
+          labels, out["teacher_logits"]))
+    if config.mode.has_student:
+      out["student_logits"] = self(features, training=training)
+      out["student_bce"] = average(losses.binary_cross_entropy(
+          labels, out["student_logits"]))
+      if config.mode.has_teacher:
+        soft = out["teacher_logits"]
+        if config.block_distillation_gradient:
+          soft = tf.stop_gradient(soft)
+        out["distillation_loss"] = average(self.distillation_loss(
+            soft, out["student_logits"], config.temperature))
+    lam = out["lambda"]
+    out["student_loss"] = (1.0 - lam) * out["student_bce"] + lam * out[
+        "distillation_loss"]
+    return out
+
+  def objectives(self, out: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    """The loss each variable group learns from (call inside the tape: the sums here
+    must be recorded for their gradients to exist)."""
+    config = self.model_config
+    teacher_loss = out["teacher_loss"] if not self.teacher_frozen else tf.constant(0.0)
+    student_loss = out["student_loss"]
+    shared_student_loss = student_loss if config.distill_into_shared else (
+        (1.0 - out["lambda"]) * out["student_bce"])
+    return {
+        # With the block off, the distillation term reaches the teacher: that is the
+        # failure PFD avoids, kept switchable so a test can show the difference.
+        "teacher_only": teacher_loss if config.block_distillation_gradient
+                        else teacher_loss + student_loss,
+        "student_only": student_loss,
+        "shared": teacher_loss + shared_student_loss,
+    }
+
+  def _route_gradients(self, tape: tf.GradientTape, objectives: Mapping[str, tf.Tensor]
+                       ) -> list[tuple[tf.Tensor, tf.Variable]]:
+    """Each variable group's gradient from its own objective only."""
+    groups = self.variable_groups()
+    if self.teacher_frozen:
+      groups["teacher_only"] = []
+    pairs = []
+    for group, variables in groups.items():
+      if variables:
+        gradients = tape.gradient(objectives[group], variables)
+        pairs.extend((g, v) for g, v in zip(gradients, variables) if g is not None)
+    return pairs
+
+  # --- Keras hooks -------------------------------------------------------------
+
+  def train_step(self, data):
+    features, labels, sample_weight = tf.keras.utils.unpack_x_y_sample_weight(data)
+    with tf.GradientTape(persistent=True) as tape:
+      out = self.compute_losses(features, labels, sample_weight, training=True)
+      objectives = self.objectives(out)
+    self.optimizer.apply_gradients(self._route_gradients(tape, objectives))
+    del tape
+    return self._update_metrics(out, labels, sample_weight)
+
+  def test_step(self, data):
+    features, labels, sample_weight = tf.keras.utils.unpack_x_y_sample_weight(data)
+    out = self.compute_losses(features, labels, sample_weight, training=False)
+    return self._update_metrics(out, labels, sample_weight)
+
+  def predict_step(self, data):
+    features, _, _ = tf.keras.utils.unpack_x_y_sample_weight(data)
+    predictions = {}
+    if self.model_config.mode.has_student:
+      predictions["student"] = tf.sigmoid(self(features))
+    if self.model_config.mode.has_teacher:
+      predictions["teacher"] = tf.sigmoid(self.teacher_logits(features))
+    return predictions
+
+  def _update_metrics(self, out, labels, sample_weight) -> dict[str, tf.Tensor]:
+    # compute_average_loss gives each replica its share of the global average; the
+    # trackers average over replicas, so scale back to the global value.
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    for name, tracker in self._trackers.items():
+      scale = 1.0 if name == "lambda" else float(replicas)
+      tracker.update_state(out[name] * scale)
+    for head, head_metrics in self._head_metrics.items():
+      probabilities = tf.sigmoid(out[f"{head}_logits"])
+      for metric in head_metrics:
+        metric.update_state(labels, probabilities, sample_weight=sample_weight)
+    return {m.name: m.result() for m in self.metrics}
+
+  @property
+  def metrics(self):
+    # Listed here so Keras resets them at each epoch and evaluation.
+    return list(self._trackers.values()) + [
+        m for head_metrics in self._head_metrics.values() for m in head_metrics]
+
+  def get_config(self) -> dict[str, Any]:
+    return {"model_config": self.model_config.to_dict()}

@@ -1,0 +1,111 @@
+"""Layers the teacher and student are built from: encoders, attention pooling, MLPs.
+
+`FeatureEncoder` turns the raw feature dict of the input pipeline into one dense vector
+per example, reading only the features it was given: the student's encoder is given the
+task's regular features and so cannot see a privileged input, whatever the batch holds.
+Embedding tables are passed in, which is how the teacher and student share them.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import tensorflow as tf
+
+from features import spec as spec_lib
+from models import embeddings
+
+
+class AttentionPooling(tf.keras.layers.Layer):
+  """Pools a behaviour sequence against the target item (DIN-style, dot product).
+
+  A user's recent clicks matter in proportion to their similarity with the item being
+  scored; a mean over the sequence would blur that.
+  """
+
+  def __init__(self, **kwargs):
+    super().__init__(**kwargs)
+    self._project = None
+
+  def build(self, input_shape):
+    query_dim = input_shape[0][-1]
+    self._project = tf.keras.layers.Dense(query_dim, use_bias=False,
+                                          name="key_projection")
+
+  def call(self, inputs):
+    """Args: (query [batch, d], keys RaggedTensor [batch, None, d]) -> [batch, d]."""
+    query, keys = inputs
+    dense_keys = keys.to_tensor()  # [batch, max_len, d]
+    mask = tf.sequence_mask(keys.row_lengths(), tf.shape(dense_keys)[1])
+    scores = tf.einsum("bd,btd->bt", query, self._project(dense_keys))
+    scores /= tf.sqrt(tf.cast(tf.shape(query)[-1], scores.dtype))
+    scores = tf.where(mask, scores, tf.fill(tf.shape(scores), scores.dtype.min))
+    weights = tf.nn.softmax(scores) * tf.cast(mask, scores.dtype)  # Empty rows: 0.
+    return tf.einsum("bt,btd->bd", weights, dense_keys)
+
+
+def signed_log1p(x: tf.Tensor) -> tf.Tensor:
+  """Counts, dwell times and prices are heavy-tailed: compress them."""
+  x = tf.cast(x, tf.float32)
+  return tf.sign(x) * tf.math.log1p(tf.abs(x))
+
+
+class FeatureEncoder(tf.keras.layers.Layer):
+  """Raw features -> `[batch, width]`: embeddings, transformed numbers, pooled sequences.
+
+  Args:
+    features: The spec features this encoder may read (nothing else is touched).
+    tables: Vocabulary name -> EmbeddingTable, for every vocabulary they use.
+    spec: The full spec (to find a sequence's target feature).
+  """
+
+  def __init__(self, features: Sequence[spec_lib.Feature],
+               tables: Mapping[str, embeddings.EmbeddingTable],
+               spec: spec_lib.FeatureSpec, **kwargs):
+    super().__init__(**kwargs)
+    self.feature_names = [f.name for f in features]
+    self._features = list(features)
+    self._tables = dict(tables)
+    self._spec = spec
+    self._pooling = {}
+    for f in self._features:
+      if f.is_sequence:
+        self._pooling[f.name] = AttentionPooling(name=f"attend_{f.name}")
+
+  def _target(self, sequence: spec_lib.Feature) -> str | None:
+    """The scalar feature a sequence is attended against: its vocabulary's owner."""
+    owner = self._spec.vocabulary_settings(sequence.vocabulary).name
+    return owner if owner in self.feature_names else None
+
+  def call(self, inputs: Mapping[str, tf.Tensor]) -> tf.Tensor:
+    parts, embedded = [], {}
+    for f in self._features:
+      if f.kind is spec_lib.Kind.CATEGORICAL:
+        embedded[f.name] = self._tables[f.vocabulary](inputs[f.name])
+        parts.append(embedded[f.name])
+      elif f.kind is spec_lib.Kind.NUMERIC:
+        parts.append(signed_log1p(inputs[f.name])[:, tf.newaxis])
+    for f in self._features:
+      if f.is_sequence:
+        keys = self._tables[f.vocabulary](inputs[f.name])  # Ragged [b, None, d].
+        target = self._target(f)
+        if target is None:  # Mean pooling; an empty history gives zeros.
+          lengths = tf.cast(keys.row_lengths(), tf.float32)[:, tf.newaxis]
+          parts.append(tf.math.divide_no_nan(tf.reduce_sum(keys, axis=1), lengths))
+        else:
+          parts.append(self._pooling[f.name]((embedded[target], keys)))
+    return tf.concat(parts, axis=-1)
+
+
+class LogitTower(tf.keras.layers.Layer):
+  """An MLP ending in one logit per example: `[batch, width]` -> `[batch]`."""
+
+  def __init__(self, hidden: Sequence[int], **kwargs):
+    super().__init__(**kwargs)
+    self._layers = [tf.keras.layers.Dense(width, activation="relu") for width in hidden]
+    self._logit = tf.keras.layers.Dense(1, name="logit")
+
+  def call(self, x: tf.Tensor) -> tf.Tensor:
+    for layer in self._layers:
+      x = layer(x)
+    return tf.squeeze(self._logit(x), axis=-1)

@@ -1,0 +1,187 @@
+"""PFD's training contract: gradient routing, lambda schedule, student independence."""
+
+import dataclasses
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from features import spec as spec_lib
+from models import distillation
+from models.config import Mode, ModelConfig
+
+from synthetic import SPEC, make_batch
+
+ALL_VOCABS = frozenset(SPEC.vocabularies())
+SMALL = dict(embedding_dim=4, student_hidden=(8,), teacher_hidden=(8,))
+
+
+def build(data_dir, seed=0, **overrides):
+  tf.keras.utils.set_random_seed(seed)
+  config = ModelConfig(**{**SMALL, **overrides})
+  model = distillation.DistillationModel(SPEC, data_dir, config)
+  # SGD, not Adam: Adam's first steps follow the sign of the gradient only, which
+  # would hide a change of its size.
+  model.compile(optimizer=tf.keras.optimizers.SGD(0.1))
+  model.predict_step(make_batch(99))  # Builds every variable.
+  return model
+
+
+def train(model, batches):
+  return [{k: v.numpy() for k, v in model.train_step(b).items()} for b in batches]
+
+
+def teacher_weights(model):
+  return [v.numpy() for v in model.variable_groups()["teacher_only"]]
+
+
+def test_distillation_loss_has_no_gradient_to_any_teacher_variable(data_dir):
+  model = build(data_dir, task="cvr", mode="pfd")
+  features, labels = make_batch(1)
+  with tf.GradientTape() as tape:
+    out = model.compute_losses(features, labels, None, training=True)
+  groups = model.variable_groups()
+  grads = tape.gradient(out["distillation_loss"], groups["teacher_only"])
+  assert groups["teacher_only"] and all(g is None for g in grads)
+  assert float(out["distillation_loss"]) > 0
+
+
+def test_teacher_is_bitwise_identical_for_lambda_0_and_half_without_sharing(
+    data_dir, batches):
+  tf.config.experimental.enable_op_determinism()
+  runs = []
+  for lam in (0.0, 0.5):
+    model = build(data_dir, lambda_value=lam, unshared_vocabularies=ALL_VOCABS)
+    assert not model.variable_groups()["shared"]
+    train(model, batches)
+    runs.append(teacher_weights(model))
+  for a, b in zip(*runs):
+    np.testing.assert_array_equal(a, b)
+
+
+def test_without_the_block_the_teacher_changes_with_lambda(data_dir, batches):
+  tf.config.experimental.enable_op_determinism()
+  runs = []
+  for lam in (0.0, 0.5):
+    model = build(data_dir, lambda_value=lam, unshared_vocabularies=ALL_VOCABS,
+                  block_distillation_gradient=False)
+    train(model, batches)
+    runs.append(teacher_weights(model))
+  assert max(float(np.max(np.abs(a - b))) for a, b in zip(*runs)) > 1e-6
+
+
+def test_shared_embeddings_receive_student_gradients(data_dir):
+  model = build(data_dir, mode="pfd")
+  shared = model.variable_groups()["shared"]
+  assert any("shared_item_id" in v.name for v in shared)
+  features, labels = make_batch(2)
+  with tf.GradientTape() as tape:
+    out = model.compute_losses(features, labels, None, training=True)
+  grads = tape.gradient(out["student_loss"], shared)
+  assert all(g is not None for g in grads)
+  assert any(float(tf.reduce_sum(tf.abs(tf.convert_to_tensor(g)))) > 0 for g in grads)
+
+
+def test_one_step_moves_every_group_by_its_own_objective(data_dir):
+  model = build(data_dir, mode="pfd", unshared_vocabularies={"user_id"})
+  groups = model.variable_groups()
+  assert all(groups[g] for g in ("teacher_only", "student_only", "shared"))
+  before = {g: [v.numpy() for v in vs] for g, vs in groups.items()}
+  train(model, [make_batch(5)])
+  for group, variables in groups.items():
+    changed = [not np.array_equal(b, v.numpy()) for b, v in zip(before[group],
+                                                                 variables)]
+    assert any(changed), group
+
+
+def test_lambda_is_exactly_zero_before_the_swap_step(data_dir):
+  model = build(data_dir, lambda_value=0.5, swap_step=3)
+  logs = train(model, [make_batch(s) for s in range(5)])
+  assert [float(l["lambda"]) for l in logs[:3]] == [0.0, 0.0, 0.0]
+  assert float(logs[-1]["lambda"]) > 0  # Mean over steps 0..4 includes 0.5s.
+
+
+def test_student_output_ignores_every_privileged_input(data_dir):
+  model = build(data_dir, task="cvr", mode="pfd")
+  features, _ = make_batch(3)
+  other, _ = make_batch(4)
+  privileged = [f.name for f in SPEC.privileged("cvr")]
+  assert privileged
+  swapped = dict(features, **{name: other[name] for name in privileged})
+  np.testing.assert_array_equal(model(features).numpy(), model(swapped).numpy())
+  # The teacher does read them (so the test above could fail).
+  assert not np.array_equal(model.teacher_logits(features).numpy(),
+                            model.teacher_logits(swapped).numpy())
+
+
+def test_lupi_teacher_reads_privileged_features_only(data_dir):
+  model = build(data_dir, mode="lupi")
+  assert {f.name for f in model.teacher_features} == {
+      f.name for f in SPEC.privileged("cvr")}
+
+
+def test_two_stage_freezes_the_teacher(data_dir, batches):
+  model = build(data_dir, mode="two_stage", unshared_vocabularies=ALL_VOCABS)
+  model.teacher_frozen = True
+  before = teacher_weights(model)
+  train(model, batches)
+  for a, b in zip(before, teacher_weights(model)):
+    np.testing.assert_array_equal(a, b)
+
+
+def test_student_mode_has_no_teacher_and_teacher_mode_no_student(data_dir):
+  assert not build(data_dir, mode="student").variable_groups()["teacher_only"]
+  teacher_only = build(data_dir, mode="teacher")
+  assert not teacher_only.variable_groups()["student_only"]
+  with pytest.raises(ValueError, match="no student"):
+    teacher_only(make_batch(0)[0])
+
+
+MIRRORED_SCRIPT = r"""
+import sys
+sys.path[:0] = [{root!r}, {tests!r}]
+import legacy_keras
+import numpy as np
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from synthetic import SPEC, make_batch
+from models import distillation
+from models.config import ModelConfig
+
+def weights(strategy):
+  with strategy.scope():
+    tf.keras.utils.set_random_seed(0)
+    model = distillation.DistillationModel(SPEC, {data_dir!r}, ModelConfig(
+        embedding_dim=4, student_hidden=(8,), teacher_hidden=(8,)))
+    model.compile(optimizer=tf.keras.optimizers.SGD(0.5))
+    features, labels = make_batch(7, batch_size=16)
+    model.predict_step((features, labels))  # Builds the variables in the scope.
+  dataset = tf.data.Dataset.from_tensor_slices((features, labels)).batch(16)
+  before = [v.numpy() for v in model.trainable_variables]
+  model.fit(dataset, epochs=1, verbose=0)
+  return before, [v.numpy() for v in model.trainable_variables]
+
+init, one = weights(tf.distribute.OneDeviceStrategy("/cpu:0"))
+_, two = weights(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+assert len(one) == len(two)
+worst = max(float(np.max(np.abs(a - b))) for a, b in zip(one, two))
+moved = max(float(np.max(np.abs(a - b))) for a, b in zip(one, init))
+print("MAX_DIFF", worst, "MOVED", moved)
+"""
+
+
+def test_one_mirrored_step_on_two_devices_equals_one_device(data_dir):
+  root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  script = MIRRORED_SCRIPT.format(root=root, tests=os.path.dirname(__file__),
+                                  data_dir=data_dir)
+  result = subprocess.run([sys.executable, "-c", script], capture_output=True,
+                          text=True, check=False, cwd=root)
+  assert result.returncode == 0, result.stderr[-3000:]
+  diff = float(result.stdout.split("MAX_DIFF")[1].split()[0])
+  moved = float(result.stdout.split("MOVED")[1].split()[0])
+  assert moved > 1e-3  # The step changed the weights...
+  assert diff < 1e-5  # ...identically on one device and on two replicas.
