@@ -80,7 +80,10 @@ class DistillationModel(tf.keras.Model):
       self.teacher_encoder = towers.FeatureEncoder(self.teacher_features, tables, spec,
                                                    name="teacher_encoder")
       self.teacher_tower = towers.LogitTower(config.teacher_hidden, name="teacher_tower")
-    self.teacher_frozen = False  # Set for the second stage of Mode.TWO_STAGE.
+    # Mode.TWO_STAGE trains the teacher alone (student frozen), then the student
+    # against the frozen teacher. Changing these needs a new train function.
+    self.teacher_frozen = False
+    self.student_frozen = False
     self.distillation_loss = losses.get_distillation_loss(config.distillation_loss)
     self.lambda_schedule = losses.LambdaSchedule(
         config.lambda_value if config.mode in (Mode.PFD, Mode.LUPI, Mode.TWO_STAGE)
@@ -162,10 +165,11 @@ class DistillationModel(tf.keras.Model):
     """The loss each variable group learns from (call inside the tape: the sums here
     must be recorded for their gradients to exist)."""
     config = self.model_config
-    teacher_loss = out["teacher_loss"] if not self.teacher_frozen else tf.constant(0.0)
-    student_loss = out["student_loss"]
-    shared_student_loss = student_loss if config.distill_into_shared else (
-        (1.0 - out["lambda"]) * out["student_bce"])
+    zero = tf.constant(0.0)
+    teacher_loss = zero if self.teacher_frozen else out["teacher_loss"]
+    student_loss = zero if self.student_frozen else out["student_loss"]
+    shared_student_loss = student_loss if config.distill_into_shared or (
+        self.student_frozen) else (1.0 - out["lambda"]) * out["student_bce"]
     return {
         # With the block off, the distillation term reaches the teacher: that is the
         # failure PFD avoids, kept switchable so a test can show the difference.
@@ -181,6 +185,8 @@ class DistillationModel(tf.keras.Model):
     groups = self.variable_groups()
     if self.teacher_frozen:
       groups["teacher_only"] = []
+    if self.student_frozen:
+      groups["student_only"] = []
     pairs = []
     for group, variables in groups.items():
       if variables:
@@ -195,6 +201,10 @@ class DistillationModel(tf.keras.Model):
     with tf.GradientTape(persistent=True) as tape:
       out = self.compute_losses(features, labels, sample_weight, training=True)
       objectives = self.objectives(out)
+    with tf.init_scope():
+      # Slots for every variable, not just the ones this step updates: a frozen head
+      # (two-stage training) must not leave the optimizer unbuilt for it.
+      self.optimizer.build(self.trainable_variables)
     self.optimizer.apply_gradients(self._route_gradients(tape, objectives))
     del tape
     return self._update_metrics(out, labels, sample_weight)

@@ -1,0 +1,190 @@
+r"""Training job: teacher and student on a published dataset, metrics.json at the end.
+
+    python -m models.train --data_dir=workspace/examples --model_dir=workspace/models/pfd \
+      --task=cvr --mode=pfd --lambda_value=0.5 --swap_step=0 --epochs=3
+
+Writes under --model_dir: TensorBoard scalars (both losses, lambda, both heads'
+metrics), per-epoch checkpoints, BackupAndRestore state (a preempted run resumes) and
+metrics.json: eval AUC, logloss, calibration and GAUC per head, the AUC on the most
+expensive items, and the configuration.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from typing import Any, Sequence
+
+from absl import app
+from absl import flags
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+from features import input as input_lib
+from models import distillation
+from models import metrics as metrics_lib
+from models.config import Mode, ModelConfig
+
+STRATEGIES = ("default", "mirrored")
+METRICS_FILE = "metrics.json"
+EXPENSIVE_QUANTILE = 0.8  # "Expensive items": the top 20% of eval prices.
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+  """How long and how a run trains (the model's own knobs are in ModelConfig)."""
+  batch_size: int = 512
+  epochs: int = 3
+  steps_per_epoch: int | None = None
+  teacher_epochs: int | None = None  # Two-stage only; default: epochs.
+  seed: int = 0
+  strategy: str = "default"
+  deterministic: bool = False
+
+  def __post_init__(self):
+    if self.strategy not in STRATEGIES:
+      raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}.")
+    if self.batch_size < 1 or self.epochs < 1:
+      raise ValueError(f"batch_size and epochs must be >= 1, got {self.batch_size}, "
+                       f"{self.epochs}.")
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy:
+  """`mirrored` uses every local GPU, or every logical CPU device without one."""
+  if name == "mirrored":
+    return tf.distribute.MirroredStrategy()
+  return tf.distribute.get_strategy()
+
+
+def _callbacks(model_dir: str) -> list[tf.keras.callbacks.Callback]:
+  return [
+      tf.keras.callbacks.TensorBoard(os.path.join(model_dir, "tensorboard")),
+      tf.keras.callbacks.ModelCheckpoint(
+          os.path.join(model_dir, "checkpoints", "epoch-{epoch:03d}"),
+          save_weights_only=True),
+      tf.keras.callbacks.BackupAndRestore(os.path.join(model_dir, "backup")),
+  ]
+
+
+def _fit(model, train_data, train_config: TrainConfig, epochs: int, model_dir: str):
+  model.train_function = None  # Frozen flags may have changed: trace again.
+  model.fit(train_data, epochs=epochs, steps_per_epoch=train_config.steps_per_epoch,
+            callbacks=_callbacks(model_dir), verbose=2)
+
+
+def evaluate(model: distillation.DistillationModel, eval_data: tf.data.Dataset
+             ) -> dict[str, Any]:
+  """Per head: Keras metrics, GAUC by user and AUC on the most expensive items."""
+  results = {k: float(v) for k, v in model.evaluate(eval_data, return_dict=True,
+                                                    verbose=0).items()}
+  labels, users, prices, scores = [], [], [], {}
+  for features, batch_labels in eval_data:
+    labels.append(batch_labels.numpy())
+    users.append(features["user_id"].numpy())
+    prices.append(features["price"].numpy())
+    for head, p in model.predict_step((features, batch_labels)).items():
+      scores.setdefault(head, []).append(p.numpy())
+  labels, users, prices = (np.concatenate(x) for x in (labels, users, prices))
+  expensive = prices >= np.quantile(prices, EXPENSIVE_QUANTILE) if len(prices) else []
+  for head, head_scores in scores.items():
+    head_scores = np.concatenate(head_scores)
+    results[f"{head}_gauc"] = metrics_lib.group_auc(labels, head_scores, users)
+    results[f"{head}_expensive_auc"] = metrics_lib.auc(labels[expensive],
+                                                       head_scores[expensive])
+  results["eval_examples"] = int(len(labels))
+  results["eval_positives"] = int(labels.sum())
+  return results
+
+
+def train_and_evaluate(data_dir: str, model_dir: str, model_config: ModelConfig,
+                       train_config: TrainConfig) -> dict[str, Any]:
+  """Trains per `model_config.mode`, evaluates on the eval split, writes metrics.json.
+
+  Returns:
+    What metrics.json holds.
+  """
+  tf.keras.utils.set_random_seed(train_config.seed)
+  if train_config.deterministic:
+    tf.config.experimental.enable_op_determinism()
+  spec = input_lib.load_spec(data_dir)
+  strategy = make_strategy(train_config.strategy)
+  task = model_config.task
+  train_data = input_lib.make_dataset(
+      data_dir, "train", task, train_config.batch_size, shuffle=True,
+      seed=train_config.seed, deterministic=train_config.deterministic)
+  eval_data = input_lib.make_dataset(data_dir, "eval", task, train_config.batch_size,
+                                     shuffle=False, deterministic=True)
+  with strategy.scope():
+    model = distillation.DistillationModel(spec, data_dir, model_config)
+    model.compile(optimizer=tf.keras.optimizers.Adam(model_config.learning_rate))
+  start = time.perf_counter()
+  if model_config.mode is Mode.TWO_STAGE:
+    model.student_frozen = True
+    _fit(model, train_data, train_config,
+         train_config.teacher_epochs or train_config.epochs,
+         os.path.join(model_dir, "stage1_teacher"))
+    model.student_frozen, model.teacher_frozen = False, True
+  _fit(model, train_data, train_config, train_config.epochs, model_dir)
+  train_seconds = time.perf_counter() - start
+  results = {
+      "task": task, "mode": model_config.mode.value,
+      "model_config": model_config.to_dict(),
+      "train_config": dataclasses.asdict(train_config),
+      "train_seconds": train_seconds,
+      "eval": evaluate(model, eval_data),
+  }
+  tf.io.gfile.makedirs(model_dir)
+  with tf.io.gfile.GFile(os.path.join(model_dir, METRICS_FILE), "w") as f:
+    f.write(json.dumps(results, indent=2, sort_keys=True))
+  return results
+
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("data_dir", None, "A dataset published by pipelines.join_logs.")
+flags.DEFINE_string("model_dir", None, "Where checkpoints, TensorBoard and "
+                    "metrics.json go.")
+flags.DEFINE_enum("task", "cvr", ["cvr", "ctr"], "The task (features/spec.py).")
+flags.DEFINE_enum("mode", "pfd", [m.value for m in Mode], "What to train.")
+flags.DEFINE_float("lambda_value", 0.5, "Distillation weight after the swap step.")
+flags.DEFINE_integer("swap_step", 0, "Lambda is 0 before this step.")
+flags.DEFINE_integer("ramp_steps", 0, "Linear lambda ramp after the swap step.")
+flags.DEFINE_string("distillation_loss", "cross_entropy", "models.losses registry name.")
+flags.DEFINE_float("temperature", 1.0, "Soft-label temperature.")
+flags.DEFINE_list("unshared_vocabularies", [], "Vocabularies the heads do not share.")
+flags.DEFINE_integer("embedding_dim", 16, "Embedding width.")
+flags.DEFINE_list("student_hidden", ["128", "64"], "Student MLP widths.")
+flags.DEFINE_list("teacher_hidden", ["128", "64"], "Teacher MLP widths.")
+flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate.")
+flags.DEFINE_integer("batch_size", 512, "Global batch size.")
+flags.DEFINE_integer("epochs", 3, "Epochs (per stage for two_stage).")
+flags.DEFINE_integer("steps_per_epoch", None, "Cap on steps per epoch.")
+flags.DEFINE_integer("seed", 0, "Random seed.")
+flags.DEFINE_enum("strategy", "default", list(STRATEGIES), "tf.distribute strategy.")
+flags.DEFINE_bool("deterministic", False, "Op determinism and ordered input.")
+flags.mark_flags_as_required(["data_dir", "model_dir"])
+
+
+def main(argv: Sequence[str]) -> None:
+  del argv
+  model_config = ModelConfig(
+      task=FLAGS.task, mode=FLAGS.mode, embedding_dim=FLAGS.embedding_dim,
+      student_hidden=tuple(int(w) for w in FLAGS.student_hidden),
+      teacher_hidden=tuple(int(w) for w in FLAGS.teacher_hidden),
+      unshared_vocabularies=frozenset(FLAGS.unshared_vocabularies),
+      distillation_loss=FLAGS.distillation_loss, temperature=FLAGS.temperature,
+      lambda_value=FLAGS.lambda_value, swap_step=FLAGS.swap_step,
+      ramp_steps=FLAGS.ramp_steps, learning_rate=FLAGS.learning_rate)
+  train_config = TrainConfig(batch_size=FLAGS.batch_size, epochs=FLAGS.epochs,
+                             steps_per_epoch=FLAGS.steps_per_epoch, seed=FLAGS.seed,
+                             strategy=FLAGS.strategy, deterministic=FLAGS.deterministic)
+  results = train_and_evaluate(FLAGS.data_dir, FLAGS.model_dir, model_config,
+                               train_config)
+  logging.info("Eval: %s", json.dumps(results["eval"], sort_keys=True))
+  print(json.dumps(results["eval"], indent=2, sort_keys=True))
+
+
+if __name__ == "__main__":
+  app.run(main)
