@@ -13,13 +13,13 @@ from typing import Iterable
 
 import tensorflow as tf
 
-from pipelines import vocabulary as vocabulary_lib
+from features import layout
 
 NUM_OOV_INDICES = 1
 
 
 def vocabulary_path(data_dir: str, vocab_name: str) -> str:
-  path = vocabulary_lib.vocabulary_path(data_dir, vocab_name)
+  path = layout.vocabulary_path(data_dir, vocab_name)
   if not tf.io.gfile.exists(path):
     raise ValueError(f"No vocabulary file for {vocab_name!r} at {path}: is {data_dir} "
                      "a dataset published by pipelines.join_logs?")

@@ -143,28 +143,32 @@ def train_and_evaluate(data_dir: str, model_dir: str, model_config: ModelConfig,
 
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("data_dir", None, "A dataset published by pipelines.join_logs.")
-flags.DEFINE_string("model_dir", None, "Where checkpoints, TensorBoard and "
-                    "metrics.json go.")
-flags.DEFINE_enum("task", "cvr", ["cvr", "ctr"], "The task (features/spec.py).")
-flags.DEFINE_enum("mode", "pfd", [m.value for m in Mode], "What to train.")
-flags.DEFINE_float("lambda_value", 0.5, "Distillation weight after the swap step.")
-flags.DEFINE_integer("swap_step", 0, "Lambda is 0 before this step.")
-flags.DEFINE_integer("ramp_steps", 0, "Linear lambda ramp after the swap step.")
-flags.DEFINE_string("distillation_loss", "cross_entropy", "models.losses registry name.")
-flags.DEFINE_float("temperature", 1.0, "Soft-label temperature.")
-flags.DEFINE_list("unshared_vocabularies", [], "Vocabularies the heads do not share.")
-flags.DEFINE_integer("embedding_dim", 16, "Embedding width.")
-flags.DEFINE_list("student_hidden", ["128", "64"], "Student MLP widths.")
-flags.DEFINE_list("teacher_hidden", ["128", "64"], "Teacher MLP widths.")
-flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate.")
-flags.DEFINE_integer("batch_size", 512, "Global batch size.")
-flags.DEFINE_integer("epochs", 3, "Epochs (per stage for two_stage).")
-flags.DEFINE_integer("steps_per_epoch", None, "Cap on steps per epoch.")
-flags.DEFINE_integer("seed", 0, "Random seed.")
-flags.DEFINE_enum("strategy", "default", list(STRATEGIES), "tf.distribute strategy.")
-flags.DEFINE_bool("deterministic", False, "Op determinism and ordered input.")
-flags.mark_flags_as_required(["data_dir", "model_dir"])
+
+
+def _define_flags() -> None:
+  """Flags exist only when this module is the program (others import it)."""
+  flags.DEFINE_string("data_dir", None, "A dataset published by pipelines.join_logs.")
+  flags.DEFINE_string("model_dir", None, "Where checkpoints, TensorBoard and "
+                      "metrics.json go.")
+  flags.DEFINE_enum("task", "cvr", ["cvr", "ctr"], "The task (features/spec.py).")
+  flags.DEFINE_enum("mode", "pfd", [m.value for m in Mode], "What to train.")
+  flags.DEFINE_float("lambda_value", 0.5, "Distillation weight after the swap step.")
+  flags.DEFINE_integer("swap_step", 0, "Lambda is 0 before this step.")
+  flags.DEFINE_integer("ramp_steps", 0, "Linear lambda ramp after the swap step.")
+  flags.DEFINE_string("distillation_loss", "cross_entropy", "models.losses registry name.")
+  flags.DEFINE_float("temperature", 1.0, "Soft-label temperature.")
+  flags.DEFINE_list("unshared_vocabularies", [], "Vocabularies the heads do not share.")
+  flags.DEFINE_integer("embedding_dim", 16, "Embedding width.")
+  flags.DEFINE_list("student_hidden", ["128", "64"], "Student MLP widths.")
+  flags.DEFINE_list("teacher_hidden", ["128", "64"], "Teacher MLP widths.")
+  flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate.")
+  flags.DEFINE_integer("batch_size", 512, "Global batch size.")
+  flags.DEFINE_integer("epochs", 3, "Epochs (per stage for two_stage).")
+  flags.DEFINE_integer("steps_per_epoch", None, "Cap on steps per epoch.")
+  flags.DEFINE_integer("seed", 0, "Random seed.")
+  flags.DEFINE_enum("strategy", "default", list(STRATEGIES), "tf.distribute strategy.")
+  flags.DEFINE_bool("deterministic", False, "Op determinism and ordered input.")
+  flags.mark_flags_as_required(["data_dir", "model_dir"])
 
 
 def main(argv: Sequence[str]) -> None:
@@ -187,4 +191,5 @@ def main(argv: Sequence[str]) -> None:
 
 
 if __name__ == "__main__":
+  _define_flags()
   app.run(main)

@@ -21,31 +21,21 @@ from apache_beam.io.filesystems import FileSystems
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
 from features import example_codec
+from features import layout
 from features import schema as schema_lib
 from features import spec as spec_lib
 from features import tfds_metadata
 from pipelines import statistics
 from pipelines import time_split
-from pipelines import vocabulary
 from pipelines.log_records import Log
 
 _TFRECORD_HEADER_BYTES = 12
 _TFRECORD_FOOTER_BYTES = 4
 FACTS_FILE = "_facts.jsonl"
-SPEC_FILE = "feature_spec.json"
-SCHEMA_FILE = "schema.pbtxt"
-STATS_DIR = "stats"
-REPORT_FILE = "run_report.json"
-SUCCESS_FILE = "_SUCCESS"
 
 
 class BadInputError(RuntimeError):
   """Too many input lines were rejected; the dataset was not published."""
-
-
-def shard_prefix(data_dir: str, dataset_name: str, split: str) -> str:
-  """tensorflow-datasets' file template: <name>-<split>.tfrecord-00000-of-00004."""
-  return posixpath.join(data_dir, f"{dataset_name}-{split}.tfrecord")
 
 
 def _count_records(path: str) -> tuple[str, int]:
@@ -90,14 +80,14 @@ class WriteSplit(beam.PTransform):
               | "Encode" >> beam.Map(
                   lambda e: example_codec.encode(e, spec).SerializeToString())
               | "WriteTFRecord" >> beam.io.WriteToTFRecord(
-                  shard_prefix(self._data_dir, self._dataset_name, self._split),
+                  layout.shard_prefix(self._data_dir, self._dataset_name, self._split),
                   shard_name_template="-SSSSS-of-NNNNN"))
     _ = (examples
          | "Statistics" >> statistics.ComputeStatistics(spec, self._split)
          | "WriteStatistics" >> beam.Map(
              lambda s: statistics.write_statistics(
                  statistics_pb2.DatasetFeatureStatisticsList(datasets=[s]),
-                 posixpath.join(self._data_dir, STATS_DIR, f"{self._split}.pb"))))
+                 posixpath.join(self._data_dir, layout.STATS_DIR, f"{self._split}.pb"))))
     shard_lengths = shards | "CountShardRecords" >> beam.Map(_count_records)
     label_facts = examples | "LabelFacts" >> beam.FlatMap(_label_facts, self._split,
                                                           labels)
@@ -185,7 +175,7 @@ def _write_empty_vocabularies(staging_dir: str, spec: spec_lib.FeatureSpec,
   """A vocabulary with no train tokens still gets its (empty) file."""
   for vocab_name in spec.vocabularies():
     if vocab_name not in report["vocabulary_sizes"]:
-      _write_text(vocabulary.vocabulary_path(staging_dir, vocab_name), "")
+      _write_text(layout.vocabulary_path(staging_dir, vocab_name), "")
       report["vocabulary_sizes"][vocab_name] = 0
 
 
@@ -215,7 +205,7 @@ def finalize(config, staging_dir: str, run_id: str) -> dict[str, Any]:
   report = build_report(facts, config.max_bad_fraction)
   report["run_id"] = run_id
   _write_empty_vocabularies(staging_dir, config.spec, report)
-  _write_text(posixpath.join(staging_dir, REPORT_FILE),
+  _write_text(posixpath.join(staging_dir, layout.REPORT_FILE),
               json.dumps(report, indent=2, sort_keys=True))
   FileSystems.delete([posixpath.join(staging_dir, FACTS_FILE)])
   if not report["reconciled"]:
@@ -230,16 +220,16 @@ def finalize(config, staging_dir: str, run_id: str) -> dict[str, Any]:
         f"{sum(e['lines'] for e in report['inputs'].values())} input lines "
         f"({report['bad_fraction']:.2%}) went to the dead letter, above "
         f"--max_bad_fraction={config.max_bad_fraction:.2%}. Not published; see "
-        f"{rejected}/{REPORT_FILE} and {rejected}/dead_letter/.")
+        f"{rejected}/{layout.REPORT_FILE} and {rejected}/dead_letter/.")
   spec = config.spec
-  _write_text(posixpath.join(staging_dir, SPEC_FILE), spec.to_json())
+  _write_text(posixpath.join(staging_dir, layout.SPEC_FILE), spec.to_json())
   schema_lib.write_schema(
       schema_lib.build_schema(spec, report["vocabulary_sizes"]),
-      posixpath.join(staging_dir, SCHEMA_FILE))
+      posixpath.join(staging_dir, layout.SCHEMA_FILE))
   tfds_metadata.write_tfds_metadata(
       staging_dir, spec, _shard_lengths(facts, config.dataset_name),
       dataset_name=config.dataset_name,
       description=f"PFD training examples; feature spec {spec.fingerprint()}.")
-  _write_text(posixpath.join(staging_dir, SUCCESS_FILE), "")
+  _write_text(posixpath.join(staging_dir, layout.SUCCESS_FILE), "")
   _publish(staging_dir, config.output_dir)
   return report

@@ -10,7 +10,7 @@ from absl import app
 from absl import flags
 import tensorflow as tf
 
-from pipelines import dataset_writer
+from features import layout
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("examples_dir", None, "A dataset published by pipelines.join_logs.")
@@ -47,7 +47,7 @@ def format_summary(report: dict[str, Any], oracle: dict[str, Any] | None) -> str
 
 def main(argv: Sequence[str]) -> None:
   del argv
-  report = _load_json(posixpath.join(FLAGS.examples_dir, dataset_writer.REPORT_FILE))
+  report = _load_json(posixpath.join(FLAGS.examples_dir, layout.REPORT_FILE))
   oracle = None
   if FLAGS.oracle_dir:
     path = posixpath.join(FLAGS.oracle_dir, ORACLE_SUMMARY)

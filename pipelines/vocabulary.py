@@ -10,20 +10,13 @@ StringLookup adds its OOV buckets in front.
 
 from __future__ import annotations
 
-import posixpath
 from typing import Any, Iterable, Mapping
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
+from features import layout
 from features import spec as spec_lib
-
-VOCAB_DIR = "vocab"
-
-
-def vocabulary_path(data_dir: str, vocab_name: str) -> str:
-  return posixpath.join(data_dir, VOCAB_DIR, f"{vocab_name}.txt")
-
 
 def select_tokens(counts: Iterable[tuple[str, int]], min_count: int,
                   max_tokens: int | None) -> list[str]:
@@ -64,7 +57,7 @@ class BuildVocabularies(beam.PTransform):
     vocab_name, counts = vocab_and_counts
     owner = self._spec.vocabulary_settings(vocab_name)
     tokens = select_tokens(counts, owner.min_count, owner.max_tokens)
-    path = vocabulary_path(self._output_dir, vocab_name)
+    path = layout.vocabulary_path(self._output_dir, vocab_name)
     with FileSystems.create(path) as f:
       f.write("".join(f"{t}\n" for t in tokens).encode("utf-8"))
     return f"vocab_size/{vocab_name}", len(tokens)

@@ -4,22 +4,14 @@ import collections
 import json
 import os
 
-import pytest
 import tensorflow as tf
 
 from features import example_codec
 from features import spec
-from pipelines import join_logs
+from models import train
+from models.config import ModelConfig
 from simulation import FaultConfig, load_oracle, preset, simulate
-
-RUNNER = ["--runner=FnApiRunner"]
-
-
-def run_join(raw_dir, output_dir, **kwargs):
-  return join_logs.run(join_logs.JoinConfig(
-      impressions=f"{raw_dir}/impressions/*", clicks=f"{raw_dir}/clicks/*",
-      detail_pages=f"{raw_dir}/detail_pages/*", output_dir=output_dir, **kwargs),
-                       RUNNER)
+from world_fixtures import run_join
 
 
 def serialized_examples(output_dir):
@@ -31,16 +23,8 @@ def serialized_examples(output_dir):
   return {split: sorted(records) for split, records in by_split.items()}
 
 
-@pytest.fixture(scope="module")
-def clean(tmp_path_factory):
-  root = tmp_path_factory.mktemp("clean")
-  summary = simulate(preset("tiny"), str(root / "raw"), with_oracle=True)
-  report = run_join(str(root / "raw"), str(root / "examples"))
-  return root, summary, report
-
-
-def test_clean_world_passes_with_zero_dead_letters(clean):
-  _, summary, report = clean
+def test_clean_world_passes_with_zero_dead_letters(tiny_world):
+  summary, report = tiny_world.summary, tiny_world.report
   assert report["reconciled"]
   assert report["dead_letter_lines"] == 0
   assert sum(e["duplicate"] for e in report["inputs"].values()) == 0
@@ -53,12 +37,11 @@ def test_clean_world_passes_with_zero_dead_letters(clean):
       counts["purchases"])
 
 
-def test_job_labels_agree_with_the_oracle_file(clean):
-  root, _, _ = clean
-  oracle = load_oracle(str(root / "raw" / "oracle"))
+def test_job_labels_agree_with_the_oracle_file(tiny_world):
+  oracle = load_oracle(os.path.join(tiny_world.raw_dir, "oracle"))
   truth = {i: (c, p) for i, c, p in zip(oracle["impression_id"], oracle["click"],
                                         oracle["purchase"])}
-  for records in serialized_examples(str(root / "examples")).values():
+  for records in serialized_examples(tiny_world.examples_dir).values():
     parsed = example_codec.parse_batch(tf.constant(records), spec.DEFAULT_SPEC)
     for imp_id, click, purchase in zip(parsed["impression_id"].numpy(),
                                        parsed["click"].numpy(),
@@ -67,8 +50,7 @@ def test_job_labels_agree_with_the_oracle_file(clean):
       assert truth[key] == (click, purchase), key
 
 
-def test_injected_faults_are_all_accounted_for_exactly(clean, tmp_path):
-  clean_root, _, _ = clean
+def test_injected_faults_are_all_accounted_for_exactly(tiny_world, tmp_path):
   raw = str(tmp_path / "raw")
   simulate(preset("tiny"), raw, with_oracle=False, faults=FaultConfig(fraction=0.03))
   report = run_join(raw, str(tmp_path / "examples"), max_bad_fraction=0.5)
@@ -88,4 +70,20 @@ def test_injected_faults_are_all_accounted_for_exactly(clean, tmp_path):
   assert report["reconciled"]
   # The faults only added lines: the examples are exactly the clean run's.
   assert serialized_examples(str(tmp_path / "examples")) == serialized_examples(
-      str(clean_root / "examples"))
+      tiny_world.examples_dir)
+
+
+def test_whole_path_trains_a_student_from_the_joined_logs(tiny_world, tmp_path):
+  """Simulator -> join job -> PFD training -> metrics.json, on the tiny world."""
+  results = train.train_and_evaluate(
+      tiny_world.examples_dir, str(tmp_path / "model"),
+      ModelConfig(task="ctr", mode="pfd", embedding_dim=4, student_hidden=(8,),
+                  teacher_hidden=(8,)),
+      train.TrainConfig(batch_size=64, epochs=1, seed=0))
+  evaluation = results["eval"]
+  assert evaluation["eval_examples"] == tiny_world.report["examples"]["eval"]
+  assert evaluation["eval_positives"] == tiny_world.report["positives"]["eval/click"]
+  for head in ("student", "teacher"):
+    assert 0.0 <= evaluation[f"{head}_auc"] <= 1.0
+    assert 0.0 <= evaluation[f"{head}_gauc"] <= 1.0
+  assert os.path.exists(tmp_path / "model" / "metrics.json")

@@ -1,0 +1,208 @@
+"""tf.data input: a published dataset's TFRecords -> batches of (features, labels).
+
+Reads what `pipelines/join_logs.py` publishes (WORKSPACE.md): the shards
+`<data_dir>/<name>-<split>.tfrecord-SSSSS-of-NNNNN`, the `feature_spec.json` they were
+written with (parsing follows it, not the code's DEFAULT_SPEC) and `_SUCCESS`, written
+last. Records are batched before they are parsed, so `tf.io.parse_example` runs once
+per batch rather than once per record (tensorflow/models' ranking data pipeline).
+"""
+
+from __future__ import annotations
+
+import itertools
+import posixpath
+import time
+from typing import Sequence
+
+import tensorflow as tf
+
+from features import example_codec
+from features import layout
+from features import spec as spec_lib
+from pipelines import time_split
+
+# Not model inputs, but needed to evaluate one: grouped metrics (GAUC per user) and
+# joining predictions back to impressions. `user_id` is also a regular input.
+METADATA_FEATURES = ("user_id", "impression_id")
+# A fixed cycle length, not AUTOTUNE: the record order must not depend on the machine's
+# core count, or `deterministic=True` would not reproduce across machines.
+_MAX_OPEN_SHARDS = 8
+# The feature that `clicked_only` tasks filter on, and how many records one vectorised
+# filter step reads (throughput was flat from 512 to 4096).
+_CLICK = "click"
+_FILTER_BATCH = 1024
+
+Features = dict[str, tf.Tensor | tf.RaggedTensor]
+
+
+def require_published(data_dir: str) -> None:
+  """Raises FileNotFoundError unless `data_dir` holds a published dataset.
+
+  The join job writes `_SUCCESS` last, after its counts reconciled and its metadata was
+  written. A directory without it is a run in progress, a failed run, or a copy still
+  being made (object stores publish by copying): its shards may be partial.
+  """
+  marker = posixpath.join(data_dir, layout.SUCCESS_FILE)
+  if not tf.io.gfile.exists(marker):
+    raise FileNotFoundError(
+        f"{data_dir!r} is not a published dataset: it has no "
+        f"{layout.SUCCESS_FILE}, so it is still being written or its run "
+        "failed. Read the directory that pipelines.join_logs --output_dir published.")
+
+
+def load_spec(data_dir: str) -> spec_lib.FeatureSpec:
+  """The feature spec a published dataset was written with."""
+  require_published(data_dir)
+  path = posixpath.join(data_dir, layout.SPEC_FILE)
+  with tf.io.gfile.GFile(path, "r") as f:
+    return spec_lib.FeatureSpec.from_json(f.read())
+
+
+def _input_features(spec: spec_lib.FeatureSpec, task: spec_lib.Task,
+                    names: Sequence[str] | None) -> list[spec_lib.Feature]:
+  """The features to parse: `names`, or the task's inputs plus METADATA_FEATURES."""
+  if names is None:
+    inputs = (spec_lib.Role.REGULAR, spec_lib.Role.PRIVILEGED)
+    return [f for f in spec
+            if f.role(task.name) in inputs or f.name in METADATA_FEATURES]
+  unknown = [n for n in names if n not in spec.names]
+  if unknown:
+    raise ValueError(f"Unknown features {unknown}; the dataset's spec has "
+                     f"{spec.names}.")
+  refused = [n for n in names if spec[n].kind is spec_lib.Kind.LABEL
+             or spec[n].role(task.name) is spec_lib.Role.EXCLUDED]
+  if refused:
+    raise ValueError(
+        f"Features {refused} cannot be inputs for task {task.name!r}: labels come as "
+        "the second element of each batch, and excluded features would leak the "
+        "label. Leave them out of `features`.")
+  return [spec[n] for n in names]
+
+
+def _shards(data_dir: str, split: str) -> tuple[str, int]:
+  """The split's shard pattern and how many shards match it."""
+  pattern = posixpath.join(data_dir, f"*-{split}.tfrecord-*-of-*")
+  num_shards = len(tf.io.gfile.glob(pattern))
+  if not num_shards:
+    raise FileNotFoundError(f"No shards of split {split!r} in {data_dir!r} "
+                            f"(looked for {pattern}).")
+  return pattern, num_shards
+
+
+def make_dataset(data_dir: str, split: str, task: str, batch_size: int, *,
+                 features: Sequence[str] | None = None, shuffle: bool = True,
+                 shuffle_buffer: int = 10_000, seed: int | None = None,
+                 deterministic: bool = False, repeat: bool = False,
+                 drop_remainder: bool = False) -> tf.data.Dataset:
+  """Batches of one split of a published dataset, labelled for one task.
+
+  For a `clicked_only` task (CVR) only clicked impressions are kept, before the shuffle
+  so that its buffer holds `shuffle_buffer` of the task's examples (filtering after it
+  would leave ~300 clicked rows of 10,000 at a 3% click rate) and batches hold
+  `batch_size` of them. Records are filtered serialized, in batches, on their `click`
+  alone, and only the survivors are fully parsed. On 100k records at a 3% click rate
+  and 2 cores this reads as fast as shuffling and batching everything, 1.5-2.5x faster
+  than parsing every record and masking each (ragged) feature, and ~10x faster than a
+  per-record `filter`.
+
+  Args:
+    data_dir: A published dataset (see `require_published`); local or gs://.
+    split: "train" or "eval".
+    task: A task of `spec.TASKS`; its label feature becomes the labels.
+    batch_size: Examples per batch.
+    features: Names to parse. Default: the task's inputs, regular and privileged (a
+      teacher needs both; a student or serving check passes the regular names), plus
+      METADATA_FEATURES for grouped metrics. Labels and the task's excluded features
+      are refused.
+    shuffle: Shuffle the shard order and, through a buffer, the records.
+    shuffle_buffer: Records in the shuffle buffer.
+    seed: Seeds both shuffles. Each pass over the dataset (each epoch) reshuffles,
+      in an order that the seed fixes.
+    deterministic: Produce the same batches in the same order on every run with the
+      same seed. Otherwise parallel stages may emit out of order, which is faster:
+      even an epoch's last, smaller batch may come before a full one.
+    repeat: Repeat forever; batches then run across epoch boundaries.
+    drop_remainder: Drop the last, smaller batch, giving a static batch dimension.
+
+  Returns:
+    A dataset of `(features, labels)`: features maps each name to a `[batch_size]`
+    tensor (tf.string, tf.int64 or tf.float32 as stored) or, for sequence features, a
+    `[batch_size, None]` RaggedTensor; labels is `[batch_size]` tf.float32.
+
+  Raises:
+    FileNotFoundError: `data_dir` is not published or lacks the split's shards.
+    ValueError: An unknown split, task or feature; a refused feature; a bad size; or
+      `deterministic` shuffling without a seed.
+  """
+  task_spec = spec_lib.task(task)
+  if split not in time_split.SPLITS:
+    raise ValueError(f"Unknown split {split!r}; known splits: "
+                     f"{list(time_split.SPLITS)}.")
+  if batch_size < 1:
+    raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
+  if shuffle and shuffle_buffer < 1:
+    raise ValueError(f"shuffle_buffer must be >= 1, got {shuffle_buffer}.")
+  if deterministic and shuffle and seed is None:
+    raise ValueError("deterministic=True shuffles reproducibly only with a seed: pass "
+                     "seed=..., or shuffle=False.")
+  spec = load_spec(data_dir)
+  pattern, num_shards = _shards(data_dir, split)
+  to_parse = _input_features(spec, task_spec, features) + [spec[task_spec.label]]
+  click = [spec[_CLICK]]
+
+  def keep_clicked(serialized: tf.Tensor) -> tf.Tensor:
+    """`[n]` serialized records -> `[m <= n]`, those with click == 1."""
+    clicked = example_codec.parse_batch(serialized, click)[_CLICK]
+    return tf.boolean_mask(serialized, tf.equal(clicked, 1))
+
+  def parse(serialized: tf.Tensor) -> tuple[Features, tf.Tensor]:
+    parsed = example_codec.parse_batch(serialized, to_parse)
+    return parsed, tf.cast(parsed.pop(task_spec.label), tf.float32)
+
+  shards = tf.data.Dataset.list_files(pattern, shuffle=shuffle, seed=seed)
+  records = shards.interleave(
+      tf.data.TFRecordDataset,
+      cycle_length=min(num_shards, _MAX_OPEN_SHARDS),
+      num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+  if task_spec.clicked_only:
+    records = (records.batch(_FILTER_BATCH)
+               .map(keep_clicked, num_parallel_calls=tf.data.AUTOTUNE)
+               .unbatch())
+  if shuffle:
+    records = records.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+  if repeat:
+    records = records.repeat()
+  dataset = (records.batch(batch_size, drop_remainder=drop_remainder)
+             .map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+             .prefetch(tf.data.AUTOTUNE))
+  # Autotuning is on by default and every parallel stage above asks for AUTOTUNE;
+  # determinism is the one setting to choose.
+  options = tf.data.Options()
+  options.deterministic = deterministic
+  return dataset.with_options(options)
+
+
+def examples_per_second(dataset: tf.data.Dataset, num_batches: int) -> float:
+  """Input throughput: examples per wall-clock second over `num_batches` batches.
+
+  One batch is drawn before the clock starts: it pays one-off costs (opening shards,
+  filling the shuffle buffer, starting the parallel stages) that training amortises.
+
+  Args:
+    dataset: Yields `(features, labels)` with `[batch]` labels, as `make_dataset`.
+    num_batches: Batches timed after the first.
+  """
+  if num_batches < 1:
+    raise ValueError(f"num_batches must be >= 1, got {num_batches}.")
+  iterator = iter(dataset)
+  warmed_up = next(iterator, None) is not None
+  examples, timed = 0, 0
+  start = time.perf_counter()
+  for _, labels in itertools.islice(iterator, num_batches):
+    examples += int(labels.shape[0])
+    timed += 1
+  elapsed = time.perf_counter() - start
+  if not warmed_up or timed < num_batches:
+    raise ValueError(f"The dataset ended before {num_batches + 1} batches (one to warm "
+                     f"up, {num_batches} timed); time fewer batches or repeat it.")
+  return examples / elapsed

@@ -1,0 +1,26 @@
+"""Where things are in a published dataset directory: one place for every file name.
+
+The Beam job writes this layout and the trainers read it; keeping the names here (and
+free of Beam) lets a trainer import them without loading the data-processing stack.
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+SPEC_FILE = "feature_spec.json"
+SCHEMA_FILE = "schema.pbtxt"
+STATS_DIR = "stats"
+REPORT_FILE = "run_report.json"
+SUCCESS_FILE = "_SUCCESS"  # Written last: a directory without it is not a dataset.
+VOCAB_DIR = "vocab"
+
+
+def shard_prefix(data_dir: str, dataset_name: str, split: str) -> str:
+  """tensorflow-datasets' file template: <name>-<split>.tfrecord-00000-of-00004."""
+  return posixpath.join(data_dir, f"{dataset_name}-{split}.tfrecord")
+
+
+def vocabulary_path(data_dir: str, vocab_name: str) -> str:
+  """One token per line, most frequent first, no OOV entry."""
+  return posixpath.join(data_dir, VOCAB_DIR, f"{vocab_name}.txt")

@@ -1,0 +1,115 @@
+r"""Trains several modes on one dataset and tabulates them beside the Bayes ceilings.
+
+    python -m models.compare --data_dir=workspace/examples \
+      --oracle_dir=workspace/raw/oracle --work_dir=workspace/models
+
+What `make demo` prints at the end, and what `make evidence` repeats over seeds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any, Sequence
+
+from absl import app
+from absl import flags
+import numpy as np
+import tensorflow as tf
+
+from models import train
+from models.config import Mode, ModelConfig
+
+DEFAULT_MODES = (Mode.STUDENT, Mode.PFD, Mode.TEACHER, Mode.LUPI)
+HEAD_METRICS = ("auc", "gauc", "expensive_auc", "calibration")
+
+
+def run_modes(data_dir: str, work_dir: str, modes: Sequence[Mode], seeds: Sequence[int],
+              model_config: ModelConfig, train_config: train.TrainConfig
+              ) -> list[dict[str, Any]]:
+  """One training run per (mode, seed); returns a row of eval metrics per run."""
+  rows = []
+  for seed in seeds:
+    for mode in modes:
+      results = train.train_and_evaluate(
+          data_dir, os.path.join(work_dir, f"{mode.value}-seed{seed}"),
+          dataclasses.replace(model_config, mode=mode),
+          dataclasses.replace(train_config, seed=seed))
+      row = {"mode": mode.value, "seed": seed}
+      for head in ("student", "teacher"):
+        for metric in HEAD_METRICS:
+          key = f"{head}_{metric}"
+          if key in results["eval"]:
+            row[key] = results["eval"][key]
+      rows.append(row)
+  return rows
+
+
+def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, tuple[float, float]]]:
+  """mode -> metric -> (mean, std over seeds)."""
+  by_mode: dict[str, dict[str, list[float]]] = {}
+  for row in rows:
+    for key, value in row.items():
+      if key not in ("mode", "seed"):
+        by_mode.setdefault(row["mode"], {}).setdefault(key, []).append(value)
+  return {mode: {k: (float(np.mean(v)), float(np.std(v))) for k, v in metrics.items()}
+          for mode, metrics in by_mode.items()}
+
+
+def load_ceilings(oracle_dir: str | None, task: str) -> dict[str, float]:
+  """The simulator's Bayes-optimal eval AUCs for the task, if an oracle is at hand."""
+  path = oracle_dir and os.path.join(oracle_dir, "summary.json")
+  if not path or not tf.io.gfile.exists(path):
+    return {}
+  with tf.io.gfile.GFile(path) as f:
+    auc = json.load(f)["eval"]["auc"]
+  return {"regular": auc[f"{task}_regular"], "full": auc[f"{task}_full"]}
+
+
+def format_table(summary: dict[str, dict[str, tuple[float, float]]],
+                 ceilings: dict[str, float]) -> str:
+  """A markdown table: one row per mode and head, mean ± std over seeds."""
+  lines = ["| mode | head | AUC | GAUC | AUC, expensive items | calibration |",
+           "| --- | --- | --- | --- | --- | --- |"]
+  for mode, metrics in summary.items():
+    for head in ("student", "teacher"):
+      if f"{head}_auc" not in metrics:
+        continue
+      cells = [f"{metrics[f'{head}_{m}'][0]:.4f} ± {metrics[f'{head}_{m}'][1]:.4f}"
+               for m in HEAD_METRICS]
+      lines.append(f"| {mode} | {head} | " + " | ".join(cells) + " |")
+  for name, value in ceilings.items():
+    sees = "regular features" if name == "regular" else "regular + privileged"
+    lines.append(f"| Bayes-optimal ({sees}) | oracle | {value:.4f} | | | |")
+  return "\n".join(lines)
+
+
+FLAGS = flags.FLAGS
+
+
+def _define_flags() -> None:
+  """Flags exist only when this module is the program (others import it)."""
+  flags.DEFINE_string("data_dir", None, "A dataset published by pipelines.join_logs.")
+  flags.DEFINE_string("work_dir", None, "Model directories go here, one per run.")
+  flags.DEFINE_string("oracle_dir", None, "The simulator's oracle/ (for the ceilings).")
+  flags.DEFINE_enum("task", "cvr", ["cvr", "ctr"], "The task.")
+  flags.DEFINE_list("modes", [m.value for m in DEFAULT_MODES], "Modes to compare.")
+  flags.DEFINE_list("seeds", ["0"], "Seeds.")
+  flags.DEFINE_integer("epochs", train.TrainConfig.epochs, "Epochs per run.")
+  flags.DEFINE_integer("batch_size", train.TrainConfig.batch_size, "Batch size.")
+  flags.mark_flags_as_required(["data_dir", "work_dir"])
+
+
+def main(argv: Sequence[str]) -> None:
+  del argv
+  rows = run_modes(FLAGS.data_dir, FLAGS.work_dir, [Mode(m) for m in FLAGS.modes],
+                   [int(s) for s in FLAGS.seeds], ModelConfig(task=FLAGS.task),
+                   train.TrainConfig(epochs=FLAGS.epochs, batch_size=FLAGS.batch_size))
+  print(f"\n== {FLAGS.task.upper()} on the eval split ==")
+  print(format_table(summarize(rows), load_ceilings(FLAGS.oracle_dir, FLAGS.task)))
+
+
+if __name__ == "__main__":
+  _define_flags()
+  app.run(main)

@@ -1,0 +1,21 @@
+"""Session fixtures shared across test folders: one tiny simulated world, joined once."""
+
+import collections
+import os
+
+import pytest
+
+from simulation import preset, simulate
+from world_fixtures import run_join
+
+TinyWorld = collections.namedtuple("TinyWorld", "raw_dir examples_dir summary report")
+
+
+@pytest.fixture(scope="session")
+def tiny_world(tmp_path_factory) -> TinyWorld:
+  root = tmp_path_factory.mktemp("tiny_world")
+  raw_dir, examples_dir = str(root / "raw"), str(root / "examples")
+  summary = simulate(preset("tiny"), raw_dir, with_oracle=True)
+  report = run_join(raw_dir, examples_dir)
+  assert os.path.exists(os.path.join(examples_dir, "_SUCCESS"))
+  return TinyWorld(raw_dir, examples_dir, summary, report)

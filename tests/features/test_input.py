@@ -1,0 +1,184 @@
+"""Tests for features/input.py on a tiny dataset published by the real join job."""
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from features import input as input_lib
+from features import spec as spec_lib
+
+SPEC = spec_lib.DEFAULT_SPEC
+
+
+@pytest.fixture(scope="module")
+def data_dir(tiny_world):
+  return tiny_world.examples_dir
+
+
+@pytest.fixture(scope="module")
+def report(data_dir):
+  with open(os.path.join(data_dir, "run_report.json")) as f:
+    return json.load(f)
+
+
+@pytest.fixture(scope="module")
+def records(data_dir):
+  """impression_id -> the train split's tf.train.Example, read without input.py."""
+  paths = tf.io.gfile.glob(os.path.join(data_dir, "pfd-train.tfrecord-*"))
+  examples = [tf.train.Example.FromString(r)
+              for r in tf.data.TFRecordDataset(paths).as_numpy_iterator()]
+  return {e.features.feature["impression_id"].bytes_list.value[0]: e for e in examples}
+
+
+def _int(example, name):
+  return example.features.feature[name].int64_list.value[0]
+
+
+def _epoch(data_dir, split, task, batch_size=64, **kwargs):
+  """All batches of one unshuffled pass, as numpy."""
+  kwargs.setdefault("shuffle", False)
+  dataset = input_lib.make_dataset(data_dir, split, task, batch_size, **kwargs)
+  return list(dataset.as_numpy_iterator())
+
+
+def _assert_full_batches(batches, batch_size, total):
+  """All batches hold batch_size examples but one, the remainder (in any order)."""
+  sizes = sorted((len(labels) for _, labels in batches), reverse=True)
+  assert sizes == [batch_size] * (total // batch_size) + (
+      [total % batch_size] if total % batch_size else [])
+
+
+def _impression_ids(batches):
+  return [i for features, _ in batches for i in features["impression_id"]]
+
+
+def test_batches_have_the_requested_size_and_the_task_inputs(data_dir, report):
+  batches = _epoch(data_dir, "train", "ctr", batch_size=64)
+  _assert_full_batches(batches, 64, report["examples"]["train"])
+  features, labels = batches[0]
+  inputs = {f.name for f in SPEC.regular("ctr") + SPEC.privileged("ctr")}
+  assert set(features) == inputs | {"user_id", "impression_id"}
+  assert labels.dtype == np.float32
+  assert features["price"].shape == (64,)
+
+
+def test_drop_remainder_gives_a_static_batch_dimension(data_dir):
+  for task in spec_lib.TASKS:
+    dataset = input_lib.make_dataset(data_dir, "train", task, 16, drop_remainder=True,
+                                     seed=1)
+    features, labels = dataset.element_spec
+    assert labels.shape == (16,)
+    assert features["hist_item_ids"].shape.as_list() == [16, None]
+    assert all(len(labels) == 16 for _, labels in dataset.as_numpy_iterator())
+
+
+def test_sequences_are_what_the_example_holds(data_dir, records):
+  def hist(example):
+    return list(example.features.feature["hist_item_ids"].bytes_list.value)
+
+  longest = max(records.values(), key=lambda e: len(hist(e)))
+  assert len(hist(longest)) > 1
+  impression_id = longest.features.feature["impression_id"].bytes_list.value[0]
+  for features, _ in input_lib.make_dataset(data_dir, "train", "ctr", 64, seed=0):
+    assert isinstance(features["hist_item_ids"], tf.RaggedTensor)
+    rows = np.flatnonzero(features["impression_id"].numpy() == impression_id)
+    if rows.size:
+      assert features["hist_item_ids"][rows[0]].numpy().tolist() == hist(longest)
+      return
+  pytest.fail(f"Impression {impression_id!r} not found.")
+
+
+def test_cvr_yields_only_clicked_rows_labelled_with_purchase(data_dir, report,
+                                                             records):
+  batches = _epoch(data_dir, "train", "cvr", batch_size=16)
+  _assert_full_batches(batches, 16, report["positives"]["train/click"])
+  for features, labels in batches:
+    for impression_id, label in zip(features["impression_id"], labels):
+      example = records[impression_id]
+      assert _int(example, "click") == 1
+      assert label == _int(example, "purchase")
+  assert sum(labels.sum() for _, labels in batches) == (
+      report["positives"].get("train/purchase", 0))
+
+
+@pytest.mark.parametrize("split", ["train", "eval"])
+def test_ctr_epoch_matches_the_run_report(data_dir, report, split):
+  batches = _epoch(data_dir, split, "ctr", batch_size=128)
+  labels = np.concatenate([labels for _, labels in batches])
+  assert len(labels) == report["examples"][split]
+  assert labels.sum() == report["positives"][f"{split}/click"]
+  assert set(np.unique(labels)) == {0.0, 1.0}
+
+
+def test_deterministic_order_repeats_and_the_seed_changes_it(data_dir):
+  def order(**kwargs):
+    return _impression_ids(_epoch(data_dir, "train", "ctr", shuffle=True,
+                                  shuffle_buffer=500, **kwargs))
+
+  first = order(seed=7, deterministic=True)
+  assert order(seed=7, deterministic=True) == first
+  assert order(seed=8) != first
+  assert sorted(order(seed=8)) == sorted(first)
+
+
+def test_repeat_runs_batches_across_epochs(data_dir, report):
+  batch_size = 1500  # Not a divisor of the 2000 train examples.
+  assert report["examples"]["train"] % batch_size
+  dataset = input_lib.make_dataset(data_dir, "train", "ctr", batch_size, seed=3,
+                                   repeat=True)
+  assert [len(labels) for _, labels in dataset.take(3)] == [batch_size] * 3
+
+
+def test_unpublished_dataset_is_refused(data_dir, tmp_path):
+  unpublished = str(tmp_path / "examples")
+  shutil.copytree(data_dir, unpublished)
+  os.remove(os.path.join(unpublished, "_SUCCESS"))
+  with pytest.raises(FileNotFoundError, match="_SUCCESS") as error:
+    input_lib.make_dataset(unpublished, "train", "ctr", 8)
+  assert unpublished in str(error.value)
+  with pytest.raises(FileNotFoundError, match="_SUCCESS"):
+    input_lib.load_spec(unpublished)
+
+
+def test_load_spec_reads_the_written_spec(data_dir):
+  assert input_lib.load_spec(data_dir).fingerprint() == SPEC.fingerprint()
+
+
+@pytest.mark.parametrize("task", sorted(spec_lib.TASKS))
+def test_teacher_gets_privileged_features_and_student_names_restrict(data_dir, task):
+  privileged = {f.name for f in SPEC.privileged(task)}
+  excluded = {f.name for f in SPEC.with_role(task, spec_lib.Role.EXCLUDED)}
+  teacher, _ = next(iter(input_lib.make_dataset(data_dir, "train", task, 8, seed=0)))
+  assert privileged <= set(teacher)
+  assert not excluded & set(teacher)
+
+  regular = [f.name for f in SPEC.regular(task)]
+  student, _ = next(iter(input_lib.make_dataset(data_dir, "train", task, 8, seed=0,
+                                                features=regular)))
+  assert set(student) == set(regular)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(split="test"), "Unknown split 'test'; known splits: \\['train', 'eval'\\]"),
+    (dict(task="ltr"), "Unknown task 'ltr'; known tasks: \\['ctr', 'cvr'\\]"),
+    (dict(features=["price", "colour"]), "Unknown features \\['colour'\\]"),
+    (dict(features=["price", "click"]), "\\['click'\\] cannot be inputs"),
+    (dict(features=["dwell_ms_total"]), "\\['dwell_ms_total'\\] cannot be inputs"),
+    (dict(deterministic=True), "with a seed"),
+    (dict(batch_size=0), "batch_size must be >= 1, got 0"),
+])
+def test_bad_arguments_name_the_offending_value(data_dir, kwargs, message):
+  arguments = dict(split="train", task="ctr", batch_size=8) | kwargs
+  with pytest.raises(ValueError, match=message):
+    input_lib.make_dataset(data_dir, **arguments)
+
+
+def test_examples_per_second_counts_timed_batches(data_dir):
+  dataset = input_lib.make_dataset(data_dir, "train", "ctr", 100, seed=0)
+  assert input_lib.examples_per_second(dataset, num_batches=5) > 0
+  with pytest.raises(ValueError, match="ended before 31 batches"):
+    input_lib.examples_per_second(dataset, num_batches=30)  # 2000 examples: 20.

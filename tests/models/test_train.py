@@ -1,0 +1,58 @@
+"""The training job: modes end to end on the tiny world, its outputs, its checks."""
+
+import json
+import os
+
+import pytest
+
+from models import compare
+from models import train
+from models.config import Mode, ModelConfig
+
+SMALL = dict(task="ctr", embedding_dim=4, student_hidden=(8,), teacher_hidden=(8,))
+FAST = train.TrainConfig(batch_size=128, epochs=1, steps_per_epoch=5)
+
+
+def test_two_stage_writes_both_stages_and_reports_both_heads(tiny_world, tmp_path):
+  results = train.train_and_evaluate(tiny_world.examples_dir, str(tmp_path),
+                                     ModelConfig(mode="two_stage", **SMALL), FAST)
+  on_disk = json.load(open(tmp_path / "metrics.json"))
+  assert on_disk["eval"] == pytest.approx(results["eval"])
+  assert {"student_auc", "teacher_auc", "student_gauc", "teacher_expensive_auc"} <= set(
+      results["eval"])
+  assert os.listdir(tmp_path / "stage1_teacher" / "checkpoints")
+  assert os.listdir(tmp_path / "checkpoints")
+  assert os.listdir(tmp_path / "tensorboard")
+  assert results["model_config"]["mode"] == "two_stage"
+
+
+def test_mirrored_strategy_trains(tiny_world, tmp_path):
+  results = train.train_and_evaluate(
+      tiny_world.examples_dir, str(tmp_path), ModelConfig(mode="student", **SMALL),
+      train.TrainConfig(batch_size=128, epochs=1, steps_per_epoch=3,
+                        strategy="mirrored"))
+  assert "teacher_auc" not in results["eval"]
+  assert 0 <= results["eval"]["student_auc"] <= 1
+
+
+def test_train_config_rejects_unknown_strategy():
+  with pytest.raises(ValueError, match="strategy"):
+    train.TrainConfig(strategy="tpu")
+
+
+def test_compare_table_has_a_row_per_head_and_the_ceilings(tiny_world, tmp_path):
+  rows = compare.run_modes(tiny_world.examples_dir, str(tmp_path),
+                           [Mode.STUDENT, Mode.PFD], [0, 1], ModelConfig(**SMALL),
+                           train.TrainConfig(batch_size=128, epochs=1,
+                                             steps_per_epoch=2))
+  assert [(r["mode"], r["seed"]) for r in rows] == [
+      ("student", 0), ("pfd", 0), ("student", 1), ("pfd", 1)]
+  summary = compare.summarize(rows)
+  mean, std = summary["pfd"]["student_auc"]
+  values = [r["student_auc"] for r in rows if r["mode"] == "pfd"]
+  assert mean == pytest.approx(sum(values) / 2) and std >= 0
+  table = compare.format_table(summary, compare.load_ceilings(
+      os.path.join(tiny_world.raw_dir, "oracle"), "ctr"))
+  modes = [line.split("|")[1].strip() for line in table.splitlines()[2:]]
+  assert modes.count("pfd") == 2 and modes.count("student") == 1
+  assert "Bayes-optimal (regular features)" in table
