@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 WORKSPACE ?= workspace
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench evidence clean
 
 install: $(STAMP)
 
@@ -25,12 +25,19 @@ demo: $(STAMP)
 	  --output_dir=$(WORKSPACE)/examples --overwrite
 	$(PY) -m pipelines.summary --examples_dir=$(WORKSPACE)/examples \
 	  --oracle_dir=$(WORKSPACE)/raw/oracle
+	$(PY) -m models.compare --data_dir=$(WORKSPACE)/examples \
+	  --oracle_dir=$(WORKSPACE)/raw/oracle --work_dir=$(WORKSPACE)/models --epochs=1
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run_all --output=benchmarks/results.json
+
+# Model quality over seeds on the default world (reuses `make demo`'s dataset).
+evidence: $(STAMP)
+	$(PY) -m benchmarks.evidence --data_dir=$(WORKSPACE)/examples \
+	  --raw_dir=$(WORKSPACE)/raw --work_dir=$(WORKSPACE)/evidence
 
 clean:
 	rm -rf $(VENV) $(WORKSPACE) *.egg-info .pytest_cache
