@@ -62,24 +62,25 @@ class DistillationModel(tf.keras.Model):
     def vocabularies(features):
       return {f.vocabulary for f in features if f.vocabulary is not None}
 
-    student_vocabs = vocabularies(self.student_features) if config.mode.has_student else set()
+    student_vocabs = (vocabularies(self.student_features) if config.mode.has_student
+                      else set())
     teacher_vocabs = vocabularies(self.teacher_features)
     shared_names = (student_vocabs & teacher_vocabs) - config.unshared_vocabularies
     dim = config.embedding_dim
     shared = embeddings.build_tables(data_dir, shared_names, dim, "shared")
-    self.student = self.teacher = None
+
+    def head(name, features, vocabs, hidden):
+      tables = {**embeddings.build_tables(data_dir, vocabs - shared_names, dim, name),
+                **shared}
+      return (towers.FeatureEncoder(features, tables, spec, name=f"{name}_encoder"),
+              towers.LogitTower(hidden, name=f"{name}_tower"))
+
     if config.mode.has_student:
-      tables = {**embeddings.build_tables(data_dir, student_vocabs - shared_names, dim,
-                                          "student"), **shared}
-      self.student_encoder = towers.FeatureEncoder(self.student_features, tables, spec,
-                                                   name="student_encoder")
-      self.student_tower = towers.LogitTower(config.student_hidden, name="student_tower")
+      self.student_encoder, self.student_tower = head(
+          "student", self.student_features, student_vocabs, config.student_hidden)
     if config.mode.has_teacher:
-      tables = {**embeddings.build_tables(data_dir, teacher_vocabs - shared_names, dim,
-                                          "teacher"), **shared}
-      self.teacher_encoder = towers.FeatureEncoder(self.teacher_features, tables, spec,
-                                                   name="teacher_encoder")
-      self.teacher_tower = towers.LogitTower(config.teacher_hidden, name="teacher_tower")
+      self.teacher_encoder, self.teacher_tower = head(
+          "teacher", self.teacher_features, teacher_vocabs, config.teacher_hidden)
     # Mode.TWO_STAGE trains the teacher alone (student frozen), then the student
     # against the frozen teacher. Changing these needs a new train function.
     self.teacher_frozen = False
@@ -111,14 +112,16 @@ class DistillationModel(tf.keras.Model):
 
   # --- Variable groups ---------------------------------------------------------
 
+  def _head_variables(self, head: str) -> list[tf.Variable]:
+    present = getattr(self.model_config.mode, f"has_{head}")
+    if not present:
+      return []
+    return (getattr(self, f"{head}_encoder").trainable_variables +
+            getattr(self, f"{head}_tower").trainable_variables)
+
   def variable_groups(self) -> dict[str, list[tf.Variable]]:
     """Trainable variables split into teacher_only / student_only / shared."""
-    student = (self.student_encoder.trainable_variables +
-               self.student_tower.trainable_variables
-               if self.model_config.mode.has_student else [])
-    teacher = (self.teacher_encoder.trainable_variables +
-               self.teacher_tower.trainable_variables
-               if self.model_config.mode.has_teacher else [])
+    student, teacher = self._head_variables("student"), self._head_variables("teacher")
     teacher_ids = {id(v) for v in teacher}
     student_ids = {id(v) for v in student}
     return {
