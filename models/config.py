@@ -43,6 +43,8 @@ class ModelConfig:
       student do NOT share (the paper kept user_id separate for CTR). All others are
       shared: one table serves both, so joint training costs little more than the
       student alone.
+    hash_bins: Vocabulary name -> number of hash bins, for id spaces too large for
+      a vocabulary (e.g. {"user_id": 1_000_000}); others use the job's vocabulary.
     distillation_loss: Name in models.losses' registry.
     temperature: Soft-label temperature.
     lambda_value: The distillation weight after the swap step.
@@ -60,6 +62,7 @@ class ModelConfig:
   student_hidden: tuple[int, ...] = (128, 64)
   teacher_hidden: tuple[int, ...] = (128, 64)
   unshared_vocabularies: frozenset[str] = frozenset()
+  hash_bins: tuple[tuple[str, int], ...] = ()
   distillation_loss: str = "cross_entropy"
   temperature: float = 1.0
   lambda_value: float = 0.5
@@ -74,6 +77,11 @@ class ModelConfig:
     object.__setattr__(self, "mode", Mode(self.mode))
     object.__setattr__(self, "unshared_vocabularies",
                        frozenset(self.unshared_vocabularies))
+    hash_bins = dict(self.hash_bins)
+    object.__setattr__(self, "hash_bins", tuple(sorted(hash_bins.items())))
+    for name, bins in hash_bins.items():
+      if bins < 1:
+        raise ValueError(f"hash_bins[{name!r}] must be >= 1, got {bins}.")
     if self.embedding_dim < 1:
       raise ValueError(f"embedding_dim must be >= 1, got {self.embedding_dim}.")
     if self.temperature <= 0:
@@ -83,6 +91,7 @@ class ModelConfig:
     values = dataclasses.asdict(self)
     values.update(mode=self.mode.value,
                   unshared_vocabularies=sorted(self.unshared_vocabularies),
+                  hash_bins=dict(self.hash_bins),
                   student_hidden=list(self.student_hidden),
                   teacher_hidden=list(self.teacher_hidden))
     return values

@@ -67,11 +67,12 @@ class DistillationModel(tf.keras.Model):
     teacher_vocabs = vocabularies(self.teacher_features)
     shared_names = (student_vocabs & teacher_vocabs) - config.unshared_vocabularies
     dim = config.embedding_dim
-    shared = embeddings.build_tables(data_dir, shared_names, dim, "shared")
+    hash_bins = dict(config.hash_bins)
+    shared = embeddings.build_tables(data_dir, shared_names, dim, "shared", hash_bins)
 
     def head(name, features, vocabs, hidden):
-      tables = {**embeddings.build_tables(data_dir, vocabs - shared_names, dim, name),
-                **shared}
+      tables = {**embeddings.build_tables(data_dir, vocabs - shared_names, dim, name,
+                                          hash_bins), **shared}
       return (towers.FeatureEncoder(features, tables, spec, name=f"{name}_encoder"),
               towers.LogitTower(hidden, name=f"{name}_tower"))
 

@@ -9,7 +9,7 @@ at serving time. A vocabulary the job found empty gets a single OOV row.
 from __future__ import annotations
 
 import posixpath
-from typing import Iterable
+from typing import Iterable, Mapping
 
 import tensorflow as tf
 
@@ -36,13 +36,16 @@ class EmbeddingTable(tf.keras.layers.Layer):
   Args:
     vocab_path: The vocabulary file (one token per line).
     dim: Embedding width.
+    hash_bins: Hash ids into this many rows instead of looking them up: for id
+      spaces too large for a vocabulary (the file is then not read).
   """
 
-  def __init__(self, vocab_path: str, dim: int, **kwargs):
+  def __init__(self, vocab_path: str, dim: int, hash_bins: int | None = None,
+               **kwargs):
     super().__init__(**kwargs)
-    if _is_empty(vocab_path):
-      self.lookup = tf.keras.layers.Hashing(num_bins=NUM_OOV_INDICES)
-      size = NUM_OOV_INDICES
+    if hash_bins or _is_empty(vocab_path):
+      size = hash_bins or NUM_OOV_INDICES
+      self.lookup = tf.keras.layers.Hashing(num_bins=size)
     else:
       self.lookup = tf.keras.layers.StringLookup(vocabulary=vocab_path,
                                                  num_oov_indices=NUM_OOV_INDICES)
@@ -56,9 +59,15 @@ class EmbeddingTable(tf.keras.layers.Layer):
     return self.embedding(self.lookup(ids))
 
 
-def build_tables(data_dir: str, vocab_names: Iterable[str], dim: int, prefix: str
+def build_tables(data_dir: str, vocab_names: Iterable[str], dim: int, prefix: str,
+                 hash_bins: Mapping[str, int] | None = None
                  ) -> dict[str, EmbeddingTable]:
-  """One table per vocabulary name, named `<prefix>_<vocabulary>`."""
+  """One table per vocabulary name, named `<prefix>_<vocabulary>`.
+
+  Args:
+    hash_bins: Vocabulary name -> bins, for the vocabularies to hash.
+  """
+  hash_bins = hash_bins or {}
   return {name: EmbeddingTable(vocabulary_path(data_dir, name), dim,
-                               name=f"{prefix}_{name}")
+                               hash_bins.get(name), name=f"{prefix}_{name}")
           for name in sorted(set(vocab_names))}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 import time
 from typing import Any, Sequence
 
@@ -72,7 +73,8 @@ def _callbacks(model_dir: str) -> list[tf.keras.callbacks.Callback]:
 def _fit(model, train_data, train_config: TrainConfig, epochs: int, model_dir: str):
   model.train_function = None  # Frozen flags may have changed: trace again.
   model.fit(train_data, epochs=epochs, steps_per_epoch=train_config.steps_per_epoch,
-            callbacks=_callbacks(model_dir), verbose=2)
+            callbacks=_callbacks(model_dir),
+            verbose=1 if sys.stdout.isatty() else 2)  # A bar for people, lines for logs.
 
 
 def evaluate(model: distillation.DistillationModel, eval_data: tf.data.Dataset
@@ -158,6 +160,8 @@ def _define_flags() -> None:
   flags.DEFINE_string("distillation_loss", "cross_entropy", "models.losses registry name.")
   flags.DEFINE_float("temperature", 1.0, "Soft-label temperature.")
   flags.DEFINE_list("unshared_vocabularies", [], "Vocabularies the heads do not share.")
+  flags.DEFINE_list("hash_bins", [], "vocabulary:bins pairs to hash instead of "
+                    "look up, e.g. user_id:1000000.")
   flags.DEFINE_integer("embedding_dim", 16, "Embedding width.")
   flags.DEFINE_list("student_hidden", ["128", "64"], "Student MLP widths.")
   flags.DEFINE_list("teacher_hidden", ["128", "64"], "Teacher MLP widths.")
@@ -178,6 +182,8 @@ def main(argv: Sequence[str]) -> None:
       student_hidden=tuple(int(w) for w in FLAGS.student_hidden),
       teacher_hidden=tuple(int(w) for w in FLAGS.teacher_hidden),
       unshared_vocabularies=frozenset(FLAGS.unshared_vocabularies),
+      hash_bins=tuple((name, int(bins)) for name, bins in
+                      (pair.split(":") for pair in FLAGS.hash_bins)),
       distillation_loss=FLAGS.distillation_loss, temperature=FLAGS.temperature,
       lambda_value=FLAGS.lambda_value, swap_step=FLAGS.swap_step,
       ramp_steps=FLAGS.ramp_steps, learning_rate=FLAGS.learning_rate)

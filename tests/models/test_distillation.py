@@ -189,3 +189,12 @@ def test_one_mirrored_step_on_two_devices_equals_one_device(data_dir):
   moved = float(result.stdout.split("MOVED")[1].split()[0])
   assert moved > 1e-3  # The step changed the weights...
   assert diff < 1e-5  # ...identically on one device and on two replicas.
+
+
+def test_hashed_vocabulary_uses_its_own_number_of_rows(data_dir):
+  model = build(data_dir, hash_bins={"user_id": 97})
+  tables = [v for v in model.variable_groups()["shared"] if "shared_user_id" in v.name]
+  assert [t.shape[0] for t in tables] == [97]
+  features, _ = make_batch(8)
+  unseen = dict(features, user_id=tf.constant(["never-seen"] * 16))
+  assert model(unseen).shape == [16]  # Any id hashes to a row; no OOV needed.
