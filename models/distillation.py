@@ -111,6 +111,14 @@ class DistillationModel(tf.keras.Model):
                      ) -> tf.Tensor:
     return self.teacher_tower(self.teacher_encoder(features), training=training)
 
+  def build_from_batch(self, features: Mapping[str, tf.Tensor]) -> None:
+    """Creates every variable by running both heads once (`call` alone may not run).
+
+    Keras' BackupAndRestore and checkpoint restores need a built model before `fit`.
+    """
+    self.predict_step(features)
+    self.built = True
+
   # --- Variable groups ---------------------------------------------------------
 
   def _head_variables(self, head: str) -> list[tf.Variable]:

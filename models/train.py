@@ -122,6 +122,7 @@ def train_and_evaluate(data_dir: str, model_dir: str, model_config: ModelConfig,
   with strategy.scope():
     model = distillation.DistillationModel(spec, data_dir, model_config)
     model.compile(optimizer=tf.keras.optimizers.Adam(model_config.learning_rate))
+    model.build_from_batch(next(iter(eval_data))[0])
   start = time.perf_counter()
   if model_config.mode is Mode.TWO_STAGE:
     model.student_frozen = True

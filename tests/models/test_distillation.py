@@ -26,7 +26,8 @@ def build(data_dir, seed=0, **overrides):
   # SGD, not Adam: Adam's first steps follow the sign of the gradient only, which
   # would hide a change of its size.
   model.compile(optimizer=tf.keras.optimizers.SGD(0.1))
-  model.predict_step(make_batch(99))  # Builds every variable.
+  model.build_from_batch(make_batch(99)[0])
+  assert model.built  # What BackupAndRestore needs before fit.
   return model
 
 
