@@ -8,10 +8,10 @@ config writes the same bytes. Variants are made with `dataclasses.replace`, e.g.
 import dataclasses
 import math
 
+# The timestamp range LOG_CONTRACT.md accepts, as the join job checks it.
+from pipelines.log_records import MAX_TS_MS, MIN_TS_MS
+
 DAY_MS = 24 * 3600 * 1000
-# The timestamp range LOG_CONTRACT.md accepts: [2000-01-01, 2100-01-01) UTC.
-MIN_TS_MS = 946_684_800_000
-MAX_TS_MS = 4_102_444_800_000
 
 
 @dataclasses.dataclass(frozen=True)
