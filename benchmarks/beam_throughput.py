@@ -1,9 +1,9 @@
 """Throughput and memory of the join job on simulated logs, run locally.
 
 Runs `pipelines.join_logs` as a separate process on Beam's local FnApiRunner in
-multi-processing mode with 2 SDK workers (the issue's "DirectRunner multi-processing";
-DirectRunner itself would first try Prism, which downloads a binary), on 100k and 1M
-simulated impressions. Each run must reconcile, or the job fails and so does this.
+multi-processing mode with 2 SDK workers (Beam's DirectRunner would first try Prism,
+which downloads a binary), on 100k and 1M simulated impressions. Each run must
+reconcile, or the job fails and so does this.
 
 * beam.impressions_per_s: impressions / wall time of the whole job at 1M (start-up,
   join, write, report and publication included).
