@@ -16,8 +16,6 @@ _POLL_S = 0.1
 class ProcessUsage:
   wall_s: float
   peak_rss_mb: float  # The process and its descendants together, at the worst moment.
-  peak_root_rss_mb: float  # The process alone.
-  peak_children_rss_mb: float  # Its descendants together, at their worst moment.
 
 
 def _rss(process: psutil.Process) -> int:
@@ -38,18 +36,15 @@ def run_and_measure(command: Sequence[str], log_path: str) -> ProcessUsage:
   with open(log_path, "w") as log:
     proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     root = psutil.Process(proc.pid)
-    peak = peak_root = peak_children = 0
+    peak = 0
     while proc.poll() is None:
       try:
         children = root.children(recursive=True)
       except psutil.NoSuchProcess:
         children = []
-      root_rss, children_rss = _rss(root), sum(_rss(c) for c in children)
-      peak = max(peak, root_rss + children_rss)
-      peak_root = max(peak_root, root_rss)
-      peak_children = max(peak_children, children_rss)
+      peak = max(peak, _rss(root) + sum(_rss(c) for c in children))
       time.sleep(_POLL_S)
   wall = time.perf_counter() - start
   if proc.returncode:
     raise RuntimeError(f"{' '.join(command)} exited {proc.returncode}; see {log_path}.")
-  return ProcessUsage(wall, peak / 2**20, peak_root / 2**20, peak_children / 2**20)
+  return ProcessUsage(wall, peak / 2**20)
