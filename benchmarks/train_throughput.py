@@ -1,7 +1,8 @@
 """What joint training costs over the student alone, and whether input keeps up.
 
 On a simulated world pushed through the join job, CVR task, one process, the same
-batches for every variant (cached in memory, so the step cost is the model's):
+batches for every variant (cached in memory, so the step cost is the model's); each
+figure is the median of 3 interleaved rounds:
 
 * train.student_examples_per_s, train.pfd_shared_examples_per_s,
   train.pfd_independent_examples_per_s;
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import time
 
+import numpy as np
 import tensorflow as tf
 
 from features import input as input_lib
@@ -30,6 +32,7 @@ from models.config import Mode, ModelConfig
 BATCH_SIZE = 512
 CACHED_BATCHES = 20
 TIMED_STEPS = 200
+REPEATS = 3
 TASK = "cvr"
 
 
@@ -48,10 +51,20 @@ def _make_dataset_dir(tmp: str) -> str:
 
 def _examples_per_s(model: tf.keras.Model, dataset: tf.data.Dataset, steps: int
                     ) -> float:
-  model.fit(dataset, steps_per_epoch=10, epochs=1, verbose=0)  # Trace and warm up.
   start = time.perf_counter()
   model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
   return steps * BATCH_SIZE / (time.perf_counter() - start)
+
+
+def _median_speeds(models: dict[str, tf.keras.Model], dataset: tf.data.Dataset
+                   ) -> dict[str, float]:
+  """Median over REPEATS rounds, the variants interleaved within each round so that
+  load from other tenants of the machine falls on all of them alike."""
+  for model in models.values():
+    model.fit(dataset, steps_per_epoch=10, epochs=1, verbose=0)  # Trace, warm up.
+  rounds = [{name: _examples_per_s(model, dataset, TIMED_STEPS)
+             for name, model in models.items()} for _ in range(REPEATS)]
+  return {name: float(np.median([r[name] for r in rounds])) for name in models}
 
 
 def _model(data_dir: str, mode: Mode, unshared: frozenset[str] = frozenset()):
@@ -70,18 +83,17 @@ def measure() -> dict[str, float]:
     pipeline = input_lib.make_dataset(data_dir, "train", TASK, BATCH_SIZE, seed=0,
                                       repeat=True, drop_remainder=True)
     cached = pipeline.take(CACHED_BATCHES).cache().repeat()
+    for _ in cached.take(CACHED_BATCHES):  # Fill the cache before any clock starts.
+      pass
     every_vocabulary = frozenset(spec.vocabularies())
-    speed = {
-        "student": _examples_per_s(_model(data_dir, Mode.STUDENT), cached,
-                                   TIMED_STEPS),
-        "pfd_shared": _examples_per_s(_model(data_dir, Mode.PFD), cached,
-                                      TIMED_STEPS),
-        "pfd_independent": _examples_per_s(
-            _model(data_dir, Mode.PFD, every_vocabulary), cached, TIMED_STEPS),
-    }
+    speed = _median_speeds({
+        "student": _model(data_dir, Mode.STUDENT),
+        "pfd_shared": _model(data_dir, Mode.PFD),
+        "pfd_independent": _model(data_dir, Mode.PFD, every_vocabulary),
+    }, cached)
     input_speed = input_lib.examples_per_second(pipeline, TIMED_STEPS)
-    training_speed = _examples_per_s(_model(data_dir, Mode.STUDENT), pipeline,
-                                     TIMED_STEPS)
+    training_speed = _median_speeds({"student": _model(data_dir, Mode.STUDENT)},
+                                    pipeline)["student"]
   figures = {f"train.{name}_examples_per_s": v for name, v in speed.items()}
   figures["train.pfd_shared_over_student"] = speed["student"] / speed["pfd_shared"]
   figures["train.pfd_independent_over_student"] = (speed["student"] /

@@ -100,16 +100,23 @@ class DistillationModel(tf.keras.Model):
 
   # --- Heads -------------------------------------------------------------------
 
-  def call(self, features: Mapping[str, tf.Tensor], training: bool = False
-           ) -> tf.Tensor:
-    """The student's logits `[batch]`, from the task's regular features only."""
+  def call(self, features: Mapping[str, tf.Tensor], training: bool = False,
+           lookups: dict | None = None) -> tf.Tensor:
+    """The student's logits `[batch]`, from the task's regular features only.
+
+    `lookups` lets a training step reuse the embeddings the teacher already looked
+    up in shared tables (keyed by table and feature, so only the student's own
+    features are read from it).
+    """
     if not self.model_config.mode.has_student:
       raise ValueError(f"Mode {self.model_config.mode.value!r} has no student.")
-    return self.student_tower(self.student_encoder(features), training=training)
+    return self.student_tower(self.student_encoder(features, lookups=lookups),
+                              training=training)
 
-  def teacher_logits(self, features: Mapping[str, tf.Tensor], training: bool = False
-                     ) -> tf.Tensor:
-    return self.teacher_tower(self.teacher_encoder(features), training=training)
+  def teacher_logits(self, features: Mapping[str, tf.Tensor], training: bool = False,
+                     lookups: dict | None = None) -> tf.Tensor:
+    return self.teacher_tower(self.teacher_encoder(features, lookups=lookups),
+                              training=training)
 
   def build_from_batch(self, features: Mapping[str, tf.Tensor]) -> None:
     """Creates every variable by running both heads once (`call` alone may not run).
@@ -154,12 +161,14 @@ class DistillationModel(tf.keras.Model):
            if self.optimizer is not None else tf.constant(0.0)}
     zero = tf.constant(0.0)
     out["teacher_loss"] = out["distillation_loss"] = out["student_bce"] = zero
+    lookups = {}  # Shared tables are looked up once per batch for both heads.
     if config.mode.has_teacher:
-      out["teacher_logits"] = self.teacher_logits(features, training=training)
+      out["teacher_logits"] = self.teacher_logits(features, training=training,
+                                                  lookups=lookups)
       out["teacher_loss"] = average(losses.binary_cross_entropy(
           labels, out["teacher_logits"]))
     if config.mode.has_student:
-      out["student_logits"] = self(features, training=training)
+      out["student_logits"] = self(features, training=training, lookups=lookups)
       out["student_bce"] = average(losses.binary_cross_entropy(
           labels, out["student_logits"]))
       if config.mode.has_teacher:

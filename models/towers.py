@@ -77,17 +77,29 @@ class FeatureEncoder(tf.keras.layers.Layer):
     owner = self._spec.vocabulary_settings(sequence.vocabulary).name
     return owner if owner in self.feature_names else None
 
-  def call(self, inputs: Mapping[str, tf.Tensor]) -> tf.Tensor:
+  def _lookup(self, f: spec_lib.Feature, inputs, lookups: dict | None):
+    """One feature's embeddings, looked up once per batch when `lookups` is shared."""
+    table = self._tables[f.vocabulary]
+    if lookups is None:
+      return table(inputs[f.name])
+    key = (table.name, f.name)  # A shared table read by both heads: one lookup.
+    if key not in lookups:
+      lookups[key] = table(inputs[f.name])
+    return lookups[key]
+
+  def call(self, inputs: Mapping[str, tf.Tensor], lookups: dict | None = None
+           ) -> tf.Tensor:
+    """Args: inputs, the batch; lookups, a per-batch cache both heads may share."""
     parts, embedded = [], {}
     for f in self._features:
       if f.kind is spec_lib.Kind.CATEGORICAL:
-        embedded[f.name] = self._tables[f.vocabulary](inputs[f.name])
+        embedded[f.name] = self._lookup(f, inputs, lookups)
         parts.append(embedded[f.name])
       elif f.kind is spec_lib.Kind.NUMERIC:
         parts.append(signed_log1p(inputs[f.name])[:, tf.newaxis])
     for f in self._features:
       if f.is_sequence:
-        keys = self._tables[f.vocabulary](inputs[f.name])  # Ragged [b, None, d].
+        keys = self._lookup(f, inputs, lookups)  # Ragged [b, None, d].
         target = self._target(f)
         if target is None:  # Mean pooling; an empty history gives zeros.
           lengths = tf.cast(keys.row_lengths(), tf.float32)[:, tf.newaxis]
