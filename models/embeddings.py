@@ -8,7 +8,6 @@ at serving time. A vocabulary the job found empty gets a single OOV row.
 
 from __future__ import annotations
 
-import posixpath
 from typing import Iterable, Mapping
 
 import tensorflow as tf

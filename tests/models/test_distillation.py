@@ -1,6 +1,5 @@
 """PFD's training contract: gradient routing, lambda schedule, student independence."""
 
-import dataclasses
 import os
 import subprocess
 import sys
@@ -9,9 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from features import spec as spec_lib
 from models import distillation
-from models.config import Mode, ModelConfig
+from models.config import ModelConfig
 
 from synthetic import SPEC, make_batch
 
