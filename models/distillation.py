@@ -73,15 +73,14 @@ class DistillationModel(tf.keras.Model):
     def head(name, features, vocabs, hidden):
       tables = {**embeddings.build_tables(data_dir, vocabs - shared_names, dim, name,
                                           hash_bins), **shared}
-      return (towers.FeatureEncoder(features, tables, spec, name=f"{name}_encoder"),
-              towers.LogitTower(hidden, name=f"{name}_tower"))
+      return towers.MlpHead(features, tables, spec, hidden, name=name)
 
     if config.mode.has_student:
-      self.student_encoder, self.student_tower = head(
-          "student", self.student_features, student_vocabs, config.student_hidden)
+      self.student = head("student", self.student_features, student_vocabs,
+                          config.student_hidden)
     if config.mode.has_teacher:
-      self.teacher_encoder, self.teacher_tower = head(
-          "teacher", self.teacher_features, teacher_vocabs, config.teacher_hidden)
+      self.teacher = head("teacher", self.teacher_features, teacher_vocabs,
+                          config.teacher_hidden)
     # Mode.TWO_STAGE trains the teacher alone (student frozen), then the student
     # against the frozen teacher. Changing these needs a new train function.
     self.teacher_frozen = False
@@ -110,13 +109,11 @@ class DistillationModel(tf.keras.Model):
     """
     if not self.model_config.mode.has_student:
       raise ValueError(f"Mode {self.model_config.mode.value!r} has no student.")
-    return self.student_tower(self.student_encoder(features, lookups=lookups),
-                              training=training)
+    return self.student(features, training=training, lookups=lookups)
 
   def teacher_logits(self, features: Mapping[str, tf.Tensor], training: bool = False,
                      lookups: dict | None = None) -> tf.Tensor:
-    return self.teacher_tower(self.teacher_encoder(features, lookups=lookups),
-                              training=training)
+    return self.teacher(features, training=training, lookups=lookups)
 
   def build_from_batch(self, features: Mapping[str, tf.Tensor]) -> None:
     """Creates every variable by running both heads once (`call` alone may not run).
@@ -132,8 +129,7 @@ class DistillationModel(tf.keras.Model):
     present = getattr(self.model_config.mode, f"has_{head}")
     if not present:
       return []
-    return (getattr(self, f"{head}_encoder").trainable_variables +
-            getattr(self, f"{head}_tower").trainable_variables)
+    return getattr(self, head).trainable_variables
 
   def variable_groups(self) -> dict[str, list[tf.Variable]]:
     """Trainable variables split into teacher_only / student_only / shared."""

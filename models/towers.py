@@ -121,3 +121,28 @@ class LogitTower(tf.keras.layers.Layer):
     for layer in self._layers:
       x = layer(x)
     return tf.squeeze(self._logit(x), axis=-1)
+
+
+class MlpHead(tf.keras.layers.Layer):
+  """One head of the model (teacher or student): features -> encoder -> MLP -> logit.
+
+  Args:
+    features: The spec features this head may read.
+    tables: Vocabulary name -> EmbeddingTable (shared tables are the same objects in
+      both heads).
+    spec: The full spec.
+    hidden: MLP widths.
+  """
+
+  def __init__(self, features: Sequence[spec_lib.Feature],
+               tables: Mapping[str, embeddings.EmbeddingTable],
+               spec: spec_lib.FeatureSpec, hidden: Sequence[int], **kwargs):
+    super().__init__(**kwargs)
+    self.feature_names = [f.name for f in features]
+    self.encoder = FeatureEncoder(features, tables, spec, name="encoder")
+    self.tower = LogitTower(hidden, name="tower")
+
+  def call(self, inputs: Mapping[str, tf.Tensor], training: bool = False,
+           lookups: dict | None = None) -> tf.Tensor:
+    """`[batch]` logits; `lookups` is the per-batch embedding cache both heads share."""
+    return self.tower(self.encoder(inputs, lookups=lookups), training=training)
