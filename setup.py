@@ -14,6 +14,7 @@ REQUIRED = [
     "tensorflow-datasets==4.9.10",
     "tensorflow-metadata==1.21.0",
     "tensorflow-recommenders==0.7.7",
+    "tensorflow-serving-api==2.21.0",  # Warm-up PredictionLogs and the gRPC client.
     "tensorboard==2.21.0",  # TF 2.21 no longer pulls it in; Keras' callback needs it.
     "tf-keras==2.21.0",
 ]
