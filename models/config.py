@@ -87,6 +87,17 @@ class ModelConfig:
     if self.temperature <= 0:
       raise ValueError(f"temperature must be > 0, got {self.temperature}.")
 
+  @classmethod
+  def from_dict(cls, values: dict) -> ModelConfig:
+    """The inverse of `to_dict` (metrics.json records it; export rebuilds from it)."""
+    known = {field.name: field for field in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+      raise ValueError(f"Unknown ModelConfig fields {unknown}; known: {sorted(known)}.")
+    values = {name: tuple(value) if isinstance(known[name].default, tuple) and
+              isinstance(value, list) else value for name, value in values.items()}
+    return cls(**values)
+
   def to_dict(self) -> dict:
     values = dataclasses.asdict(self)
     values.update(mode=self.mode.value,

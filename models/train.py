@@ -4,8 +4,8 @@ r"""Training job: teacher and student on a published dataset, metrics.json at th
       --task=cvr --mode=pfd --lambda_value=0.5 --swap_step=0 --epochs=3
 
 Writes under --model_dir: TensorBoard scalars (both losses, lambda, both heads'
-metrics), per-epoch checkpoints, BackupAndRestore state (a preempted run resumes) and
-metrics.json: eval AUC, logloss, calibration and GAUC per head, the AUC on the most
+metrics), per-epoch checkpoints, BackupAndRestore state (a preempted run resumes),
+final/weights (the trained model, which export/ restores) and metrics.json: eval AUC, logloss, calibration and GAUC per head, the AUC on the most
 expensive items, and the configuration.
 """
 
@@ -31,6 +31,7 @@ from models.config import Mode, ModelConfig
 
 STRATEGIES = ("default", "mirrored")
 METRICS_FILE = "metrics.json"
+FINAL_WEIGHTS = os.path.join("final", "weights")  # What export/ restores.
 EXPENSIVE_QUANTILE = 0.8  # "Expensive items": the top 20% of eval prices.
 
 
@@ -140,6 +141,7 @@ def train_and_evaluate(data_dir: str, model_dir: str, model_config: ModelConfig,
       "eval": evaluate(model, eval_data),
   }
   tf.io.gfile.makedirs(model_dir)
+  model.save_weights(os.path.join(model_dir, FINAL_WEIGHTS))
   with tf.io.gfile.GFile(os.path.join(model_dir, METRICS_FILE), "w") as f:
     f.write(json.dumps(results, indent=2, sort_keys=True))
   return results
