@@ -5,8 +5,9 @@ r"""Training job: teacher and student on a published dataset, metrics.json at th
 
 Writes under --model_dir: TensorBoard scalars (both losses, lambda, both heads'
 metrics), per-epoch checkpoints, BackupAndRestore state (a preempted run resumes),
-final/weights (the trained model, which export/ restores) and metrics.json: eval AUC, logloss, calibration and GAUC per head, the AUC on the most
-expensive items, and the configuration.
+final/weights (the trained model, which export/ restores) and metrics.json: eval
+AUC, logloss, calibration and GAUC per head, the AUC on the most expensive items, and
+the configuration.
 """
 
 from __future__ import annotations
