@@ -89,6 +89,41 @@ def _shards(data_dir: str, split: str) -> tuple[str, int]:
   return pattern, num_shards
 
 
+def task_records(data_dir: str, split: str, task: str, *, shuffle: bool = False,
+                 seed: int | None = None, deterministic: bool = True
+                 ) -> tf.data.Dataset:
+  """The split's serialized tf.Examples that are examples of `task`, unbatched.
+
+  What a server receives (the export's parity check and warm-up requests use it) and
+  what `make_dataset` parses. A `clicked_only` task keeps click == 1 records only.
+
+  Args:
+    shuffle: Shuffle the shard order (records are not shuffled here).
+    seed: Seeds the shard shuffle.
+    deterministic: Interleave shards in a fixed order.
+  """
+  task_spec = spec_lib.task(task)
+  spec = load_spec(data_dir)
+  pattern, num_shards = _shards(data_dir, split)
+  click = [spec[_CLICK]]
+
+  def keep_clicked(serialized: tf.Tensor) -> tf.Tensor:
+    """`[n]` serialized records -> `[m <= n]`, those with click == 1."""
+    clicked = example_codec.parse_batch(serialized, click)[_CLICK]
+    return tf.boolean_mask(serialized, tf.equal(clicked, 1))
+
+  shards = tf.data.Dataset.list_files(pattern, shuffle=shuffle, seed=seed)
+  records = shards.interleave(
+      tf.data.TFRecordDataset,
+      cycle_length=min(num_shards, _MAX_OPEN_SHARDS),
+      num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+  if task_spec.clicked_only:
+    records = (records.batch(_FILTER_BATCH)
+               .map(keep_clicked, num_parallel_calls=tf.data.AUTOTUNE)
+               .unbatch())
+  return records
+
+
 def make_dataset(data_dir: str, split: str, task: str, batch_size: int, *,
                  features: Sequence[str] | None = None, shuffle: bool = True,
                  shuffle_buffer: int = 10_000, seed: int | None = None,
@@ -146,28 +181,14 @@ def make_dataset(data_dir: str, split: str, task: str, batch_size: int, *,
     raise ValueError("deterministic=True shuffles reproducibly only with a seed: pass "
                      "seed=..., or shuffle=False.")
   spec = load_spec(data_dir)
-  pattern, num_shards = _shards(data_dir, split)
   to_parse = _input_features(spec, task_spec, features) + [spec[task_spec.label]]
-  click = [spec[_CLICK]]
-
-  def keep_clicked(serialized: tf.Tensor) -> tf.Tensor:
-    """`[n]` serialized records -> `[m <= n]`, those with click == 1."""
-    clicked = example_codec.parse_batch(serialized, click)[_CLICK]
-    return tf.boolean_mask(serialized, tf.equal(clicked, 1))
 
   def parse(serialized: tf.Tensor) -> tuple[Features, tf.Tensor]:
     parsed = example_codec.parse_batch(serialized, to_parse)
     return parsed, tf.cast(parsed.pop(task_spec.label), tf.float32)
 
-  shards = tf.data.Dataset.list_files(pattern, shuffle=shuffle, seed=seed)
-  records = shards.interleave(
-      tf.data.TFRecordDataset,
-      cycle_length=min(num_shards, _MAX_OPEN_SHARDS),
-      num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
-  if task_spec.clicked_only:
-    records = (records.batch(_FILTER_BATCH)
-               .map(keep_clicked, num_parallel_calls=tf.data.AUTOTUNE)
-               .unbatch())
+  records = task_records(data_dir, split, task, shuffle=shuffle, seed=seed,
+                         deterministic=deterministic)
   if shuffle:
     records = records.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
   if repeat:
