@@ -29,6 +29,14 @@ class Mode(str, enum.Enum):
     return self is not Mode.STUDENT
 
 
+class Architecture(str, enum.Enum):
+  """What one head is (models/distillation.py builds it)."""
+  MLP = "mlp"  # Every feature -> one MLP -> logit (towers.MlpHead).
+  DCN = "dcn"  # The same with DCN-v2 cross layers before the MLP.
+  # User tower . item tower (models/two_tower.py): what a pre-ranker can afford.
+  TWO_TOWER = "two_tower"
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
   """Hyper-parameters of the teacher/student model.
@@ -37,8 +45,20 @@ class ModelConfig:
     task: "cvr" or "ctr" (features/spec.py TASKS).
     mode: See Mode.
     embedding_dim: Width of every id embedding.
-    student_hidden: Student MLP widths.
+    student_architecture: What the student is (see Architecture).
+    teacher_architecture: What the teacher is. A stronger kind than the student's
+      (e.g. DCN over a two-tower student) is PFD+MD: privileged features and model
+      distillation at once.
+    student_hidden: Student MLP widths (for a two-tower head, each tower's).
     teacher_hidden: Teacher MLP widths; wider/deeper than the student is PFD+MD.
+    cross_layers: DCN heads' number of cross layers.
+    tower_dim: Two-tower heads' width of the normalised user and item vectors.
+    inner_product_scale: Two-tower logit = scale * <u, v> of unit vectors; None
+      learns it from INNER_PRODUCT_SCALE_INIT. Unit vectors alone bound the logit
+      to [-1, 1], far too narrow for a click rate of a few percent.
+    item_bias: Two-tower heads add a per-item bias, folded into the vectors (an
+      extra item coordinate against a constant 1 on the user side) so the score
+      stays a pure inner product of the exported vectors.
     unshared_vocabularies: Vocabularies whose embedding tables the teacher and
       student do NOT share (the paper kept user_id separate for CTR). All others are
       shared: one table serves both, so joint training costs little more than the
@@ -59,8 +79,14 @@ class ModelConfig:
   task: str = "cvr"
   mode: Mode = Mode.PFD
   embedding_dim: int = 16
+  student_architecture: Architecture = Architecture.MLP
+  teacher_architecture: Architecture = Architecture.MLP
   student_hidden: tuple[int, ...] = (128, 64)
   teacher_hidden: tuple[int, ...] = (128, 64)
+  cross_layers: int = 2
+  tower_dim: int = 64
+  inner_product_scale: float | None = None
+  item_bias: bool = True
   unshared_vocabularies: frozenset[str] = frozenset()
   hash_bins: tuple[tuple[str, int], ...] = ()
   distillation_loss: str = "cross_entropy"
@@ -75,6 +101,9 @@ class ModelConfig:
   def __post_init__(self):
     spec_lib.task(self.task)
     object.__setattr__(self, "mode", Mode(self.mode))
+    for head in ("student", "teacher"):
+      name = f"{head}_architecture"
+      object.__setattr__(self, name, Architecture(getattr(self, name)))
     object.__setattr__(self, "unshared_vocabularies",
                        frozenset(self.unshared_vocabularies))
     hash_bins = dict(self.hash_bins)
@@ -86,6 +115,18 @@ class ModelConfig:
       raise ValueError(f"embedding_dim must be >= 1, got {self.embedding_dim}.")
     if self.temperature <= 0:
       raise ValueError(f"temperature must be > 0, got {self.temperature}.")
+    if self.cross_layers < 0 or self.tower_dim < 1:
+      raise ValueError(f"cross_layers must be >= 0 and tower_dim >= 1, got "
+                       f"{self.cross_layers} and {self.tower_dim}.")
+    if self.inner_product_scale is not None and self.inner_product_scale <= 0:
+      raise ValueError(f"inner_product_scale must be > 0 or None (learnt), got "
+                       f"{self.inner_product_scale}.")
+
+  @classmethod
+  def for_task(cls, task: str, **overrides) -> ModelConfig:
+    """The task's defaults (TASK_DEFAULTS), then `overrides`."""
+    spec_lib.task(task)
+    return cls(task=task, **{**TASK_DEFAULTS.get(task, {}), **overrides})
 
   @classmethod
   def from_dict(cls, values: dict) -> ModelConfig:
@@ -101,8 +142,23 @@ class ModelConfig:
   def to_dict(self) -> dict:
     values = dataclasses.asdict(self)
     values.update(mode=self.mode.value,
+                  student_architecture=self.student_architecture.value,
+                  teacher_architecture=self.teacher_architecture.value,
                   unshared_vocabularies=sorted(self.unshared_vocabularies),
                   hash_bins=dict(self.hash_bins),
                   student_hidden=list(self.student_hidden),
                   teacher_hidden=list(self.teacher_hidden))
     return values
+
+
+# What each task deploys, where it differs from ModelConfig's defaults. CTR is coarse
+# ranking: a two-tower student (item vectors computed offline), taught by a DCN that
+# sees the user x item cross features; its user-id table is not shared, the paper's
+# deployed choice.
+TASK_DEFAULTS: dict[str, dict] = {
+    "cvr": {},
+    "ctr": dict(student_architecture=Architecture.TWO_TOWER,
+                teacher_architecture=Architecture.DCN,
+                unshared_vocabularies=frozenset({"user_id"})),
+}
+INNER_PRODUCT_SCALE_INIT = 5.0  # The paper's scale.

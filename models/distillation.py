@@ -17,7 +17,7 @@ enter L_d through tf.stop_gradient, so the distillation term never reaches the t
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import tensorflow as tf
 
@@ -26,7 +26,8 @@ from models import embeddings
 from models import losses
 from models import metrics as metrics_lib
 from models import towers
-from models.config import Mode, ModelConfig
+from models import two_tower
+from models.config import Architecture, Mode, ModelConfig
 
 
 def _unique(variables) -> list[tf.Variable]:
@@ -36,6 +37,27 @@ def _unique(variables) -> list[tf.Variable]:
       seen.add(id(v))
       result.append(v)
   return result
+
+
+Head = towers.MlpHead | two_tower.TwoTowerHead
+
+
+def build_head(name: str, features: Sequence[spec_lib.Feature],
+               tables: Mapping[str, embeddings.EmbeddingTable],
+               spec: spec_lib.FeatureSpec, config: ModelConfig) -> Head:
+  """The student or teacher head (`name`), of the architecture `config` gives it.
+
+  Every head maps the batch to `[batch]` logits, so losses, gradient routing and modes
+  are the same whatever the heads are.
+  """
+  architecture = getattr(config, f"{name}_architecture")
+  hidden = getattr(config, f"{name}_hidden")
+  if architecture is Architecture.TWO_TOWER:
+    return two_tower.TwoTowerHead(features, tables, spec, hidden, config.tower_dim,
+                                  config.inner_product_scale, config.item_bias,
+                                  name=name)
+  cross_layers = config.cross_layers if architecture is Architecture.DCN else 0
+  return towers.MlpHead(features, tables, spec, hidden, cross_layers, name=name)
 
 
 class DistillationModel(tf.keras.Model):
@@ -70,17 +92,15 @@ class DistillationModel(tf.keras.Model):
     hash_bins = dict(config.hash_bins)
     shared = embeddings.build_tables(data_dir, shared_names, dim, "shared", hash_bins)
 
-    def head(name, features, vocabs, hidden):
+    def head(name, features, vocabs):
       tables = {**embeddings.build_tables(data_dir, vocabs - shared_names, dim, name,
                                           hash_bins), **shared}
-      return towers.MlpHead(features, tables, spec, hidden, name=name)
+      return build_head(name, features, tables, spec, config)
 
     if config.mode.has_student:
-      self.student = head("student", self.student_features, student_vocabs,
-                          config.student_hidden)
+      self.student = head("student", self.student_features, student_vocabs)
     if config.mode.has_teacher:
-      self.teacher = head("teacher", self.teacher_features, teacher_vocabs,
-                          config.teacher_hidden)
+      self.teacher = head("teacher", self.teacher_features, teacher_vocabs)
     # Mode.TWO_STAGE trains the teacher alone (student frozen), then the student
     # against the frozen teacher. Changing these needs a new train function.
     self.teacher_frozen = False

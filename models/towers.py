@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 import tensorflow as tf
+import tensorflow_recommenders as tfrs
 
 from features import spec as spec_lib
 from models import embeddings
@@ -69,7 +70,7 @@ class FeatureEncoder(tf.keras.layers.Layer):
     self._spec = spec
     self._pooling = {}
     for f in self._features:
-      if f.is_sequence:
+      if f.is_sequence and self._target(f) is not None:
         self._pooling[f.name] = AttentionPooling(name=f"attend_{f.name}")
 
   def _target(self, sequence: spec_lib.Feature) -> str | None:
@@ -109,15 +110,32 @@ class FeatureEncoder(tf.keras.layers.Layer):
     return tf.concat(parts, axis=-1)
 
 
-class LogitTower(tf.keras.layers.Layer):
-  """An MLP ending in one logit per example: `[batch, width]` -> `[batch]`."""
+def relu_layers(hidden: Sequence[int]) -> list[tf.keras.layers.Layer]:
+  """The hidden part of every MLP here: one ReLU Dense layer per width."""
+  return [tf.keras.layers.Dense(width, activation="relu") for width in hidden]
 
-  def __init__(self, hidden: Sequence[int], **kwargs):
+
+class LogitTower(tf.keras.layers.Layer):
+  """Optional DCN-v2 cross layers, then an MLP ending in one logit per example:
+  `[batch, width]` -> `[batch]`.
+
+  Cross layers (tensorflow-recommenders' `Cross`, stacked before the MLP as in DCN-v2)
+  multiply features explicitly, which an MLP only approximates: a stronger teacher,
+  for PFD+MD.
+  """
+
+  def __init__(self, hidden: Sequence[int], cross_layers: int = 0, **kwargs):
     super().__init__(**kwargs)
-    self._layers = [tf.keras.layers.Dense(width, activation="relu") for width in hidden]
+    self._crosses = [tfrs.layers.dcn.Cross(kernel_initializer="glorot_uniform",
+                                           name=f"cross_{k}")
+                     for k in range(cross_layers)]
+    self._layers = relu_layers(hidden)
     self._logit = tf.keras.layers.Dense(1, name="logit")
 
   def call(self, x: tf.Tensor) -> tf.Tensor:
+    x0 = x
+    for cross in self._crosses:
+      x = cross(x0, x)
     for layer in self._layers:
       x = layer(x)
     return tf.squeeze(self._logit(x), axis=-1)
@@ -132,15 +150,17 @@ class MlpHead(tf.keras.layers.Layer):
       both heads).
     spec: The full spec.
     hidden: MLP widths.
+    cross_layers: DCN cross layers before the MLP (0: a plain MLP).
   """
 
   def __init__(self, features: Sequence[spec_lib.Feature],
                tables: Mapping[str, embeddings.EmbeddingTable],
-               spec: spec_lib.FeatureSpec, hidden: Sequence[int], **kwargs):
+               spec: spec_lib.FeatureSpec, hidden: Sequence[int],
+               cross_layers: int = 0, **kwargs):
     super().__init__(**kwargs)
     self.feature_names = [f.name for f in features]
     self.encoder = FeatureEncoder(features, tables, spec, name="encoder")
-    self.tower = LogitTower(hidden, name="tower")
+    self.tower = LogitTower(hidden, cross_layers, name="tower")
 
   def call(self, inputs: Mapping[str, tf.Tensor], training: bool = False,
            lookups: dict | None = None) -> tf.Tensor:

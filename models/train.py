@@ -28,7 +28,7 @@ import tensorflow as tf
 from features import input as input_lib
 from models import distillation
 from models import metrics as metrics_lib
-from models.config import Mode, ModelConfig
+from models.config import Architecture, Mode, ModelConfig
 
 STRATEGIES = ("default", "mirrored")
 METRICS_FILE = "metrics.json"
@@ -163,12 +163,26 @@ def _define_flags() -> None:
   flags.DEFINE_integer("ramp_steps", 0, "Linear lambda ramp after the swap step.")
   flags.DEFINE_string("distillation_loss", "cross_entropy", "models.losses registry name.")
   flags.DEFINE_float("temperature", 1.0, "Soft-label temperature.")
-  flags.DEFINE_list("unshared_vocabularies", [], "Vocabularies the heads do not share.")
+  flags.DEFINE_list("unshared_vocabularies", None, "Vocabularies the heads do not "
+                    "share (default: the task's, ModelConfig.for_task: user_id for ctr).")
   flags.DEFINE_list("hash_bins", [], "vocabulary:bins pairs to hash instead of "
                     "look up, e.g. user_id:1000000.")
   flags.DEFINE_integer("embedding_dim", 16, "Embedding width.")
   flags.DEFINE_list("student_hidden", ["128", "64"], "Student MLP widths.")
   flags.DEFINE_list("teacher_hidden", ["128", "64"], "Teacher MLP widths.")
+  architectures = [a.value for a in Architecture]
+  flags.DEFINE_enum("student_architecture", None, architectures,
+                    "Default: the task's (mlp for cvr, two_tower for ctr).")
+  flags.DEFINE_enum("teacher_architecture", None, architectures,
+                    "Default: the task's (mlp for cvr, dcn for ctr).")
+  flags.DEFINE_integer("cross_layers", ModelConfig.cross_layers,
+                       "Cross layers of a dcn head.")
+  flags.DEFINE_integer("tower_dim", ModelConfig.tower_dim,
+                       "Two-tower heads: width of the unit vectors.")
+  flags.DEFINE_float("inner_product_scale", None, "Two-tower heads: logit = scale * "
+                     "<u, v>; default: learnt, from 5.")
+  flags.DEFINE_bool("item_bias", ModelConfig.item_bias, "Two-tower heads: a per-item "
+                    "bias folded into the item vector.")
   flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate.")
   flags.DEFINE_integer("batch_size", 512, "Global batch size.")
   flags.DEFINE_integer("epochs", 3, "Epochs (per stage for two_stage).")
@@ -181,11 +195,16 @@ def _define_flags() -> None:
 
 def main(argv: Sequence[str]) -> None:
   del argv
-  model_config = ModelConfig(
-      task=FLAGS.task, mode=FLAGS.mode, embedding_dim=FLAGS.embedding_dim,
+  task_defaulted = {name: getattr(FLAGS, name) for name in (
+      "student_architecture", "teacher_architecture", "unshared_vocabularies")
+                    if getattr(FLAGS, name) is not None}
+  model_config = ModelConfig.for_task(
+      FLAGS.task, mode=FLAGS.mode, embedding_dim=FLAGS.embedding_dim,
       student_hidden=tuple(int(w) for w in FLAGS.student_hidden),
       teacher_hidden=tuple(int(w) for w in FLAGS.teacher_hidden),
-      unshared_vocabularies=frozenset(FLAGS.unshared_vocabularies),
+      cross_layers=FLAGS.cross_layers, tower_dim=FLAGS.tower_dim,
+      inner_product_scale=FLAGS.inner_product_scale, item_bias=FLAGS.item_bias,
+      **task_defaulted,
       hash_bins=tuple((name, int(bins)) for name, bins in
                       (pair.split(":") for pair in FLAGS.hash_bins)),
       distillation_loss=FLAGS.distillation_loss, temperature=FLAGS.temperature,

@@ -6,6 +6,8 @@ import numpy as np
 import tensorflow as tf
 
 from features import spec as spec_lib
+from models import distillation
+from models.config import ModelConfig
 
 SPEC = spec_lib.DEFAULT_SPEC
 TOKENS = 6  # Per vocabulary: "<vocab>_0" .. "<vocab>_5".
@@ -42,3 +44,16 @@ def make_batch(seed: int, batch_size: int = 16):
   labels = tf.constant(np.arange(batch_size) % 2, tf.float32)
   return features, labels
 
+
+
+def build_ctr_model(data_dir, seed: int = 0, **overrides):
+  """A small CTR model (two-tower student, DCN teacher by default), built and compiled
+  with SGD (whose step size follows the gradient's, unlike Adam's first steps)."""
+  tf.keras.utils.set_random_seed(seed)
+  config = ModelConfig.for_task("ctr", **{
+      **dict(embedding_dim=4, student_hidden=(8,), teacher_hidden=(8,), tower_dim=6),
+      **overrides})
+  model = distillation.DistillationModel(SPEC, data_dir, config)
+  model.compile(optimizer=tf.keras.optimizers.SGD(0.1))
+  model.build_from_batch(make_batch(99)[0])
+  return model

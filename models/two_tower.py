@@ -1,0 +1,138 @@
+"""The two-tower head: a user tower and an item tower that meet in an inner product.
+
+A pre-ranker scores tens of thousands of candidates per request, so item vectors are
+computed offline (models/item_vectors.py) and only the user tower runs per request.
+That works only if the score is a pure inner product of two vectors, each computed
+from its own side's features alone:
+
+    logit = <user_vector(user side), item_vector(item side)>
+    user_vector = [scale * u, 1],  item_vector = [v, b]   (u, v unit vectors)
+
+so `scale * <u, v> + b` is a plain dot product and retrieval is a maximum inner
+product search. Item features (group ITEM) go to the item tower; everything else
+(user, context, behaviour; for a plain-PFD teacher also the cross features and
+position) goes to the user tower. The behaviour sequence is therefore mean-pooled:
+attention against the target item would need the item on the user side.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import tensorflow as tf
+
+from features import spec as spec_lib
+from models import embeddings
+from models import towers
+from models.config import INNER_PRODUCT_SCALE_INIT
+
+ITEM_GROUPS = frozenset({spec_lib.Group.ITEM})
+
+
+def split_sides(features: Sequence[spec_lib.Feature]
+                ) -> tuple[list[spec_lib.Feature], list[spec_lib.Feature]]:
+  """(user side, item side): item-group features and all the others."""
+  item = [f for f in features if f.group in ITEM_GROUPS]
+  user = [f for f in features if f.group not in ITEM_GROUPS]
+  return user, item
+
+
+class VectorTower(tf.keras.layers.Layer):
+  """One side: features -> encoder -> MLP -> unit vectors `[batch, dim]`.
+
+  Args:
+    features: The spec features this side may read.
+    tables: Vocabulary name -> EmbeddingTable (only this side's are kept, so a
+      tower carries no table of the other side).
+    spec: The full spec.
+    hidden: MLP widths before the output layer.
+    dim: Width of the vectors.
+  """
+
+  def __init__(self, features: Sequence[spec_lib.Feature],
+               tables: Mapping[str, embeddings.EmbeddingTable],
+               spec: spec_lib.FeatureSpec, hidden: Sequence[int], dim: int,
+               **kwargs):
+    super().__init__(**kwargs)
+    self.feature_names = [f.name for f in features]
+    own_tables = {f.vocabulary: tables[f.vocabulary] for f in features
+                  if f.vocabulary is not None}
+    self.encoder = towers.FeatureEncoder(features, own_tables, spec, name="encoder")
+    self._layers = towers.relu_layers(hidden)
+    self._output = tf.keras.layers.Dense(dim, name="vector")
+
+  def call(self, inputs: Mapping[str, tf.Tensor], lookups: dict | None = None
+           ) -> tuple[tf.Tensor, tf.Tensor]:
+    """Returns (unit vectors `[batch, dim]`, the encoding `[batch, width]`)."""
+    encoded = x = self.encoder(inputs, lookups=lookups)
+    for layer in self._layers:
+      x = layer(x)
+    return tf.math.l2_normalize(self._output(x), axis=-1), encoded
+
+
+class TwoTowerHead(tf.keras.layers.Layer):
+  """A head whose logit is the inner product of a user and an item vector.
+
+  Args:
+    features: The spec features this head may read; split by `split_sides`.
+    tables: Vocabulary name -> EmbeddingTable (shared tables are the same objects in
+      both heads).
+    spec: The full spec.
+    hidden: Each tower's MLP widths.
+    dim: Width of the unit vectors.
+    scale: The logit is scale * <u, v>; None learns it (from 5, the paper's value).
+    item_bias: Add a per-item bias (from the item encoding), as an extra coordinate.
+
+  Raises:
+    ValueError: One side has no feature.
+  """
+
+  def __init__(self, features: Sequence[spec_lib.Feature],
+               tables: Mapping[str, embeddings.EmbeddingTable],
+               spec: spec_lib.FeatureSpec, hidden: Sequence[int], dim: int,
+               scale: float | None = None, item_bias: bool = True, **kwargs):
+    super().__init__(**kwargs)
+    user, item = split_sides(features)
+    if not user or not item:
+      raise ValueError(
+          f"A two-tower head needs features on both sides; got user side "
+          f"{[f.name for f in user]}, item side {[f.name for f in item]} (item "
+          f"side: groups {sorted(g.value for g in ITEM_GROUPS)}). A teacher of "
+          "privileged features only (mode lupi) cannot be a two-tower head.")
+    self.feature_names = [f.name for f in features]
+    self.user_tower = VectorTower(user, tables, spec, hidden, dim, name="user_tower")
+    self.item_tower = VectorTower(item, tables, spec, hidden, dim, name="item_tower")
+    self.user_feature_names = self.user_tower.feature_names
+    self.item_feature_names = self.item_tower.feature_names
+    self.vector_dim = dim + int(item_bias)
+    self._bias = tf.keras.layers.Dense(1, name="item_bias") if item_bias else None
+    if scale is None:
+      self.scale = self.add_weight(
+          name="inner_product_scale", shape=(),
+          initializer=tf.keras.initializers.Constant(INNER_PRODUCT_SCALE_INIT))
+    else:
+      self.scale = tf.constant(scale, tf.float32)
+
+  def user_vectors(self, inputs: Mapping[str, tf.Tensor],
+                   lookups: dict | None = None) -> tf.Tensor:
+    """`[batch, vector_dim]` from the user side's features only."""
+    u, _ = self.user_tower(inputs, lookups=lookups)
+    u = self.scale * u
+    if self._bias is not None:
+      u = tf.concat([u, tf.ones_like(u[:, :1])], axis=-1)
+    return u
+
+  def item_vectors(self, inputs: Mapping[str, tf.Tensor],
+                   lookups: dict | None = None) -> tf.Tensor:
+    """`[batch, vector_dim]` from the item side's features only."""
+    v, encoded = self.item_tower(inputs, lookups=lookups)
+    if self._bias is not None:
+      v = tf.concat([v, self._bias(encoded)], axis=-1)
+    return v
+
+  def call(self, inputs: Mapping[str, tf.Tensor], training: bool = False,
+           lookups: dict | None = None) -> tf.Tensor:
+    """`[batch]` logits: each example's user vector . its item vector."""
+    del training  # No layer behaves differently in training.
+    return tf.reduce_sum(self.user_vectors(inputs, lookups) *
+                         self.item_vectors(inputs, lookups), axis=-1)
