@@ -1,0 +1,241 @@
+r"""Export job: a trained run's student -> a validated, versioned SavedModel.
+
+    python -m export.export_model --model_dir=workspace/models/pfd \
+      --data_dir=workspace/examples --export_base=workspace/serving --model_name=cvr
+
+Restores the run that models.train wrote (its metrics.json config and final weights),
+saves the student alone with its signatures (export/signatures.py), passes the gate
+(export/gate.py) on the eval split, writes the warm-up requests and the metadata into
+the version, and only then renames it to `<export_base>/<model_name>/<version>/`. A
+refused candidate is kept as `.rejected-<version>` and the job fails naming why.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import posixpath
+from typing import Any, Mapping, Sequence
+
+from absl import app
+from absl import flags
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+from export import gate
+from export import metadata
+from export import signatures
+from export import versions
+from export import warmup
+from features import example_codec
+from features import input as input_lib
+from features import spec as spec_lib
+from models import distillation
+from models import metrics as metrics_lib
+from models import train
+from models.config import ModelConfig
+
+PREDICT_BATCH = 1024
+WARMUP_EXAMPLES = 100
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalExamples:
+  """Serialized eval examples of the task, as a server receives them, and labels."""
+  serialized: np.ndarray  # [n] bytes
+  labels: np.ndarray  # [n] float32
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportResult:
+  version: int
+  path: str
+  metadata: dict[str, Any]
+
+
+def load_eval_examples(data_dir: str, task: str, max_examples: int | None = None
+                       ) -> EvalExamples:
+  """The eval split's examples of `task`, in file order (at most `max_examples`)."""
+  spec = input_lib.load_spec(data_dir)
+  records = input_lib.task_records(data_dir, "eval", task)
+  if max_examples is not None:
+    records = records.take(max_examples)
+  serialized = np.array([r.numpy() for r in records.batch(PREDICT_BATCH).unbatch()],
+                        dtype=object)
+  if not len(serialized):
+    raise ValueError(f"The eval split of {data_dir} holds no {task!r} examples: "
+                     "nothing to validate an export on.")
+  label = spec_lib.task(task).label
+  labels = example_codec.parse_batch(tf.constant(list(serialized)), [spec[label]])
+  return EvalExamples(serialized, labels[label].numpy().astype(np.float32))
+
+
+def _in_batches(score, serialized: np.ndarray) -> np.ndarray:
+  """Concatenated `score(batch)` over `[n]` serialized examples."""
+  outputs = [score(tf.constant(list(serialized[i:i + PREDICT_BATCH]))).numpy()
+             for i in range(0, len(serialized), PREDICT_BATCH)]
+  return np.concatenate(outputs) if outputs else np.zeros([0], np.float32)
+
+
+def predict(signature, serialized: np.ndarray) -> np.ndarray:
+  """`[n]` probabilities from a serving_default-like signature."""
+  return _in_batches(lambda batch: signature(examples=batch)["probability"], serialized)
+
+
+def _in_memory_probabilities(model: distillation.DistillationModel,
+                             spec: spec_lib.FeatureSpec, serialized: np.ndarray
+                             ) -> np.ndarray:
+  """The parity reference: the trained model's own student on parsed features."""
+  regular = spec.regular(model.model_config.task)
+  return _in_batches(lambda batch: tf.sigmoid(model(example_codec.parse_batch(
+      batch, regular))), serialized)
+
+
+def _published_auc(base: str, examples: EvalExamples) -> tuple[int | None, float | None]:
+  """The latest published version and its AUC on the same examples (None, None: none)."""
+  published = versions.published_versions(base)
+  if not published:
+    return None, None
+  latest = published[-1]
+  loaded = tf.saved_model.load(posixpath.join(base, str(latest)))
+  scores = predict(loaded.signatures[signatures.DEFAULT], examples.serialized)
+  return latest, metrics_lib.auc(examples.labels, scores)
+
+
+def export_module(module: signatures.ServingModule,
+                  model: distillation.DistillationModel, spec: spec_lib.FeatureSpec, *,
+                  export_base: str, model_name: str, examples: EvalExamples,
+                  training: Mapping[str, Any] | None = None,
+                  policy: gate.BlessingPolicy = gate.BlessingPolicy(),
+                  version: int | None = None) -> ExportResult:
+  """Gates `module` (the refusals before saving, parity and blessing after), then
+  publishes it with its warm-up requests and metadata.
+
+  Args:
+    module: What to save; normally `export_student` builds it from `model`.
+    model: The trained model: its teacher must not ship, its student is the parity
+      reference.
+    examples: Eval examples for parity, AUC and warm-up.
+    training: The run's metrics.json, recorded in the metadata.
+    version: Default: `versions.next_version`.
+
+  Raises:
+    gate.ExportRefused: (NotBlessed too) nothing is published; a saved candidate is
+      kept as `.rejected-<version>`.
+  """
+  task = model.model_config.task
+  base = versions.model_base(export_base, model_name)
+  version = version or versions.next_version(base)
+  versions.require_new(base, version)
+  serving_signatures = signatures.make_serving_signatures(module)
+  gate.check_serving_inputs(module, serving_signatures, spec, task)
+  gate.check_no_teacher_variables(module, model.variable_groups()["teacher_only"])
+  staging = versions.staging_dir(base, version)
+  try:
+    tf.saved_model.save(module, staging, signatures=serving_signatures)
+    signatures.set_method_names(staging)
+    reloaded = tf.saved_model.load(staging)
+    candidate = predict(reloaded.signatures[signatures.DEFAULT], examples.serialized)
+    reference = _in_memory_probabilities(model, spec, examples.serialized)
+    parity = gate.check_parity(candidate, reference)
+    auc = metrics_lib.auc(examples.labels, candidate)
+    published_version, published_auc = _published_auc(base, examples)
+    policy.check(auc, published_auc, published_version)
+    warmup.write_warmup(staging, model_name, list(examples.serialized[:WARMUP_EXAMPLES]))
+    metadata.write_metadata(staging, metadata.build_metadata(
+        model_name=model_name, version=version, spec=spec, task=task,
+        signature_inputs={name: signatures.signature_input_names(fn)
+                          for name, fn in serving_signatures.items()},
+        training=training or {},
+        validation={"eval_examples": len(examples.labels), "eval_auc": auc,
+                    "parity_max_abs_diff": parity,
+                    "compared_with_version": published_version,
+                    "compared_with_auc": published_auc,
+                    "policy": dataclasses.asdict(policy)}))
+  except gate.ExportRefused:
+    if tf.io.gfile.exists(staging):
+      logging.error("Export refused; candidate kept at %s",
+                    versions.reject(staging, base, version))
+    raise
+  except BaseException:
+    if tf.io.gfile.exists(staging):  # A crash leaves no version and no litter.
+      tf.io.gfile.rmtree(staging)
+    raise
+  path = versions.publish(staging, base, version)
+  return ExportResult(version, path, metadata.read_metadata(path))
+
+
+def export_student(model: distillation.DistillationModel, spec: spec_lib.FeatureSpec,
+                   **kwargs) -> ExportResult:
+  """`export_module` of the model's student over the task's regular features."""
+  if not model.model_config.mode.has_student:
+    raise ValueError(f"A {model.model_config.mode.value!r} run has no student to "
+                     "export; train mode student, pfd, lupi or two_stage.")
+  module = signatures.ServingModule(model.student,
+                                    spec.regular(model.model_config.task))
+  return export_module(module, model, spec, **kwargs)
+
+
+def restore_trained_model(model_dir: str, data_dir: str
+                          ) -> tuple[distillation.DistillationModel, dict[str, Any]]:
+  """Rebuilds a models.train run from its metrics.json and final weights.
+
+  Returns:
+    The model, and the run's metrics.json.
+  """
+  metrics_path = posixpath.join(model_dir, train.METRICS_FILE)
+  if not tf.io.gfile.exists(metrics_path):
+    raise FileNotFoundError(f"No {train.METRICS_FILE} in {model_dir}: is it a "
+                            "finished models.train run?")
+  with tf.io.gfile.GFile(metrics_path, "r") as f:
+    run = json.loads(f.read())
+  config = ModelConfig.from_dict(run["model_config"])
+  model = distillation.DistillationModel(input_lib.load_spec(data_dir), data_dir, config)
+  features, _ = next(iter(input_lib.make_dataset(data_dir, "eval", config.task, 8,
+                                                 shuffle=False)))
+  model.build_from_batch(features)
+  model.load_weights(os.path.join(model_dir, train.FINAL_WEIGHTS)
+                     ).assert_existing_objects_matched().expect_partial()  # No optimizer.
+  return model, run
+
+
+FLAGS = flags.FLAGS
+
+
+def _define_flags() -> None:
+  """Flags exist only when this module is the program (others import it)."""
+  flags.DEFINE_string("model_dir", None, "A finished models.train run.")
+  flags.DEFINE_string("data_dir", None, "The dataset it was trained on (vocabularies, "
+                      "eval split).")
+  flags.DEFINE_string("export_base", None, "TF Serving's base path; versions go to "
+                      "<export_base>/<model_name>/<version>/.")
+  flags.DEFINE_string("model_name", None, "The served model's name (default: the task).")
+  flags.DEFINE_integer("version", None, "Version number (default: seconds since the "
+                       "epoch, past the latest).")
+  flags.DEFINE_float("min_auc", 0.5, "Eval AUC floor for blessing.")
+  flags.DEFINE_float("max_auc_drop", 0.005, "Largest allowed AUC drop below the "
+                     "published version on the same eval examples.")
+  flags.DEFINE_integer("max_eval_examples", None, "Validate on at most this many eval "
+                       "examples (default: all).")
+  flags.mark_flags_as_required(["model_dir", "data_dir", "export_base"])
+
+
+def main(argv: Sequence[str]) -> None:
+  del argv
+  model, run = restore_trained_model(FLAGS.model_dir, FLAGS.data_dir)
+  task = model.model_config.task
+  result = export_student(
+      model, input_lib.load_spec(FLAGS.data_dir), export_base=FLAGS.export_base,
+      model_name=FLAGS.model_name or task,
+      examples=load_eval_examples(FLAGS.data_dir, task, FLAGS.max_eval_examples),
+      training=run, version=FLAGS.version,
+      policy=gate.BlessingPolicy(FLAGS.min_auc, FLAGS.max_auc_drop))
+  print(json.dumps({"version": result.version, "path": result.path,
+                    "validation": result.metadata["validation"]}, indent=2))
+
+
+if __name__ == "__main__":
+  _define_flags()
+  app.run(main)

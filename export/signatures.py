@@ -1,0 +1,143 @@
+"""The serving module: the student alone, with the signatures TF Serving calls.
+
+`ServingModule` holds only the student head (its embedding tables, vocabulary assets
+and MLP), so the teacher's weights cannot end up in the SavedModel: the object graph
+saved is what this module reaches. Every signature reads the task's regular features
+only, parsed with the training spec's defaults, so a request that lacks a feature is
+scored as training saw a record that lacked it.
+
+Signatures (all `[batch]` outputs; `batch` may be 0):
+  serving_default: `examples`, serialized tf.Examples -> `probability`, `logit`.
+  raw: each regular feature as a named tensor -> `probability`, `logit`. Scalars are
+    `[batch]`; sequences are `[batch, max_len]` strings padded with "".
+  regress: TF Serving's Regress API: `inputs` (tf.Examples) -> `outputs` (probability).
+  classify: TF Serving's Classify API: `inputs` -> `scores` `[batch, 2]` (P(0), P(1))
+    and `classes` `[batch, 2]` ("0", "1").
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Mapping, Sequence
+
+import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
+
+from features import example_codec
+from features import spec as spec_lib
+
+DEFAULT = "serving_default"
+RAW = "raw"
+REGRESS = "regress"
+CLASSIFY = "classify"
+# TF Serving's Regress and Classify handlers look for these method names (the
+# tensorflow/serving/predict that tf.saved_model.save writes is refused by servers
+# that check them); see `set_method_names`.
+METHOD_NAMES = {
+    REGRESS: tf.compat.v1.saved_model.REGRESS_METHOD_NAME,
+    CLASSIFY: tf.compat.v1.saved_model.CLASSIFY_METHOD_NAME,
+}
+SEQUENCE_PADDING = ""
+CLASSES = ("0", "1")
+
+_EXAMPLES = tf.TensorSpec([None], tf.string)
+
+
+class ServingModule(tf.Module):
+  """What ships: a student head and the features it is served with.
+
+  Args:
+    student: A layer `features -> [batch] logits` (the model's `student` head).
+    features: The signature inputs: the task's regular features.
+  """
+
+  def __init__(self, student: tf.keras.layers.Layer,
+               features: Sequence[spec_lib.Feature], **kwargs):
+    super().__init__(**kwargs)
+    self.student = student
+    self._features = list(features)
+
+  @property
+  def feature_names(self) -> list[str]:
+    return [f.name for f in self._features]
+
+  def _outputs(self, features: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    logit = self.student(features, training=False)
+    return {"probability": tf.sigmoid(logit), "logit": logit}
+
+  def _parse(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
+    return example_codec.parse_batch(examples, self._features)
+
+  @tf.function(input_signature=[_EXAMPLES])
+  def serve_examples(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
+    return self._outputs(self._parse(examples))
+
+  @tf.function(input_signature=[_EXAMPLES])
+  def regress(self, inputs: tf.Tensor) -> dict[str, tf.Tensor]:
+    return {"outputs": self._outputs(self._parse(inputs))["probability"]}
+
+  @tf.function(input_signature=[_EXAMPLES])
+  def classify(self, inputs: tf.Tensor) -> dict[str, tf.Tensor]:
+    positive = self._outputs(self._parse(inputs))["probability"]
+    scores = tf.stack([1.0 - positive, positive], axis=-1)
+    classes = tf.broadcast_to(tf.constant(CLASSES), tf.shape(scores))
+    return {"scores": scores, "classes": classes}
+
+  def raw_input_signature(self) -> dict[str, tf.TensorSpec]:
+    """One named tensor per regular feature, in the dtype the Examples store."""
+    return {f.name: tf.TensorSpec([None, None] if f.is_sequence else [None],
+                                  example_codec.tf_dtype(f), name=f.name)
+            for f in self._features}
+
+  def serve_raw(self, features: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    features = dict(features)
+    for f in self._features:
+      if f.is_sequence:  # Padded dense -> ragged, as parse_example gives it.
+        features[f.name] = tf.RaggedTensor.from_tensor(features[f.name],
+                                                       padding=SEQUENCE_PADDING)
+    return self._outputs(features)
+
+
+def make_serving_signatures(module: ServingModule
+                            ) -> dict[str, tf.types.experimental.ConcreteFunction]:
+  """Signature name -> concrete function, for `tf.saved_model.save(signatures=...)`."""
+  raw = tf.function(module.serve_raw, input_signature=[module.raw_input_signature()])
+  return {
+      DEFAULT: module.serve_examples.get_concrete_function(),
+      RAW: raw.get_concrete_function(),
+      REGRESS: module.regress.get_concrete_function(),
+      CLASSIFY: module.classify.get_concrete_function(),
+  }
+
+
+def signature_input_names(signature: tf.types.experimental.ConcreteFunction
+                          ) -> list[str]:
+  """The input keys a client sends to a signature.
+
+  A positional tensor is named after its argument; a dict argument (the raw
+  signature's) gives one input per key.
+  """
+  args, kwargs = signature.structured_input_signature
+  names = list(kwargs)
+  for arg in args:
+    names.extend(arg if isinstance(arg, Mapping) else [arg.name])
+  return sorted(names)
+
+
+def set_method_names(export_dir: str) -> None:
+  """Gives the Regress and Classify signatures TF Serving's method names.
+
+  tf.saved_model.save marks every signature `tensorflow/serving/predict`; a server
+  that checks method names then answers :regress and :classify with "Expected
+  regression signature method_name to be tensorflow/serving/regress". The loader
+  ignores method names, so rewriting them in saved_model.pb changes nothing else.
+  """
+  path = posixpath.join(export_dir, tf.saved_model.SAVED_MODEL_FILENAME_PB)
+  with tf.io.gfile.GFile(path, "rb") as f:
+    saved_model = saved_model_pb2.SavedModel.FromString(f.read())
+  for meta_graph in saved_model.meta_graphs:
+    for name, method in METHOD_NAMES.items():
+      if name in meta_graph.signature_def:
+        meta_graph.signature_def[name].method_name = method
+  with tf.io.gfile.GFile(path, "wb") as f:
+    f.write(saved_model.SerializeToString())

@@ -1,0 +1,113 @@
+"""The export job: a published version's layout, metadata, warm-up and atomicity."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import tensorflow as tf
+
+from export import export_model
+from export import gate
+from export import metadata
+from export import versions
+from export import warmup
+from features import example_codec
+from models import metrics as metrics_lib
+
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def test_a_version_is_published_complete_under_an_integer_name(published):
+  base = os.path.dirname(published.path)
+  assert versions.published_versions(base) == [published.version]
+  assert [n for n in os.listdir(base) if n.startswith(".")] == []
+  assets = os.listdir(os.path.join(published.path, "assets"))
+  assert "item_id.txt" in assets  # Vocabularies travel with the model.
+  assert os.path.exists(warmup.warmup_path(published.path))
+  assert os.path.exists(metadata.metadata_path(published.path))
+
+
+def test_metadata_records_what_was_left_out_and_the_gate_figures(published,
+                                                                 trained_run):
+  record = published.metadata
+  task = trained_run.model.model_config.task
+  privileged = [f.name for f in trained_run.spec.privileged(task)]
+  assert record["privileged_features_excluded"] == privileged
+  assert record["feature_spec_fingerprint"] == trained_run.spec.fingerprint()
+  served = {key for keys in record["signatures"].values() for key in keys}
+  assert served.isdisjoint(privileged) and "examples" in served
+  assert record["validation"]["parity_max_abs_diff"] <= gate.PARITY_TOLERANCE
+  assert record["validation"]["eval_examples"] == len(trained_run.examples.labels)
+  assert record["training"]["mode"] == "pfd"
+
+
+def test_warmup_requests_are_prediction_logs_a_server_can_replay(published,
+                                                                 trained_run):
+  logs = warmup.read_warmup(published.path)
+  kinds = [log.WhichOneof("log_type") for log in logs]
+  assert kinds == ["predict_log"] * 3 + ["regress_log", "classify_log"]
+  loaded = tf.saved_model.load(published.path)
+  for log in logs[:3]:
+    request = log.predict_log.request
+    examples = tf.make_ndarray(request.inputs["examples"])
+    assert list(examples) == list(trained_run.examples.serialized[:len(examples)])
+    outputs = loaded.signatures[request.model_spec.signature_name](
+        examples=tf.constant(examples))
+    assert outputs["probability"].shape == (len(examples),)
+  assert len(logs[3].regress_log.request.input.example_list.examples) == 100
+
+
+def test_a_crash_mid_export_leaves_no_version_and_no_staging(trained_run, tmp_path,
+                                                             monkeypatch):
+  def crash(*args, **kwargs):
+    raise RuntimeError("disk full")
+
+  monkeypatch.setattr(warmup, "write_warmup", crash)
+  with pytest.raises(RuntimeError, match="disk full"):
+    export_model.export_student(
+        trained_run.model, trained_run.spec, export_base=str(tmp_path),
+        model_name="ctr", examples=trained_run.examples,
+        policy=gate.BlessingPolicy(min_auc=0.0))
+  assert os.listdir(tmp_path / "ctr") == []
+
+
+def test_a_published_version_number_cannot_be_reused(published, trained_run):
+  with pytest.raises(FileExistsError, match=str(published.version)):
+    export_model.export_student(
+        trained_run.model, trained_run.spec,
+        export_base=os.path.dirname(os.path.dirname(published.path)),
+        model_name="ctr", examples=trained_run.examples, version=published.version)
+
+
+def test_the_restored_model_reproduces_the_training_runs_eval(trained_run):
+  examples, spec = trained_run.examples, trained_run.spec
+  parsed = example_codec.parse_batch(tf.constant(list(examples.serialized)),
+                                     spec.regular("ctr"))
+  scores = tf.sigmoid(trained_run.model(parsed)).numpy()
+  gauc = metrics_lib.group_auc(examples.labels, scores, parsed["user_id"].numpy())
+  assert gauc == pytest.approx(trained_run.run["eval"]["student_gauc"], abs=1e-6)
+
+
+def test_the_job_restores_the_run_and_saved_model_cli_runs_its_examples(
+    trained_run, published, tmp_path):
+  """The absl entry point end to end, then TF's own CLI on what it published."""
+  out = subprocess.run(
+      [sys.executable, "-m", "export.export_model", f"--model_dir={trained_run.model_dir}",
+       f"--data_dir={trained_run.data_dir}", f"--export_base={tmp_path}", "--min_auc=0"],
+      capture_output=True, text=True, env=ENV, check=True).stdout
+  result = json.loads(out[out.index("{"):])
+  assert result["validation"]["parity_max_abs_diff"] <= gate.PARITY_TOLERANCE
+  cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+  run = subprocess.run(
+      [cli, "run", "--dir", result["path"], "--tag_set", "serve", "--signature_def",
+       "serving_default", "--input_examples",
+       'examples=[{"item_id":["item_1"],"price":[12.5]},{"user_id":["nobody"]}]'],
+      capture_output=True, text=True, env=ENV, check=True).stdout
+  assert "probability" in run and "logit" in run
+  values = run[run.index("probability"):].split("[", 1)[1].split("]", 1)[0].split()
+  assert len(values) == 2 and all(0.0 < float(v) < 1.0 for v in values)
+  # The job restored the same weights as the fixture did.
+  assert result["validation"]["eval_auc"] == pytest.approx(
+      published.metadata["validation"]["eval_auc"], abs=1e-9)
