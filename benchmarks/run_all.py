@@ -10,18 +10,20 @@ from absl import logging
 
 from benchmarks import beam_throughput
 from benchmarks import results
+from benchmarks import serving_latency
 from benchmarks import sim_throughput
 from benchmarks import train_throughput
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("output", "benchmarks/results.json", "The results file.")
-flags.DEFINE_list("only", [], "Run only these benchmarks (default: all): sim, beam, "
-                  "train.")
+flags.DEFINE_list("only", [], "Run only these benchmarks (default: all), by their "
+                  "BENCHMARKS names.")
 
 BENCHMARKS = {
     "sim": sim_throughput.measure,
     "beam": beam_throughput.measure,
     "train": train_throughput.measure,
+    "serving": serving_latency.measure,
 }
 
 

@@ -16,15 +16,13 @@ figure is the median of 3 interleaved rounds:
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import tempfile
 import time
 
 import numpy as np
 import tensorflow as tf
 
+from benchmarks import datasets
 from features import input as input_lib
 from models import distillation
 from models.config import Mode, ModelConfig
@@ -34,19 +32,6 @@ CACHED_BATCHES = 20
 TIMED_STEPS = 200
 REPEATS = 3
 TASK = "cvr"
-
-
-def _make_dataset_dir(tmp: str) -> str:
-  raw, examples = os.path.join(tmp, "raw"), os.path.join(tmp, "examples")
-  for command in (
-      ["simulation.generate", "--preset=demo", "--num_impressions=300000",
-       f"--output_dir={raw}", "--nooracle"],
-      ["pipelines.join_logs", f"--impressions={raw}/impressions/*",
-       f"--clicks={raw}/clicks/*", f"--detail_pages={raw}/detail_pages/*",
-       f"--output_dir={examples}"]):
-    subprocess.run([sys.executable, "-m", *command], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-  return examples
 
 
 def _examples_per_s(model: tf.keras.Model, dataset: tf.data.Dataset, steps: int
@@ -78,7 +63,7 @@ def _model(data_dir: str, mode: Mode, unshared: frozenset[str] = frozenset()):
 
 def measure() -> dict[str, float]:
   with tempfile.TemporaryDirectory() as tmp:
-    data_dir = _make_dataset_dir(tmp)
+    data_dir = datasets.simulate_and_join(tmp)
     spec = input_lib.load_spec(data_dir)
     pipeline = input_lib.make_dataset(data_dir, "train", TASK, BATCH_SIZE, seed=0,
                                       repeat=True, drop_remainder=True)
