@@ -1,0 +1,171 @@
+r"""Batch job: every item of the logs through the two-tower student's item tower.
+
+    python -m models.item_vectors --data_dir=workspace/examples \
+      --model_dir=workspace/models/ctr-pfd --output_dir=workspace/item_vectors/ctr-pfd
+
+The catalogue is every item_id in the dataset's splits (every item shown at least
+once), each with the item features of the first record read (they are catalogue
+attributes, the same on every impression). Writes, through tf.io.gfile:
+
+    <output_dir>/ids-SSSSS-of-NNNNN.npy       [n] bytes item ids
+    <output_dir>/vectors-SSSSS-of-NNNNN.npy   [n, dim] float32, row i for ids[i]
+    <output_dir>/manifest.json                count, dim, shards, source run; last
+
+numpy arrays without pickles; `read` returns them, ready for retrieval.ItemIndex.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import posixpath
+from typing import Sequence
+
+from absl import app
+from absl import flags
+import numpy as np
+import tensorflow as tf
+
+from features import input as input_lib
+from features import spec as spec_lib
+from models import restore
+from models import two_tower
+
+MANIFEST_FILE = "manifest.json"
+ITEM_ID = "item_id"
+_BATCH = 4096
+_ALL_IMPRESSIONS = next(t.name for t in spec_lib.TASKS.values() if not t.clicked_only)
+
+
+def catalogue(data_dir: str, feature_names: Sequence[str],
+              splits: Sequence[str] = ("train", "eval")) -> dict[str, tf.Tensor]:
+  """Every distinct item's features, from the first record that shows it.
+
+  Read as a task whose examples are all impressions, whatever the model's task: an
+  item never clicked is still in the catalogue.
+
+  Returns:
+    Feature name -> `[num_items, ...]` tensor; `item_id` is among them.
+  """
+  names = sorted(set(feature_names) | {ITEM_ID})
+  seen, parts = set(), []
+  for split in splits:
+    dataset = input_lib.make_dataset(data_dir, split, _ALL_IMPRESSIONS, _BATCH,
+                                     features=names, shuffle=False,
+                                     deterministic=True)
+    for features, _ in dataset:
+      ids = features[ITEM_ID].numpy()
+      _, first = np.unique(ids, return_index=True)
+      new = [i for i in sorted(first) if ids[i] not in seen]
+      seen.update(ids[new])
+      if new:
+        parts.append({n: tf.gather(features[n], new) for n in names})
+  return {n: tf.concat([p[n] for p in parts], axis=0) for n in names}
+
+
+def compute(head: two_tower.TwoTowerHead, items: dict[str, tf.Tensor]
+            ) -> tuple[np.ndarray, np.ndarray]:
+  """(ids `[n]` bytes, vectors `[n, head.vector_dim]` float32) for a catalogue."""
+  vectors_fn = tf.function(head.item_vectors)
+  batches = tf.data.Dataset.from_tensor_slices(items).batch(_BATCH)
+  vectors = [vectors_fn(batch).numpy() for batch in batches]
+  return items[ITEM_ID].numpy(), np.concatenate(vectors)
+
+
+def _shard_name(kind: str, shard: int, num_shards: int) -> str:
+  return f"{kind}-{shard:05d}-of-{num_shards:05d}.npy"
+
+
+def _save(path: str, array: np.ndarray) -> None:
+  buffer = io.BytesIO()
+  np.save(buffer, array, allow_pickle=False)
+  with tf.io.gfile.GFile(path, "wb") as f:
+    f.write(buffer.getvalue())
+
+
+def _load(path: str) -> np.ndarray:
+  with tf.io.gfile.GFile(path, "rb") as f:
+    return np.load(io.BytesIO(f.read()), allow_pickle=False)
+
+
+def write(output_dir: str, ids: np.ndarray, vectors: np.ndarray, num_shards: int = 1,
+          source: dict | None = None) -> None:
+  """Writes the shards, then the manifest (a reader needs it, so it comes last)."""
+  if num_shards < 1:
+    raise ValueError(f"num_shards must be >= 1, got {num_shards}.")
+  tf.io.gfile.makedirs(output_dir)
+  bounds = np.linspace(0, len(ids), num_shards + 1).astype(int)
+  for shard, (start, end) in enumerate(zip(bounds[:-1], bounds[1:])):
+    _save(posixpath.join(output_dir, _shard_name("ids", shard, num_shards)),
+          ids[start:end].astype(bytes))
+    _save(posixpath.join(output_dir, _shard_name("vectors", shard, num_shards)),
+          vectors[start:end].astype(np.float32))
+  manifest = {"num_items": len(ids), "dim": int(vectors.shape[1]),
+              "num_shards": num_shards, "source": source or {}}
+  with tf.io.gfile.GFile(posixpath.join(output_dir, MANIFEST_FILE), "w") as f:
+    f.write(json.dumps(manifest, indent=2, sort_keys=True))
+
+
+def read(output_dir: str) -> tuple[np.ndarray, np.ndarray]:
+  """(ids `[n]` bytes, vectors `[n, dim]` float32) as `write` wrote them.
+
+  Raises:
+    FileNotFoundError: No manifest: the job has not finished writing here.
+  """
+  manifest_path = posixpath.join(output_dir, MANIFEST_FILE)
+  if not tf.io.gfile.exists(manifest_path):
+    raise FileNotFoundError(f"No {MANIFEST_FILE} in {output_dir}: models.item_vectors "
+                            "has not finished writing there.")
+  with tf.io.gfile.GFile(manifest_path) as f:
+    num_shards = json.load(f)["num_shards"]
+  ids, vectors = zip(*[
+      (_load(posixpath.join(output_dir, _shard_name("ids", s, num_shards))),
+       _load(posixpath.join(output_dir, _shard_name("vectors", s, num_shards))))
+      for s in range(num_shards)])
+  return np.concatenate(ids), np.concatenate(vectors)
+
+
+def run(data_dir: str, model_dir: str, output_dir: str, num_shards: int = 1
+        ) -> tuple[np.ndarray, np.ndarray]:
+  """Restores the run's two-tower student and writes its item vectors.
+
+  Raises:
+    ValueError: The run's student is not a two-tower head.
+  """
+  model, run_metrics = restore.restore_trained_model(model_dir, data_dir)
+  head = getattr(model, "student", None)
+  if not isinstance(head, two_tower.TwoTowerHead):
+    raise ValueError(f"The run in {model_dir} has no two-tower student (its config: "
+                     f"{run_metrics['model_config']}); item vectors come from a run "
+                     "with student_architecture two_tower.")
+  ids, vectors = compute(head, catalogue(data_dir, head.item_feature_names))
+  write(output_dir, ids, vectors, num_shards,
+        source={"model_dir": model_dir, "data_dir": data_dir,
+                "item_features": head.item_feature_names})
+  return ids, vectors
+
+
+FLAGS = flags.FLAGS
+
+
+def _define_flags() -> None:
+  """Flags exist only when this module is the program (others import it)."""
+  flags.DEFINE_string("data_dir", None, "The dataset the run was trained on; its "
+                      "items are the catalogue.")
+  flags.DEFINE_string("model_dir", None, "A finished models.train run with a "
+                      "two-tower student.")
+  flags.DEFINE_string("output_dir", None, "Where the vectors go.")
+  flags.DEFINE_integer("num_shards", 1, "Files per array.")
+  flags.mark_flags_as_required(["data_dir", "model_dir", "output_dir"])
+
+
+def main(argv: Sequence[str]) -> None:
+  del argv
+  ids, vectors = run(FLAGS.data_dir, FLAGS.model_dir, FLAGS.output_dir,
+                     FLAGS.num_shards)
+  print(f"{len(ids)} item vectors of dim {vectors.shape[1]} in {FLAGS.output_dir}")
+
+
+if __name__ == "__main__":
+  _define_flags()
+  app.run(main)

@@ -1,0 +1,89 @@
+"""Serving over precomputed item vectors: top-K for a user, scores of given candidates.
+
+The two-tower student's logit is a pure inner product (models/two_tower.py), so a
+user's best items over the whole catalogue are a maximum inner product search against
+the item vectors that models/item_vectors.py computed offline. Exact brute force, as
+tensorflow-recommenders' BruteForce does it (one matmul, then tf.math.top_k), over
+vectors this layer owns, so that the same rows also serve id lookups for scoring a
+given candidate list (benchmarks/retrieval_latency.py times it against numpy).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+DEFAULT_K = 100
+# The score of a candidate missing from the index: it can never be retrieved either.
+MISSING_SCORE = float("-inf")
+
+
+class ItemIndex(tf.keras.layers.Layer):
+  """Item ids and their vectors, queried by user vectors.
+
+  Args:
+    ids: `[num_items]` item ids (str or bytes), unique.
+    vectors: `[num_items, dim]` float32 item vectors, row i for ids[i].
+    k: The default number of items `top_k` returns.
+
+  Raises:
+    ValueError: Shapes disagree, ids repeat, or k exceeds the catalogue.
+  """
+
+  def __init__(self, ids: np.ndarray, vectors: np.ndarray, k: int = DEFAULT_K,
+               **kwargs):
+    super().__init__(**kwargs)
+    ids, vectors = np.asarray(ids), np.asarray(vectors, np.float32)
+    if vectors.ndim != 2 or len(ids) != len(vectors):
+      raise ValueError(f"Expected ids [n] and vectors [n, dim]; got {ids.shape} and "
+                       f"{vectors.shape}.")
+    if len(np.unique(ids)) != len(ids):
+      raise ValueError("Item ids repeat: each item needs exactly one vector.")
+    if not 1 <= k <= len(ids):
+      raise ValueError(f"k must be in [1, {len(ids)}] (the catalogue), got {k}.")
+    ids = tf.constant(ids.astype(bytes) if ids.dtype.kind == "U" else ids, tf.string)
+    self.k = k
+    self.num_items, self.dim = vectors.shape
+    # Variables, not constants: a SavedModel stores them once, as checkpoint values.
+    self.ids = tf.Variable(ids, trainable=False, name="ids")
+    self.item_vectors = tf.Variable(vectors, trainable=False, name="item_vectors")
+    self._rows = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(ids, tf.range(self.num_items,
+                                                          dtype=tf.int64)),
+        default_value=-1)
+
+  def top_k(self, user_vectors: tf.Tensor, k: int | None = None
+            ) -> tuple[tf.Tensor, tf.Tensor]:
+    """The k highest-scoring items per user.
+
+    Args:
+      user_vectors: `[batch, dim]` float32, the student's user vectors.
+      k: How many (default: the index's k).
+
+    Returns:
+      scores `[batch, k]` float32 (logits), best first, and ids `[batch, k]` tf.string.
+    """
+    scores = tf.linalg.matmul(user_vectors, self.item_vectors, transpose_b=True)
+    top_scores, rows = tf.math.top_k(scores, k=k or self.k)
+    return top_scores, tf.gather(self.ids, rows)
+
+  def vectors(self, ids: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """(`[..., dim]` vectors, `[...]` bool found) for item ids; missing rows are 0."""
+    rows = self._rows.lookup(ids)
+    found = rows >= 0
+    vectors = tf.gather(self.item_vectors, tf.maximum(rows, 0))
+    return vectors * tf.cast(found, tf.float32)[..., tf.newaxis], found
+
+  def score(self, user_vectors: tf.Tensor, candidate_ids: tf.Tensor) -> tf.Tensor:
+    """Logits of an explicit candidate list per user.
+
+    Args:
+      user_vectors: `[batch, dim]` float32.
+      candidate_ids: `[batch, num_candidates]` tf.string item ids.
+
+    Returns:
+      `[batch, num_candidates]` float32 logits; MISSING_SCORE for ids not indexed.
+    """
+    vectors, found = self.vectors(candidate_ids)
+    scores = tf.einsum("bd,bnd->bn", user_vectors, vectors)
+    return tf.where(found, scores, tf.fill(tf.shape(scores), MISSING_SCORE))

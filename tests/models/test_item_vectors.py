@@ -1,0 +1,61 @@
+"""The item-vector job: every item of the logs, once, through the trained item tower."""
+
+import numpy as np
+import pytest
+
+from features import input as input_lib
+from models import item_vectors
+from models import restore
+from models import train
+from models.config import ModelConfig
+
+SMALL = dict(embedding_dim=4, student_hidden=(8,), teacher_hidden=(8,), tower_dim=6)
+FAST = train.TrainConfig(batch_size=128, epochs=1, steps_per_epoch=3)
+
+
+@pytest.fixture(scope="module")
+def ctr_run(tiny_world, tmp_path_factory):
+  model_dir = str(tmp_path_factory.mktemp("ctr_run"))
+  train.train_and_evaluate(tiny_world.examples_dir, model_dir,
+                           ModelConfig.for_task("ctr", **SMALL), FAST)
+  return model_dir
+
+
+def logged_item_ids(data_dir):
+  ids = set()
+  for split in ("train", "eval"):
+    for features, _ in input_lib.make_dataset(data_dir, split, "ctr", 512,
+                                              features=["item_id"], shuffle=False):
+      ids.update(features["item_id"].numpy())
+  return ids
+
+
+def test_writes_each_logged_item_once_with_its_towers_vector(tiny_world, ctr_run,
+                                                             tmp_path):
+  output_dir = str(tmp_path / "vectors")
+  ids, vectors = item_vectors.run(tiny_world.examples_dir, ctr_run, output_dir,
+                                  num_shards=3)
+  read_ids, read_vectors = item_vectors.read(output_dir)
+  np.testing.assert_array_equal(read_ids, ids)
+  np.testing.assert_array_equal(read_vectors, vectors)
+  assert len(set(ids)) == len(ids) and set(ids) == logged_item_ids(
+      tiny_world.examples_dir)
+  # Recomputed from the restored model's item tower on a few items' features.
+  head = restore.restore_trained_model(ctr_run, tiny_world.examples_dir)[0].student
+  items = item_vectors.catalogue(tiny_world.examples_dir, head.item_feature_names)
+  np.testing.assert_allclose(head.item_vectors(items).numpy()[:20], vectors[:20],
+                             atol=1e-6)
+  assert vectors.shape[1] == head.vector_dim
+
+
+def test_read_refuses_an_unfinished_directory(tmp_path):
+  with pytest.raises(FileNotFoundError, match="manifest"):
+    item_vectors.read(str(tmp_path))
+
+
+def test_a_run_without_a_two_tower_student_is_refused(tiny_world, tmp_path):
+  model_dir = str(tmp_path / "mlp")
+  train.train_and_evaluate(tiny_world.examples_dir, model_dir,
+                           ModelConfig(task="ctr", mode="student", **SMALL), FAST)
+  with pytest.raises(ValueError, match="two-tower"):
+    item_vectors.run(tiny_world.examples_dir, model_dir, str(tmp_path / "out"))

@@ -1,0 +1,67 @@
+"""Retrieval over precomputed item vectors: exact top-K, candidate scores, the model's
+own scores when the index holds its item vectors."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from models import retrieval
+
+from synthetic import build_ctr_model, make_batch
+
+
+def random_catalogue(num_items=200, dim=9, seed=0):
+  rng = np.random.default_rng(seed)
+  ids = np.array([f"item_{k}" for k in range(num_items)])
+  return ids, rng.normal(size=(num_items, dim)).astype(np.float32)
+
+
+def test_top_k_matches_a_numpy_brute_force_exactly():
+  ids, vectors = random_catalogue()
+  users = np.random.default_rng(1).normal(size=(5, 9)).astype(np.float32)
+  scores, top_ids = retrieval.ItemIndex(ids, vectors, k=10).top_k(tf.constant(users))
+  reference = users.astype(np.float64) @ vectors.astype(np.float64).T
+  best = np.argsort(-reference, axis=1, kind="stable")[:, :10]
+  np.testing.assert_array_equal(top_ids.numpy().astype(str), ids[best])
+  np.testing.assert_allclose(scores.numpy(), np.take_along_axis(reference, best, 1),
+                             atol=1e-5)
+
+
+def test_candidate_scores_are_inner_products_and_unknown_ids_score_minus_inf():
+  ids, vectors = random_catalogue()
+  index = retrieval.ItemIndex(ids, vectors, k=3)
+  user = np.random.default_rng(2).normal(size=(1, 9)).astype(np.float32)
+  scores = index.score(tf.constant(user), tf.constant([["item_7", "nope", "item_0"]]))
+  np.testing.assert_allclose(scores.numpy()[0, [0, 2]],
+                             [user[0] @ vectors[7], user[0] @ vectors[0]], atol=1e-5)
+  assert scores.numpy()[0, 1] == -np.inf
+
+
+def test_index_over_the_students_item_vectors_reproduces_its_scores(data_dir):
+  model = build_ctr_model(data_dir)
+  head = model.student
+  features, _ = make_batch(5)
+  items = head.item_vectors(features).numpy()
+  # One vector per distinct item id (make_batch draws item features independently,
+  # so keep each id's first row and score against that row's features).
+  item_ids = features["item_id"].numpy()
+  _, first = np.unique(item_ids, return_index=True)
+  index = retrieval.ItemIndex(item_ids[first], items[first], k=len(first))
+  users = head.user_vectors(features)
+  scores = index.score(users, tf.constant(item_ids)[:, tf.newaxis])[:, 0]
+  rows = np.isin(np.arange(len(item_ids)), first)
+  np.testing.assert_allclose(scores.numpy()[rows], model(features).numpy()[rows],
+                             atol=1e-5)
+  top_scores, _ = index.top_k(users)
+  np.testing.assert_allclose(top_scores.numpy()[:, 0],
+                             np.max(users.numpy() @ items[first].T, axis=1), atol=1e-5)
+
+
+@pytest.mark.parametrize("ids, vectors, k, message", [
+    (["a", "a"], np.zeros((2, 3)), 1, "repeat"),
+    (["a", "b"], np.zeros((3, 3)), 1, "Expected"),
+    (["a", "b"], np.zeros((2, 3)), 3, "k must be"),
+])
+def test_bad_indexes_are_refused(ids, vectors, k, message):
+  with pytest.raises(ValueError, match=message):
+    retrieval.ItemIndex(np.array(ids), vectors, k=k)
