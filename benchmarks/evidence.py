@@ -1,41 +1,87 @@
 r"""`make evidence`: model quality over seeds on the default world, against its ceilings.
 
-Trains the baseline student, PFD (joint, lambda 0.5), the teacher alone and LUPI (a
-teacher that sees post-event features only) on the CVR task of the default simulated
-world, once per seed, and writes:
+Per task (TASKS), trains each variant once per seed on the default simulated world and
+merges flat figures into benchmarks/evidence.json, e.g. quality.ctr.pfd_gain_mean (a
+variant's student AUC minus the baseline student's, paired by seed) and _std,
+quality.<task>.<variant>.<head>_<metric>_mean/_std, the Bayes-optimal ceilings and the
+fraction of the baseline's gap to its ceiling that a step closes. EVIDENCE.md and one
+plot per task (evidence-<task>.svg) are then rendered from the merged figures, so a
+run of one task keeps the other's section.
 
-* benchmarks/evidence.json: flat figures, e.g. quality.cvr.pfd_gain_mean (PFD student
-  AUC minus baseline student AUC, paired by seed), quality.cvr.pfd_gain_std,
-  quality.cvr.<mode>.<head>_<metric>_mean/_std, the Bayes-optimal ceilings and the
-  fraction of the baseline's gap to its ceiling that PFD closes;
-* benchmarks/EVIDENCE.md: the table, the gains and a plot (benchmarks/evidence.svg).
+* cvr: the baseline student, PFD (lambda 0.5), the teacher alone and LUPI (a teacher
+  that sees post-event features only), all MLPs.
+* ctr: the two-tower student alone, plain PFD (a two-tower teacher with the cross
+  features and position on its user side) and PFD+MD (a DCN teacher over all
+  features).
 
     python -m benchmarks.evidence [--data_dir=workspace/examples \
-      --oracle_dir=workspace/raw/oracle] [--seeds=0,1,2]
+      --raw_dir=workspace/raw] [--seeds=0,1,2] [--tasks=cvr,ctr]
 
 Without an existing dataset it generates the default world and joins it first.
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import os
 import subprocess
 import sys
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from absl import app
 from absl import flags
 import numpy as np
 import tensorflow as tf
 
+from benchmarks import results
 from features import layout
 from models import compare
 from models import train
-from models.config import Mode, ModelConfig
+from models.config import Architecture, Mode, ModelConfig
 
-TASK = "cvr"
-MODES = (Mode.STUDENT, Mode.PFD, Mode.TEACHER, Mode.LUPI)
+
+@dataclasses.dataclass(frozen=True)
+class TaskEvidence:
+  """What `make evidence` trains for one task, and which steps it reports.
+
+  Attributes:
+    variants: Row name -> model config, in table order.
+    gains: Figure name -> the variant whose student is compared with the baseline's.
+    batch_size: One epoch at this size must be enough for the student to converge.
+    legend: What the rows are, for the markdown.
+    baseline: The variant every gain is measured from.
+  """
+  variants: Mapping[str, ModelConfig]
+  gains: Mapping[str, str]
+  batch_size: int
+  legend: str
+  baseline: str = "student"
+
+
+def _ctr(mode: Mode, **overrides) -> ModelConfig:
+  return ModelConfig.for_task("ctr", mode=mode, **overrides)
+
+
+TASKS: Mapping[str, TaskEvidence] = {
+    # At 512, one epoch of the ~57k clicks is far from converging the student, and
+    # PFD's halved hard-label gradient shows as a loss; 128 gives ~450 steps.
+    "cvr": TaskEvidence(
+        variants={m.value: ModelConfig(task="cvr", mode=m)
+                  for m in (Mode.STUDENT, Mode.PFD, Mode.TEACHER, Mode.LUPI)},
+        gains={"pfd_gain": "pfd"}, batch_size=128,
+        legend="MLP heads. lupi: the teacher sees post-event features only."),
+    # All 1.28M train impressions: 2,500 steps per epoch at 512.
+    "ctr": TaskEvidence(
+        variants={
+            "student": _ctr(Mode.STUDENT),
+            "pfd": _ctr(Mode.PFD, teacher_architecture=Architecture.TWO_TOWER),
+            "pfd_md": _ctr(Mode.PFD),
+        },
+        gains={"pfd_gain": "pfd", "pfdmd_gain": "pfd_md"}, batch_size=512,
+        legend="The student is a two-tower (user tower . item tower). pfd: its "
+        "teacher is a two-tower too, with the cross features and position on the "
+        "user side; pfd_md: its teacher is a DCN over all features (PFD+MD)."),
+}
 
 
 def ensure_dataset(data_dir: str, raw_dir: str) -> None:
@@ -58,23 +104,50 @@ def paired_gain(rows, mode: str, baseline: str, metric: str) -> np.ndarray:
                    for s in seeds])
 
 
-def figures(rows, ceilings: dict[str, float]) -> dict[str, float]:
+def figures(rows, ceilings: dict[str, float], task: str = "cvr") -> dict[str, float]:
+  """The task's flat figures from its rows (one per variant and seed)."""
+  evidence = TASKS[task]
+  prefix = f"quality.{task}"
   summary = compare.summarize(rows)
-  out = {}
+  seeds = sorted({r["seed"] for r in rows})
+  out = {f"{prefix}.num_seeds": float(len(seeds))}
   for mode, metrics in summary.items():
     for key, (mean, std) in metrics.items():
-      out[f"quality.{TASK}.{mode}.{key}_mean"] = mean
-      out[f"quality.{TASK}.{mode}.{key}_std"] = std
-  for metric, name in (("student_auc", "pfd_gain"), ("student_gauc", "pfd_gauc_gain")):
-    gain = paired_gain(rows, "pfd", "student", metric)
-    out[f"quality.{TASK}.{name}_mean"] = float(gain.mean())
-    out[f"quality.{TASK}.{name}_std"] = float(gain.std())
-  for name, value in ceilings.items():
-    out[f"quality.{TASK}.bayes_auc_{name}"] = value
-  if "regular" in ceilings:
-    gap = ceilings["regular"] - summary["student"]["student_auc"][0]
-    out[f"quality.{TASK}.pfd_gap_closed"] = out[f"quality.{TASK}.pfd_gain_mean"] / gap
+      out[f"{prefix}.{mode}.{key}_mean"] = mean
+      out[f"{prefix}.{mode}.{key}_std"] = std
+  for name, ceiling in ceilings.items():
+    out[f"{prefix}.bayes_auc_{name}"] = ceiling
+  for name, variant in evidence.gains.items():
+    step = name.removesuffix("_gain")
+    for metric, figure in (("student_auc", name), ("student_gauc", f"{step}_gauc_gain")):
+      gain = paired_gain(rows, variant, evidence.baseline, metric)
+      out[f"{prefix}.{figure}_mean"] = float(gain.mean())
+      out[f"{prefix}.{figure}_std"] = float(gain.std())
+    for seed, gain in zip(seeds, paired_gain(rows, variant, evidence.baseline,
+                                             "student_auc")):
+      out[f"{prefix}.{name}_seed{seed}"] = float(gain)
+    if "regular" in ceilings:
+      gap = ceilings["regular"] - summary[evidence.baseline]["student_auc"][0]
+      out[f"{prefix}.{step}_gap_closed"] = out[f"{prefix}.{name}_mean"] / gap
   return out
+
+
+def from_figures(out: Mapping[str, float], task: str
+                 ) -> tuple[dict[str, dict[str, tuple[float, float]]], dict[str, float]]:
+  """(summary as compare.summarize gives it, ceilings), read back from the figures."""
+  prefix = f"quality.{task}."
+  summary = {}
+  for mode in TASKS[task].variants:
+    metrics = {}
+    for key in out:
+      if key.startswith(f"{prefix}{mode}.") and key.endswith("_mean"):
+        metric = key[len(f"{prefix}{mode}."):-len("_mean")]
+        metrics[metric] = (out[key], out[f"{prefix}{mode}.{metric}_std"])
+    if metrics:
+      summary[mode] = metrics
+  ceilings = {name: out[f"{prefix}bayes_auc_{name}"] for name in ("regular", "full")
+              if f"{prefix}bayes_auc_{name}" in out}
+  return summary, ceilings
 
 
 def bar_chart_svg(bars: Sequence[tuple[str, float, float]],
@@ -106,22 +179,48 @@ def bar_chart_svg(bars: Sequence[tuple[str, float, float]],
   return "\n".join(parts + ["</svg>"])
 
 
-def markdown(rows, ceilings, out: dict[str, float], svg_name: str) -> str:
-  gain = (f"{out[f'quality.{TASK}.pfd_gain_mean']:+.4f} ± "
-          f"{out[f'quality.{TASK}.pfd_gain_std']:.4f}")
-  seeds = sorted({r["seed"] for r in rows})
+def _svg_name(task: str) -> str:
+  return f"evidence-{task}.svg"
+
+
+def bars(summary: Mapping[str, Mapping[str, tuple[float, float]]]
+         ) -> list[tuple[str, float, float]]:
+  return [(f"{mode} {head}", *summary[mode][f"{head}_auc"])
+          for mode in summary for head in ("student", "teacher")
+          if f"{head}_auc" in summary[mode]]
+
+
+def task_section(out: Mapping[str, float], task: str) -> str:
+  """One task's table, steps and plot, from the figures alone."""
+  evidence = TASKS[task]
+  prefix = f"quality.{task}"
+  summary, ceilings = from_figures(out, task)
+  seeds = out.get(f"{prefix}.num_seeds")
+  lines = [f"## {task.upper()}", "",
+           (f"{int(seeds)} seeds; " if seeds else "") + "mean ± std over seeds. "
+           f"{evidence.legend}", "",
+           compare.format_table(summary, ceilings), ""]
+  for name, variant in evidence.gains.items():
+    mean, std = out[f"{prefix}.{name}_mean"], out[f"{prefix}.{name}_std"]
+    per_seed = ", ".join(f"{out[key]:+.4f}" for key in sorted(out)
+                         if key.startswith(f"{prefix}.{name}_seed"))
+    verdict = "beyond" if mean > 2 * std else "NOT beyond"
+    lines.append(f"- `{name}`: {variant} student AUC minus the baseline's, paired by "
+                 f"seed: {mean:+.4f} ± {std:.4f}"
+                 + (f" (per seed {per_seed})" if per_seed else "")
+                 + f", {verdict} 2 std.")
+  return "\n".join(lines + ["", f"![AUC by mode and head]({_svg_name(task)})", ""])
+
+
+def markdown(out: Mapping[str, float]) -> str:
+  present = [t for t in TASKS if from_figures(out, t)[0]]
   return "\n".join([
-      "# Evidence: PFD on the default simulated world (CVR, eval split)",
+      "# Evidence: PFD on the default simulated world (eval split)",
       "",
-      f"Seeds {seeds}; mean ± std over seeds. Written by `make evidence` "
-      "(benchmarks/evidence.py); the figures are in benchmarks/evidence.json.",
+      "Written by `make evidence` (benchmarks/evidence.py) from the figures in "
+      "benchmarks/evidence.json.",
       "",
-      compare.format_table(compare.summarize(rows), ceilings),
-      "",
-      f"PFD student AUC gain over the baseline student, paired by seed: {gain}.",
-      "",
-      f"![AUC by mode and head]({svg_name})",
-      "",
+      *[task_section(out, t) for t in present],
   ])
 
 
@@ -132,37 +231,50 @@ def _define_flags() -> None:
   """Flags exist only when this module is the program."""
   flags.DEFINE_string("data_dir", "workspace/examples", "The default world's dataset.")
   flags.DEFINE_string("raw_dir", "workspace/raw", "Its raw logs and oracle.")
-  flags.DEFINE_string("work_dir", "workspace/evidence", "Model directories.")
+  flags.DEFINE_string("work_dir", "workspace/evidence", "Model directories, under "
+                      "<task>/.")
+  flags.DEFINE_list("tasks", list(TASKS), "Tasks to run (the others' figures stay).")
   flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds.")
   flags.DEFINE_integer("epochs", 1, "Epochs per run (id-embedding models overfit "
                        "after one).")
-  flags.DEFINE_integer("batch_size", 128, "Batch size: small enough that one epoch of "
-                       "the ~57k clicks is ~450 steps (at 512 the student is far from "
-                       "converged after one epoch, and PFD's halved hard-label "
-                       "gradient shows as a loss).")
+  flags.DEFINE_integer("batch_size", None, "Batch size (default: the task's, TASKS).")
+  flags.DEFINE_integer("steps_per_epoch", None, "Cap on steps per epoch (default: "
+                       "the whole train split).")
   flags.DEFINE_string("output_dir", "benchmarks", "Where evidence.* go.")
+
+
+def run_task(task: str) -> dict[str, float]:
+  """Trains the task's variants for every seed; returns its figures."""
+  evidence = TASKS[task]
+  train_config = train.TrainConfig(
+      epochs=FLAGS.epochs, batch_size=FLAGS.batch_size or evidence.batch_size,
+      steps_per_epoch=FLAGS.steps_per_epoch)
+  rows = compare.run_variants(FLAGS.data_dir, os.path.join(FLAGS.work_dir, task),
+                              evidence.variants, [int(s) for s in FLAGS.seeds],
+                              train_config)
+  ceilings = compare.load_ceilings(os.path.join(FLAGS.raw_dir, "oracle"), task)
+  return figures(rows, ceilings, task)
 
 
 def main(argv: Sequence[str]) -> None:
   del argv
+  unknown = set(FLAGS.tasks) - set(TASKS)
+  if unknown:
+    raise ValueError(f"--tasks names unknown tasks {sorted(unknown)}; known: "
+                     f"{sorted(TASKS)}.")
   ensure_dataset(FLAGS.data_dir, FLAGS.raw_dir)
-  rows = compare.run_modes(FLAGS.data_dir, FLAGS.work_dir, MODES,
-                           [int(s) for s in FLAGS.seeds], ModelConfig(task=TASK),
-                           train.TrainConfig(epochs=FLAGS.epochs,
-                                             batch_size=FLAGS.batch_size))
-  ceilings = compare.load_ceilings(os.path.join(FLAGS.raw_dir, "oracle"), TASK)
-  out = figures(rows, ceilings)
-  summary = compare.summarize(rows)
-  bars = [(f"{mode} {head}", *summary[mode][f"{head}_auc"])
-          for mode in summary for head in ("student", "teacher")
-          if f"{head}_auc" in summary[mode]]
-  with open(os.path.join(FLAGS.output_dir, "evidence.json"), "w") as f:
-    f.write(json.dumps(out, indent=2, sort_keys=True) + "\n")
-  with open(os.path.join(FLAGS.output_dir, "evidence.svg"), "w") as f:
-    f.write(bar_chart_svg(bars, ceilings))
-  with open(os.path.join(FLAGS.output_dir, "EVIDENCE.md"), "w") as f:
-    f.write(markdown(rows, ceilings, out, "evidence.svg"))
-  print(markdown(rows, ceilings, out, "evidence.svg"))
+  path = os.path.join(FLAGS.output_dir, "evidence.json")
+  for task in FLAGS.tasks:
+    results.update_results(path, run_task(task))
+  out = results.update_results(path, {})  # Every task's figures, this run's or not.
+  for task in TASKS:
+    summary, ceilings = from_figures(out, task)
+    if summary:
+      with tf.io.gfile.GFile(os.path.join(FLAGS.output_dir, _svg_name(task)), "w") as f:
+        f.write(bar_chart_svg(bars(summary), ceilings))
+  with tf.io.gfile.GFile(os.path.join(FLAGS.output_dir, "EVIDENCE.md"), "w") as f:
+    f.write(markdown(out))
+  print(markdown(out))
 
 
 if __name__ == "__main__":

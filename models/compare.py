@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from absl import app
 from absl import flags
@@ -25,18 +25,22 @@ DEFAULT_MODES = (Mode.STUDENT, Mode.PFD, Mode.TEACHER, Mode.LUPI)
 HEAD_METRICS = ("auc", "gauc", "expensive_auc", "calibration")
 
 
-def run_modes(data_dir: str, work_dir: str, modes: Sequence[Mode], seeds: Sequence[int],
-              model_config: ModelConfig, train_config: train.TrainConfig
-              ) -> list[dict[str, Any]]:
-  """One training run per (mode, seed); returns a row of eval metrics per run."""
+def run_variants(data_dir: str, work_dir: str, variants: Mapping[str, ModelConfig],
+                 seeds: Sequence[int], train_config: train.TrainConfig
+                 ) -> list[dict[str, Any]]:
+  """One training run per (variant, seed): a row of eval metrics per run.
+
+  Args:
+    variants: Row name -> model config, e.g. two PFD runs with different teachers.
+      The name goes into the rows' "mode" and the run directory's name.
+  """
   rows = []
   for seed in seeds:
-    for mode in modes:
+    for name, model_config in variants.items():
       results = train.train_and_evaluate(
-          data_dir, os.path.join(work_dir, f"{mode.value}-seed{seed}"),
-          dataclasses.replace(model_config, mode=mode),
+          data_dir, os.path.join(work_dir, f"{name}-seed{seed}"), model_config,
           dataclasses.replace(train_config, seed=seed))
-      row = {"mode": mode.value, "seed": seed}
+      row = {"mode": name, "seed": seed}
       for head in ("student", "teacher"):
         for metric in HEAD_METRICS:
           key = f"{head}_{metric}"
@@ -44,6 +48,15 @@ def run_modes(data_dir: str, work_dir: str, modes: Sequence[Mode], seeds: Sequen
             row[key] = results["eval"][key]
       rows.append(row)
   return rows
+
+
+def run_modes(data_dir: str, work_dir: str, modes: Sequence[Mode], seeds: Sequence[int],
+              model_config: ModelConfig, train_config: train.TrainConfig
+              ) -> list[dict[str, Any]]:
+  """One training run per (mode, seed); returns a row of eval metrics per run."""
+  return run_variants(data_dir, work_dir, {
+      mode.value: dataclasses.replace(model_config, mode=mode) for mode in modes},
+                      seeds, train_config)
 
 
 def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, tuple[float, float]]]:
@@ -104,7 +117,7 @@ def _define_flags() -> None:
 def main(argv: Sequence[str]) -> None:
   del argv
   rows = run_modes(FLAGS.data_dir, FLAGS.work_dir, [Mode(m) for m in FLAGS.modes],
-                   [int(s) for s in FLAGS.seeds], ModelConfig(task=FLAGS.task),
+                   [int(s) for s in FLAGS.seeds], ModelConfig.for_task(FLAGS.task),
                    train.TrainConfig(epochs=FLAGS.epochs, batch_size=FLAGS.batch_size))
   print(f"\n== {FLAGS.task.upper()} on the eval split ==")
   print(format_table(summarize(rows), load_ceilings(FLAGS.oracle_dir, FLAGS.task)))

@@ -34,3 +34,22 @@ def test_plot_is_valid_svg_with_a_bar_per_head():
   document = xml.dom.minidom.parseString(svg)
   assert len(document.getElementsByTagName("rect")) == 2
   assert "Bayes regular 0.710" in svg
+
+
+def test_ctr_reports_both_steps_and_markdown_renders_from_figures_alone():
+  every_metric = {f"{head}_{m}": 0.5 for head in ("student", "teacher")
+                  for m in ("gauc", "expensive_auc", "calibration")}
+  rows = [{**every_metric, **r, "mode": m} for r in ROWS if r["mode"] == "pfd"
+          for m in ("pfd", "pfd_md")] + [
+              dict(every_metric, **r) for r in ROWS if r["mode"] == "student"]
+  out = evidence.figures(rows, {"regular": 0.81, "full": 0.84}, task="ctr")
+  assert out["quality.ctr.pfdmd_gain_mean"] == pytest.approx(0.02)
+  assert out["quality.ctr.pfd_gain_seed0"] == pytest.approx(0.03)
+  assert out["quality.ctr.pfdmd_gap_closed"] == pytest.approx(0.1)
+  summary, ceilings = evidence.from_figures(out, "ctr")
+  assert summary["pfd_md"]["teacher_auc"] == pytest.approx((0.81, 0.01))
+  assert ceilings == {"regular": 0.81, "full": 0.84}
+  text = evidence.markdown(out)
+  assert "## CTR" in text and "## CVR" not in text
+  # Gain 0.02 ± 0.01: exactly 2 std is not beyond 2 std.
+  assert "`pfdmd_gain`" in text and "NOT beyond 2 std" in text
