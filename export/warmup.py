@@ -13,12 +13,9 @@ import posixpath
 from typing import Sequence
 
 import tensorflow as tf
-from tensorflow_serving.apis import classification_pb2
-from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import prediction_log_pb2
-from tensorflow_serving.apis import regression_pb2
 
-from export import signatures
+from export import requests
 
 ASSETS_EXTRA = "assets.extra"
 WARMUP_FILE = "tf_serving_warmup_requests"
@@ -42,28 +39,15 @@ def prediction_logs(model_name: str, examples: Sequence[bytes],
   if not examples:
     raise ValueError("Warm-up needs at least one eval example; got none.")
   sizes = sorted({min(size, len(examples)) for size in batch_sizes})
-  logs = []
-  for size in sizes:
-    request = predict_pb2.PredictRequest()
-    request.model_spec.name = model_name
-    request.model_spec.signature_name = signatures.DEFAULT
-    request.inputs["examples"].CopyFrom(tf.make_tensor_proto(list(examples[:size]),
-                                                             dtype=tf.string))
-    logs.append(prediction_log_pb2.PredictionLog(
-        predict_log=prediction_log_pb2.PredictLog(request=request)))
-  parsed = [tf.train.Example.FromString(e) for e in examples[:sizes[-1]]]
-  regress = regression_pb2.RegressionRequest()
-  regress.model_spec.name = model_name
-  regress.model_spec.signature_name = signatures.REGRESS
-  regress.input.example_list.examples.extend(parsed)
+  logs = [prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(
+      request=requests.predict_request(model_name, examples[:size])))
+          for size in sizes]
+  largest = examples[:sizes[-1]]
+  logs.append(prediction_log_pb2.PredictionLog(regress_log=prediction_log_pb2.RegressLog(
+      request=requests.regress_request(model_name, largest))))
   logs.append(prediction_log_pb2.PredictionLog(
-      regress_log=prediction_log_pb2.RegressLog(request=regress)))
-  classify = classification_pb2.ClassificationRequest()
-  classify.model_spec.name = model_name
-  classify.model_spec.signature_name = signatures.CLASSIFY
-  classify.input.example_list.examples.extend(parsed)
-  logs.append(prediction_log_pb2.PredictionLog(
-      classify_log=prediction_log_pb2.ClassifyLog(request=classify)))
+      classify_log=prediction_log_pb2.ClassifyLog(
+          request=requests.classify_request(model_name, largest))))
   return logs
 
 
