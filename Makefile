@@ -27,6 +27,8 @@ demo: $(STAMP)
 	  --oracle_dir=$(WORKSPACE)/raw/oracle
 	$(PY) -m models.compare --data_dir=$(WORKSPACE)/examples \
 	  --oracle_dir=$(WORKSPACE)/raw/oracle --work_dir=$(WORKSPACE)/models --epochs=1
+	$(PY) -m export.export_model --model_dir=$(WORKSPACE)/models/pfd-seed0 \
+	  --data_dir=$(WORKSPACE)/examples --export_base=$(WORKSPACE)/serving --model_name=cvr
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests

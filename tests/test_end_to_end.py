@@ -6,6 +6,8 @@ import os
 
 import tensorflow as tf
 
+from export import export_model
+from export import gate
 from features import example_codec
 from features import spec
 from models import train
@@ -73,8 +75,8 @@ def test_injected_faults_are_all_accounted_for_exactly(tiny_world, tmp_path):
       tiny_world.examples_dir)
 
 
-def test_whole_path_trains_a_student_from_the_joined_logs(tiny_world, tmp_path):
-  """Simulator -> join job -> PFD training -> metrics.json, on the tiny world."""
+def test_whole_path_from_logs_to_a_served_student(tiny_world, tmp_path):
+  """Simulator -> join job -> PFD training -> student-only SavedModel, tiny world."""
   results = train.train_and_evaluate(
       tiny_world.examples_dir, str(tmp_path / "model"),
       ModelConfig(task="ctr", mode="pfd", embedding_dim=4, student_hidden=(8,),
@@ -87,3 +89,22 @@ def test_whole_path_trains_a_student_from_the_joined_logs(tiny_world, tmp_path):
     assert 0.0 <= evaluation[f"{head}_auc"] <= 1.0
     assert 0.0 <= evaluation[f"{head}_gauc"] <= 1.0
   assert os.path.exists(tmp_path / "model" / "metrics.json")
+
+  model, run = export_model.restore_trained_model(str(tmp_path / "model"),
+                                                  tiny_world.examples_dir)
+  examples = export_model.load_eval_examples(tiny_world.examples_dir, "ctr")
+  published = export_model.export_student(
+      model, spec.DEFAULT_SPEC, export_base=str(tmp_path / "serving"),
+      model_name="ctr", examples=examples, training=run,
+      policy=gate.BlessingPolicy(min_auc=0.0))
+  serve = tf.saved_model.load(published.path).signatures["serving_default"]
+  # What a server receives has no privileged feature: strip them, same scores.
+  stripped = []
+  for record in examples.serialized[:20]:
+    example = tf.train.Example.FromString(record)
+    for feature in spec.DEFAULT_SPEC.privileged("ctr"):
+      del example.features.feature[feature.name]
+    stripped.append(example.SerializeToString())
+  full = serve(examples=tf.constant(list(examples.serialized[:20])))["probability"]
+  served = serve(examples=tf.constant(stripped))["probability"]
+  assert (full.numpy() == served.numpy()).all()
