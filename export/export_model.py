@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import posixpath
 from typing import Any, Mapping, Sequence
 
@@ -34,8 +33,7 @@ from features import input as input_lib
 from features import spec as spec_lib
 from models import distillation
 from models import metrics as metrics_lib
-from models import train
-from models.config import ModelConfig
+from models import restore
 
 PREDICT_BATCH = 1024
 WARMUP_EXAMPLES = 100
@@ -178,29 +176,6 @@ def export_student(model: distillation.DistillationModel, spec: spec_lib.Feature
   return export_module(module, model, spec, **kwargs)
 
 
-def restore_trained_model(model_dir: str, data_dir: str
-                          ) -> tuple[distillation.DistillationModel, dict[str, Any]]:
-  """Rebuilds a models.train run from its metrics.json and final weights.
-
-  Returns:
-    The model, and the run's metrics.json.
-  """
-  metrics_path = posixpath.join(model_dir, train.METRICS_FILE)
-  if not tf.io.gfile.exists(metrics_path):
-    raise FileNotFoundError(f"No {train.METRICS_FILE} in {model_dir}: is it a "
-                            "finished models.train run?")
-  with tf.io.gfile.GFile(metrics_path, "r") as f:
-    run = json.loads(f.read())
-  config = ModelConfig.from_dict(run["model_config"])
-  model = distillation.DistillationModel(input_lib.load_spec(data_dir), data_dir, config)
-  features, _ = next(iter(input_lib.make_dataset(data_dir, "eval", config.task, 8,
-                                                 shuffle=False)))
-  model.build_from_batch(features)
-  model.load_weights(os.path.join(model_dir, train.FINAL_WEIGHTS)
-                     ).assert_existing_objects_matched().expect_partial()  # No optimizer.
-  return model, run
-
-
 FLAGS = flags.FLAGS
 
 
@@ -224,7 +199,7 @@ def _define_flags() -> None:
 
 def main(argv: Sequence[str]) -> None:
   del argv
-  model, run = restore_trained_model(FLAGS.model_dir, FLAGS.data_dir)
+  model, run = restore.restore_trained_model(FLAGS.model_dir, FLAGS.data_dir)
   task = model.model_config.task
   result = export_student(
       model, input_lib.load_spec(FLAGS.data_dir), export_base=FLAGS.export_base,

@@ -44,5 +44,5 @@ def restore_trained_model(model_dir: str, data_dir: str
                                                  shuffle=False)))
   model.build_from_batch(features)  # Variables must exist before weights load.
   model.load_weights(posixpath.join(model_dir, train.FINAL_WEIGHTS)
-                     ).assert_existing_objects_matched()
+                     ).assert_existing_objects_matched().expect_partial()  # No optimizer.
   return model, run

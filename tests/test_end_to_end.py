@@ -10,6 +10,7 @@ from export import export_model
 from export import gate
 from features import example_codec
 from features import spec
+from models import restore
 from models import train
 from models.config import ModelConfig
 from simulation import FaultConfig, load_oracle, preset, simulate
@@ -90,7 +91,7 @@ def test_whole_path_from_logs_to_a_served_student(tiny_world, tmp_path):
     assert 0.0 <= evaluation[f"{head}_gauc"] <= 1.0
   assert os.path.exists(tmp_path / "model" / "metrics.json")
 
-  model, run = export_model.restore_trained_model(str(tmp_path / "model"),
+  model, run = restore.restore_trained_model(str(tmp_path / "model"),
                                                   tiny_world.examples_dir)
   examples = export_model.load_eval_examples(tiny_world.examples_dir, "ctr")
   published = export_model.export_student(

@@ -7,6 +7,7 @@ import pytest
 from export import export_model
 from export import gate
 from features import input as input_lib
+from models import restore
 from models import train
 from models.config import ModelConfig
 
@@ -23,7 +24,7 @@ def trained_run(tiny_world, tmp_path_factory) -> TrainedRun:
       ModelConfig(task=TASK, mode="pfd", embedding_dim=4, student_hidden=(8,),
                   teacher_hidden=(8,)),
       train.TrainConfig(batch_size=64, epochs=2, seed=0))
-  model, run = export_model.restore_trained_model(model_dir, tiny_world.examples_dir)
+  model, run = restore.restore_trained_model(model_dir, tiny_world.examples_dir)
   return TrainedRun(model_dir, tiny_world.examples_dir, model, run,
                     input_lib.load_spec(tiny_world.examples_dir),
                     export_model.load_eval_examples(tiny_world.examples_dir, TASK))
