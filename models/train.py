@@ -42,6 +42,10 @@ class TrainConfig:
   batch_size: int = 512
   epochs: int = 3
   steps_per_epoch: int | None = None
+  # The join job writes each split user by user (the heaviest clickers first, the
+  # users who never click last), so a buffer much smaller than the split leaves whole
+  # stretches of an epoch without a click: set it to the split's size for one epoch.
+  shuffle_buffer: int = 10_000
   teacher_epochs: int | None = None  # Two-stage only; default: epochs.
   seed: int = 0
   strategy: str = "default"
@@ -118,7 +122,8 @@ def train_and_evaluate(data_dir: str, model_dir: str, model_config: ModelConfig,
   task = model_config.task
   train_data = input_lib.make_dataset(
       data_dir, "train", task, train_config.batch_size, shuffle=True,
-      seed=train_config.seed, deterministic=train_config.deterministic)
+      shuffle_buffer=train_config.shuffle_buffer, seed=train_config.seed,
+      deterministic=train_config.deterministic)
   eval_data = input_lib.make_dataset(data_dir, "eval", task, train_config.batch_size,
                                      shuffle=False, deterministic=True)
   with strategy.scope():
@@ -187,6 +192,8 @@ def _define_flags() -> None:
   flags.DEFINE_integer("batch_size", 512, "Global batch size.")
   flags.DEFINE_integer("epochs", 3, "Epochs (per stage for two_stage).")
   flags.DEFINE_integer("steps_per_epoch", None, "Cap on steps per epoch.")
+  flags.DEFINE_integer("shuffle_buffer", TrainConfig.shuffle_buffer, "Train records "
+                       "in the shuffle buffer (the split's size: a full shuffle).")
   flags.DEFINE_integer("seed", 0, "Random seed.")
   flags.DEFINE_enum("strategy", "default", list(STRATEGIES), "tf.distribute strategy.")
   flags.DEFINE_bool("deterministic", False, "Op determinism and ordered input.")
@@ -211,7 +218,8 @@ def main(argv: Sequence[str]) -> None:
       lambda_value=FLAGS.lambda_value, swap_step=FLAGS.swap_step,
       ramp_steps=FLAGS.ramp_steps, learning_rate=FLAGS.learning_rate)
   train_config = TrainConfig(batch_size=FLAGS.batch_size, epochs=FLAGS.epochs,
-                             steps_per_epoch=FLAGS.steps_per_epoch, seed=FLAGS.seed,
+                             steps_per_epoch=FLAGS.steps_per_epoch,
+                             shuffle_buffer=FLAGS.shuffle_buffer, seed=FLAGS.seed,
                              strategy=FLAGS.strategy, deterministic=FLAGS.deterministic)
   results = train_and_evaluate(FLAGS.data_dir, FLAGS.model_dir, model_config,
                                train_config)
