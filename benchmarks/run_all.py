@@ -10,6 +10,7 @@ from absl import logging
 
 from benchmarks import beam_throughput
 from benchmarks import results
+from benchmarks import retrieval_latency
 from benchmarks import serving_latency
 from benchmarks import sim_throughput
 from benchmarks import train_throughput
@@ -24,6 +25,7 @@ BENCHMARKS = {
     "beam": beam_throughput.measure,
     "train": train_throughput.measure,
     "serving": serving_latency.measure,
+    "retrieval": retrieval_latency.measure,
 }
 
 

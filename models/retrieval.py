@@ -25,13 +25,16 @@ class ItemIndex(tf.keras.layers.Layer):
     ids: `[num_items]` item ids (str or bytes), unique.
     vectors: `[num_items, dim]` float32 item vectors, row i for ids[i].
     k: The default number of items `top_k` returns.
+    jit_compile: Compile the search (matmul and top-k) with XLA: about 25% faster
+      on a CPU at 100k items (benchmarks/retrieval_latency.py), where the server
+      has XLA's CPU JIT.
 
   Raises:
     ValueError: Shapes disagree, ids repeat, or k exceeds the catalogue.
   """
 
   def __init__(self, ids: np.ndarray, vectors: np.ndarray, k: int = DEFAULT_K,
-               **kwargs):
+               jit_compile: bool = False, **kwargs):
     super().__init__(**kwargs)
     ids, vectors = np.asarray(ids), np.asarray(vectors, np.float32)
     if vectors.ndim != 2 or len(ids) != len(vectors):
@@ -51,6 +54,14 @@ class ItemIndex(tf.keras.layers.Layer):
         tf.lookup.KeyValueTensorInitializer(ids, tf.range(self.num_items,
                                                           dtype=tf.int64)),
         default_value=-1)
+    self._search = (tf.function(self._search_rows, jit_compile=True) if jit_compile
+                    else self._search_rows)
+
+  def _search_rows(self, user_vectors: tf.Tensor, k: int
+                   ) -> tuple[tf.Tensor, tf.Tensor]:
+    """Numbers only (XLA has no string gather): top scores and their rows."""
+    scores = tf.linalg.matmul(user_vectors, self.item_vectors, transpose_b=True)
+    return tf.math.top_k(scores, k=k)
 
   def top_k(self, user_vectors: tf.Tensor, k: int | None = None
             ) -> tuple[tf.Tensor, tf.Tensor]:
@@ -63,8 +74,7 @@ class ItemIndex(tf.keras.layers.Layer):
     Returns:
       scores `[batch, k]` float32 (logits), best first, and ids `[batch, k]` tf.string.
     """
-    scores = tf.linalg.matmul(user_vectors, self.item_vectors, transpose_b=True)
-    top_scores, rows = tf.math.top_k(scores, k=k or self.k)
+    top_scores, rows = self._search(user_vectors, k or self.k)
     return top_scores, tf.gather(self.ids, rows)
 
   def vectors(self, ids: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:

@@ -16,10 +16,12 @@ def random_catalogue(num_items=200, dim=9, seed=0):
   return ids, rng.normal(size=(num_items, dim)).astype(np.float32)
 
 
-def test_top_k_matches_a_numpy_brute_force_exactly():
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_top_k_matches_a_numpy_brute_force_exactly(jit_compile):
   ids, vectors = random_catalogue()
   users = np.random.default_rng(1).normal(size=(5, 9)).astype(np.float32)
-  scores, top_ids = retrieval.ItemIndex(ids, vectors, k=10).top_k(tf.constant(users))
+  index = retrieval.ItemIndex(ids, vectors, k=10, jit_compile=jit_compile)
+  scores, top_ids = index.top_k(tf.constant(users))
   reference = users.astype(np.float64) @ vectors.astype(np.float64).T
   best = np.argsort(-reference, axis=1, kind="stable")[:, :10]
   np.testing.assert_array_equal(top_ids.numpy().astype(str), ids[best])
