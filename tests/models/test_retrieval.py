@@ -67,3 +67,23 @@ def test_index_over_the_students_item_vectors_reproduces_its_scores(data_dir):
 def test_bad_indexes_are_refused(ids, vectors, k, message):
   with pytest.raises(ValueError, match=message):
     retrieval.ItemIndex(np.array(ids), vectors, k=k)
+
+
+def test_index_survives_a_saved_model_round_trip(tmp_path):
+  ids, vectors = random_catalogue()
+  module = tf.Module()
+  module.index = retrieval.ItemIndex(ids, vectors, k=4)
+  module.top_k = tf.function(lambda users: module.index.top_k(users),
+                             input_signature=[tf.TensorSpec([None, 9], tf.float32)])
+  module.score = tf.function(
+      lambda users, candidates: module.index.score(users, candidates),
+      input_signature=[tf.TensorSpec([None, 9], tf.float32),
+                       tf.TensorSpec([None, None], tf.string)])
+  tf.saved_model.save(module, str(tmp_path))
+  loaded = tf.saved_model.load(str(tmp_path))
+  users = tf.constant(np.random.default_rng(3).normal(size=(2, 9)), tf.float32)
+  for a, b in zip(loaded.top_k(users), module.top_k(users)):
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+  candidates = tf.constant([["item_3", "x"], ["item_9", "item_1"]])
+  np.testing.assert_array_equal(loaded.score(users, candidates).numpy(),
+                                module.score(users, candidates).numpy())
