@@ -32,8 +32,11 @@ from features import example_codec
 from features import input as input_lib
 from features import spec as spec_lib
 from models import distillation
+from models import item_vectors
 from models import metrics as metrics_lib
 from models import restore
+from models import retrieval
+from models import two_tower
 
 PREDICT_BATCH = 1024
 WARMUP_EXAMPLES = 100
@@ -91,6 +94,18 @@ def _in_memory_probabilities(model: distillation.DistillationModel,
       batch, regular))), serialized)
 
 
+def _check_item_index(reloaded, spec: spec_lib.FeatureSpec, examples: EvalExamples
+                      ) -> dict[str, float]:
+  """Eval (user, item) pairs scored through the index vs the student's own logits."""
+  batch = tf.constant(list(examples.serialized[:PREDICT_BATCH]))
+  item_ids = example_codec.parse_batch(batch, [spec[item_vectors.ITEM_ID]])[
+      item_vectors.ITEM_ID]
+  through_index = reloaded.signatures[signatures.SCORE_CANDIDATES](
+      examples=batch, candidate_ids=item_ids[:, tf.newaxis])["logits"][:, 0]
+  own = reloaded.signatures[signatures.DEFAULT](examples=batch)["logit"]
+  return gate.check_item_index(through_index.numpy(), own.numpy())
+
+
 def _published_auc(base: str, examples: EvalExamples) -> tuple[int | None, float | None]:
   """The latest published version and its AUC on the same examples (None, None: none)."""
   published = versions.published_versions(base)
@@ -137,7 +152,9 @@ def export_module(module: signatures.ServingModule,
     reloaded = tf.saved_model.load(staging)
     candidate = predict(reloaded.signatures[signatures.DEFAULT], examples.serialized)
     reference = _in_memory_probabilities(model, spec, examples.serialized)
-    parity = gate.check_parity(candidate, reference)
+    parity = {"parity_max_abs_diff": gate.check_parity(candidate, reference)}
+    if signatures.SCORE_CANDIDATES in reloaded.signatures:
+      parity.update(_check_item_index(reloaded, spec, examples))
     auc = metrics_lib.auc(examples.labels, candidate)
     published_version, published_auc = _published_auc(base, examples)
     policy.check(auc, published_auc, published_version)
@@ -148,7 +165,7 @@ def export_module(module: signatures.ServingModule,
                           for name, fn in serving_signatures.items()},
         training=training or {},
         validation={"eval_examples": len(examples.labels), "eval_auc": auc,
-                    "parity_max_abs_diff": parity,
+                    **parity,
                     "compared_with_version": published_version,
                     "compared_with_auc": published_auc,
                     "policy": dataclasses.asdict(policy)}))
@@ -166,14 +183,40 @@ def export_module(module: signatures.ServingModule,
 
 
 def export_student(model: distillation.DistillationModel, spec: spec_lib.FeatureSpec,
-                   **kwargs) -> ExportResult:
-  """`export_module` of the model's student over the task's regular features."""
+                   *, item_index: tuple[np.ndarray, np.ndarray] | None = None,
+                   top_k: int = retrieval.DEFAULT_K, **kwargs) -> ExportResult:
+  """`export_module` of the model's student over the task's regular features.
+
+  Args:
+    item_index: For a two-tower student: (ids `[n]`, vectors `[n, dim]`) from
+      models.item_vectors, served by the top_k and score_candidates signatures.
+    top_k: Items the top_k signature returns.
+    **kwargs: For `export_module`.
+  """
   if not model.model_config.mode.has_student:
     raise ValueError(f"A {model.model_config.mode.value!r} run has no student to "
                      "export; train mode student, pfd, lupi or two_stage.")
-  module = signatures.ServingModule(model.student,
-                                    spec.regular(model.model_config.task))
+  regular = spec.regular(model.model_config.task)
+  if isinstance(model.student, two_tower.TwoTowerHead):
+    if item_index is None:
+      raise ValueError("A two-tower student ships with its item index: pass "
+                       "item_index=(ids, vectors) from models.item_vectors.")
+    module = signatures.TwoTowerServingModule(
+        model.student, regular, retrieval.ItemIndex(*item_index, k=top_k))
+  else:
+    module = signatures.ServingModule(model.student, regular)
   return export_module(module, model, spec, **kwargs)
+
+
+def load_item_index(model: distillation.DistillationModel, data_dir: str,
+                vectors_dir: str | None) -> tuple[np.ndarray, np.ndarray] | None:
+  """The two-tower student's index: the batch job's output, else computed now."""
+  if not isinstance(model.student, two_tower.TwoTowerHead):
+    return None
+  if vectors_dir:
+    return item_vectors.read(vectors_dir)
+  return item_vectors.compute(model.student, item_vectors.catalogue(
+      data_dir, model.student.item_feature_names))
 
 
 FLAGS = flags.FLAGS
@@ -192,6 +235,11 @@ def _define_flags() -> None:
   flags.DEFINE_float("min_auc", 0.5, "Eval AUC floor for blessing.")
   flags.DEFINE_float("max_auc_drop", 0.005, "Largest allowed AUC drop below the "
                      "published version on the same eval examples.")
+  flags.DEFINE_string("item_vectors_dir", None, "Two-tower students: the item vectors "
+                      "models.item_vectors wrote (default: computed from the dataset's "
+                      "items now).")
+  flags.DEFINE_integer("top_k", retrieval.DEFAULT_K, "Two-tower students: items the "
+                       "top_k signature returns.")
   flags.DEFINE_integer("max_eval_examples", None, "Validate on at most this many eval "
                        "examples (default: all).")
   flags.mark_flags_as_required(["model_dir", "data_dir", "export_base"])
@@ -205,7 +253,8 @@ def main(argv: Sequence[str]) -> None:
       model, input_lib.load_spec(FLAGS.data_dir), export_base=FLAGS.export_base,
       model_name=FLAGS.model_name or task,
       examples=load_eval_examples(FLAGS.data_dir, task, FLAGS.max_eval_examples),
-      training=run, version=FLAGS.version,
+      training=run, version=FLAGS.version, top_k=FLAGS.top_k,
+      item_index=load_item_index(model, FLAGS.data_dir, FLAGS.item_vectors_dir),
       policy=gate.BlessingPolicy(FLAGS.min_auc, FLAGS.max_auc_drop))
   print(json.dumps({"version": result.version, "path": result.path,
                     "validation": result.metadata["validation"]}, indent=2))

@@ -4,7 +4,8 @@ Each check reads what ships: the signatures' inputs, the object graph that
 tf.saved_model.save walks, the predictions of the reloaded SavedModel.
   - No signature takes a privileged (or excluded) feature: the server does not have it.
   - No teacher variable is in the saved object graph: the student ships alone.
-  - The reloaded model predicts what the in-memory student predicts (parity).
+  - The reloaded model predicts what the in-memory student predicts (parity); for a
+    two-tower student, scores through the precomputed item index equal its own.
   - Blessing: eval AUC reaches a floor and does not fall more than a tolerance below the
     published version's on the same examples.
 """
@@ -84,6 +85,33 @@ def check_parity(candidate: np.ndarray, reference: np.ndarray,
         f"(> {tolerance}) at eval example {worst}: {candidate[worst]} vs "
         f"{reference[worst]}.")
   return difference
+
+
+def check_item_index(index_logits: np.ndarray, student_logits: np.ndarray,
+                     tolerance: float = PARITY_TOLERANCE) -> dict[str, float]:
+  """Refuses an item index that does not reproduce the two-tower student.
+
+  The index's vectors were computed by a batch job; stale or foreign vectors would
+  retrieve and score with another model than the one shipped.
+
+  Args:
+    index_logits: `[n]` logits of eval (user, item) pairs through the index
+      (`-inf` where the item is not indexed).
+    student_logits: `[n]` the student's own logits for the same pairs.
+
+  Returns:
+    index_coverage (the fraction of eval items indexed) and index_max_abs_diff.
+  """
+  indexed = np.isfinite(index_logits)
+  if not indexed.any():
+    raise ExportRefused(f"None of {len(index_logits)} eval items is in the item "
+                        "index: was it computed from this dataset's catalogue?")
+  difference = float(np.max(np.abs(index_logits[indexed] - student_logits[indexed])))
+  if not difference <= tolerance:
+    raise ExportRefused(
+        f"Scores through the item index differ from the student's by {difference:.3g} "
+        f"(> {tolerance}): the item vectors were not computed by this model.")
+  return {"index_coverage": float(indexed.mean()), "index_max_abs_diff": difference}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,6 +13,16 @@ Signatures (all `[batch]` outputs; `batch` may be 0):
   regress: TF Serving's Regress API: `inputs` (tf.Examples) -> `outputs` (probability).
   classify: TF Serving's Classify API: `inputs` -> `scores` `[batch, 2]` (P(0), P(1))
     and `classes` `[batch, 2]` ("0", "1").
+
+A two-tower student (coarse CTR) adds, through `TwoTowerServingModule`:
+  user_embedding: `examples` holding user-side features -> `user_vector`.
+  item_embedding: `examples` holding item-side features -> `item_vector`.
+  top_k: `examples` (user side) -> the `k` best items of the precomputed index:
+    `item_ids` `[batch, k]` and their `scores` (logits), best first.
+  score_candidates: `examples` (user side) and `candidate_ids` `[batch, n]` -> `logits`
+    and `probabilities` `[batch, n]` from the index's vectors (-inf logit, probability
+    0, for an id the index lacks).
+Each side's signature parses only its own side's features.
 """
 
 from __future__ import annotations
@@ -25,11 +35,17 @@ from tensorflow.core.protobuf import saved_model_pb2
 
 from features import example_codec
 from features import spec as spec_lib
+from models import retrieval
+from models import two_tower
 
 DEFAULT = "serving_default"
 RAW = "raw"
 REGRESS = "regress"
 CLASSIFY = "classify"
+USER_EMBEDDING = "user_embedding"
+ITEM_EMBEDDING = "item_embedding"
+TOP_K = "top_k"
+SCORE_CANDIDATES = "score_candidates"
 # TF Serving's Regress and Classify handlers look for these method names (the
 # tensorflow/serving/predict that tf.saved_model.save writes is refused by servers
 # that check them); see `set_method_names`.
@@ -97,17 +113,85 @@ class ServingModule(tf.Module):
                                                        padding=SEQUENCE_PADDING)
     return self._outputs(features)
 
+  def concrete_signatures(self
+                          ) -> dict[str, tf.types.experimental.ConcreteFunction]:
+    raw = tf.function(self.serve_raw, input_signature=[self.raw_input_signature()])
+    return {
+        DEFAULT: self.serve_examples.get_concrete_function(),
+        RAW: raw.get_concrete_function(),
+        REGRESS: self.regress.get_concrete_function(),
+        CLASSIFY: self.classify.get_concrete_function(),
+    }
+
+
+class TwoTowerServingModule(ServingModule):
+  """A two-tower student with its precomputed item index.
+
+  Args:
+    student: The model's two-tower student head.
+    features: The task's regular features.
+    index: The item vectors the batch job computed with this student.
+  """
+
+  def __init__(self, student: two_tower.TwoTowerHead,
+               features: Sequence[spec_lib.Feature], index: retrieval.ItemIndex,
+               **kwargs):
+    super().__init__(student, features, **kwargs)
+    if index.dim != student.vector_dim:
+      raise ValueError(f"The item index holds {index.dim}-d vectors; the student's "
+                       f"are {student.vector_dim}-d: was it computed by this model?")
+    self.index = index
+    by_name = {f.name: f for f in features}
+    self._user_features = [by_name[n] for n in student.user_feature_names]
+    self._item_features = [by_name[n] for n in student.item_feature_names]
+
+  @property
+  def user_feature_names(self) -> list[str]:
+    return [f.name for f in self._user_features]
+
+  @property
+  def item_feature_names(self) -> list[str]:
+    return [f.name for f in self._item_features]
+
+  def _user_vectors(self, examples: tf.Tensor) -> tf.Tensor:
+    return self.student.user_vectors(example_codec.parse_batch(examples,
+                                                               self._user_features))
+
+  @tf.function(input_signature=[_EXAMPLES])
+  def user_embedding(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
+    return {"user_vector": self._user_vectors(examples)}
+
+  @tf.function(input_signature=[_EXAMPLES])
+  def item_embedding(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
+    return {"item_vector": self.student.item_vectors(example_codec.parse_batch(
+        examples, self._item_features))}
+
+  @tf.function(input_signature=[_EXAMPLES])
+  def top_k(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
+    scores, ids = self.index.top_k(self._user_vectors(examples))
+    return {"scores": scores, "item_ids": ids}
+
+  @tf.function(input_signature=[_EXAMPLES, tf.TensorSpec([None, None], tf.string)])
+  def score_candidates(self, examples: tf.Tensor, candidate_ids: tf.Tensor
+                       ) -> dict[str, tf.Tensor]:
+    logits = self.index.score(self._user_vectors(examples), candidate_ids)
+    return {"logits": logits, "probabilities": tf.sigmoid(logits)}
+
+  def concrete_signatures(self
+                          ) -> dict[str, tf.types.experimental.ConcreteFunction]:
+    return {
+        **super().concrete_signatures(),
+        USER_EMBEDDING: self.user_embedding.get_concrete_function(),
+        ITEM_EMBEDDING: self.item_embedding.get_concrete_function(),
+        TOP_K: self.top_k.get_concrete_function(),
+        SCORE_CANDIDATES: self.score_candidates.get_concrete_function(),
+    }
+
 
 def make_serving_signatures(module: ServingModule
                             ) -> dict[str, tf.types.experimental.ConcreteFunction]:
   """Signature name -> concrete function, for `tf.saved_model.save(signatures=...)`."""
-  raw = tf.function(module.serve_raw, input_signature=[module.raw_input_signature()])
-  return {
-      DEFAULT: module.serve_examples.get_concrete_function(),
-      RAW: raw.get_concrete_function(),
-      REGRESS: module.regress.get_concrete_function(),
-      CLASSIFY: module.classify.get_concrete_function(),
-  }
+  return module.concrete_signatures()
 
 
 def signature_input_names(signature: tf.types.experimental.ConcreteFunction

@@ -1,0 +1,121 @@
+"""The coarse-CTR export: a two-tower student with its item index and four more
+signatures, each side parsing only its own features."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from export import export_model
+from export import gate
+from features import example_codec
+from models import item_vectors
+from models import restore
+from models import train
+from models.config import ModelConfig
+
+TASK = "ctr"
+
+
+@pytest.fixture(scope="module")
+def two_tower_run(tiny_world, tmp_path_factory):
+  model_dir = str(tmp_path_factory.mktemp("two_tower") / "pfd")
+  train.train_and_evaluate(
+      tiny_world.examples_dir, model_dir,
+      ModelConfig.for_task(TASK, mode="pfd", embedding_dim=4, student_hidden=(8,),
+                           teacher_hidden=(8,), tower_dim=8),
+      train.TrainConfig(batch_size=64, epochs=1, seed=0))
+  model, run = restore.restore_trained_model(model_dir, tiny_world.examples_dir)
+  index = item_vectors.compute(model.student, item_vectors.catalogue(
+      tiny_world.examples_dir, model.student.item_feature_names))
+  examples = export_model.load_eval_examples(tiny_world.examples_dir, TASK)
+  return model, run, index, examples
+
+
+def export(two_tower_run, base, index=None, top_k=5):
+  model, run, computed, examples = two_tower_run
+  return export_model.export_student(
+      model, model.spec, export_base=str(base), model_name=TASK, examples=examples,
+      training=run, item_index=computed if index is None else index, top_k=top_k,
+      policy=gate.BlessingPolicy(min_auc=0.0))
+
+
+@pytest.fixture(scope="module")
+def served(two_tower_run, tmp_path_factory):
+  published = export(two_tower_run, tmp_path_factory.mktemp("serving"))
+  return published, tf.saved_model.load(published.path).signatures
+
+
+def only(serialized, names):
+  """The Examples with every feature but `names` removed."""
+  kept = []
+  for record in serialized:
+    example = tf.train.Example.FromString(record)
+    for name in list(example.features.feature):
+      if name not in names:
+        del example.features.feature[name]
+    kept.append(example.SerializeToString())
+  return tf.constant(kept)
+
+
+def test_each_side_needs_only_its_own_features(served, two_tower_run):
+  published, signatures = served
+  model, _, _, examples = two_tower_run
+  batch = list(examples.serialized[:16])
+  user_only = only(batch, model.student.user_feature_names)
+  item_only = only(batch, model.student.item_feature_names)
+  users = signatures["user_embedding"](examples=user_only)["user_vector"]
+  items = signatures["item_embedding"](examples=item_only)["item_vector"]
+  np.testing.assert_allclose(
+      users.numpy(), signatures["user_embedding"](examples=tf.constant(batch))[
+          "user_vector"].numpy(), atol=1e-6)
+  # The full score is the inner product of the separately computed vectors.
+  logits = signatures["serving_default"](examples=tf.constant(batch))["logit"]
+  np.testing.assert_allclose(tf.reduce_sum(users * items, axis=-1).numpy(),
+                             logits.numpy(), atol=1e-5)
+  assert published.metadata["validation"]["index_coverage"] == 1.0
+
+
+def test_top_k_is_numpy_brute_force_over_the_index(served, two_tower_run):
+  _, signatures = served
+  _, _, (ids, vectors), examples = two_tower_run
+  batch = tf.constant(list(examples.serialized[:8]))
+  result = signatures["top_k"](examples=batch)
+  users = signatures["user_embedding"](examples=batch)["user_vector"].numpy()
+  scores = users @ vectors.T
+  expected = ids[np.argsort(-scores, axis=1, kind="stable")[:, :5]]
+  np.testing.assert_array_equal(result["item_ids"].numpy(), expected)
+  np.testing.assert_allclose(result["scores"].numpy(),
+                             np.sort(scores, axis=1)[:, ::-1][:, :5], atol=1e-5)
+
+
+def test_explicit_candidates_are_scored_and_unknown_ids_never_win(served,
+                                                                  two_tower_run):
+  _, signatures = served
+  _, _, (ids, vectors), examples = two_tower_run
+  batch = tf.constant(list(examples.serialized[:2]))
+  candidates = tf.constant([[ids[0], b"not-an-item", ids[3]]] * 2)
+  out = signatures["score_candidates"](examples=batch, candidate_ids=candidates)
+  users = signatures["user_embedding"](examples=batch)["user_vector"].numpy()
+  logits = out["logits"].numpy()
+  np.testing.assert_allclose(logits[:, [0, 2]], users @ vectors[[0, 3]].T, atol=1e-5)
+  assert np.isneginf(logits[:, 1]).all()
+  assert (out["probabilities"].numpy()[:, 1] == 0).all()
+
+
+def test_a_stale_or_foreign_item_index_is_refused(two_tower_run, tmp_path):
+  _, _, (ids, vectors), _ = two_tower_run
+  with pytest.raises(gate.ExportRefused, match="not computed by this model"):
+    export(two_tower_run, tmp_path, index=(ids, vectors + 0.01))
+  foreign = np.array([f"other-{i}".encode() for i in range(len(ids))])
+  with pytest.raises(gate.ExportRefused, match="None of"):
+    export(two_tower_run, tmp_path, index=(foreign, vectors))
+  assert not [n for n in (tmp_path / TASK).iterdir() if n.name.isdigit()]
+
+
+def test_the_job_reads_the_batch_jobs_vectors(two_tower_run, tiny_world, tmp_path):
+  model, _, (ids, vectors), _ = two_tower_run
+  item_vectors.write(str(tmp_path), ids, vectors, num_shards=2)
+  read_ids, read_vectors = export_model.load_item_index(
+      model, tiny_world.examples_dir, str(tmp_path))
+  np.testing.assert_array_equal(read_ids, ids)
+  np.testing.assert_array_equal(read_vectors, vectors)
