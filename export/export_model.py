@@ -158,7 +158,10 @@ def export_module(module: signatures.ServingModule,
     auc = metrics_lib.auc(examples.labels, candidate)
     published_version, published_auc = _published_auc(base, examples)
     policy.check(auc, published_auc, published_version)
-    warmup.write_warmup(staging, model_name, list(examples.serialized[:WARMUP_EXAMPLES]))
+    warmup.write_warmup(
+        staging, model_name, list(examples.serialized[:WARMUP_EXAMPLES]),
+        [name for name, fn in sorted(serving_signatures.items())
+         if signatures.signature_input_names(fn) == ["examples"]])
     metadata.write_metadata(staging, metadata.build_metadata(
         model_name=model_name, version=version, spec=spec, task=task,
         signature_inputs={name: signatures.signature_input_names(fn)

@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from export import export_model
 from export import gate
+from export import warmup
 from features import example_codec
 from models import item_vectors
 from models import restore
@@ -100,6 +101,13 @@ def test_explicit_candidates_are_scored_and_unknown_ids_never_win(served,
   np.testing.assert_allclose(logits[:, [0, 2]], users @ vectors[[0, 3]].T, atol=1e-5)
   assert np.isneginf(logits[:, 1]).all()
   assert (out["probabilities"].numpy()[:, 1] == 0).all()
+
+
+def test_warmup_covers_the_retrieval_signatures(served):
+  published, _ = served
+  warmed = {log.predict_log.request.model_spec.signature_name
+            for log in warmup.read_warmup(published.path) if log.HasField("predict_log")}
+  assert warmed == {"serving_default", "user_embedding", "item_embedding", "top_k"}
 
 
 def test_a_stale_or_foreign_item_index_is_refused(two_tower_run, tmp_path):
