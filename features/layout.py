@@ -21,6 +21,15 @@ def shard_prefix(data_dir: str, dataset_name: str, split: str) -> str:
   return posixpath.join(data_dir, f"{dataset_name}-{split}.tfrecord")
 
 
+def clicked_view(split: str) -> str:
+  """The split's clicked examples again, as a split of their own.
+
+  A clicked-only task (CVR) reads a few percent of the impressions; reading this view
+  instead of filtering the whole split makes its input ~1/CTR times cheaper.
+  """
+  return f"{split}_clicked"
+
+
 def vocabulary_path(data_dir: str, vocab_name: str) -> str:
   """One token per line, most frequent first, no OOV entry."""
   return posixpath.join(data_dir, VOCAB_DIR, f"{vocab_name}.txt")

@@ -56,17 +56,20 @@ class Role(str, enum.Enum):
   NOT_AN_INPUT = "not_an_input"  # labels and metadata
 
 
+CLICK = "click"  # The label that `clicked_only` tasks select their examples by.
+
+
 @dataclasses.dataclass(frozen=True)
 class Task:
   """A prediction task: its label and which impressions are its examples."""
   name: str
   label: str
-  clicked_only: bool  # CVR is learnt on clicked impressions only.
+  clicked_only: bool  # CVR is learnt on impressions with CLICK == 1 only.
   description: str
 
 
 TASKS: Mapping[str, Task] = {
-    "ctr": Task("ctr", label="click", clicked_only=False,
+    "ctr": Task("ctr", label=CLICK, clicked_only=False,
                 description="Coarse-ranking CTR on all impressions."),
     "cvr": Task("cvr", label="purchase", clicked_only=True,
                 description="Fine-ranking CVR on clicked impressions."),

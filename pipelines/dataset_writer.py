@@ -63,7 +63,8 @@ def _label_facts(example: Mapping[str, Any], split: str, labels: tuple[str, ...]
 
 
 class WriteSplit(beam.PTransform):
-  """Example dicts of one split -> TFRecord shards, statistics; outputs facts."""
+  """Example dicts of one split -> TFRecord shards, its clicked view (the same
+  Examples with click == 1, for clicked-only tasks), statistics; outputs facts."""
 
   def __init__(self, spec: spec_lib.FeatureSpec, data_dir: str, dataset_name: str,
                split: str):
@@ -88,7 +89,18 @@ class WriteSplit(beam.PTransform):
              lambda s: statistics.write_statistics(
                  statistics_pb2.DatasetFeatureStatisticsList(datasets=[s]),
                  posixpath.join(self._data_dir, layout.STATS_DIR, f"{self._split}.pb"))))
-    shard_lengths = shards | "CountShardRecords" >> beam.Map(_count_records)
+    clicked_shards = (
+        examples
+        | "Clicked" >> beam.Filter(lambda e: e[spec_lib.CLICK] == 1)
+        | "EncodeClicked" >> beam.Map(
+            lambda e: example_codec.encode(e, spec).SerializeToString())
+        | "WriteClickedView" >> beam.io.WriteToTFRecord(
+            layout.shard_prefix(self._data_dir, self._dataset_name,
+                                layout.clicked_view(self._split)),
+            shard_name_template="-SSSSS-of-NNNNN"))
+    shard_lengths = ((shards, clicked_shards)
+                     | "AllShards" >> beam.Flatten()
+                     | "CountShardRecords" >> beam.Map(_count_records))
     label_facts = examples | "LabelFacts" >> beam.FlatMap(_label_facts, self._split,
                                                           labels)
     return (shard_lengths, label_facts) | "Facts" >> beam.Flatten()

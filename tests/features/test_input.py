@@ -105,6 +105,22 @@ def test_cvr_yields_only_clicked_rows_labelled_with_purchase(data_dir, report,
       report["positives"].get("train/purchase", 0))
 
 
+def test_cvr_reads_the_clicked_view_or_filters_a_dataset_without_one(data_dir,
+                                                                   tmp_path):
+  without_view = str(tmp_path / "no_view")
+  shutil.copytree(data_dir, without_view,
+                  ignore=shutil.ignore_patterns("*_clicked.tfrecord-*"))
+
+  def ids(directory):
+    examples = (tf.train.Example.FromString(r.numpy())
+                for r in input_lib.task_records(directory, "train", "cvr"))
+    return sorted(e.features.feature["impression_id"].bytes_list.value[0]
+                  for e in examples)
+
+  assert ids(data_dir) == ids(without_view)
+  assert len(ids(data_dir)) > 0
+
+
 @pytest.mark.parametrize("split", ["train", "eval"])
 def test_ctr_epoch_matches_the_run_report(data_dir, report, split):
   batches = _epoch(data_dir, split, "ctr", batch_size=128)

@@ -152,6 +152,18 @@ def test_tensorflow_datasets_reads_the_output(clean_run):
   assert rows["b"]["hist_item_ids"].tolist() == [b"i1"]
 
 
+def test_each_split_has_a_clicked_view_of_exactly_its_clicked_examples(clean_run):
+  output_dir, report = clean_run
+  builder = tfds.builder_from_directory(output_dir)
+  for split in ("train", "eval"):
+    rows = list(tfds.as_numpy(builder.as_dataset(split=split)))
+    view = list(tfds.as_numpy(builder.as_dataset(split=f"{split}_clicked")))
+    assert sorted(r["impression_id"] for r in view) == sorted(
+        r["impression_id"] for r in rows if r["click"] == 1)
+    assert len(view) == report["positives"].get(f"{split}/click", 0)
+  assert report["examples"] == {"train": 4, "eval": 1}  # Views are not examples.
+
+
 BAD_LINES = {
     "impressions": [
         "",  # empty_line
