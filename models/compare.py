@@ -18,6 +18,7 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
+from models import distillation
 from models import train
 from models.config import Mode, ModelConfig
 
@@ -26,20 +27,22 @@ HEAD_METRICS = ("auc", "gauc", "expensive_auc", "calibration")
 
 
 def run_variants(data_dir: str, work_dir: str, variants: Mapping[str, ModelConfig],
-                 seeds: Sequence[int], train_config: train.TrainConfig
+                 seeds: Sequence[int], train_config: train.TrainConfig,
+                 build_model: train.ModelBuilder = distillation.DistillationModel
                  ) -> list[dict[str, Any]]:
   """One training run per (variant, seed): a row of eval metrics per run.
 
   Args:
     variants: Row name -> model config, e.g. two PFD runs with different teachers.
       The name goes into the rows' "mode" and the run directory's name.
+    build_model: Builds every variant's model (see train.train_and_evaluate).
   """
   rows = []
   for seed in seeds:
     for name, model_config in variants.items():
       results = train.train_and_evaluate(
           data_dir, os.path.join(work_dir, f"{name}-seed{seed}"), model_config,
-          dataclasses.replace(train_config, seed=seed))
+          dataclasses.replace(train_config, seed=seed), build_model)
       row = {"mode": name, "seed": seed}
       for head in ("student", "teacher"):
         for metric in HEAD_METRICS:

@@ -17,7 +17,7 @@ import json
 import os
 import sys
 import time
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from absl import app
 from absl import flags
@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from features import input as input_lib
+from features import spec as spec_lib
 from models import distillation
 from models import metrics as metrics_lib
 from models.config import Architecture, Mode, ModelConfig
@@ -107,9 +108,19 @@ def evaluate(model: distillation.DistillationModel, eval_data: tf.data.Dataset
   return results
 
 
+ModelBuilder = Callable[[spec_lib.FeatureSpec, str, ModelConfig],
+                       distillation.DistillationModel]
+
+
 def train_and_evaluate(data_dir: str, model_dir: str, model_config: ModelConfig,
-                       train_config: TrainConfig) -> dict[str, Any]:
+                       train_config: TrainConfig,
+                       build_model: ModelBuilder = distillation.DistillationModel
+                       ) -> dict[str, Any]:
   """Trains per `model_config.mode`, evaluates on the eval split, writes metrics.json.
+
+  Args:
+    build_model: `(spec, data_dir, config) -> model`; a subclass serves diagnostics
+      (benchmarks/teacher_ceiling.py replaces the teacher by the simulator's oracle).
 
   Returns:
     What metrics.json holds.
@@ -127,7 +138,7 @@ def train_and_evaluate(data_dir: str, model_dir: str, model_config: ModelConfig,
   eval_data = input_lib.make_dataset(data_dir, "eval", task, train_config.batch_size,
                                      shuffle=False, deterministic=True)
   with strategy.scope():
-    model = distillation.DistillationModel(spec, data_dir, model_config)
+    model = build_model(spec, data_dir, model_config)
     model.compile(optimizer=tf.keras.optimizers.Adam(model_config.learning_rate))
     model.build_from_batch(next(iter(eval_data))[0])
   start = time.perf_counter()
