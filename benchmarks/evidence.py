@@ -46,16 +46,20 @@ class TaskEvidence:
 
   Attributes:
     variants: Row name -> model config, in table order.
-    gains: Figure name -> the variant whose student is compared with the baseline's.
+    gains: Figure name -> (variant, reference): the variant's student AUC minus the
+      reference's, paired by seed. Each step of a ladder is one (e.g. PFD over the
+      baseline, PFD+MD over PFD).
     batch_size: One epoch at this size must be enough for the student to converge.
     shuffle_buffer: Train records in the shuffle buffer (TrainConfig).
     legend: What the rows are, for the markdown.
-    baseline: The variant every gain is measured from.
+    notes: How to read the steps in this world, for the markdown.
+    baseline: The variant whose gap to the Bayes ceiling a gain over it closes.
   """
   variants: Mapping[str, ModelConfig]
-  gains: Mapping[str, str]
+  gains: Mapping[str, tuple[str, str]]
   batch_size: int
   legend: str
+  notes: str = ""
   shuffle_buffer: int = train.TrainConfig.shuffle_buffer
   baseline: str = "student"
 
@@ -70,7 +74,7 @@ TASKS: Mapping[str, TaskEvidence] = {
     "cvr": TaskEvidence(
         variants={m.value: ModelConfig(task="cvr", mode=m)
                   for m in (Mode.STUDENT, Mode.PFD, Mode.TEACHER, Mode.LUPI)},
-        gains={"pfd_gain": "pfd"}, batch_size=128,
+        gains={"pfd_gain": ("pfd", "student")}, batch_size=128,
         legend="MLP heads. lupi: the teacher sees post-event features only."),
     # All 1.28M train impressions: 2,500 steps per epoch at 512.
     "ctr": TaskEvidence(
@@ -79,14 +83,26 @@ TASKS: Mapping[str, TaskEvidence] = {
             "pfd": _ctr(Mode.PFD, teacher_architecture=Architecture.TWO_TOWER),
             "pfd_md": _ctr(Mode.PFD),
         },
-        gains={"pfd_gain": "pfd", "pfdmd_gain": "pfd_md"}, batch_size=512,
+        gains={"pfd_gain": ("pfd", "student"), "pfdmd_gain": ("pfd_md", "student"),
+               "pfdmd_over_pfd_gain": ("pfd_md", "pfd")},
+        batch_size=512,
         # A full shuffle: the split is written user by user and ends with ~100k
         # impressions of users who never click, which a 10k buffer leaves together
         # at the end of the epoch (the two-tower then collapses to "no click").
         shuffle_buffer=1_500_000,
         legend="The student is a two-tower (user tower . item tower). pfd: its "
         "teacher is a two-tower too, with the cross features and position on the "
-        "user side; pfd_md: its teacher is a DCN over all features (PFD+MD)."),
+        "user side; pfd_md: its teacher is a DCN over all features (PFD+MD). The "
+        "paper, one day of Taobao logs: 0.6625 -> 0.6712 -> 0.6745.",
+        notes="A step gives the student what its teacher knows beyond it. In this "
+        "world the click logit is a sum: scene, a(u, i) (an inner product of latent "
+        "user and item vectors plus user and item biases), position and the log cross "
+        "counts. An inner-product "
+        "teacher with the counts and position on its user side can represent nearly "
+        "all of it, so the DCN teacher is barely stronger than PFD's (the two teacher "
+        "rows), and PFD+MD's step over PFD is as small as that gap. Both teachers stay "
+        "far below the full Bayes ceiling: one epoch of id embeddings for 20k users "
+        "and 20k items limits them, not their form."),
 }
 
 
@@ -123,16 +139,15 @@ def figures(rows, ceilings: dict[str, float], task: str = "cvr") -> dict[str, fl
       out[f"{prefix}.{mode}.{key}_std"] = std
   for name, ceiling in ceilings.items():
     out[f"{prefix}.bayes_auc_{name}"] = ceiling
-  for name, variant in evidence.gains.items():
+  for name, (variant, reference) in evidence.gains.items():
     step = name.removesuffix("_gain")
     for metric, figure in (("student_auc", name), ("student_gauc", f"{step}_gauc_gain")):
-      gain = paired_gain(rows, variant, evidence.baseline, metric)
+      gain = paired_gain(rows, variant, reference, metric)
       out[f"{prefix}.{figure}_mean"] = float(gain.mean())
       out[f"{prefix}.{figure}_std"] = float(gain.std())
-    for seed, gain in zip(seeds, paired_gain(rows, variant, evidence.baseline,
-                                             "student_auc")):
+    for seed, gain in zip(seeds, paired_gain(rows, variant, reference, "student_auc")):
       out[f"{prefix}.{name}_seed{seed}"] = float(gain)
-    if "regular" in ceilings:
+    if "regular" in ceilings and reference == evidence.baseline:
       gap = ceilings["regular"] - summary[evidence.baseline]["student_auc"][0]
       out[f"{prefix}.{step}_gap_closed"] = out[f"{prefix}.{name}_mean"] / gap
   return out
@@ -206,15 +221,17 @@ def task_section(out: Mapping[str, float], task: str) -> str:
            (f"{int(seeds)} seeds; " if seeds else "") + "mean ± std over seeds. "
            f"{evidence.legend}", "",
            compare.format_table(summary, ceilings), ""]
-  for name, variant in evidence.gains.items():
+  for name, (variant, reference) in evidence.gains.items():
     mean, std = out[f"{prefix}.{name}_mean"], out[f"{prefix}.{name}_std"]
     per_seed = ", ".join(f"{out[key]:+.4f}" for key in sorted(out)
                          if key.startswith(f"{prefix}.{name}_seed"))
     verdict = "beyond" if mean > 2 * std else "NOT beyond"
-    lines.append(f"- `{name}`: {variant} student AUC minus the baseline's, paired by "
+    lines.append(f"- `{name}`: {variant} student AUC minus {reference}'s, paired by "
                  f"seed: {mean:+.4f} ± {std:.4f}"
                  + (f" (per seed {per_seed})" if per_seed else "")
                  + f", {verdict} 2 std.")
+  if evidence.notes:
+    lines += ["", evidence.notes]
   return "\n".join(lines + ["", f"![AUC by mode and head]({_svg_name(task)})", ""])
 
 
