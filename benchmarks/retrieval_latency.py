@@ -86,7 +86,7 @@ def measure() -> dict[str, float]:
       "xla": lambda: xla(user_tensor)[1].numpy(),
       "numpy": lambda: by_numpy(user),
   })
-  ms = {name: (1e3 * np.median(s), 1e3 * np.percentile(s, 99))
+  ms = {name: (1e3 * float(np.median(s)), 1e3 * float(np.percentile(s, 99)))
         for name, s in seconds.items()}
   prefix = "retrieval.top100_100k"
   return {
