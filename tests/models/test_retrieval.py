@@ -16,11 +16,11 @@ def random_catalogue(num_items=200, dim=9, seed=0):
   return ids, rng.normal(size=(num_items, dim)).astype(np.float32)
 
 
-@pytest.mark.parametrize("jit_compile", [False, True])
-def test_top_k_matches_a_numpy_brute_force_exactly(jit_compile):
-  ids, vectors = random_catalogue()
+@pytest.mark.parametrize("num_items", [200, 30 * retrieval.BLOCK])  # One top-k; blocks.
+def test_top_k_matches_a_numpy_brute_force_exactly(num_items):
+  ids, vectors = random_catalogue(num_items)
   users = np.random.default_rng(1).normal(size=(5, 9)).astype(np.float32)
-  index = retrieval.ItemIndex(ids, vectors, k=10, jit_compile=jit_compile)
+  index = retrieval.ItemIndex(ids, vectors, k=10)
   scores, top_ids = index.top_k(tf.constant(users))
   reference = users.astype(np.float64) @ vectors.astype(np.float64).T
   best = np.argsort(-reference, axis=1, kind="stable")[:, :10]
@@ -87,3 +87,11 @@ def test_index_survives_a_saved_model_round_trip(tmp_path):
   candidates = tf.constant([["item_3", "x"], ["item_9", "item_1"]])
   np.testing.assert_array_equal(loaded.score(users, candidates).numpy(),
                                 module.score(users, candidates).numpy())
+
+
+def test_block_search_finds_a_top_k_crowded_into_one_block():
+  ids, vectors = random_catalogue(30 * retrieval.BLOCK)
+  user = np.ones((1, 9), np.float32)
+  vectors[250:260] = 10.0 + np.arange(10, dtype=np.float32)[:, np.newaxis]  # Block 2.
+  _, top_ids = retrieval.ItemIndex(ids, vectors, k=10).top_k(tf.constant(user))
+  np.testing.assert_array_equal(top_ids.numpy()[0].astype(str), ids[259:249:-1])
