@@ -8,15 +8,19 @@ width, bias coordinate included) against 100k item vectors, on this CPU:
   fixed input signature, as a SavedModel serves it;
 * retrieval.top100_100k_numpy_p50_ms: numpy's matmul + argpartition + a sort of the
   100, the floor a serving layer can hope for;
-* retrieval.top100_100k_p50_over_numpy: the ratio of the medians (goal <= 1.5).
+* retrieval.top100_100k_p50_over_numpy: the ratio of the medians (goal <= 1.5);
+* retrieval.tf_function_call_p50_ms: a trivial tf.function of the same signature,
+  i.e. what calling a graph from Python costs before any work (a server calling
+  the SavedModel from C++ does not pay it).
 
-Where the difference goes, measured alone on 2 cores: the matmul is ~1.0 ms in
-TensorFlow (Eigen/oneDNN, XLA alike) against ~0.64 ms in numpy (OpenBLAS sgemv on
-both cores), the exact top-100 ~0.23 ms against argpartition's ~0.17 ms.
-XLA-compiling the search was no faster; splitting the matmul across ops was slower.
+Where the difference goes, measured alone on 2 cores: the Python call of the graph
+(above); the matmul, ~1.0 ms in TensorFlow (Eigen/oneDNN, XLA alike) against ~0.64 ms
+in numpy (OpenBLAS sgemv on both cores); the exact top-100, ~0.23 ms against
+argpartition's ~0.17 ms. XLA-compiling the search was no faster; splitting the matmul
+across ops was slower.
 
-The two run in alternating blocks of calls (ROUNDS of them, each block warmed up
-first): load from other tenants of the machine falls on both alike, and within a
+The callables run in alternating blocks of calls (ROUNDS of them, each block warmed up
+first): load from other tenants of the machine falls on all alike, and within a
 block the vectors stay as warm in cache as a server's single index would (calling the
 two in turn, call by call, evicts each one's 26 MB with the other's). Percentiles are
 over every timed call.
@@ -85,8 +89,11 @@ def measure() -> dict[str, float]:
   reference = by_numpy(user)
   if set(top_k(user_tensor)[1].numpy()[0]) != set(reference):  # A fair comparison?
     raise RuntimeError("ItemIndex.top_k and numpy disagree on the top 100.")
+  call_only = tf.function(lambda users: users,
+                          input_signature=[tf.TensorSpec([None, DIM], tf.float32)])
   seconds = _timed({
       "tf": lambda: top_k(user_tensor)[1].numpy(),
+      "call": lambda: call_only(user_tensor),
       "numpy": lambda: by_numpy(user),
   })
   ms = {name: (1e3 * float(np.median(s)), 1e3 * float(np.percentile(s, 99)))
@@ -96,6 +103,7 @@ def measure() -> dict[str, float]:
       f"{prefix}_p50_ms": ms["tf"][0], f"{prefix}_p99_ms": ms["tf"][1],
       f"{prefix}_numpy_p50_ms": ms["numpy"][0],
       f"{prefix}_p50_over_numpy": ms["tf"][0] / ms["numpy"][0],
+      "retrieval.tf_function_call_p50_ms": ms["call"][0],
   }
 
 
