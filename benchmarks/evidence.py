@@ -34,10 +34,12 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks import results
+from benchmarks import teacher_ceiling
 from features import layout
 from models import compare
 from models import train
 from models.config import Architecture, Mode, ModelConfig
+from simulation import load_oracle
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +56,9 @@ class TaskEvidence:
     legend: What the rows are, for the markdown.
     notes: How to read the steps in this world, for the markdown.
     baseline: The variant whose gap to the Bayes ceiling a gain over it closes.
+    oracle_teachers: Also train the "pfd" variant taught by the simulator's oracle
+      (benchmarks/teacher_ceiling.py: rows oracle_full, oracle_regular): how much
+      any teacher could give the student in this world.
   """
   variants: Mapping[str, ModelConfig]
   gains: Mapping[str, tuple[str, str]]
@@ -62,6 +67,16 @@ class TaskEvidence:
   notes: str = ""
   shuffle_buffer: int = train.TrainConfig.shuffle_buffer
   baseline: str = "student"
+  oracle_teachers: bool = False
+
+  @property
+  def row_names(self) -> list[str]:
+    """Every row's name, in table order: the variants, then any oracle teachers."""
+    oracles = list(teacher_ceiling.ORACLE_COLUMNS) if self.oracle_teachers else []
+    return list(self.variants) + oracles
+
+
+CVR_NOTES = "PENDING"
 
 
 def _ctr(mode: Mode, **overrides) -> ModelConfig:
@@ -74,8 +89,15 @@ TASKS: Mapping[str, TaskEvidence] = {
     "cvr": TaskEvidence(
         variants={m.value: ModelConfig(task="cvr", mode=m)
                   for m in (Mode.STUDENT, Mode.PFD, Mode.TEACHER, Mode.LUPI)},
-        gains={"pfd_gain": ("pfd", "student")}, batch_size=128,
-        legend="MLP heads. lupi: the teacher sees post-event features only."),
+        gains={"pfd_gain": ("pfd", "student"),
+               "oracle_full_gain": ("oracle_full", "student"),
+               "oracle_regular_gain": ("oracle_regular", "student")},
+        batch_size=128, oracle_teachers=True,
+        legend="MLP heads. lupi: the teacher sees post-event features only. "
+        "oracle_full / oracle_regular: PFD whose teacher is the simulator's "
+        "P(purchase | x, x*) / P(purchase | x) (benchmarks/teacher_ceiling.py); their "
+        "teacher rows are the oracle itself.",
+        notes=CVR_NOTES),
     # All 1.28M train impressions: 2,500 steps per epoch at 512.
     "ctr": TaskEvidence(
         variants={
@@ -139,7 +161,10 @@ def figures(rows, ceilings: dict[str, float], task: str = "cvr") -> dict[str, fl
       out[f"{prefix}.{mode}.{key}_std"] = std
   for name, ceiling in ceilings.items():
     out[f"{prefix}.bayes_auc_{name}"] = ceiling
+  trained = {r["mode"] for r in rows}
   for name, (variant, reference) in evidence.gains.items():
+    if not {variant, reference} <= trained:
+      continue
     step = name.removesuffix("_gain")
     for metric, figure in (("student_auc", name), ("student_gauc", f"{step}_gauc_gain")):
       gain = paired_gain(rows, variant, reference, metric)
@@ -158,7 +183,7 @@ def from_figures(out: Mapping[str, float], task: str
   """(summary as compare.summarize gives it, ceilings), read back from the figures."""
   prefix = f"quality.{task}."
   summary = {}
-  for mode in TASKS[task].variants:
+  for mode in TASKS[task].row_names:
     metrics = {}
     for key in out:
       if key.startswith(f"{prefix}{mode}.") and key.endswith("_mean"):
@@ -222,6 +247,8 @@ def task_section(out: Mapping[str, float], task: str) -> str:
            f"{evidence.legend}", "",
            compare.format_table(summary, ceilings), ""]
   for name, (variant, reference) in evidence.gains.items():
+    if f"{prefix}.{name}_mean" not in out:
+      continue
     mean, std = out[f"{prefix}.{name}_mean"], out[f"{prefix}.{name}_std"]
     per_seed = ", ".join(f"{out[key]:+.4f}" for key in sorted(out)
                          if key.startswith(f"{prefix}.{name}_seed"))
@@ -230,6 +257,10 @@ def task_section(out: Mapping[str, float], task: str) -> str:
                  f"seed: {mean:+.4f} ± {std:.4f}"
                  + (f" (per seed {per_seed})" if per_seed else "")
                  + f", {verdict} 2 std.")
+  noise_kept = out.get(f"{prefix}.soft_label_noise_kept")
+  if noise_kept is not None:
+    lines.append(f"- `soft_label_noise_kept`: a perfect privileged teacher's soft labels "
+                 f"keep {noise_kept:.1%} of the hard labels' noise around P(y | x).")
   if evidence.notes:
     lines += ["", evidence.notes]
   return "\n".join(lines + ["", f"![AUC by mode and head]({_svg_name(task)})", ""])
@@ -272,11 +303,20 @@ def run_task(task: str) -> dict[str, float]:
   train_config = train.TrainConfig(
       epochs=FLAGS.epochs, batch_size=FLAGS.batch_size or evidence.batch_size,
       steps_per_epoch=FLAGS.steps_per_epoch, shuffle_buffer=evidence.shuffle_buffer)
-  rows = compare.run_variants(FLAGS.data_dir, os.path.join(FLAGS.work_dir, task),
-                              evidence.variants, [int(s) for s in FLAGS.seeds],
+  seeds = [int(s) for s in FLAGS.seeds]
+  work_dir = os.path.join(FLAGS.work_dir, task)
+  oracle_dir = os.path.join(FLAGS.raw_dir, "oracle")
+  rows = compare.run_variants(FLAGS.data_dir, work_dir, evidence.variants, seeds,
                               train_config)
-  ceilings = compare.load_ceilings(os.path.join(FLAGS.raw_dir, "oracle"), task)
-  return figures(rows, ceilings, task)
+  extra = {}
+  if evidence.oracle_teachers:
+    oracle = load_oracle(oracle_dir)
+    rows += teacher_ceiling.run(FLAGS.data_dir, work_dir, oracle, seeds,
+                                evidence.variants["pfd"], train_config)
+    extra[f"quality.{task}.soft_label_noise_kept"] = (
+        teacher_ceiling.soft_label_noise_kept(oracle))
+  ceilings = compare.load_ceilings(oracle_dir, task)
+  return {**figures(rows, ceilings, task), **extra}
 
 
 def main(argv: Sequence[str]) -> None:

@@ -26,6 +26,20 @@ def test_gain_is_paired_by_seed_and_gap_uses_the_regular_ceiling():
   assert out["quality.cvr.pfd_gap_closed"] == pytest.approx(0.2)
   assert out["quality.cvr.pfd.teacher_auc_mean"] == pytest.approx(0.81)
   assert out["quality.cvr.bayes_auc_full"] == 0.84
+  assert "quality.cvr.oracle_full_gain_mean" not in out  # No oracle rows trained.
+
+
+def test_oracle_teacher_rows_get_their_gains_and_table_rows():
+  every_metric = {f"{head}_{m}": 0.5 for head in ("student", "teacher")
+                  for m in ("auc", "gauc", "expensive_auc", "calibration")}
+  rows = [{**every_metric, **r} for r in ROWS] + [
+      {**every_metric, "mode": "oracle_full", "seed": s, "student_auc": 0.64 + 0.01 * s}
+      for s in (0, 1)]
+  out = evidence.figures(rows, {"regular": 0.71, "full": 0.84})
+  assert out["quality.cvr.oracle_full_gain_mean"] == pytest.approx(0.035)
+  summary, _ = evidence.from_figures(out, "cvr")
+  assert list(summary) == ["student", "pfd", "oracle_full"]
+  assert "`oracle_full_gain`" in evidence.task_section(out, "cvr")
 
 
 def test_plot_is_valid_svg_with_a_bar_per_head():
