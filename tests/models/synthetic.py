@@ -57,3 +57,15 @@ def build_ctr_model(data_dir, seed: int = 0, **overrides):
   model.compile(optimizer=tf.keras.optimizers.SGD(0.1))
   model.build_from_batch(make_batch(99)[0])
   return model
+
+
+def assert_distillation_misses_the_teacher(model):
+  """The distillation loss is positive and has no gradient to any teacher-only
+  variable (PFD's gradient block), on one synthetic batch."""
+  features, labels = make_batch(1)
+  with tf.GradientTape() as tape:
+    out = model.compute_losses(features, labels, None, training=True)
+  teacher_only = model.variable_groups()["teacher_only"]
+  grads = tape.gradient(out["distillation_loss"], teacher_only)
+  assert teacher_only and all(g is None for g in grads)
+  assert float(out["distillation_loss"]) > 0
