@@ -100,14 +100,21 @@ TASKS: Mapping[str, TaskEvidence] = {
     # At 512, one epoch of the ~57k clicks is far from converging the student, and
     # PFD's halved hard-label gradient shows as a loss; 128 gives ~450 steps.
     "cvr": TaskEvidence(
-        variants={m.value: ModelConfig(task="cvr", mode=m)
-                  for m in (Mode.STUDENT, Mode.PFD, Mode.TEACHER, Mode.LUPI)},
+        variants={
+            **{m.value: ModelConfig(task="cvr", mode=m)
+               for m in (Mode.STUDENT, Mode.PFD, Mode.TEACHER, Mode.LUPI)},
+            "pfd_shared_encoding": ModelConfig(task="cvr", mode=Mode.PFD,
+                                               share_student_encoding=True),
+        },
         gains={"pfd_gain": ("pfd", "student"),
+               "pfd_shared_encoding_gain": ("pfd_shared_encoding", "student"),
                "oracle_full_gain": ("oracle_full", "student"),
                "oracle_regular_gain": ("oracle_regular", "student")},
         batch_size=128, oracle_teachers=True,
         shuffle_buffer=100_000,  # All ~57k clicked train rows (written user by user).
         legend="MLP heads. lupi: the teacher sees post-event features only. "
+        "pfd_shared_encoding: PFD whose teacher reads the student's encoding of the "
+        "regular features (ModelConfig.share_student_encoding, the cheaper step). "
         "oracle_full / oracle_regular: PFD whose teacher is the simulator's "
         "P(purchase | x, x*) / P(purchase | x) (benchmarks/teacher_ceiling.py); their "
         "teacher rows are the oracle itself.",

@@ -75,6 +75,12 @@ class ModelConfig:
     block_distillation_gradient: Keep the distillation term away from the teacher
       (gradient blocking as in Rocket Launching). Off only to show what it prevents.
     learning_rate: Adam's learning rate.
+    share_student_encoding: The teacher (MLP or DCN) reads the student's encoding of
+      the regular features (their embeddings and the attention-pooled behaviour) and
+      encodes only the privileged ones itself. Sharing embeddings is the paper's;
+      this also shares what is computed from them, so a step costs little more than
+      the student's. The student's encoder then learns from both losses, as shared
+      embeddings do. Needs MLP/DCN heads and a teacher that sees regular features.
   """
   task: str = "cvr"
   mode: Mode = Mode.PFD
@@ -97,6 +103,7 @@ class ModelConfig:
   distill_into_shared: bool = True
   block_distillation_gradient: bool = True
   learning_rate: float = 1e-3
+  share_student_encoding: bool = False
 
   def __post_init__(self):
     spec_lib.task(self.task)
@@ -115,6 +122,15 @@ class ModelConfig:
       raise ValueError(f"embedding_dim must be >= 1, got {self.embedding_dim}.")
     if self.temperature <= 0:
       raise ValueError(f"temperature must be > 0, got {self.temperature}.")
+    if self.share_student_encoding and (
+        self.mode not in (Mode.PFD, Mode.TWO_STAGE)
+        or Architecture.TWO_TOWER in (self.student_architecture,
+                                      self.teacher_architecture)):
+      raise ValueError(
+          "share_student_encoding needs a student and a teacher that sees regular "
+          f"features (mode pfd or two_stage, got {self.mode.value!r}) and MLP or DCN "
+          f"heads (got {self.student_architecture.value!r}, "
+          f"{self.teacher_architecture.value!r}).")
     if self.cross_layers < 0 or self.tower_dim < 1:
       raise ValueError(f"cross_layers must be >= 0 and tower_dim >= 1, got "
                        f"{self.cross_layers} and {self.tower_dim}.")

@@ -44,11 +44,15 @@ Head = towers.MlpHead | two_tower.TwoTowerHead
 
 def build_head(name: str, features: Sequence[spec_lib.Feature],
                tables: Mapping[str, embeddings.EmbeddingTable],
-               spec: spec_lib.FeatureSpec, config: ModelConfig) -> Head:
+               spec: spec_lib.FeatureSpec, config: ModelConfig,
+               shared_encoder: towers.FeatureEncoder | None = None) -> Head:
   """The student or teacher head (`name`), of the architecture `config` gives it.
 
   Every head maps the batch to `[batch]` logits, so losses, gradient routing and modes
   are the same whatever the heads are.
+
+  Args:
+    shared_encoder: For an MLP/DCN head: another head's encoder it also reads.
   """
   architecture = getattr(config, f"{name}_architecture")
   hidden = getattr(config, f"{name}_hidden")
@@ -57,7 +61,8 @@ def build_head(name: str, features: Sequence[spec_lib.Feature],
                                   config.inner_product_scale, config.item_bias,
                                   name=name)
   cross_layers = config.cross_layers if architecture is Architecture.DCN else 0
-  return towers.MlpHead(features, tables, spec, hidden, cross_layers, name=name)
+  return towers.MlpHead(features, tables, spec, hidden, cross_layers, shared_encoder,
+                        name=name)
 
 
 class DistillationModel(tf.keras.Model):
@@ -92,14 +97,18 @@ class DistillationModel(tf.keras.Model):
     hash_bins = dict(config.hash_bins)
     shared = embeddings.build_tables(data_dir, shared_names, dim, "shared", hash_bins)
 
-    def head(name, features, vocabs):
+    def head(name, features, vocabs, shared_encoder=None):
       tables = {**embeddings.build_tables(data_dir, vocabs - shared_names, dim, name,
                                           hash_bins), **shared}
-      return build_head(name, features, tables, spec, config)
+      return build_head(name, features, tables, spec, config, shared_encoder)
 
     if config.mode.has_student:
       self.student = head("student", self.student_features, student_vocabs)
-    if config.mode.has_teacher:
+    if config.mode.has_teacher and config.share_student_encoding:
+      # The teacher encodes only X* and reads the student's encoding of X.
+      self.teacher = head("teacher", privileged, vocabularies(privileged),
+                          self.student.encoder)
+    elif config.mode.has_teacher:
       self.teacher = head("teacher", self.teacher_features, teacher_vocabs)
     # Mode.TWO_STAGE trains the teacher alone (student frozen), then the student
     # against the frozen teacher. Changing these needs a new train function.

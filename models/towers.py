@@ -66,7 +66,9 @@ class FeatureEncoder(tf.keras.layers.Layer):
     super().__init__(**kwargs)
     self.feature_names = [f.name for f in features]
     self._features = list(features)
-    self._tables = dict(tables)
+    # Only the tables these features read: a layer tracks what it holds.
+    self._tables = {f.vocabulary: tables[f.vocabulary] for f in features
+                    if f.vocabulary is not None}
     self._spec = spec
     self._pooling = {}
     for f in self._features:
@@ -90,7 +92,18 @@ class FeatureEncoder(tf.keras.layers.Layer):
 
   def call(self, inputs: Mapping[str, tf.Tensor], lookups: dict | None = None
            ) -> tf.Tensor:
-    """Args: inputs, the batch; lookups, a per-batch cache both heads may share."""
+    """Args: inputs, the batch; lookups, a per-batch cache both heads may share (an
+    encoder read by both heads also encodes once per batch)."""
+    key = ("encoding", id(self))
+    if lookups is not None and key in lookups:
+      return lookups[key]
+    encoding = self._encode(inputs, lookups)
+    if lookups is not None:
+      lookups[key] = encoding
+    return encoding
+
+  def _encode(self, inputs: Mapping[str, tf.Tensor], lookups: dict | None
+              ) -> tf.Tensor:
     parts, embedded = [], {}
     for f in self._features:
       if f.kind is spec_lib.Kind.CATEGORICAL:
@@ -151,18 +164,27 @@ class MlpHead(tf.keras.layers.Layer):
     spec: The full spec.
     hidden: MLP widths.
     cross_layers: DCN cross layers before the MLP (0: a plain MLP).
+    shared_encoder: Another head's encoder whose encoding this head also reads (a
+      teacher over the student's encoding of the regular features, `features` then
+      being the privileged ones only): the teacher costs little more than its MLP.
   """
 
   def __init__(self, features: Sequence[spec_lib.Feature],
                tables: Mapping[str, embeddings.EmbeddingTable],
                spec: spec_lib.FeatureSpec, hidden: Sequence[int],
-               cross_layers: int = 0, **kwargs):
+               cross_layers: int = 0, shared_encoder: FeatureEncoder | None = None,
+               **kwargs):
     super().__init__(**kwargs)
-    self.feature_names = [f.name for f in features]
+    self.feature_names = [f.name for f in features] + (
+        shared_encoder.feature_names if shared_encoder is not None else [])
     self.encoder = FeatureEncoder(features, tables, spec, name="encoder")
+    self.shared_encoder = shared_encoder
     self.tower = LogitTower(hidden, cross_layers, name="tower")
 
   def call(self, inputs: Mapping[str, tf.Tensor], training: bool = False,
            lookups: dict | None = None) -> tf.Tensor:
     """`[batch]` logits; `lookups` is the per-batch embedding cache both heads share."""
-    return self.tower(self.encoder(inputs, lookups=lookups), training=training)
+    encoded = self.encoder(inputs, lookups=lookups)
+    if self.shared_encoder is not None:
+      encoded = tf.concat([self.shared_encoder(inputs, lookups=lookups), encoded], -1)
+    return self.tower(encoded, training=training)

@@ -200,6 +200,9 @@ def _define_flags() -> None:
   flags.DEFINE_bool("item_bias", ModelConfig.item_bias, "Two-tower heads: a per-item "
                     "bias folded into the item vector.")
   flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate.")
+  flags.DEFINE_bool("share_student_encoding", False, "The teacher reads the student's "
+                    "encoding of the regular features and encodes only the privileged "
+                    "ones (a cheaper step).")
   flags.DEFINE_integer("batch_size", 512, "Global batch size.")
   flags.DEFINE_integer("epochs", 3, "Epochs (per stage for two_stage).")
   flags.DEFINE_integer("steps_per_epoch", None, "Cap on steps per epoch.")
@@ -227,7 +230,8 @@ def main(argv: Sequence[str]) -> None:
                       (pair.split(":") for pair in FLAGS.hash_bins)),
       distillation_loss=FLAGS.distillation_loss, temperature=FLAGS.temperature,
       lambda_value=FLAGS.lambda_value, swap_step=FLAGS.swap_step,
-      ramp_steps=FLAGS.ramp_steps, learning_rate=FLAGS.learning_rate)
+      ramp_steps=FLAGS.ramp_steps, learning_rate=FLAGS.learning_rate,
+      share_student_encoding=FLAGS.share_student_encoding)
   train_config = TrainConfig(batch_size=FLAGS.batch_size, epochs=FLAGS.epochs,
                              steps_per_epoch=FLAGS.steps_per_epoch,
                              shuffle_buffer=FLAGS.shuffle_buffer, seed=FLAGS.seed,

@@ -42,8 +42,8 @@ class VectorTower(tf.keras.layers.Layer):
 
   Args:
     features: The spec features this side may read.
-    tables: Vocabulary name -> EmbeddingTable (only this side's are kept, so a
-      tower carries no table of the other side).
+    tables: Vocabulary name -> EmbeddingTable (the encoder keeps only this side's,
+      so a tower carries no table of the other side).
     spec: The full spec.
     hidden: MLP widths before the output layer.
     dim: Width of the vectors.
@@ -55,9 +55,7 @@ class VectorTower(tf.keras.layers.Layer):
                **kwargs):
     super().__init__(**kwargs)
     self.feature_names = [f.name for f in features]
-    own_tables = {f.vocabulary: tables[f.vocabulary] for f in features
-                  if f.vocabulary is not None}
-    self.encoder = towers.FeatureEncoder(features, own_tables, spec, name="encoder")
+    self.encoder = towers.FeatureEncoder(features, tables, spec, name="encoder")
     self._layers = towers.relu_layers(hidden)
     self._output = tf.keras.layers.Dense(dim, name="vector")
 

@@ -96,8 +96,11 @@ def test_lambda_is_exactly_zero_before_the_swap_step(data_dir):
   assert float(logs[-1]["lambda"]) > 0  # Mean over steps 0..4 includes 0.5s.
 
 
-def test_student_output_ignores_every_privileged_input(data_dir):
-  model = build(data_dir, task="cvr", mode="pfd")
+@pytest.mark.parametrize("share_student_encoding", [False, True])
+def test_student_output_ignores_every_privileged_input(data_dir,
+                                                       share_student_encoding):
+  model = build(data_dir, task="cvr", mode="pfd",
+                share_student_encoding=share_student_encoding)
   features, _ = make_batch(3)
   other, _ = make_batch(4)
   privileged = [f.name for f in SPEC.privileged("cvr")]
@@ -107,6 +110,27 @@ def test_student_output_ignores_every_privileged_input(data_dir):
   # The teacher does read them (so the test above could fail).
   assert not np.array_equal(model.teacher_logits(features).numpy(),
                             model.teacher_logits(swapped).numpy())
+
+
+def test_a_teacher_on_the_students_encoding_shares_it_but_not_the_distillation(
+    data_dir):
+  model = build(data_dir, task="cvr", mode="pfd", share_student_encoding=True)
+  groups = model.variable_groups()
+  shared = {id(v) for v in groups["shared"]}
+  assert all(id(v) in shared for v in model.student.encoder.trainable_variables)
+  assert not model.teacher.encoder.trainable_variables  # X*: numbers only, no table.
+  assert_distillation_misses_the_teacher(model)
+  # The teacher reads the regular features through the student's encoding.
+  features, _ = make_batch(3)
+  other, _ = make_batch(4)
+  swapped = dict(features, item_id=other["item_id"])
+  assert not np.array_equal(model.teacher_logits(features).numpy(),
+                            model.teacher_logits(swapped).numpy())
+
+
+def test_sharing_the_students_encoding_needs_a_teacher_of_regular_features():
+  with pytest.raises(ValueError, match="share_student_encoding"):
+    ModelConfig(mode="lupi", share_student_encoding=True)
 
 
 def test_lupi_teacher_reads_privileged_features_only(data_dir):
