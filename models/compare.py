@@ -114,6 +114,9 @@ def _define_flags() -> None:
   flags.DEFINE_list("seeds", ["0"], "Seeds.")
   flags.DEFINE_integer("epochs", train.TrainConfig.epochs, "Epochs per run.")
   flags.DEFINE_integer("batch_size", train.TrainConfig.batch_size, "Batch size.")
+  flags.DEFINE_integer("shuffle_buffer", train.TrainConfig.shuffle_buffer, "Train "
+                       "records in the shuffle buffer (the split's size: a full "
+                       "shuffle; splits are written user by user).")
   flags.mark_flags_as_required(["data_dir", "work_dir"])
 
 
@@ -121,7 +124,8 @@ def main(argv: Sequence[str]) -> None:
   del argv
   rows = run_modes(FLAGS.data_dir, FLAGS.work_dir, [Mode(m) for m in FLAGS.modes],
                    [int(s) for s in FLAGS.seeds], ModelConfig.for_task(FLAGS.task),
-                   train.TrainConfig(epochs=FLAGS.epochs, batch_size=FLAGS.batch_size))
+                   train.TrainConfig(epochs=FLAGS.epochs, batch_size=FLAGS.batch_size,
+                                     shuffle_buffer=FLAGS.shuffle_buffer))
   print(f"\n== {FLAGS.task.upper()} on the eval split ==")
   print(format_table(summarize(rows), load_ceilings(FLAGS.oracle_dir, FLAGS.task)))
 
