@@ -8,7 +8,6 @@ import tensorflow as tf
 from export import export_model
 from export import gate
 from export import warmup
-from features import example_codec
 from models import item_vectors
 from models import restore
 from models import train
