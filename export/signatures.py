@@ -6,7 +6,7 @@ saved is what this module reaches. Every signature reads the task's regular feat
 only, parsed with the training spec's defaults, so a request that lacks a feature is
 scored as training saw a record that lacked it.
 
-Signatures (all `[batch]` outputs; `batch` may be 0):
+Signatures (every output leads with the batch dimension, which may be 0):
   serving_default: `examples`, serialized tf.Examples -> `probability`, `logit`.
   raw: each regular feature as a named tensor -> `probability`, `logit`. Scalars are
     `[batch]`; sequences are `[batch, max_len]` strings padded with "".
