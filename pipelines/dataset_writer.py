@@ -77,28 +77,25 @@ class WriteSplit(beam.PTransform):
   def expand(self, examples):
     spec = self._spec
     labels = tuple(sorted({t.label for t in spec_lib.TASKS.values()}))
-    shards = (examples
-              | "Encode" >> beam.Map(
+
+    def write(records, split: str):
+      return (records
+              | f"Encode[{split}]" >> beam.Map(
                   lambda e: example_codec.encode(e, spec).SerializeToString())
-              | "WriteTFRecord" >> beam.io.WriteToTFRecord(
-                  layout.shard_prefix(self._data_dir, self._dataset_name, self._split),
+              | f"WriteTFRecord[{split}]" >> beam.io.WriteToTFRecord(
+                  layout.shard_prefix(self._data_dir, self._dataset_name, split),
                   shard_name_template="-SSSSS-of-NNNNN"))
+
+    clicked = examples | "Clicked" >> beam.Filter(lambda e: e[spec_lib.CLICK] == 1)
+    shards = [write(examples, self._split),
+              write(clicked, layout.clicked_view(self._split))]
     _ = (examples
          | "Statistics" >> statistics.ComputeStatistics(spec, self._split)
          | "WriteStatistics" >> beam.Map(
              lambda s: statistics.write_statistics(
                  statistics_pb2.DatasetFeatureStatisticsList(datasets=[s]),
                  posixpath.join(self._data_dir, layout.STATS_DIR, f"{self._split}.pb"))))
-    clicked_shards = (
-        examples
-        | "Clicked" >> beam.Filter(lambda e: e[spec_lib.CLICK] == 1)
-        | "EncodeClicked" >> beam.Map(
-            lambda e: example_codec.encode(e, spec).SerializeToString())
-        | "WriteClickedView" >> beam.io.WriteToTFRecord(
-            layout.shard_prefix(self._data_dir, self._dataset_name,
-                                layout.clicked_view(self._split)),
-            shard_name_template="-SSSSS-of-NNNNN"))
-    shard_lengths = ((shards, clicked_shards)
+    shard_lengths = (shards
                      | "AllShards" >> beam.Flatten()
                      | "CountShardRecords" >> beam.Map(_count_records))
     label_facts = examples | "LabelFacts" >> beam.FlatMap(_label_facts, self._split,
