@@ -63,8 +63,8 @@ def load_eval_examples(data_dir: str, task: str, max_examples: int | None = None
   records = input_lib.task_records(data_dir, "eval", task)
   if max_examples is not None:
     records = records.take(max_examples)
-  serialized = np.array([r.numpy() for r in records.batch(PREDICT_BATCH).unbatch()],
-                        dtype=object)
+  serialized = np.concatenate(
+      [batch.numpy() for batch in records.batch(PREDICT_BATCH)] or [np.zeros([0], object)])
   if not len(serialized):
     raise ValueError(f"The eval split of {data_dir} holds no {task!r} examples: "
                      "nothing to validate an export on.")
@@ -142,7 +142,7 @@ def export_module(module: signatures.ServingModule,
   base = versions.model_base(export_base, model_name)
   version = version or versions.next_version(base)
   versions.require_new(base, version)
-  serving_signatures = signatures.make_serving_signatures(module)
+  serving_signatures = module.concrete_signatures()
   gate.check_serving_inputs(module, serving_signatures, spec, task)
   gate.check_no_teacher_variables(module, model.variable_groups()["teacher_only"])
   staging = versions.staging_dir(base, version)
@@ -212,7 +212,7 @@ def export_student(model: distillation.DistillationModel, spec: spec_lib.Feature
 
 
 def load_item_index(model: distillation.DistillationModel, data_dir: str,
-                vectors_dir: str | None) -> tuple[np.ndarray, np.ndarray] | None:
+                    vectors_dir: str | None) -> tuple[np.ndarray, np.ndarray] | None:
   """The two-tower student's index: the batch job's output, else computed now."""
   if not isinstance(model.student, two_tower.TwoTowerHead):
     return None

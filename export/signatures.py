@@ -115,6 +115,7 @@ class ServingModule(tf.Module):
 
   def concrete_signatures(self
                           ) -> dict[str, tf.types.experimental.ConcreteFunction]:
+    """Signature name -> concrete function, for `tf.saved_model.save(signatures=...)`."""
     raw = tf.function(self.serve_raw, input_signature=[self.raw_input_signature()])
     return {
         DEFAULT: self.serve_examples.get_concrete_function(),
@@ -186,12 +187,6 @@ class TwoTowerServingModule(ServingModule):
         TOP_K: self.top_k.get_concrete_function(),
         SCORE_CANDIDATES: self.score_candidates.get_concrete_function(),
     }
-
-
-def make_serving_signatures(module: ServingModule
-                            ) -> dict[str, tf.types.experimental.ConcreteFunction]:
-  """Signature name -> concrete function, for `tf.saved_model.save(signatures=...)`."""
-  return module.concrete_signatures()
 
 
 def signature_input_names(signature: tf.types.experimental.ConcreteFunction
