@@ -1,24 +1,37 @@
-"""Benchmark datasets: a simulated world pushed through the join job, in a temp dir."""
+"""Benchmark datasets: the simulated world pushed through the join job.
+
+Both stages run as their command-line jobs, as `make demo` runs them.
+"""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 
-def simulate_and_join(tmp: str, num_impressions: int = 300_000) -> str:
-  """Simulates the demo world at `num_impressions` and joins it; returns the dataset.
+def simulate_and_join(raw_dir: str, examples_dir: str,
+                      num_impressions: int | None = None, oracle: bool = False,
+                      quiet: bool = True) -> str:
+  """Simulates the demo world into `raw_dir` and joins it into `examples_dir`.
 
-  Both stages run as their command-line jobs (as `make demo` runs them), quietly.
+  Args:
+    num_impressions: Resize the demo world (default: the preset's 1.5M).
+    oracle: Also write the oracle (the Bayes ceilings need it; speed figures don't).
+    quiet: Drop the jobs' output.
+
+  Returns:
+    `examples_dir`.
   """
-  raw, examples = os.path.join(tmp, "raw"), os.path.join(tmp, "examples")
-  for command in (
-      ["simulation.generate", "--preset=demo", f"--num_impressions={num_impressions}",
-       f"--output_dir={raw}", "--nooracle"],
-      ["pipelines.join_logs", f"--impressions={raw}/impressions/*",
-       f"--clicks={raw}/clicks/*", f"--detail_pages={raw}/detail_pages/*",
-       f"--output_dir={examples}"]):
-    subprocess.run([sys.executable, "-m", *command], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-  return examples
+  generate = ["simulation.generate", "--preset=demo", f"--output_dir={raw_dir}"]
+  if num_impressions is not None:
+    generate.append(f"--num_impressions={num_impressions}")
+  if not oracle:
+    generate.append("--nooracle")
+  join = ["pipelines.join_logs", f"--impressions={raw_dir}/impressions/*",
+          f"--clicks={raw_dir}/clicks/*", f"--detail_pages={raw_dir}/detail_pages/*",
+          f"--output_dir={examples_dir}", "--overwrite"]
+  output = subprocess.DEVNULL if quiet else None
+  for command in (generate, join):
+    subprocess.run([sys.executable, "-m", *command], check=True, stdout=output,
+                   stderr=output)
+  return examples_dir

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import subprocess
-import sys
 from typing import Mapping, Sequence
 
 from absl import app
@@ -33,6 +31,7 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
+from benchmarks import datasets
 from benchmarks import results
 from benchmarks import teacher_ceiling
 from features import layout
@@ -151,14 +150,8 @@ TASKS: Mapping[str, TaskEvidence] = {
 
 def ensure_dataset(data_dir: str, raw_dir: str) -> None:
   """Generates and joins the default world unless `data_dir` is already published."""
-  if tf.io.gfile.exists(os.path.join(data_dir, layout.SUCCESS_FILE)):
-    return
-  for command in (
-      ["simulation.generate", "--preset=demo", f"--output_dir={raw_dir}"],
-      ["pipelines.join_logs", f"--impressions={raw_dir}/impressions/*",
-       f"--clicks={raw_dir}/clicks/*", f"--detail_pages={raw_dir}/detail_pages/*",
-       f"--output_dir={data_dir}", "--overwrite"]):
-    subprocess.run([sys.executable, "-m", *command], check=True)
+  if not tf.io.gfile.exists(os.path.join(data_dir, layout.SUCCESS_FILE)):
+    datasets.simulate_and_join(raw_dir, data_dir, oracle=True, quiet=False)
 
 
 def paired_gain(rows, mode: str, baseline: str, metric: str) -> np.ndarray:

@@ -15,6 +15,7 @@ time after a warm-up, on this CPU:
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from typing import Callable
@@ -61,7 +62,8 @@ def _trained_student(data_dir: str) -> distillation.DistillationModel:
 
 def measure() -> dict[str, float]:
   with tempfile.TemporaryDirectory() as tmp:
-    data_dir = datasets.simulate_and_join(tmp, num_impressions=100_000)
+    data_dir = datasets.simulate_and_join(
+        os.path.join(tmp, "raw"), os.path.join(tmp, "examples"), 100_000)
     spec = input_lib.load_spec(data_dir)
     model = _trained_student(data_dir)
     result = export_model.export_student(

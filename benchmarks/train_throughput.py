@@ -20,6 +20,7 @@ ratios):
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 
@@ -70,7 +71,8 @@ def _model(data_dir: str, mode: Mode, **overrides):
 
 def measure() -> dict[str, float]:
   with tempfile.TemporaryDirectory() as tmp:
-    data_dir = datasets.simulate_and_join(tmp)
+    data_dir = datasets.simulate_and_join(
+        os.path.join(tmp, "raw"), os.path.join(tmp, "examples"), 300_000)
     spec = input_lib.load_spec(data_dir)
     pipeline = input_lib.make_dataset(data_dir, "train", TASK, BATCH_SIZE, seed=0,
                                       repeat=True, drop_remainder=True)
