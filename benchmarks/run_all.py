@@ -27,14 +27,12 @@ BENCHMARKS = {
     "serving": serving_latency.measure,
     "retrieval": retrieval_latency.measure,
 }
+flags.register_validator("only", lambda names: set(names) <= set(BENCHMARKS),
+                         f"must name benchmarks among {sorted(BENCHMARKS)}")
 
 
 def main(argv: Sequence[str]) -> None:
   del argv
-  unknown = set(FLAGS.only) - set(BENCHMARKS)
-  if unknown:
-    raise ValueError(f"--only names unknown benchmarks {sorted(unknown)}; known: "
-                     f"{sorted(BENCHMARKS)}.")
   for name, measure in BENCHMARKS.items():
     if FLAGS.only and name not in FLAGS.only:
       continue
