@@ -32,13 +32,17 @@ class AttentionPooling(tf.keras.layers.Layer):
     query_dim = input_shape[0][-1]
     self._project = tf.keras.layers.Dense(query_dim, use_bias=False,
                                           name="key_projection")
+    self._project.build([None, query_dim])
 
   def call(self, inputs):
     """Args: (query [batch, d], keys RaggedTensor [batch, None, d]) -> [batch, d]."""
     query, keys = inputs
     dense_keys = keys.to_tensor()  # [batch, max_len, d]
     mask = tf.sequence_mask(keys.row_lengths(), tf.shape(dense_keys)[1])
-    scores = tf.einsum("bd,btd->bt", query, self._project(dense_keys))
+    # score = <q, k W> = <q W^T, k>: projecting the one query instead of every key
+    # costs 1/max_len of the FLOPs (the sequence is 50 long), same weights, same scores.
+    query = tf.linalg.matmul(query, self._project.kernel, transpose_b=True)
+    scores = tf.einsum("bd,btd->bt", query, dense_keys)
     scores /= tf.sqrt(tf.cast(tf.shape(query)[-1], scores.dtype))
     scores = tf.where(mask, scores, tf.fill(tf.shape(scores), scores.dtype.min))
     weights = tf.nn.softmax(scores) * tf.cast(mask, scores.dtype)  # Empty rows: 0.
