@@ -227,12 +227,23 @@ class DistillationModel(tf.keras.Model):
 
   def _route_gradients(self, tape: tf.GradientTape, objectives: Mapping[str, tf.Tensor]
                        ) -> list[tuple[tf.Tensor, tf.Variable]]:
-    """Each variable group's gradient from its own objective only."""
+    """Each variable group's gradient from its own objective only.
+
+    In one backward pass whenever the shared objective is the sum of both heads'
+    losses, i.e. unless `distill_into_shared` is off: every other group's objective
+    equals that sum up to terms its variables cannot reach. The teacher loss reads no
+    student-only variable; the student loss reaches teacher-only variables only
+    through the tf.stop_gradient on the soft label (with the block off, their
+    objective is the sum itself). A pass per group would backpropagate through each
+    head two or three times (the shared tables' gradients cross both heads).
+    """
     groups = self.variable_groups()
     if self.teacher_frozen:
       groups["teacher_only"] = []
     if self.student_frozen:
       groups["student_only"] = []
+    if self.model_config.distill_into_shared or self.student_frozen:
+      groups = {"shared": [v for variables in groups.values() for v in variables]}
     pairs = []
     for group, variables in groups.items():
       if variables:

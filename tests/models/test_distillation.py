@@ -89,6 +89,31 @@ def test_one_step_moves_every_group_by_its_own_objective(data_dir):
     assert any(changed), group
 
 
+@pytest.mark.parametrize("overrides", [
+    {}, {"distill_into_shared": False}, {"block_distillation_gradient": False},
+    {"share_student_encoding": True}])
+def test_routed_gradients_are_each_groups_own_objectives(data_dir, overrides):
+  """The routing may share backward passes between groups, never their objectives."""
+  model = build(data_dir, mode="pfd", unshared_vocabularies={"user_id"}, **overrides)
+  features, labels = make_batch(4)
+  with tf.GradientTape(persistent=True) as tape:
+    objectives = model.objectives(model.compute_losses(features, labels, None,
+                                                       training=True))
+  routed = {id(v): g for g, v in model._route_gradients(tape, objectives)}  # pylint: disable=protected-access
+  compared = 0
+  for group, variables in model.variable_groups().items():
+    for variable, expected in zip(variables, tape.gradient(objectives[group],
+                                                           variables)):
+      if expected is None:
+        assert id(variable) not in routed, variable.name
+        continue
+      np.testing.assert_allclose(tf.convert_to_tensor(routed[id(variable)]),
+                                 tf.convert_to_tensor(expected), rtol=1e-5,
+                                 atol=1e-7, err_msg=f"{group}: {variable.name}")
+      compared += 1
+  assert compared == len(routed) > 0
+
+
 def test_lambda_is_exactly_zero_before_the_swap_step(data_dir):
   model = build(data_dir, lambda_value=0.5, swap_step=3)
   logs = train(model, [make_batch(s) for s in range(5)])
