@@ -48,7 +48,11 @@ class ItemIndex(tf.keras.layers.Layer):
     self.num_items, self.dim = vectors.shape
     # Variables, not constants: a SavedModel stores them once, as checkpoint values.
     self.ids = tf.Variable(ids, trainable=False, name="ids")
-    self.item_vectors = tf.Variable(vectors, trainable=False, name="item_vectors")
+    # One column per item, `[dim, num_items]`: the search is then a plain
+    # `[batch, dim] x [dim, num_items]` matmul, which oneDNN runs on every core at
+    # numpy's speed; with rows per item (`transpose_b`) it ran ~1.6x slower.
+    self.item_columns = tf.Variable(np.ascontiguousarray(vectors.T), trainable=False,
+                                    name="item_columns")
     self._rows = tf.lookup.StaticHashTable(
         tf.lookup.KeyValueTensorInitializer(ids, tf.range(self.num_items,
                                                           dtype=tf.int64)),
@@ -57,7 +61,7 @@ class ItemIndex(tf.keras.layers.Layer):
   def _search_rows(self, user_vectors: tf.Tensor, k: int
                    ) -> tuple[tf.Tensor, tf.Tensor]:
     """Top scores `[batch, k]` and their rows `[batch, k]` int32."""
-    scores = tf.linalg.matmul(user_vectors, self.item_vectors, transpose_b=True)
+    scores = tf.linalg.matmul(user_vectors, self.item_columns)
     if self.num_items % BLOCK or self.num_items // BLOCK < 2 * k:
       return tf.math.top_k(scores, k=k)
     return _block_top_k(scores, k)
@@ -80,7 +84,8 @@ class ItemIndex(tf.keras.layers.Layer):
     """(`[..., dim]` vectors, `[...]` bool found) for item ids; missing rows are 0."""
     rows = self._rows.lookup(ids)
     found = rows >= 0
-    vectors = tf.gather(self.item_vectors, tf.maximum(rows, 0))
+    columns = tf.gather(self.item_columns, tf.maximum(rows, 0), axis=1)  # [dim, ...]
+    vectors = tf.experimental.numpy.moveaxis(columns, 0, -1)
     return vectors * tf.cast(found, tf.float32)[..., tf.newaxis], found
 
   def score(self, user_vectors: tf.Tensor, candidate_ids: tf.Tensor) -> tf.Tensor:
