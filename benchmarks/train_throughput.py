@@ -1,7 +1,9 @@
 """What joint training costs over the student alone, and whether input keeps up.
 
 On a simulated world pushed through the join job, CVR task, one process, the same
-batches for every variant (cached in memory, so the step cost is the model's); each
+batches for every variant (parsed once and held in memory, each step called directly
+as one compiled `train_step`, so the step cost is the model's alone: `fit` over an
+in-memory `cache()` still paced some machines at a fixed 51.2 ms per step); each
 figure is the median of 5 interleaved rounds (ratios: the median of the per-round
 ratios):
 
@@ -20,9 +22,11 @@ ratios):
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
 import time
+from typing import Iterator
 
 import numpy as np
 import tensorflow as tf
@@ -39,21 +43,27 @@ REPEATS = 5
 TASK = "cvr"
 
 
-def _examples_per_s(model: tf.keras.Model, dataset: tf.data.Dataset, steps: int
-                    ) -> float:
+Batch = tuple[dict[str, tf.Tensor], tf.Tensor]
+
+
+def _examples_per_s(step, batches: Iterator[Batch], steps: int) -> float:
+  """Examples/s of `steps` calls of a compiled train step on the next batches."""
   start = time.perf_counter()
-  model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
+  for batch in itertools.islice(batches, steps):
+    logs = step(batch)
+  float(logs["student_loss"])  # Wait for the last step.
   return steps * BATCH_SIZE / (time.perf_counter() - start)
 
 
-def _rounds(models: dict[str, tf.keras.Model], dataset: tf.data.Dataset
+def _rounds(models: dict[str, tf.keras.Model], batches: list[Batch]
             ) -> list[dict[str, float]]:
   """REPEATS rounds of examples/s, the variants interleaved within each round so that
   load from other tenants of the machine falls on all of them alike."""
-  for model in models.values():
-    model.fit(dataset, steps_per_epoch=10, epochs=1, verbose=0)  # Trace, warm up.
-  return [{name: _examples_per_s(model, dataset, TIMED_STEPS)
-           for name, model in models.items()} for _ in range(REPEATS)]
+  steps = {name: tf.function(model.train_step) for name, model in models.items()}
+  for step in steps.values():
+    _examples_per_s(step, iter(batches), len(batches))  # Trace, warm up.
+  return [{name: _examples_per_s(step, itertools.cycle(batches), TIMED_STEPS)
+           for name, step in steps.items()} for _ in range(REPEATS)]
 
 
 def _median(rounds: list[dict[str, float]], value) -> float:
@@ -76,9 +86,7 @@ def measure() -> dict[str, float]:
     spec = input_lib.load_spec(data_dir)
     pipeline = input_lib.make_dataset(data_dir, "train", TASK, BATCH_SIZE, seed=0,
                                       repeat=True, drop_remainder=True)
-    cached = pipeline.take(CACHED_BATCHES).cache().repeat()
-    for _ in cached.take(CACHED_BATCHES):  # Fill the cache before any clock starts.
-      pass
+    batches = list(pipeline.take(CACHED_BATCHES))
     every_vocabulary = frozenset(spec.vocabularies())
     rounds = _rounds({
         "student": _model(data_dir, Mode.STUDENT),
@@ -87,10 +95,15 @@ def measure() -> dict[str, float]:
                                   unshared_vocabularies=every_vocabulary),
         "pfd_shared_encoding": _model(data_dir, Mode.PFD,
                                       share_student_encoding=True),
-    }, cached)
+    }, batches)
     input_speed = input_lib.examples_per_second(pipeline, TIMED_STEPS)
-    training_speed = _median(_rounds({"student": _model(data_dir, Mode.STUDENT)},
-                                     pipeline), lambda r: r["student"])
+    # The student's step fed by the pipeline itself, timed after a warm-up (as
+    # input.examples_per_second skips the pipeline's start-up).
+    student_step = tf.function(_model(data_dir, Mode.STUDENT).train_step)
+    fed = iter(pipeline)
+    _examples_per_s(student_step, fed, 10)
+    training_speed = float(np.median([_examples_per_s(student_step, fed, TIMED_STEPS)
+                                      for _ in range(REPEATS)]))
   figures = {f"train.{name}_examples_per_s": _median(rounds, lambda r: r[name])
              for name in rounds[0]}
   for name in ("pfd_shared", "pfd_independent", "pfd_shared_encoding"):
