@@ -16,8 +16,9 @@ ratios):
   student's encoding (ModelConfig.share_student_encoding: the pooled behaviour
   sequence is computed once, not per head);
 * input.examples_per_s_over_training: the tf.data pipeline alone (features.input, read
-  from disk) over the training loop that consumes it (the student, fed by the same
-  pipeline): input is never the bottleneck when this is well above 1.
+  from disk) over the training loop that consumes it (the student's compiled step,
+  fed by the same pipeline), in rounds of one each: input is never the bottleneck
+  when this is well above 1.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import itertools
 import os
 import tempfile
 import time
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import tensorflow as tf
@@ -46,7 +47,8 @@ TASK = "cvr"
 Batch = tuple[dict[str, tf.Tensor], tf.Tensor]
 
 
-def _examples_per_s(step, batches: Iterator[Batch], steps: int) -> float:
+def _examples_per_s(step: Callable[[Batch], dict[str, tf.Tensor]],
+                    batches: Iterator[Batch], steps: int) -> float:
   """Examples/s of `steps` calls of a compiled train step on the next batches."""
   start = time.perf_counter()
   for batch in itertools.islice(batches, steps):
@@ -64,6 +66,18 @@ def _rounds(models: dict[str, tf.keras.Model], batches: list[Batch]
     _examples_per_s(step, iter(batches), len(batches))  # Trace, warm up.
   return [{name: _examples_per_s(step, itertools.cycle(batches), TIMED_STEPS)
            for name, step in steps.items()} for _ in range(REPEATS)]
+
+
+def _input_rounds(model: tf.keras.Model, pipeline: tf.data.Dataset
+                  ) -> list[dict[str, float]]:
+  """REPEATS rounds of: the pipeline alone, then the student's step fed by it (both
+  timed after a warm-up, as examples_per_second skips the pipeline's start-up)."""
+  step = tf.function(model.train_step)
+  fed = iter(pipeline)
+  _examples_per_s(step, fed, 10)
+  return [{"input": input_lib.examples_per_second(pipeline, TIMED_STEPS),
+           "training": _examples_per_s(step, fed, TIMED_STEPS)}
+          for _ in range(REPEATS)]
 
 
 def _median(rounds: list[dict[str, float]], value) -> float:
@@ -96,14 +110,7 @@ def measure() -> dict[str, float]:
         "pfd_shared_encoding": _model(data_dir, Mode.PFD,
                                       share_student_encoding=True),
     }, batches)
-    input_speed = input_lib.examples_per_second(pipeline, TIMED_STEPS)
-    # The student's step fed by the pipeline itself, timed after a warm-up (as
-    # input.examples_per_second skips the pipeline's start-up).
-    student_step = tf.function(_model(data_dir, Mode.STUDENT).train_step)
-    fed = iter(pipeline)
-    _examples_per_s(student_step, fed, 10)
-    training_speed = float(np.median([_examples_per_s(student_step, fed, TIMED_STEPS)
-                                      for _ in range(REPEATS)]))
+    input_rounds = _input_rounds(_model(data_dir, Mode.STUDENT), pipeline)
   figures = {f"train.{name}_examples_per_s": _median(rounds, lambda r: r[name])
              for name in rounds[0]}
   for name in ("pfd_shared", "pfd_independent", "pfd_shared_encoding"):
@@ -111,8 +118,9 @@ def measure() -> dict[str, float]:
     # moves one round's speeds together, not their ratio.
     figures[f"train.{name}_over_student"] = _median(
         rounds, lambda r: r["student"] / r[name])
-  figures["input.examples_per_s"] = input_speed
-  figures["input.examples_per_s_over_training"] = input_speed / training_speed
+  figures["input.examples_per_s"] = _median(input_rounds, lambda r: r["input"])
+  figures["input.examples_per_s_over_training"] = _median(
+      input_rounds, lambda r: r["input"] / r["training"])
   return figures
 
 
