@@ -99,7 +99,7 @@ class ItemIndex(tf.keras.layers.Layer):
       `[batch, num_candidates]` float32 logits; MISSING_SCORE for ids not indexed.
     """
     vectors, found = self.vectors(candidate_ids)
-    scores = tf.einsum("bd,bnd->bn", user_vectors, vectors)
+    scores = tf.linalg.matvec(vectors, user_vectors)  # [batch, num_candidates]
     return tf.where(found, scores, tf.fill(tf.shape(scores), MISSING_SCORE))
 
 
