@@ -8,7 +8,7 @@ Embedding tables are passed in, which is how the teacher and student share them.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
@@ -35,10 +35,9 @@ class AttentionPooling(tf.keras.layers.Layer):
     self._project.build([None, query_dim])
 
   def call(self, inputs):
-    """Args: (query [batch, d], keys RaggedTensor [batch, None, d]) -> [batch, d]."""
-    query, keys = inputs
-    dense_keys = keys.to_tensor()  # [batch, max_len, d]
-    mask = tf.sequence_mask(keys.row_lengths(), tf.shape(dense_keys)[1])
+    """Args: (query [batch, d], keys [batch, max_len, d], mask [batch, max_len] bool,
+    as `pad` gives them) -> [batch, d]."""
+    query, dense_keys, mask = inputs
     # score = <q, k W> = <q W^T, k>: projecting the one query instead of every key
     # costs 1/max_len of the FLOPs (the sequence is 50 long), same weights, same scores.
     query = tf.linalg.matmul(query, self._project.kernel, transpose_b=True)
@@ -49,6 +48,13 @@ class AttentionPooling(tf.keras.layers.Layer):
     scores = tf.where(mask, scores, tf.fill(tf.shape(scores), scores.dtype.min))
     weights = tf.nn.softmax(scores) * tf.cast(mask, scores.dtype)  # Empty rows: 0.
     return tf.linalg.matvec(dense_keys, weights, transpose_a=True)
+
+
+def pad(keys: tf.RaggedTensor) -> tuple[tf.Tensor, tf.Tensor]:
+  """A ragged `[batch, None, d]` sequence as `[batch, max_len, d]` zeros-padded keys
+  and their `[batch, max_len]` mask."""
+  dense_keys = keys.to_tensor()
+  return dense_keys, tf.sequence_mask(keys.row_lengths(), tf.shape(dense_keys)[1])
 
 
 def signed_log1p(x: tf.Tensor) -> tf.Tensor:
@@ -86,27 +92,32 @@ class FeatureEncoder(tf.keras.layers.Layer):
     owner = self._spec.vocabulary_settings(sequence.vocabulary).name
     return owner if owner in self.feature_names else None
 
-  def _lookup(self, f: spec_lib.Feature, inputs, lookups: dict | None):
-    """One feature's embeddings, looked up once per batch when `lookups` is shared."""
-    table = self._tables[f.vocabulary]
+  @staticmethod
+  def _once(lookups: dict | None, key: tuple, compute: Callable[[], Any]) -> Any:
+    """`compute()`, once per batch for every head when `lookups` is shared."""
     if lookups is None:
-      return table(inputs[f.name])
-    key = (table.name, f.name)  # A shared table read by both heads: one lookup.
+      return compute()
     if key not in lookups:
-      lookups[key] = table(inputs[f.name])
+      lookups[key] = compute()
     return lookups[key]
+
+  def _lookup(self, f: spec_lib.Feature, inputs, lookups: dict | None):
+    """One feature's embeddings (a shared table read by both heads: one lookup)."""
+    table = self._tables[f.vocabulary]
+    return self._once(lookups, (table.name, f.name), lambda: table(inputs[f.name]))
+
+  def _padded(self, f: spec_lib.Feature, inputs, lookups: dict | None):
+    """A sequence's embeddings as padded keys and mask (`pad`), once per batch."""
+    table = self._tables[f.vocabulary]
+    return self._once(lookups, ("padded", table.name, f.name),
+                      lambda: pad(self._lookup(f, inputs, lookups)))
 
   def call(self, inputs: Mapping[str, tf.Tensor], lookups: dict | None = None
            ) -> tf.Tensor:
     """Args: inputs, the batch; lookups, a per-batch cache both heads may share (an
     encoder read by both heads also encodes once per batch)."""
-    key = ("encoding", id(self))
-    if lookups is not None and key in lookups:
-      return lookups[key]
-    encoding = self._encode(inputs, lookups)
-    if lookups is not None:
-      lookups[key] = encoding
-    return encoding
+    return self._once(lookups, ("encoding", id(self)),
+                      lambda: self._encode(inputs, lookups))
 
   def _encode(self, inputs: Mapping[str, tf.Tensor], lookups: dict | None
               ) -> tf.Tensor:
@@ -119,13 +130,14 @@ class FeatureEncoder(tf.keras.layers.Layer):
         parts.append(signed_log1p(inputs[f.name])[:, tf.newaxis])
     for f in self._features:
       if f.is_sequence:
-        keys = self._lookup(f, inputs, lookups)  # Ragged [b, None, d].
         target = self._target(f)
         if target is None:  # Mean pooling; an empty history gives zeros.
+          keys = self._lookup(f, inputs, lookups)  # Ragged [b, None, d].
           lengths = tf.cast(keys.row_lengths(), tf.float32)[:, tf.newaxis]
           parts.append(tf.math.divide_no_nan(tf.reduce_sum(keys, axis=1), lengths))
         else:
-          parts.append(self._pooling[f.name]((embedded[target], keys)))
+          parts.append(self._pooling[f.name](
+              (embedded[target], *self._padded(f, inputs, lookups))))
     return tf.concat(parts, axis=-1)
 
 

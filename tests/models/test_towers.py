@@ -25,7 +25,8 @@ def test_pooling_matches_projected_keys_and_ignores_padding():
   query = rng.normal(size=(len(lengths), dim)).astype(np.float32)
   keys = [rng.normal(size=(n, dim)).astype(np.float32) for n in lengths]
   pooling = towers.AttentionPooling()
-  pooled = pooling((tf.constant(query), tf.ragged.constant(keys, ragged_rank=1)))
+  dense_keys, mask = towers.pad(tf.ragged.constant(keys, ragged_rank=1))
+  pooled = pooling((tf.constant(query), dense_keys, mask))
   kernel = pooling.weights[0].numpy()
   np.testing.assert_allclose(pooled.numpy(), _reference(query, keys, kernel),
                              rtol=1e-5, atol=1e-6)
@@ -39,6 +40,6 @@ def test_projection_kernel_gets_gradients():
                             ragged_rank=1)
   pooling = towers.AttentionPooling()
   with tf.GradientTape() as tape:
-    loss = tf.reduce_sum(pooling((query, keys)) ** 2)
+    loss = tf.reduce_sum(pooling((query, *towers.pad(keys))) ** 2)
   (gradient,) = tape.gradient(loss, pooling.trainable_weights)
   assert gradient is not None and np.any(gradient.numpy())
