@@ -1,16 +1,18 @@
 """Throughput and memory of the join job on simulated logs, run locally.
 
 Runs `pipelines.join_logs` as a separate process with its default local runner, the
-in-process FnApiRunner (its multi-processing mode loses records now and then: see
-`pipelines.join_logs._pipeline_options`), on 100k and 1M simulated impressions. Each
-run must reconcile, or the job fails and so does this.
+in-process FnApiRunner (its multi-processing mode lost records at 1.5M: see
+`pipelines.join_logs._pipeline_options`), on 100k and 1M simulated impressions.
+Each run must reconcile, or the job fails and so does this.
 
 * beam.impressions_per_s: impressions / wall time of the whole job at 1M (start-up,
   join, write, report and publication included).
-* beam.peak_rss_1m_over_100k: peak memory of the job's process at 1M over 100k. The
-  in-process runner also holds the shuffled data in memory (on Dataflow the shuffle
-  is a service), so this grows with the input even though no DoFn holds more than
-  one user's impressions or one vocabulary.
+* beam.peak_rss_1m_over_100k: peak memory of the job's process tree (the process and
+  its children, see `process_monitor`) at 1M over 100k. The in-process runner also
+  holds the shuffled data in memory (on Dataflow the shuffle is a service), so this
+  grows with the input even though no DoFn holds more than one user's impressions or
+  one vocabulary; shuffled records cross as bytes (`pipelines.wire`) to keep that
+  small. About 0.7 GB of either figure is the interpreter with TensorFlow and Beam.
 """
 
 from __future__ import annotations

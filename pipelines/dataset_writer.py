@@ -27,6 +27,7 @@ from features import spec as spec_lib
 from features import tfds_metadata
 from pipelines import statistics
 from pipelines import time_split
+from pipelines import vocabulary
 from pipelines.log_records import Log
 
 _TFRECORD_HEADER_BYTES = 12
@@ -55,24 +56,29 @@ def _count_records(path: str) -> tuple[str, int]:
   return f"shard/{posixpath.basename(path)}", count
 
 
-def _label_facts(example: Mapping[str, Any], split: str, labels: tuple[str, ...]):
-  yield f"examples/{split}", 1
+def _label_facts(batch: list[Mapping[str, Any]], split: str,
+                 labels: tuple[str, ...]):
+  """Counts per batch: one fact per label, not one per example, crosses the shuffle."""
+  yield f"examples/{split}", len(batch)
   for label in labels:
-    if example[label]:
-      yield f"positives/{split}/{label}", 1
+    positives = sum(1 for example in batch if example[label])
+    if positives:
+      yield f"positives/{split}/{label}", positives
 
 
 class WriteSplit(beam.PTransform):
   """Example dicts of one split -> TFRecord shards, its clicked view (the same
-  Examples with click == 1, for clicked-only tasks), statistics; outputs facts."""
+  Examples with click == 1, for clicked-only tasks), statistics and, with
+  `vocabularies` (the train split), the vocabulary files; outputs facts."""
 
   def __init__(self, spec: spec_lib.FeatureSpec, data_dir: str, dataset_name: str,
-               split: str):
+               split: str, vocabularies: bool = False):
     super().__init__()
     self._spec = spec
     self._data_dir = data_dir
     self._dataset_name = dataset_name
     self._split = split
+    self._vocabularies = vocabularies
 
   def expand(self, examples):
     spec = self._spec
@@ -89,8 +95,10 @@ class WriteSplit(beam.PTransform):
     clicked = examples | "Clicked" >> beam.Filter(lambda e: e[spec_lib.CLICK] == 1)
     shards = [write(examples, self._split),
               write(clicked, layout.clicked_view(self._split))]
-    _ = (examples
-         | "Statistics" >> statistics.ComputeStatistics(spec, self._split)
+    # The passes that count (statistics, labels, vocabularies) share one batching.
+    batches = examples | "Batch" >> statistics.batch_examples()
+    _ = (batches
+         | "Statistics" >> statistics.ComputeStatistics(spec, self._split, batched=True)
          | "WriteStatistics" >> beam.Map(
              lambda s: statistics.write_statistics(
                  statistics_pb2.DatasetFeatureStatisticsList(datasets=[s]),
@@ -98,9 +106,12 @@ class WriteSplit(beam.PTransform):
     shard_lengths = (shards
                      | "AllShards" >> beam.Flatten()
                      | "CountShardRecords" >> beam.Map(_count_records))
-    label_facts = examples | "LabelFacts" >> beam.FlatMap(_label_facts, self._split,
-                                                          labels)
-    return (shard_lengths, label_facts) | "Facts" >> beam.Flatten()
+    facts = [shard_lengths,
+             batches | "LabelFacts" >> beam.FlatMap(_label_facts, self._split, labels)]
+    if self._vocabularies:
+      facts.append(batches | "BuildVocabularies" >> vocabulary.BuildVocabularies(
+          spec, self._data_dir))
+    return facts | "Facts" >> beam.Flatten()
 
 
 def _exists(path: str) -> bool:

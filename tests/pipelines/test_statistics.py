@@ -169,3 +169,15 @@ def test_write_and_read_round_trip(tmp_path, filename):
   path = str(tmp_path / "out" / filename)
   statistics.write_statistics(stats_list, path)
   assert statistics.read_statistics(path) == stats_list
+
+
+def test_key_order_and_missing_keys_do_not_change_the_statistics():
+  # Examples in spec order are transposed in one pass; any other order is read
+  # name by name, and an absent name is missing like None.
+  combine = statistics.FeatureStatsCombineFn(SPEC)
+  reordered = [dict(reversed(list(e.items()))) for e in EXAMPLES]
+  reordered[2] = {k: v for k, v in reordered[2].items() if k != "price"}
+  expected = combine.extract_output(
+      combine.add_inputs(combine.create_accumulator(), EXAMPLES))
+  assert combine.extract_output(
+      combine.add_inputs(combine.create_accumulator(), reordered)) == expected
