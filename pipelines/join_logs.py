@@ -226,14 +226,15 @@ def _eval_start(max_ts: int, config: JoinConfig) -> int:
   return time_split.eval_start_ms(max_ts, config.eval_days)
 
 
-def build_pipeline(pipeline: beam.Pipeline, config: JoinConfig, staging_dir: str):
-  """Adds the whole job to `pipeline`, writing under `staging_dir`.
+def build_pipeline(pipeline: beam.Pipeline, config: JoinConfig, staging_dir: str,
+                   files: Mapping[str, Log]):
+  """Adds the whole job to `pipeline`, reading `files` (`_log_files(config)`) and
+  writing under `staging_dir`.
 
   Facts (counts, vocabulary sizes, shard lengths) are written to
   `<staging_dir>/_facts.jsonl` for the launcher's report and metadata.
   """
   spec = config.spec
-  files = _log_files(config)
   records, dead, lines_read = pipeline | "ReadAndParse" >> ReadAndParseLogs(
       files, spec)
   dead_letters, facts = [dead], [lines_read]
@@ -335,12 +336,12 @@ def run(config: JoinConfig, pipeline_args: Sequence[str] = ()) -> dict[str, Any]
       (the dataset is then kept at `<output_dir>.rejected-<run id>`, unpublished).
   """
   dataset_writer.check_publishable(config.output_dir, config.overwrite)
-  _log_files(config)  # Fails before the staging directory exists.
+  files = _log_files(config)  # Fails before the staging directory exists.
   run_id = uuid.uuid4().hex[:12]
   staging_dir = f"{config.output_dir}.staging-{run_id}"
   logging.info("Staging into %s", staging_dir)
   with beam.Pipeline(options=_pipeline_options(pipeline_args)) as pipeline:
-    build_pipeline(pipeline, config, staging_dir)
+    build_pipeline(pipeline, config, staging_dir, files)
   return dataset_writer.finalize(config, staging_dir, run_id)
 
 
