@@ -95,10 +95,12 @@ class WriteSplit(beam.PTransform):
     clicked = examples | "Clicked" >> beam.Filter(lambda e: e[spec_lib.CLICK] == 1)
     shards = [write(examples, self._split),
               write(clicked, layout.clicked_view(self._split))]
-    # The passes that count (statistics, labels, vocabularies) share one batching.
+    # The passes that count (statistics, labels, vocabularies) share one batching,
+    # and the vocabularies read the statistics' exact token counts.
     batches = examples | "Batch" >> statistics.batch_examples()
-    _ = (batches
-         | "Statistics" >> statistics.ComputeStatistics(spec, self._split, batched=True)
+    accumulated = batches | "Accumulate" >> statistics.AccumulateStatistics(spec)
+    _ = (accumulated
+         | "Statistics" >> beam.Map(statistics.to_statistics, spec, self._split)
          | "WriteStatistics" >> beam.Map(
              lambda s: statistics.write_statistics(
                  statistics_pb2.DatasetFeatureStatisticsList(datasets=[s]),
@@ -109,7 +111,7 @@ class WriteSplit(beam.PTransform):
     facts = [shard_lengths,
              batches | "LabelFacts" >> beam.FlatMap(_label_facts, self._split, labels)]
     if self._vocabularies:
-      facts.append(batches | "BuildVocabularies" >> vocabulary.BuildVocabularies(
+      facts.append(accumulated | "BuildVocabularies" >> vocabulary.BuildVocabularies(
           spec, self._data_dir))
     return facts | "Facts" >> beam.Flatten()
 

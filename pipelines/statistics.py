@@ -275,20 +275,34 @@ def _add_feature_stats(proto: statistics_pb2.FeatureNameStatistics,
     common.avg_num_values = acc.tot_num_values / acc.num_non_missing
 
 
-class _BatchCombineFn(FeatureStatsCombineFn):
-  """The same statistics over batches of examples (see `add_column`)."""
+class _BatchAccumulateFn(FeatureStatsCombineFn):
+  """The same accumulation over batches of examples (see `add_column`), giving the
+  accumulator itself: the statistics (`to_statistics`) and the vocabularies
+  (`token_counts`) both read it."""
 
   def add_input(self, accumulator: _Accumulator,
                 batch: list[Mapping[str, Any]]) -> _Accumulator:
     return self.add_inputs(accumulator, batch)
 
+  def extract_output(self, accumulator: _Accumulator) -> _Accumulator:
+    return accumulator
 
-def _named(stats: statistics_pb2.DatasetFeatureStatistics,
-           name: str) -> statistics_pb2.DatasetFeatureStatistics:
-  named = statistics_pb2.DatasetFeatureStatistics()
-  named.CopyFrom(stats)
-  named.name = name
-  return named
+
+def to_statistics(accumulator: _Accumulator, spec: spec_lib.FeatureSpec,
+                  name: str) -> statistics_pb2.DatasetFeatureStatistics:
+  """A split's accumulator (`AccumulateStatistics`) -> its statistics, named `name`."""
+  stats = FeatureStatsCombineFn(spec).extract_output(accumulator)
+  stats.name = name
+  return stats
+
+
+def token_counts(accumulator: _Accumulator, feature_name: str) -> Counter[str]:
+  """The exact count of every value of a vocabulary feature in the accumulator."""
+  counts = accumulator[feature_name].token_counts
+  if counts is None:
+    raise ValueError(f"{feature_name!r} has no vocabulary, so its values are not "
+                     "counted.")
+  return counts
 
 
 def batch_examples() -> beam.PTransform:
@@ -296,26 +310,34 @@ def batch_examples() -> beam.PTransform:
   return beam.BatchElements(min_batch_size=64, max_batch_size=4096)
 
 
+class AccumulateStatistics(beam.PTransform):
+  """Batches of one split's example dicts (`batch_examples`) -> the split's single
+  accumulator (feature name -> running statistics, token counts included)."""
+
+  def __init__(self, spec: spec_lib.FeatureSpec):
+    super().__init__()
+    self._spec = spec
+
+  def expand(self, batches: beam.PCollection) -> beam.PCollection:
+    return batches | "Combine" >> beam.CombineGlobally(_BatchAccumulateFn(self._spec))
+
+
 class ComputeStatistics(beam.PTransform):
   """Example dicts of one split -> a single `DatasetFeatureStatistics` named `split`.
 
   An empty input gives statistics with `num_examples` 0, so every split has an entry.
-  With `batched`, the input is already lists of example dicts (`batch_examples`), so
-  a caller with other batch passes over the same split batches once.
   """
 
-  def __init__(self, spec: spec_lib.FeatureSpec, split_name: str,
-               batched: bool = False):
+  def __init__(self, spec: spec_lib.FeatureSpec, split_name: str):
     super().__init__()
     self._spec = spec
     self._split_name = split_name
-    self._batched = batched
 
   def expand(self, examples: beam.PCollection) -> beam.PCollection:
-    batches = examples if self._batched else examples | "Batch" >> batch_examples()
-    return (batches
-            | "Combine" >> beam.CombineGlobally(_BatchCombineFn(self._spec))
-            | "Name" >> beam.Map(_named, self._split_name))
+    return (examples
+            | "Batch" >> batch_examples()
+            | "Accumulate" >> AccumulateStatistics(self._spec)
+            | "ToStatistics" >> beam.Map(to_statistics, self._spec, self._split_name))
 
 
 def write_statistics(stats_list: statistics_pb2.DatasetFeatureStatisticsList,

@@ -10,14 +10,14 @@ StringLookup adds its OOV buckets in front.
 
 from __future__ import annotations
 
-import collections
-from typing import Any, Iterable, Mapping
+from typing import Iterable
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from features import layout
 from features import spec as spec_lib
+from pipelines import statistics
 
 
 def select_tokens(counts: Iterable[tuple[str, int]], min_count: int,
@@ -29,59 +29,26 @@ def select_tokens(counts: Iterable[tuple[str, int]], min_count: int,
   return [t for _, t in kept]
 
 
-class _TokenCountsFn(beam.CombineFn):
-  """Batches of example dicts -> {vocabulary name: Counter of its owner's tokens}.
-
-  Counting a batch's column with Counter.update keeps the per-token work in C, so the
-  job never emits one element per token. Accumulators are bounded by the
-  vocabularies, which the files hold anyway.
-  """
-
-  def __init__(self, owners: Mapping[str, str]):
-    super().__init__()
-    self._owners = dict(owners)
-
-  def create_accumulator(self) -> dict[str, collections.Counter]:
-    return {vocab_name: collections.Counter() for vocab_name in self._owners}
-
-  def add_input(self, accumulator: dict[str, collections.Counter],
-                batch: list[Mapping[str, Any]]) -> dict[str, collections.Counter]:
-    for vocab_name, feature_name in self._owners.items():
-      accumulator[vocab_name].update([example[feature_name] for example in batch])
-    return accumulator
-
-  def merge_accumulators(self, accumulators: Iterable[dict[str, collections.Counter]]
-                         ) -> dict[str, collections.Counter]:
-    accumulators = iter(accumulators)
-    merged = next(accumulators)
-    for accumulator in accumulators:
-      for vocab_name, counts in accumulator.items():
-        merged[vocab_name].update(counts)
-    return merged
-
-  def extract_output(self, accumulator: dict[str, collections.Counter]
-                     ) -> dict[str, collections.Counter]:
-    return accumulator
-
-
 class BuildVocabularies(beam.PTransform):
-  """Batches of train example dicts (`statistics.batch_examples`) -> vocabulary
-  files; outputs ("vocab_size/<name>", size) for every vocabulary of the spec."""
+  """The train split's statistics accumulator (`statistics.AccumulateStatistics`,
+  which counts every vocabulary feature's values exactly) -> vocabulary files;
+  outputs ("vocab_size/<name>", size) for every vocabulary of the spec."""
 
   def __init__(self, spec: spec_lib.FeatureSpec, output_dir: str):
     super().__init__()
     self._spec = spec
     self._output_dir = output_dir
 
-  def expand(self, batches):
+  def expand(self, accumulator):
     owners = {name: features[0].name
               for name, features in self._spec.vocabularies().items()}
     if any(self._spec[f].is_sequence for f in owners.values()):
       raise ValueError("A vocabulary must be owned by a scalar categorical feature; "
                        f"owners: {owners}.")
-    return (batches
-            | "CountTokens" >> beam.CombineGlobally(_TokenCountsFn(owners))
-            | "ByVocabulary" >> beam.FlatMap(lambda counts: counts.items())
+    return (accumulator
+            | "ByVocabulary" >> beam.FlatMap(
+                lambda acc: [(name, statistics.token_counts(acc, owner))
+                             for name, owner in owners.items()])
             | "WriteVocabulary" >> beam.Map(self._write))
 
   def _write(self, vocab_and_counts):
