@@ -233,3 +233,16 @@ def test_existing_output_needs_overwrite(clean_run):
   with pytest.raises(ValueError, match="--overwrite"):
     join_logs.run(config({"impressions": "x", "clicks": "x", "detail_pages": "x"},
                          output_dir), RUNNER)
+
+
+def test_inputs_are_checked_before_anything_is_staged(tmp_path):
+  paths = write_logs(str(tmp_path), IMPRESSIONS, CLICKS, DETAILS)
+  output_dir = str(tmp_path / "examples")
+  missing = {**paths, "clicks": str(tmp_path / "no_such_clicks*")}
+  with pytest.raises(ValueError, match="--clicks=.*matches no file"):
+    join_logs.run(config(missing, output_dir), RUNNER)
+  # One file in two logs would be read twice, as two kinds of record.
+  overlapping = {**paths, "clicks": paths["impressions"]}
+  with pytest.raises(ValueError, match="matches both --impressions and --clicks"):
+    join_logs.run(config(overlapping, output_dir), RUNNER)
+  assert not [p for p in os.listdir(tmp_path) if p.startswith("examples")]
