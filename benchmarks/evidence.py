@@ -51,7 +51,7 @@ class TaskEvidence:
       reference's, paired by seed. Each step of a ladder is one (e.g. PFD over the
       baseline, PFD+MD over PFD).
     batch_size: One epoch at this size must be enough for the student to converge.
-    shuffle_buffer: Train records in the shuffle buffer (TrainConfig).
+    shuffle_buffer: Train records shuffled together (TrainConfig).
     legend: What the rows are, for the markdown.
     notes: How to read the steps in this world, for the markdown.
     baseline: The variant whose gap to the Bayes ceiling a gain over it closes.

@@ -115,7 +115,7 @@ def _define_flags() -> None:
   flags.DEFINE_integer("epochs", train.TrainConfig.epochs, "Epochs per run.")
   flags.DEFINE_integer("batch_size", train.TrainConfig.batch_size, "Batch size.")
   flags.DEFINE_integer("shuffle_buffer", train.TrainConfig.shuffle_buffer, "Train "
-                       "records in the shuffle buffer (the split's size: a full "
+                       "records shuffled together (the split's size: a full "
                        "shuffle; splits are written user by user).")
   flags.mark_flags_as_required(["data_dir", "work_dir"])
 

@@ -44,7 +44,7 @@ class TrainConfig:
   epochs: int = 3
   steps_per_epoch: int | None = None
   # The join job writes each split user by user (the heaviest clickers first, the
-  # users who never click last), so a buffer much smaller than the split leaves whole
+  # users who never click last), so a shuffle window much smaller than the split leaves whole
   # stretches of an epoch without a click: set it to the split's size for one epoch.
   shuffle_buffer: int = 10_000
   teacher_epochs: int | None = None  # Two-stage only; default: epochs.
@@ -207,7 +207,7 @@ def _define_flags() -> None:
   flags.DEFINE_integer("epochs", 3, "Epochs (per stage for two_stage).")
   flags.DEFINE_integer("steps_per_epoch", None, "Cap on steps per epoch.")
   flags.DEFINE_integer("shuffle_buffer", TrainConfig.shuffle_buffer, "Train records "
-                       "in the shuffle buffer (the split's size: a full shuffle).")
+                       "shuffled together (the split's size: a full shuffle).")
   flags.DEFINE_integer("seed", 0, "Random seed.")
   flags.DEFINE_enum("strategy", "default", list(STRATEGIES), "tf.distribute strategy.")
   flags.DEFINE_bool("deterministic", False, "Op determinism and ordered input.")

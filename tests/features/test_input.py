@@ -141,6 +141,21 @@ def test_deterministic_order_repeats_and_the_seed_changes_it(data_dir):
   assert sorted(order(seed=8)) == sorted(first)
 
 
+def test_windows_are_permutations_of_consecutive_records_redrawn_each_pass():
+  blocks = tf.data.Dataset.range(1000).map(tf.strings.as_string).batch(64)
+
+  def windows(dataset):
+    return [[int(r) for r in window] for window in dataset.as_numpy_iterator()]
+
+  shuffled = input_lib.shuffle_in_windows(blocks, 300, seed=5)
+  first = windows(shuffled)
+  assert [sorted(w) for w in first] == [list(range(s, min(s + 300, 1000)))
+                                        for s in range(0, 1000, 300)]
+  assert all(w != sorted(w) for w in first)
+  assert windows(shuffled) != first  # A new pass (epoch) draws new permutations,
+  assert windows(input_lib.shuffle_in_windows(blocks, 300, seed=5)) == first  # seeded.
+
+
 def test_repeat_runs_batches_across_epochs(data_dir, report):
   batch_size = 1500  # Not a divisor of the 2000 train examples.
   assert report["examples"]["train"] % batch_size
