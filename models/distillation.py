@@ -129,7 +129,7 @@ class DistillationModel(tf.keras.Model):
   # --- Heads -------------------------------------------------------------------
 
   def call(self, features: Mapping[str, tf.Tensor], training: bool = False,
-           lookups: dict | None = None) -> tf.Tensor:
+           lookups: towers.BatchLookups | None = None) -> tf.Tensor:
     """The student's logits `[batch]`, from the task's regular features only.
 
     `lookups` lets a training step reuse the embeddings the teacher already looked
@@ -141,7 +141,7 @@ class DistillationModel(tf.keras.Model):
     return self.student(features, training=training, lookups=lookups)
 
   def teacher_logits(self, features: Mapping[str, tf.Tensor], training: bool = False,
-                     lookups: dict | None = None) -> tf.Tensor:
+                     lookups: towers.BatchLookups | None = None) -> tf.Tensor:
     return self.teacher(features, training=training, lookups=lookups)
 
   def build_from_batch(self, features: Mapping[str, tf.Tensor]) -> None:
@@ -151,6 +151,13 @@ class DistillationModel(tf.keras.Model):
     """
     self.predict_step(features)
     self.built = True
+
+  def _encoders(self) -> list[towers.FeatureEncoder]:
+    """Every present head's feature encoders."""
+    heads = [getattr(self, head) for head in ("teacher", "student")
+             if getattr(self.model_config.mode, f"has_{head}")]
+    return [module for head in heads for module in head.submodules
+            if isinstance(module, towers.FeatureEncoder)]
 
   # --- Variable groups ---------------------------------------------------------
 
@@ -186,7 +193,9 @@ class DistillationModel(tf.keras.Model):
            if self.optimizer is not None else tf.constant(0.0)}
     zero = tf.constant(0.0)
     out["teacher_loss"] = out["distillation_loss"] = out["student_bce"] = zero
-    lookups = {}  # Shared tables are looked up once per batch for both heads.
+    # Shared tables are looked up once per batch for both heads, and their poolings
+    # of a shared sequence run together.
+    lookups = towers.BatchLookups(self._encoders())
     if config.mode.has_teacher:
       out["teacher_logits"] = self.teacher_logits(features, training=training,
                                                   lookups=lookups)

@@ -21,33 +21,46 @@ class AttentionPooling(tf.keras.layers.Layer):
   """Pools a behaviour sequence against the target item (DIN-style, dot product).
 
   A user's recent clicks matter in proportion to their similarity with the item being
-  scored; a mean over the sequence would blur that.
+  scored; a mean over the sequence would blur that. The layer owns its head's key
+  projection; `attend` runs it, alone or beside other heads' poolings of the same
+  sequence.
+
+  Args:
+    dim: Width of the query and of the keys.
   """
 
-  def __init__(self, **kwargs):
+  def __init__(self, dim: int, **kwargs):
     super().__init__(**kwargs)
-    self._project = None
-
-  def build(self, input_shape):
-    query_dim = input_shape[0][-1]
-    self._project = tf.keras.layers.Dense(query_dim, use_bias=False,
-                                          name="key_projection")
-    self._project.build([None, query_dim])
+    self.kernel = self.add_weight("key_projection", shape=[dim, dim],
+                                  initializer="glorot_uniform")
 
   def call(self, inputs):
     """Args: (query [batch, d], keys [batch, max_len, d], mask [batch, max_len] bool,
     as `pad` gives them) -> [batch, d]."""
-    query, dense_keys, mask = inputs
-    # score = <q, k W> = <q W^T, k>: projecting the one query instead of every key
-    # costs 1/max_len of the FLOPs (the sequence is 50 long), same weights, same scores.
-    query = tf.linalg.matmul(query, self._project.kernel, transpose_b=True)
-    # Matrix-vector products: einsum (and broadcast products and sums) over these
-    # small per-example matrices cost 1.5-2x as much on a CPU, forward and backward.
-    scores = tf.linalg.matvec(dense_keys, query)
-    scores /= tf.sqrt(tf.cast(tf.shape(query)[-1], scores.dtype))
-    scores = tf.where(mask, scores, tf.fill(tf.shape(scores), scores.dtype.min))
-    weights = tf.nn.softmax(scores) * tf.cast(mask, scores.dtype)  # Empty rows: 0.
-    return tf.linalg.matvec(dense_keys, weights, transpose_a=True)
+    return attend([self], *inputs)[0]
+
+
+def attend(poolings: Sequence[AttentionPooling], query: tf.Tensor,
+           dense_keys: tf.Tensor, mask: tf.Tensor) -> list[tf.Tensor]:
+  """Each pooling's `[batch, d]` output for one query and one padded sequence.
+
+  Heads that read the same tables pool the same keys against the same target and
+  differ only in their projection: one batched product over the keys serves them
+  all (a second head's pooling then costs a fraction of the first's), and each
+  output depends on its own kernel alone.
+
+  Score = <q, k W> / sqrt(d) = <q W^T, k> / sqrt(d): projecting the one query
+  instead of every key costs 1/max_len of the FLOPs, same weights, same scores.
+  """
+  heads, dim = len(poolings), query.shape[-1]
+  kernels = tf.concat([pooling.kernel for pooling in poolings], axis=0)
+  queries = tf.matmul(query, kernels, transpose_b=True) / tf.sqrt(float(dim))
+  queries = tf.reshape(queries, [-1, heads, dim])
+  scores = tf.matmul(queries, dense_keys, transpose_b=True)  # [batch, heads, len]
+  mask = mask[:, tf.newaxis, :]
+  scores = tf.where(mask, scores, tf.fill(tf.shape(scores), scores.dtype.min))
+  weights = tf.nn.softmax(scores) * tf.cast(mask, scores.dtype)  # Empty rows: 0.
+  return tf.unstack(tf.matmul(weights, dense_keys), num=heads, axis=1)
 
 
 def pad(keys: tf.RaggedTensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -61,6 +74,46 @@ def signed_log1p(x: tf.Tensor) -> tf.Tensor:
   """Counts, dwell times and prices are heavy-tailed: compress them."""
   x = tf.cast(x, tf.float32)
   return tf.sign(x) * tf.math.log1p(tf.abs(x))
+
+
+AttentionKey = tuple[int, str, int, str]
+
+
+class BatchLookups:
+  """What the heads of one model compute once per batch, shared between them.
+
+  Embeddings of a shared table, padded sequences, a shared encoder's output: each is
+  computed by the first head that needs it (`once`). Attention poolings of the same
+  sequence against the same target (`pooled`) run for every head at once (`attend`).
+
+  Args:
+    encoders: The encoders of every head that reads this batch (to pair up their
+      poolings); none: each pooling runs alone.
+  """
+
+  def __init__(self, encoders: Sequence[FeatureEncoder] = ()):
+    self._values: dict[tuple, Any] = {}
+    self._poolings: dict[AttentionKey, list[AttentionPooling]] = {}
+    for encoder in encoders:
+      for key, pooling in encoder.poolings().items():
+        group = self._poolings.setdefault(key, [])
+        if not any(pooling is other for other in group):
+          group.append(pooling)
+
+  def once(self, key: tuple, compute: Callable[[], Any]) -> Any:
+    if key not in self._values:
+      self._values[key] = compute()
+    return self._values[key]
+
+  def pooled(self, key: AttentionKey, pooling: AttentionPooling, query: tf.Tensor,
+             dense_keys: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+    """`pooling`'s output, computed with its partners' on first use."""
+    group = self._poolings.get(key, [])
+    if not any(pooling is other for other in group):
+      group = [pooling]
+    outputs = self.once(("pooled", key, tuple(id(p) for p in group)),
+                        lambda: attend(group, query, dense_keys, mask))
+    return next(out for p, out in zip(group, outputs) if p is pooling)
 
 
 class FeatureEncoder(tf.keras.layers.Layer):
@@ -85,49 +138,56 @@ class FeatureEncoder(tf.keras.layers.Layer):
     self._pooling = {}
     for f in self._features:
       if f.is_sequence and self._target(f) is not None:
-        self._pooling[f.name] = AttentionPooling(name=f"attend_{f.name}")
+        dim = self._tables[f.vocabulary].embedding.output_dim
+        self._pooling[f.name] = AttentionPooling(dim, name=f"attend_{f.name}")
 
   def _target(self, sequence: spec_lib.Feature) -> str | None:
     """The scalar feature a sequence is attended against: its vocabulary's owner."""
     owner = self._spec.vocabulary_settings(sequence.vocabulary).name
     return owner if owner in self.feature_names else None
 
-  @staticmethod
-  def _once(lookups: dict | None, key: tuple, compute: Callable[[], Any]) -> Any:
-    """`compute()`, once per batch for every head when `lookups` is shared."""
-    if lookups is None:
-      return compute()
-    if key not in lookups:
-      lookups[key] = compute()
-    return lookups[key]
+  def _attention_key(self, sequence: spec_lib.Feature) -> AttentionKey:
+    """Poolings with equal keys attend over the same keys with the same query."""
+    target = self._spec[self._target(sequence)]
+    return (id(self._tables[sequence.vocabulary]), sequence.name,
+            id(self._tables[target.vocabulary]), target.name)
 
-  def _lookup(self, f: spec_lib.Feature, inputs, lookups: dict | None):
+  def poolings(self) -> dict[AttentionKey, AttentionPooling]:
+    """This encoder's attention poolings, by what they attend over (BatchLookups)."""
+    return {self._attention_key(f): self._pooling[f.name] for f in self._features
+            if f.name in self._pooling}
+
+  def _lookup(self, f: spec_lib.Feature, inputs, lookups: BatchLookups):
     """One feature's embeddings (a shared table read by both heads: one lookup)."""
     table = self._tables[f.vocabulary]
-    return self._once(lookups, (table.name, f.name), lambda: table(inputs[f.name]))
+    return lookups.once((table.name, f.name), lambda: table(inputs[f.name]))
 
-  def _padded(self, f: spec_lib.Feature, inputs, lookups: dict | None):
+  def _padded(self, f: spec_lib.Feature, inputs, lookups: BatchLookups):
     """A sequence's embeddings as padded keys and mask (`pad`), once per batch."""
     table = self._tables[f.vocabulary]
-    return self._once(lookups, ("padded", table.name, f.name),
-                      lambda: pad(self._lookup(f, inputs, lookups)))
+    return lookups.once(("padded", table.name, f.name),
+                        lambda: pad(self._lookup(f, inputs, lookups)))
 
-  def call(self, inputs: Mapping[str, tf.Tensor], lookups: dict | None = None
+  def call(self, inputs: Mapping[str, tf.Tensor], lookups: BatchLookups | None = None
            ) -> tf.Tensor:
-    """Args: inputs, the batch; lookups, a per-batch cache both heads may share (an
-    encoder read by both heads also encodes once per batch)."""
-    return self._once(lookups, ("encoding", id(self)),
-                      lambda: self._encode(inputs, lookups))
+    """Args: inputs, the batch; lookups, what the model's heads share of this batch
+    (an encoder read by both heads also encodes once per batch); None: this call's
+    own."""
+    lookups = BatchLookups() if lookups is None else lookups
+    return lookups.once(("encoding", id(self)),
+                        lambda: self._encode(inputs, lookups))
 
-  def _encode(self, inputs: Mapping[str, tf.Tensor], lookups: dict | None
+  def _encode(self, inputs: Mapping[str, tf.Tensor], lookups: BatchLookups
               ) -> tf.Tensor:
-    parts, embedded = [], {}
+    parts, embedded, numeric = [], {}, []
     for f in self._features:
       if f.kind is spec_lib.Kind.CATEGORICAL:
         embedded[f.name] = self._lookup(f, inputs, lookups)
         parts.append(embedded[f.name])
       elif f.kind is spec_lib.Kind.NUMERIC:
-        parts.append(signed_log1p(inputs[f.name])[:, tf.newaxis])
+        numeric.append(tf.cast(inputs[f.name], tf.float32))
+    if numeric:  # One transform of all of them: a head has a dozen numbers.
+      parts.append(signed_log1p(tf.stack(numeric, axis=-1)))
     for f in self._features:
       if f.is_sequence:
         target = self._target(f)
@@ -136,8 +196,9 @@ class FeatureEncoder(tf.keras.layers.Layer):
           lengths = tf.cast(keys.row_lengths(), tf.float32)[:, tf.newaxis]
           parts.append(tf.math.divide_no_nan(tf.reduce_sum(keys, axis=1), lengths))
         else:
-          parts.append(self._pooling[f.name](
-              (embedded[target], *self._padded(f, inputs, lookups))))
+          parts.append(lookups.pooled(self._attention_key(f), self._pooling[f.name],
+                                      embedded[target],
+                                      *self._padded(f, inputs, lookups)))
     return tf.concat(parts, axis=-1)
 
 
@@ -200,7 +261,7 @@ class MlpHead(tf.keras.layers.Layer):
     self.tower = LogitTower(hidden, cross_layers, name="tower")
 
   def call(self, inputs: Mapping[str, tf.Tensor], training: bool = False,
-           lookups: dict | None = None) -> tf.Tensor:
+           lookups: BatchLookups | None = None) -> tf.Tensor:
     """`[batch]` logits; `lookups` is the per-batch embedding cache both heads share."""
     encoded = self.encoder(inputs, lookups=lookups)
     if self.shared_encoder is not None:

@@ -59,7 +59,8 @@ class VectorTower(tf.keras.layers.Layer):
     self._layers = towers.relu_layers(hidden)
     self._output = tf.keras.layers.Dense(dim, name="vector")
 
-  def call(self, inputs: Mapping[str, tf.Tensor], lookups: dict | None = None
+  def call(self, inputs: Mapping[str, tf.Tensor],
+           lookups: towers.BatchLookups | None = None
            ) -> tuple[tf.Tensor, tf.Tensor]:
     """Returns (unit vectors `[batch, dim]`, the encoding `[batch, width]`)."""
     encoded = x = self.encoder(inputs, lookups=lookups)
@@ -112,7 +113,7 @@ class TwoTowerHead(tf.keras.layers.Layer):
       self.scale = tf.constant(scale, tf.float32)
 
   def user_vectors(self, inputs: Mapping[str, tf.Tensor],
-                   lookups: dict | None = None) -> tf.Tensor:
+                   lookups: towers.BatchLookups | None = None) -> tf.Tensor:
     """`[batch, vector_dim]` from the user side's features only."""
     u, _ = self.user_tower(inputs, lookups=lookups)
     u = self.scale * u
@@ -121,7 +122,7 @@ class TwoTowerHead(tf.keras.layers.Layer):
     return u
 
   def item_vectors(self, inputs: Mapping[str, tf.Tensor],
-                   lookups: dict | None = None) -> tf.Tensor:
+                   lookups: towers.BatchLookups | None = None) -> tf.Tensor:
     """`[batch, vector_dim]` from the item side's features only."""
     v, encoded = self.item_tower(inputs, lookups=lookups)
     if self._bias is not None:
@@ -129,7 +130,7 @@ class TwoTowerHead(tf.keras.layers.Layer):
     return v
 
   def call(self, inputs: Mapping[str, tf.Tensor], training: bool = False,
-           lookups: dict | None = None) -> tf.Tensor:
+           lookups: towers.BatchLookups | None = None) -> tf.Tensor:
     """`[batch]` logits: each example's user vector . its item vector."""
     del training  # No layer behaves differently in training.
     return tf.reduce_sum(self.user_vectors(inputs, lookups) *

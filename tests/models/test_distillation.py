@@ -114,6 +114,22 @@ def test_routed_gradients_are_each_groups_own_objectives(data_dir, overrides):
   assert compared == len(routed) > 0
 
 
+def _batched_products(model, features, labels):
+  graph = tf.function(lambda: model.compute_losses(
+      features, labels, None, training=True)).get_concrete_function().graph
+  return sum(op.type.startswith("BatchMatMul") for op in graph.get_operations())
+
+
+def test_shared_tables_pool_both_heads_in_one_product_per_sequence(data_dir):
+  features, labels = make_batch(0)
+  attended = [f for f in SPEC.regular("cvr") if f.is_sequence]
+  shared = build(data_dir, task="cvr", mode="pfd")
+  unshared = build(data_dir, task="cvr", mode="pfd", unshared_vocabularies=ALL_VOCABS)
+  # Scores and pooling: two products per sequence for both heads, or per head.
+  assert _batched_products(shared, features, labels) == 2 * len(attended)
+  assert _batched_products(unshared, features, labels) == 4 * len(attended)
+
+
 def test_lambda_is_exactly_zero_before_the_swap_step(data_dir):
   model = build(data_dir, lambda_value=0.5, swap_step=3)
   logs = train(model, [make_batch(s) for s in range(5)])
