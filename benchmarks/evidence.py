@@ -83,8 +83,8 @@ CVR_NOTES = (
     "P(purchase | x) itself (oracle_regular) adds under +0.004. So label noise is not "
     "what holds this student back: the gap is its own, one epoch of id embeddings "
     "over ~57k clicked impressions (trained for 3 epochs both heads overfit: student "
-    "AUC ~0.59). The learnt teacher (~0.805 against the oracle's 0.838) keeps less than "
-    "that small margin, and lambda = 0.5 halves the hard-label gradient: PFD comes out "
+    "AUC ~0.59). The learnt teacher (~0.805 against the oracle's 0.838) keeps less "
+    "than that small margin, and lambda = 0.5 halves the hard-label gradient: PFD comes out "
     "level or slightly below. Single-seed probes that did not change this: the swap "
     "step, lambda, temperature, unshared embeddings, two-stage training, a full "
     "shuffle instead of a 10k buffer. The CTR task below, where the privileged cross "
@@ -142,8 +142,8 @@ TASKS: Mapping[str, TaskEvidence] = {
         "counts. An inner-product "
         "teacher with the counts and position on its user side can represent nearly "
         "all of it, so the DCN teacher is only a little stronger than PFD's (the two "
-        "teacher rows: a few thousandths of AUC), and PFD+MD's step over PFD is of that "
-        "size. Both teachers stay "
+        "teacher rows: a few thousandths of AUC), and PFD+MD's step over PFD is of "
+        "that size. Both teachers stay "
         "far below the full Bayes ceiling: one epoch of id embeddings for 20k users "
         "and 20k items limits them, not their form."),
 }

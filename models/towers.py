@@ -76,7 +76,7 @@ def signed_log1p(x: tf.Tensor) -> tf.Tensor:
   return tf.sign(x) * tf.math.log1p(tf.abs(x))
 
 
-AttentionKey = tuple[int, str, int, str]
+AttentionKey = tuple[str, str, str, str]
 
 
 class BatchLookups:
@@ -147,10 +147,11 @@ class FeatureEncoder(tf.keras.layers.Layer):
     return owner if owner in self.feature_names else None
 
   def _attention_key(self, sequence: spec_lib.Feature) -> AttentionKey:
-    """Poolings with equal keys attend over the same keys with the same query."""
+    """Poolings with equal keys attend over the same keys with the same query (tables
+    are told apart by name, as the lookups are)."""
     target = self._spec[self._target(sequence)]
-    return (id(self._tables[sequence.vocabulary]), sequence.name,
-            id(self._tables[target.vocabulary]), target.name)
+    return (self._tables[sequence.vocabulary].name, sequence.name,
+            self._tables[target.vocabulary].name, target.name)
 
   def poolings(self) -> dict[AttentionKey, AttentionPooling]:
     """This encoder's attention poolings, by what they attend over (BatchLookups)."""

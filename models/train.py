@@ -44,8 +44,9 @@ class TrainConfig:
   epochs: int = 3
   steps_per_epoch: int | None = None
   # The join job writes each split user by user (the heaviest clickers first, the
-  # users who never click last), so a shuffle window much smaller than the split leaves whole
-  # stretches of an epoch without a click: set it to the split's size for one epoch.
+  # users who never click last), so a shuffle window much smaller than the split
+  # leaves whole stretches of an epoch without a click: set it to the split's size
+  # for one epoch.
   shuffle_buffer: int = 10_000
   teacher_epochs: int | None = None  # Two-stage only; default: epochs.
   seed: int = 0
