@@ -46,7 +46,7 @@ def serving_environment(task_name: str) -> str:
 def build_schema(spec: spec_lib.FeatureSpec,
                  vocabulary_sizes: Mapping[str, int] | None = None
                 ) -> schema_pb2.Schema:
-  """Builds the Schema of examples encoded by `features.example_codec.encode`.
+  """Builds the Schema of examples written by `features.example_codec.ExampleSerializer`.
 
   Args:
     spec: The feature spec.

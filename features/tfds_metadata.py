@@ -8,8 +8,8 @@ example counts it has already computed. After that,
 
 tfds parses a `Tensor(shape=())` feature with `tf.io.FixedLenFeature([])` and a
 `Tensor(shape=(None,))` one with `tf.io.FixedLenSequenceFeature([], allow_missing=True)`,
-which matches `features.example_codec.encode`: every scalar is a 1-element list and every
-sequence a possibly empty list of strings.
+which matches `features.example_codec.ExampleSerializer`: every scalar is a 1-element
+list and every sequence a possibly empty list of strings.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ FILE_FORMAT = "tfrecord"
 
 
 def tfds_features(spec: spec_lib.FeatureSpec) -> tfds.features.FeaturesDict:
-  """The tfds FeaturesDict of examples encoded by `example_codec.encode`."""
+  """The tfds FeaturesDict of examples written by `example_codec.ExampleSerializer`."""
   features = {}
   for feature in spec:
     shape = (None,) if feature.is_sequence else ()

@@ -311,8 +311,9 @@ def batch_examples() -> beam.PTransform:
 
 
 class AccumulateStatistics(beam.PTransform):
-  """Batches of one split's example dicts (`batch_examples`) -> the split's single
-  accumulator (feature name -> running statistics, token counts included)."""
+  """Lists of one split's example dicts (`batch_examples`, or the join's per-user
+  lists) -> the split's single accumulator (feature name -> running statistics,
+  token counts included)."""
 
   def __init__(self, spec: spec_lib.FeatureSpec):
     super().__init__()

@@ -27,7 +27,6 @@ from pipelines.impression_join import JoinedImpression, PostEvents
 from pipelines.log_records import Impression, Log
 
 _MARSHAL_VERSION = 4
-_TS_INDEX = Impression._fields.index("ts_ms")
 _NO_POST_EVENTS = PostEvents()
 _LOGS = tuple(Log)
 _LOG_TAGS = {log: bytes((i,)) for i, log in enumerate(_LOGS)}
@@ -101,6 +100,3 @@ def joined_from_wire(wire: WireJoined, value_names: Sequence[str]) -> JoinedImpr
       _impression(impression, value_names), click, click_ts_ms, purchase,
       _NO_POST_EVENTS if post_events is None else PostEvents(*post_events))
 
-
-def impression_ts_ms(joined: WireJoined) -> int:
-  return marshal.loads(joined)[0][_TS_INDEX]

@@ -33,6 +33,7 @@ def _values(i: int) -> dict:
 
 def _write_shards(data_dir: str) -> dict[str, list[dict]]:
   written, i = {}, 0
+  serialize = example_codec.ExampleSerializer(SPEC)
   for split, lengths in SHARD_LENGTHS.items():
     written[split] = []
     for shard, length in enumerate(lengths):
@@ -41,7 +42,7 @@ def _write_shards(data_dir: str) -> dict[str, list[dict]]:
       with tf.io.TFRecordWriter(path) as writer:
         for _ in range(length):
           values = _values(i)
-          writer.write(example_codec.encode(values, SPEC).SerializeToString())
+          writer.write(serialize(values))
           written[split].append(values)
           i += 1
   return written
