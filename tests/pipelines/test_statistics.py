@@ -134,6 +134,22 @@ def test_merge_in_any_grouping_gives_the_same_statistics(partition):
   _check_expected(combine.extract_output(combine.merge_accumulators(accumulators)))
 
 
+@pytest.mark.parametrize("pool_size", [1, 2, 3, 1024])
+def test_pooled_lists_give_the_same_statistics_when_pools_are_cut_anywhere(
+    monkeypatch, pool_size):
+  """Lists pooled across calls, compacted mid-list, or still pooled at the merge."""
+  monkeypatch.setattr(statistics._BatchAccumulateFn, "MIN_COLUMN_LENGTH", pool_size)
+  combine = statistics._BatchAccumulateFn(SPEC)
+  first = combine.add_inputs(combine.create_accumulator(),
+                             [[EXAMPLES[0]], [], [EXAMPLES[1], EXAMPLES[2]]])
+  second = combine.add_input(combine.create_accumulator(), [EXAMPLES[3]])
+  merged = combine.merge_accumulators([first, second])
+  stats = statistics.to_statistics(combine.extract_output(merged), SPEC, "train")
+  _check_expected(stats)
+  assert statistics.token_counts(combine.extract_output(merged), "scene") == {
+      "home": 3, "search": 1}
+
+
 def test_top_values_are_capped_and_ties_ordered_by_value():
   combine = statistics.FeatureStatsCombineFn(SPEC)
   accumulator = combine.create_accumulator()
