@@ -240,8 +240,10 @@ class AddHistoryFn(beam.DoFn):
     for joined, history in user_history.with_history(impressions,
                                                      self._history_length):
       values = dict(joined.impression.values)
-      values.update(click=joined.click, purchase=joined.purchase,
-                    **joined.post_events._asdict(), **history._asdict())
+      values.update(click=joined.click, purchase=joined.purchase)
+      # zip, not NamedTuple._asdict: this runs once per example.
+      values.update(zip(impression_join.PostEvents._fields, joined.post_events))
+      values.update(zip(user_history.UserHistory._fields, history))
       split = time_split.split_of(joined.impression.ts_ms, eval_start)
       by_split.setdefault(split, []).append({name: values[name]
                                              for name in self._names})
