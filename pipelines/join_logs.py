@@ -165,7 +165,12 @@ class ReadAndParseLogs(beam.PTransform):
 @beam.typehints.with_output_types(tuple[str, wire.WireJoined])
 class JoinImpressionFn(beam.DoFn):
   """One impression_id's grouped lines (`wire.tag`ged) -> a JoinedImpression, dead
-  letters, facts, and the latest joined impression's ts_ms per bundle on 'max_ts'."""
+  letters, facts, and the latest joined impression's ts_ms per bundle on 'max_ts'.
+
+  A lone impression (no duplicate, no event: ~95% of groups) is joined on its bytes
+  (`wire.lone_impression_to_joined_wire`); every other group goes through
+  `impression_join.join_impression`.
+  """
   DEAD = "dead"
   FACTS = "facts"
   MAX_TS = "max_ts"
@@ -183,6 +188,13 @@ class JoinImpressionFn(beam.DoFn):
   def process(self, keyed_group):
     _, tagged = keyed_group
     group = wire.by_log(tagged)
+    if len(group[Log.IMPRESSIONS]) == 1 and not (group[Log.CLICKS]
+                                                 or group[Log.DETAIL_PAGES]):
+      user_id, ts_ms, joined = wire.lone_impression_to_joined_wire(
+          group[Log.IMPRESSIONS][0])
+      self._see_ts(ts_ms)
+      yield user_id, joined
+      return
     result = impression_join.join_impression(
         [wire.impression_from_wire(i, self._value_names)
          for i in group[Log.IMPRESSIONS]],
@@ -204,9 +216,12 @@ class JoinImpressionFn(beam.DoFn):
         yield beam.pvalue.TaggedOutput(self.FACTS, _fact(f"note/{note}", n))
     if result.joined is not None:
       impression = result.joined.impression
-      if self._max_ts is None or impression.ts_ms > self._max_ts:
-        self._max_ts = impression.ts_ms
+      self._see_ts(impression.ts_ms)
       yield impression.user_id, wire.joined_to_wire(result.joined)
+
+  def _see_ts(self, ts_ms: int) -> None:
+    if self._max_ts is None or ts_ms > self._max_ts:
+      self._max_ts = ts_ms
 
   def finish_bundle(self):
     if self._max_ts is not None:

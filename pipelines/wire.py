@@ -27,6 +27,8 @@ from pipelines.impression_join import JoinedImpression, PostEvents
 from pipelines.log_records import Impression, Log
 
 _MARSHAL_VERSION = 4
+_USER_ID = Impression._fields.index("user_id")
+_TS_MS = Impression._fields.index("ts_ms")
 _NO_POST_EVENTS = PostEvents()
 _LOGS = tuple(Log)
 _LOG_TAGS = {log: bytes((i,)) for i, log in enumerate(_LOGS)}
@@ -92,6 +94,20 @@ def joined_to_wire(joined: JoinedImpression) -> WireJoined:
   return marshal.dumps((_impression_fields(impression), joined.click,
                         joined.click_ts_ms, joined.purchase, post_events),
                        _MARSHAL_VERSION)
+
+
+def lone_impression_to_joined_wire(impression: WireImpression
+                                   ) -> tuple[str, int, WireJoined]:
+  """An impression without any event -> (user_id, ts_ms, its joined wire form).
+
+  Such an impression joins to no click, no purchase and no post events
+  (`impression_join.join_impression`); that is ~95% of impressions, and this builds
+  `joined_to_wire` of that result from the bytes without rebuilding the record.
+  """
+  fields = marshal.loads(impression)
+  joined = ((*fields[:-1], ""), 0, -1, 0, None)
+  return (fields[_USER_ID], fields[_TS_MS],
+          marshal.dumps(joined, _MARSHAL_VERSION))
 
 
 def joined_from_wire(wire: WireJoined, value_names: Sequence[str]) -> JoinedImpression:

@@ -1,5 +1,6 @@
 """Shuffled records cross as bytes and come back equal, feature names restored."""
 
+from pipelines import impression_join
 from pipelines import wire
 from pipelines.impression_join import JoinedImpression, PostEvents
 from pipelines.log_records import Click, DetailEvent, Impression, Log
@@ -27,6 +28,18 @@ def test_joined_round_trip_leaves_the_source():
   unclicked = JoinedImpression(IMPRESSION, 0, -1, 0, PostEvents())
   assert wire.joined_from_wire(wire.joined_to_wire(unclicked), NAMES).post_events == (
       PostEvents())
+
+
+def test_a_lone_impression_joins_as_the_general_join_does():
+  encoded = wire.impression_to_wire(IMPRESSION)
+  user_id, ts_ms, joined = wire.lone_impression_to_joined_wire(encoded)
+  general = impression_join.join_impression([IMPRESSION], [], [],
+                                            impression_join.JoinWindows())
+  assert (user_id, ts_ms) == (IMPRESSION.user_id, IMPRESSION.ts_ms)
+  # marshal's bytes may differ in back-references; what they decode to may not.
+  assert wire.joined_from_wire(joined, NAMES) == wire.joined_from_wire(
+      wire.joined_to_wire(general.joined), NAMES)
+  assert not general.dead_letters and not +general.outcomes and not +general.notes
 
 
 def test_tagged_records_regroup_by_log():
