@@ -362,11 +362,12 @@ def _pipeline_options(pipeline_args: Sequence[str]) -> PipelineOptions:
   and 1M reconciled, with every line reaching the impression grouping, no residual
   roots (which its ParallelBundleManager drops) and no fact split across outputs.
   Since the job reads the three logs once and joins them with one tagged GroupByKey
-  (no CoGroupByKey), 3 of 3 runs at 1.5M with 2 workers reconciled, about 4.5k
-  impressions/s against 2.7-3.1k in-process on 2 cores, and the runner never logged
-  discarding an instruction's inputs. Without a cause the default stays in-process;
-  pass `--direct_running_mode=multi_processing --direct_num_workers=2` to take the
-  risk: the reconciliation still refuses a lossy run.
+  (no CoGroupByKey), every run with 2 workers has reconciled (3 at 1.5M, 4 at 1M,
+  several at 300k), and the runner never logged discarding an instruction's inputs;
+  on 2 cores they take about 0.6x the in-process time (300k impressions: 42 s against
+  69 s). Without a cause the default stays in-process; pass
+  `--direct_running_mode=multi_processing --direct_num_workers=2` to take the risk
+  (`benchmarks.beam_throughput` does): the reconciliation still refuses a lossy run.
   """
   args = list(pipeline_args)
   if not any(a.startswith("--runner") for a in args):

@@ -334,15 +334,9 @@ def token_counts(accumulator: _Accumulator, feature_name: str) -> Counter[str]:
   return counts
 
 
-def batch_examples() -> beam.PTransform:
-  """Example dicts -> lists of them, for the per-split passes that work columnwise."""
-  return beam.BatchElements(min_batch_size=64, max_batch_size=4096)
-
-
 class AccumulateStatistics(beam.PTransform):
-  """Lists of one split's example dicts (`batch_examples`, or the join's per-user
-  lists) -> the split's single accumulator (feature name -> running statistics,
-  token counts included)."""
+  """Lists of one split's example dicts (the join's are a user's each) -> the split's
+  single accumulator (feature name -> running statistics, token counts included)."""
 
   def __init__(self, spec: spec_lib.FeatureSpec):
     super().__init__()
@@ -365,7 +359,7 @@ class ComputeStatistics(beam.PTransform):
 
   def expand(self, examples: beam.PCollection) -> beam.PCollection:
     return (examples
-            | "Batch" >> batch_examples()
+            | "Batch" >> beam.BatchElements(min_batch_size=64, max_batch_size=4096)
             | "Accumulate" >> AccumulateStatistics(self._spec)
             | "ToStatistics" >> beam.Map(to_statistics, self._spec, self._split_name))
 
