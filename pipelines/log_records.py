@@ -104,14 +104,11 @@ def _is_int(value: Any) -> bool:
   return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _get(record: Mapping[str, Any], path: str) -> Any:
-  """Reads `a.b` from nested objects; a missing key is a missing field."""
-  value: Any = record
-  for part in path.split("."):
-    if not isinstance(value, dict) or part not in value:
-      raise _Rejected(Reason.MISSING_FIELD, f"missing field {path!r}")
-    value = value[part]
-  return value
+def _get(obj: Mapping[str, Any], key: str, path: str | None = None) -> Any:
+  """obj[key]; a missing key is a missing field, named `path` (default `key`)."""
+  if key not in obj:
+    raise _Rejected(Reason.MISSING_FIELD, f"missing field {path or key!r}")
+  return obj[key]
 
 
 def _as_id(value: Any, path: str) -> str:
@@ -157,16 +154,6 @@ def _as_number(value: Any, path: str) -> float:
   return value
 
 
-class _FeatureReader(NamedTuple):
-  """Where one logged spec feature sits in a record and how it is checked."""
-  name: str
-  scope: str  # "impression" (top level), "user" or "item"
-  key: str
-  path: str  # As named in errors.
-  convert: Callable[[Any, str], Any]
-  default: Any
-
-
 def _bounded(read: Callable[[Any, str], float], bounds: tuple[float, float] | None
              ) -> Callable[[Any, str], float]:
   if bounds is None:
@@ -182,7 +169,16 @@ def _bounded(read: Callable[[Any, str], float], bounds: tuple[float, float] | No
   return read_in_bounds
 
 
-def _reader(feature: spec_lib.Feature) -> _FeatureReader:
+_ReadFeature = Callable[[Mapping[str, Any]], Any]
+
+
+def _reader(feature: spec_lib.Feature) -> tuple[str, _ReadFeature]:
+  """(name, a function reading and checking the feature from a parsed impression).
+
+  A closure per feature, built once per spec: the job reads ~14 features of every
+  impression line, and looking up where each sits and how it is checked was a
+  third of the parse.
+  """
   scope, _, key = feature.source.partition(".")
   if feature.dtype is spec_lib.DType.STRING:
     convert = _as_id
@@ -192,20 +188,22 @@ def _reader(feature: spec_lib.Feature) -> _FeatureReader:
     convert = _bounded(_as_int, feature.bounds)
   else:
     convert = _bounded(lambda v, p: float(_as_number(v, p)), feature.bounds)
-  path = key if scope == "impression" else feature.source
-  return _FeatureReader(feature.name, scope, key, path, convert, feature.parse_default)
 
+  if scope == "impression":
+    def read_required(record: Mapping[str, Any]) -> Any:
+      if key not in record:
+        raise _Rejected(Reason.MISSING_FIELD, f"missing field {key!r}")
+      return convert(record[key], key)
+    return feature.name, read_required
 
-def _feature_value(record: Mapping[str, Any], reader: _FeatureReader) -> Any:
-  """Reads and checks one logged spec feature; absent optional keys get the default."""
-  if reader.scope == "impression":
-    if reader.key not in record:
-      raise _Rejected(Reason.MISSING_FIELD, f"missing field {reader.path!r}")
-    return reader.convert(record[reader.key], reader.path)
-  container = record[reader.scope]  # Checked to be an object before.
-  if reader.key not in container:
-    return reader.default
-  return reader.convert(container[reader.key], reader.path)
+  path, default = feature.source, feature.parse_default
+
+  def read_optional(record: Mapping[str, Any]) -> Any:
+    container = record[scope]  # Checked to be an object before.
+    if key not in container:  # Absent optional keys get the default.
+      return default
+    return convert(container[key], path)
+  return feature.name, read_optional
 
 
 def _load_object(line: str) -> Mapping[str, Any]:
@@ -245,14 +243,17 @@ class LogParser:
       return DeadLetter(self.log.value, source, e.reason.value, e.detail, line)
 
 
+_REQUIRED_ITEM_FIELDS = (("category_id", "item.category_id"), ("shop_id", "item.shop_id"))
+
+
 def _parse_impression(record: Mapping[str, Any], source: str,
-                      readers: tuple[_FeatureReader, ...]) -> Impression:
+                      readers: tuple[tuple[str, _ReadFeature], ...]) -> Impression:
   # Contract fields first, so a broken record names its first broken field.
   _as_object(_get(record, "user"), "user")
   item = _as_object(_get(record, "item"), "item")
-  for required in ("category_id", "shop_id"):
-    _get(record, f"item.{required}")
-  values = {r.name: _feature_value(record, r) for r in readers}
+  for required, path in _REQUIRED_ITEM_FIELDS:
+    _get(item, required, path)
+  values = {name: read(record) for name, read in readers}
   return Impression(
       impression_id=_as_id(_get(record, "impression_id"), "impression_id"),
       user_id=_as_id(_get(record, "user_id"), "user_id"),
