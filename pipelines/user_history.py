@@ -54,8 +54,13 @@ def with_history(impressions: Iterable[JoinedImpression], history_length: int,
   by_category: collections.Counter = collections.Counter()
   by_shop: collections.Counter = collections.Counter()
   next_click = 0
+  # The sequences change only when a click enters them, so impressions between two
+  # clicks share one pair of lists (read-only, like every yielded value).
+  item_ids: list[str] = []
+  category_ids: list[str] = []
   for joined in ordered:
     ts = joined.impression.ts_ms
+    clicked_before = next_click
     while next_click < len(clicks) and clicks[next_click].ts_ms < ts:
       click = clicks[next_click]
       recent.append(click)
@@ -67,9 +72,10 @@ def with_history(impressions: Iterable[JoinedImpression], history_length: int,
       gone = window.popleft()
       by_category[gone.category_id] -= 1
       by_shop[gone.shop_id] -= 1
-    latest_first = list(reversed(recent))
+    if next_click != clicked_before:
+      item_ids = [c.item_id for c in reversed(recent)]
+      category_ids = [c.category_id for c in reversed(recent)]
     yield joined, UserHistory(
-        hist_item_ids=[c.item_id for c in latest_first],
-        hist_category_ids=[c.category_id for c in latest_first],
+        hist_item_ids=item_ids, hist_category_ids=category_ids,
         user_category_clicks_24h=by_category[joined.impression.category_id],
         user_shop_clicks_24h=by_shop[joined.impression.shop_id])
