@@ -10,6 +10,7 @@ per batch rather than once per record (tensorflow/models' ranking data pipeline)
 from __future__ import annotations
 
 import itertools
+import json
 import posixpath
 import time
 from typing import Sequence
@@ -57,6 +58,17 @@ def load_spec(data_dir: str) -> spec_lib.FeatureSpec:
   path = posixpath.join(data_dir, layout.SPEC_FILE)
   with tf.io.gfile.GFile(path, "r") as f:
     return spec_lib.FeatureSpec.from_json(f.read())
+
+
+def task_example_count(data_dir: str, split: str, task: str) -> int:
+  """How many examples of `task` the split holds: one unshuffled pass of
+  `task_records`, as the join job's run report counts them."""
+  require_published(data_dir)
+  with tf.io.gfile.GFile(posixpath.join(data_dir, layout.REPORT_FILE)) as f:
+    report = json.load(f)
+  if spec_lib.task(task).clicked_only:
+    return report["positives"].get(f"{split}/{spec_lib.CLICK}", 0)
+  return report["examples"][split]
 
 
 def _input_features(spec: spec_lib.FeatureSpec, task: spec_lib.Task,
@@ -198,7 +210,8 @@ def make_dataset(data_dir: str, split: str, task: str, batch_size: int, *,
   Returns:
     A dataset of `(features, labels)`: features maps each name to a `[batch_size]`
     tensor (tf.string, tf.int64 or tf.float32 as stored) or, for sequence features, a
-    `[batch_size, None]` RaggedTensor; labels is `[batch_size]` tf.float32.
+    `[batch_size, None]` RaggedTensor; labels is `[batch_size]` tf.float32. Without
+    `repeat`, its cardinality is its number of batches (`task_example_count`).
 
   Raises:
     FileNotFoundError: `data_dir` is not published or lacks the split's shards.
@@ -234,6 +247,15 @@ def make_dataset(data_dir: str, split: str, task: str, batch_size: int, *,
   dataset = (records.rebatch(batch_size, drop_remainder=drop_remainder)
              .map(parse, num_parallel_calls=tf.data.AUTOTUNE)
              .prefetch(tf.data.AUTOTUNE))
+  if not repeat:
+    # tf.data cannot count through the filters and rebatching, and Keras's `fit`
+    # over a dataset of unknown length counts one optimizer step too many at the
+    # end of the first epoch, which would move the lambda schedule's swap step. A
+    # dataset whose length differs from its report fails at the end of a pass.
+    examples = task_example_count(data_dir, split, task)
+    num_batches = (examples // batch_size if drop_remainder
+                   else -(-examples // batch_size))
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_batches))
   # Autotuning is on by default and every parallel stage above asks for AUTOTUNE;
   # determinism is the one setting to choose.
   options = tf.data.Options()

@@ -156,6 +156,7 @@ def train_and_evaluate(data_dir: str, model_dir: str, model_config: ModelConfig,
       "model_config": model_config.to_dict(),
       "train_config": dataclasses.asdict(train_config),
       "train_seconds": train_seconds,
+      "train_steps": int(model.optimizer.iterations.numpy()),
       "eval": evaluate(model, eval_data),
   }
   tf.io.gfile.makedirs(model_dir)

@@ -130,6 +130,35 @@ def test_ctr_epoch_matches_the_run_report(data_dir, report, split):
   assert set(np.unique(labels)) == {0.0, 1.0}
 
 
+@pytest.mark.parametrize("task, batch_size, drop_remainder", [
+    ("ctr", 128, False), ("ctr", 128, True), ("cvr", 7, False)])
+def test_cardinality_is_the_number_of_batches_a_pass_yields(data_dir, report, task,
+                                                            batch_size, drop_remainder):
+  dataset = input_lib.make_dataset(data_dir, "train", task, batch_size, seed=1,
+                                   drop_remainder=drop_remainder)
+  examples = input_lib.task_example_count(data_dir, "train", task)
+  assert examples == (report["positives"]["train/click"] if task == "cvr"
+                      else report["examples"]["train"])
+  num_batches = len(list(dataset.as_numpy_iterator()))
+  assert dataset.cardinality().numpy() == num_batches
+  assert num_batches == (examples // batch_size if drop_remainder
+                         else -(-examples // batch_size))
+
+
+def test_a_dataset_shorter_than_its_report_fails_at_the_end_of_a_pass(data_dir,
+                                                                      tmp_path):
+  tampered = str(tmp_path / "tampered")
+  shutil.copytree(data_dir, tampered)
+  report_path = os.path.join(tampered, "run_report.json")
+  with open(report_path) as f:
+    report = json.load(f)
+  report["examples"]["train"] += 1000
+  with open(report_path, "w") as f:
+    json.dump(report, f)
+  with pytest.raises(tf.errors.FailedPreconditionError, match="expected to contain"):
+    list(input_lib.make_dataset(tampered, "train", "ctr", 128, shuffle=False))
+
+
 def test_deterministic_order_repeats_and_the_seed_changes_it(data_dir):
   def order(**kwargs):
     return _impression_ids(_epoch(data_dir, "train", "ctr", shuffle=True,

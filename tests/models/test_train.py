@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from features import input as input_lib
 from models import compare
 from models import train
 from models.config import Mode, ModelConfig
@@ -33,6 +34,18 @@ def test_mirrored_strategy_trains(tiny_world, tmp_path):
                         strategy="mirrored"))
   assert "teacher_auc" not in results["eval"]
   assert 0 <= results["eval"]["student_auc"] <= 1
+
+
+def test_each_epoch_takes_one_optimizer_step_per_batch(tiny_world, tmp_path):
+  """Keras counted a step too many over a dataset of unknown length: the swap step
+  would have moved."""
+  batch_size, epochs = 64, 2
+  results = train.train_and_evaluate(
+      tiny_world.examples_dir, str(tmp_path),
+      ModelConfig(mode="student", **{**SMALL, "task": "cvr"}),
+      train.TrainConfig(batch_size=batch_size, epochs=epochs))
+  examples = input_lib.task_example_count(tiny_world.examples_dir, "train", "cvr")
+  assert results["train_steps"] == epochs * -(-examples // batch_size)
 
 
 def test_train_config_rejects_unknown_strategy():
