@@ -155,7 +155,8 @@ class WriteSplit(beam.PTransform):
                      | "AllShards" >> beam.Flatten()
                      | "CountShardRecords" >> beam.Map(_count_records))
     facts = [shard_lengths,
-             example_lists | "LabelFacts" >> beam.FlatMap(_label_facts, self._split, labels)]
+             example_lists | "LabelFacts" >> beam.FlatMap(_label_facts, self._split,
+                                                          labels)]
     if self._vocabularies:
       facts.append(accumulated | "BuildVocabularies" >> vocabulary.BuildVocabularies(
           spec, self._data_dir))

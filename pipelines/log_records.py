@@ -191,9 +191,7 @@ def _reader(feature: spec_lib.Feature) -> tuple[str, _ReadFeature]:
 
   if scope == "impression":
     def read_required(record: Mapping[str, Any]) -> Any:
-      if key not in record:
-        raise _Rejected(Reason.MISSING_FIELD, f"missing field {key!r}")
-      return convert(record[key], key)
+      return convert(_get(record, key), key)
     return feature.name, read_required
 
   path, default = feature.source, feature.parse_default

@@ -291,7 +291,7 @@ class _BatchAccumulateFn(FeatureStatsCombineFn):
     return super().create_accumulator(), []
 
   def add_input(self, accumulator, batch: list[Mapping[str, Any]]):
-    stats, pool = accumulator
+    _, pool = accumulator
     pool.extend(batch)
     if len(pool) >= self.MIN_COLUMN_LENGTH:
       self.compact(accumulator)
