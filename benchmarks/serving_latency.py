@@ -26,7 +26,7 @@ import tensorflow as tf
 from benchmarks import datasets
 from export import export_model
 from export import gate
-from features import example_codec
+from features import example_parser
 from features import input as input_lib
 from models import distillation
 from models.config import Mode, ModelConfig
@@ -80,7 +80,7 @@ def measure() -> dict[str, float]:
       times = latencies_ms(lambda: serve(examples=request), CALLS[size])
       figures[f"serving.default_{size}_p50_ms"] = float(np.percentile(times, 50))
       figures[f"serving.default_{size}_p99_ms"] = float(np.percentile(times, 99))
-    parsed = example_codec.parse_batch(tf.constant(candidates), spec.regular(TASK))
+    parsed = example_parser.parse_batch(tf.constant(candidates), spec.regular(TASK))
     student = tf.function(lambda features: tf.sigmoid(model.student(features)))
     raw = latencies_ms(lambda: student(parsed), CALLS[max(BATCH_SIZES)])
   figures["serving.raw_1000_p50_ms"] = float(np.percentile(raw, 50))

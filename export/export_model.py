@@ -28,7 +28,7 @@ from export import metadata
 from export import signatures
 from export import versions
 from export import warmup
-from features import example_codec
+from features import example_parser
 from features import input as input_lib
 from features import spec as spec_lib
 from models import distillation
@@ -69,7 +69,7 @@ def load_eval_examples(data_dir: str, task: str, max_examples: int | None = None
     raise ValueError(f"The eval split of {data_dir} holds no {task!r} examples: "
                      "nothing to validate an export on.")
   label = spec_lib.task(task).label
-  labels = example_codec.parse_batch(tf.constant(list(serialized)), [spec[label]])
+  labels = example_parser.parse_batch(tf.constant(list(serialized)), [spec[label]])
   return EvalExamples(serialized, labels[label].numpy().astype(np.float32))
 
 
@@ -90,7 +90,7 @@ def _in_memory_probabilities(model: distillation.DistillationModel,
                              ) -> np.ndarray:
   """The parity reference: the trained model's own student on parsed features."""
   regular = spec.regular(model.model_config.task)
-  return _in_batches(lambda batch: tf.sigmoid(model(example_codec.parse_batch(
+  return _in_batches(lambda batch: tf.sigmoid(model(example_parser.parse_batch(
       batch, regular))), serialized)
 
 
@@ -98,7 +98,7 @@ def _check_item_index(reloaded, spec: spec_lib.FeatureSpec, examples: EvalExampl
                       ) -> dict[str, float]:
   """Eval (user, item) pairs scored through the index vs the student's own logits."""
   batch = tf.constant(list(examples.serialized[:PREDICT_BATCH]))
-  item_ids = example_codec.parse_batch(batch, [spec[item_vectors.ITEM_ID]])[
+  item_ids = example_parser.parse_batch(batch, [spec[item_vectors.ITEM_ID]])[
       item_vectors.ITEM_ID]
   through_index = reloaded.signatures[signatures.SCORE_CANDIDATES](
       examples=batch, candidate_ids=item_ids[:, tf.newaxis])["logits"][:, 0]

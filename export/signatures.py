@@ -33,7 +33,7 @@ from typing import Mapping, Sequence
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
-from features import example_codec
+from features import example_parser
 from features import spec as spec_lib
 from models import retrieval
 from models import two_tower
@@ -82,7 +82,7 @@ class ServingModule(tf.Module):
     return {"probability": tf.sigmoid(logit), "logit": logit}
 
   def _parse(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
-    return example_codec.parse_batch(examples, self._features)
+    return example_parser.parse_batch(examples, self._features)
 
   @tf.function(input_signature=[_EXAMPLES])
   def serve_examples(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -102,7 +102,7 @@ class ServingModule(tf.Module):
   def raw_input_signature(self) -> dict[str, tf.TensorSpec]:
     """One named tensor per regular feature, in the dtype the Examples store."""
     return {f.name: tf.TensorSpec([None, None] if f.is_sequence else [None],
-                                  example_codec.tf_dtype(f), name=f.name)
+                                  example_parser.tf_dtype(f), name=f.name)
             for f in self._features}
 
   def serve_raw(self, features: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
@@ -155,7 +155,7 @@ class TwoTowerServingModule(ServingModule):
     return [f.name for f in self._item_features]
 
   def _user_vectors(self, examples: tf.Tensor) -> tf.Tensor:
-    return self.student.user_vectors(example_codec.parse_batch(examples,
+    return self.student.user_vectors(example_parser.parse_batch(examples,
                                                                self._user_features))
 
   @tf.function(input_signature=[_EXAMPLES])
@@ -164,7 +164,7 @@ class TwoTowerServingModule(ServingModule):
 
   @tf.function(input_signature=[_EXAMPLES])
   def item_embedding(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
-    return {"item_vector": self.student.item_vectors(example_codec.parse_batch(
+    return {"item_vector": self.student.item_vectors(example_parser.parse_batch(
         examples, self._item_features))}
 
   @tf.function(input_signature=[_EXAMPLES])

@@ -17,7 +17,7 @@ from typing import Sequence
 
 import tensorflow as tf
 
-from features import example_codec
+from features import example_parser
 from features import layout
 from features import spec as spec_lib
 from pipelines import time_split
@@ -122,7 +122,7 @@ def _task_blocks(data_dir: str, split: str, task: str, *, shuffle: bool,
 
   def keep_clicked(serialized: tf.Tensor) -> tf.Tensor:
     """`[n]` serialized records -> `[m <= n]`, those with click == 1."""
-    clicked = example_codec.parse_batch(serialized, click)[spec_lib.CLICK]
+    clicked = example_parser.parse_batch(serialized, click)[spec_lib.CLICK]
     return tf.boolean_mask(serialized, tf.equal(clicked, 1))
 
   def read_blocks(shard: tf.Tensor) -> tf.data.Dataset:
@@ -233,7 +233,7 @@ def make_dataset(data_dir: str, split: str, task: str, batch_size: int, *,
   to_parse = _input_features(spec, task_spec, features) + [spec[task_spec.label]]
 
   def parse(serialized: tf.Tensor) -> tuple[Features, tf.Tensor]:
-    parsed = example_codec.parse_batch(serialized, to_parse)
+    parsed = example_parser.parse_batch(serialized, to_parse)
     return parsed, tf.cast(parsed.pop(task_spec.label), tf.float32)
 
   # Records stay in blocks up to the batch (`rebatch` slices and joins whole

@@ -15,10 +15,9 @@ and for tools that do not know environments.
 from __future__ import annotations
 
 import math
-import os
 from typing import Mapping
 
-import tensorflow as tf
+from apache_beam.io.filesystems import FileSystems
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 
@@ -46,7 +45,7 @@ def serving_environment(task_name: str) -> str:
 def build_schema(spec: spec_lib.FeatureSpec,
                  vocabulary_sizes: Mapping[str, int] | None = None
                 ) -> schema_pb2.Schema:
-  """Builds the Schema of examples written by `features.example_codec.ExampleSerializer`.
+  """Builds the Schema of examples written by `features.example_serializer.ExampleSerializer`.
 
   Args:
     spec: The feature spec.
@@ -124,15 +123,16 @@ def _set_domain(proto: schema_pb2.Feature, feature: spec_lib.Feature) -> None:
 
 
 def write_schema(schema: schema_pb2.Schema, path: str) -> None:
-  """Writes `schema` as text (e.g. `.../schema.pbtxt`), creating the directory."""
-  directory = os.path.dirname(path)
-  if directory:
-    tf.io.gfile.makedirs(directory)
-  with tf.io.gfile.GFile(path, "w") as f:
-    f.write(text_format.MessageToString(schema))
+  """Writes `schema` as text (e.g. `.../schema.pbtxt`).
+
+  Through Beam's FileSystems (local directories are created), because the join job
+  writes it and the job never imports TensorFlow.
+  """
+  with FileSystems.create(path) as f:
+    f.write(text_format.MessageToString(schema).encode("utf-8"))
 
 
 def read_schema(path: str) -> schema_pb2.Schema:
   """Reads a schema written by `write_schema`."""
-  with tf.io.gfile.GFile(path, "r") as f:
-    return text_format.Parse(f.read(), schema_pb2.Schema())
+  with FileSystems.open(path) as f:
+    return text_format.Parse(f.read().decode("utf-8"), schema_pb2.Schema())

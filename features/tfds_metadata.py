@@ -8,8 +8,8 @@ example counts it has already computed. After that,
 
 tfds parses a `Tensor(shape=())` feature with `tf.io.FixedLenFeature([])` and a
 `Tensor(shape=(None,))` one with `tf.io.FixedLenSequenceFeature([], allow_missing=True)`,
-which matches `features.example_codec.ExampleSerializer`: every scalar is a 1-element
-list and every sequence a possibly empty list of strings.
+which matches `features.example_serializer.ExampleSerializer`: every scalar is a
+1-element list and every sequence a possibly empty list of strings.
 """
 
 from __future__ import annotations
@@ -17,22 +17,29 @@ from __future__ import annotations
 import os
 from typing import Mapping, Sequence
 
-import tensorflow as tf
+import numpy as np
 import tensorflow_datasets as tfds
+from apache_beam.io.filesystems import FileSystems
 
-from features import example_codec
 from features import spec as spec_lib
 
 FILE_FORMAT = "tfrecord"
+# numpy's dtypes, which tfds takes as well as TensorFlow's (features.json is the same
+# either way): the join job writes this metadata without importing TensorFlow.
+_NUMPY_DTYPES = {
+    spec_lib.DType.STRING: np.object_,
+    spec_lib.DType.INT64: np.int64,
+    spec_lib.DType.FLOAT32: np.float32,
+}
 
 
 def tfds_features(spec: spec_lib.FeatureSpec) -> tfds.features.FeaturesDict:
-  """The tfds FeaturesDict of examples written by `example_codec.ExampleSerializer`."""
+  """The tfds FeaturesDict of examples written by `example_serializer`."""
   features = {}
   for feature in spec:
     shape = (None,) if feature.is_sequence else ()
     features[feature.name] = tfds.features.Tensor(
-        shape=shape, dtype=example_codec.tf_dtype(feature),
+        shape=shape, dtype=_NUMPY_DTYPES[feature.dtype],
         doc=feature.description or None)
   return tfds.features.FeaturesDict(features)
 
@@ -85,7 +92,7 @@ def _check_shards(data_dir: str, dataset_name: str, split: str,
     raise ValueError(f"Split {split!r} has no shards; drop it from shard_lengths.")
   prefix = os.path.join(data_dir, f"{dataset_name}-{split}.{FILE_FORMAT}-")
   expected = {f"{prefix}{i:05d}-of-{num_shards:05d}" for i in range(num_shards)}
-  found = set(tf.io.gfile.glob(prefix + "*"))
+  found = {m.path for m in FileSystems.match([prefix + "*"])[0].metadata_list}
   if found != expected:
     raise ValueError(
         f"Split {split!r}: shard_lengths lists {num_shards} shards, but the shard files "

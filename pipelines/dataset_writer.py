@@ -23,7 +23,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
-from features import example_codec
+from features import example_serializer
 from features import layout
 from features import schema as schema_lib
 from features import spec as spec_lib
@@ -82,7 +82,7 @@ class SerializeFn(beam.DoFn):
     self._serialize = None
 
   def setup(self):
-    self._serialize = example_codec.ExampleSerializer(self._spec)
+    self._serialize = example_serializer.ExampleSerializer(self._spec)
 
   def process(self, examples):
     serialized = [self._serialize(example) for example in examples]

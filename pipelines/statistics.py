@@ -25,13 +25,12 @@ import dataclasses
 import heapq
 import itertools
 import math
-import os
 from collections import Counter
 from typing import Any, Iterable, Mapping
 
 import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
 import numpy as np
-import tensorflow as tf
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
@@ -370,23 +369,20 @@ def write_statistics(stats_list: statistics_pb2.DatasetFeatureStatisticsList,
 
   The binary form is what `tfdv.load_stats_binary` reads; text is for people.
   """
-  directory = os.path.dirname(path)
-  if directory:
-    tf.io.gfile.makedirs(directory)
   if path.endswith(".pbtxt"):
-    with tf.io.gfile.GFile(path, "w") as f:
-      f.write(text_format.MessageToString(stats_list))
+    payload = text_format.MessageToString(stats_list).encode("utf-8")
   else:
-    with tf.io.gfile.GFile(path, "wb") as f:
-      f.write(stats_list.SerializeToString())
+    payload = stats_list.SerializeToString()
+  with FileSystems.create(path) as f:
+    f.write(payload)
 
 
 def read_statistics(path: str) -> statistics_pb2.DatasetFeatureStatisticsList:
   """Reads statistics written by `write_statistics` (binary, or text for `.pbtxt`)."""
   stats_list = statistics_pb2.DatasetFeatureStatisticsList()
+  with FileSystems.open(path) as f:
+    payload = f.read()
   if path.endswith(".pbtxt"):
-    with tf.io.gfile.GFile(path, "r") as f:
-      return text_format.Parse(f.read(), stats_list)
-  with tf.io.gfile.GFile(path, "rb") as f:
-    stats_list.ParseFromString(f.read())
+    return text_format.Parse(payload.decode("utf-8"), stats_list)
+  stats_list.ParseFromString(payload)
   return stats_list

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from export import export_model
 from export import gate
-from features import example_codec
+from features import example_parser
 from features import spec
 from models import restore
 from models import train
@@ -45,7 +45,7 @@ def test_job_labels_agree_with_the_oracle_file(tiny_world):
   truth = {i: (c, p) for i, c, p in zip(oracle["impression_id"], oracle["click"],
                                         oracle["purchase"])}
   for records in serialized_examples(tiny_world.examples_dir).values():
-    parsed = example_codec.parse_batch(tf.constant(records), spec.DEFAULT_SPEC)
+    parsed = example_parser.parse_batch(tf.constant(records), spec.DEFAULT_SPEC)
     for imp_id, click, purchase in zip(parsed["impression_id"].numpy(),
                                        parsed["click"].numpy(),
                                        parsed["purchase"].numpy()):

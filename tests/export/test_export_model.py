@@ -13,7 +13,7 @@ from export import gate
 from export import metadata
 from export import versions
 from export import warmup
-from features import example_codec
+from features import example_parser
 from models import metrics as metrics_lib
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -83,7 +83,7 @@ def test_a_published_version_number_cannot_be_reused(published, trained_run):
 
 def test_the_restored_model_reproduces_the_training_runs_eval(trained_run):
   examples, spec = trained_run.examples, trained_run.spec
-  parsed = example_codec.parse_batch(tf.constant(list(examples.serialized)),
+  parsed = example_parser.parse_batch(tf.constant(list(examples.serialized)),
                                      spec.regular("ctr"))
   scores = tf.sigmoid(trained_run.model(parsed)).numpy()
   gauc = metrics_lib.group_auc(examples.labels, scores, parsed["user_id"].numpy())

@@ -6,7 +6,7 @@ import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
 from export import signatures
-from features import example_codec
+from features import example_parser
 
 SEQUENCES = ("hist_item_ids", "hist_category_ids")
 
@@ -27,7 +27,7 @@ def regular(trained_run):
 
 def test_serving_default_is_the_in_memory_student(loaded, trained_run, requests):
   outputs = loaded.signatures["serving_default"](examples=requests)
-  logits = trained_run.model(example_codec.parse_batch(requests, regular(trained_run)))
+  logits = trained_run.model(example_parser.parse_batch(requests, regular(trained_run)))
   np.testing.assert_allclose(outputs["logit"].numpy(), logits.numpy(), atol=1e-5)
   np.testing.assert_allclose(outputs["probability"].numpy(),
                              tf.sigmoid(logits).numpy(), atol=1e-6)
@@ -35,7 +35,7 @@ def test_serving_default_is_the_in_memory_student(loaded, trained_run, requests)
 
 def test_raw_signature_takes_named_tensors_and_padded_sequences(loaded, trained_run,
                                                                 requests):
-  parsed = example_codec.parse_batch(requests, regular(trained_run))
+  parsed = example_parser.parse_batch(requests, regular(trained_run))
   raw = {name: value.to_tensor(default_value=signatures.SEQUENCE_PADDING)
          if isinstance(value, tf.RaggedTensor) else value
          for name, value in parsed.items()}

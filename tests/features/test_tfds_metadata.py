@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from features import example_codec
+from features import example_serializer
 from features import spec as spec_lib
 from features import tfds_metadata
 
@@ -33,7 +33,7 @@ def _values(i: int) -> dict:
 
 def _write_shards(data_dir: str) -> dict[str, list[dict]]:
   written, i = {}, 0
-  serialize = example_codec.ExampleSerializer(SPEC)
+  serialize = example_serializer.ExampleSerializer(SPEC)
   for split, lengths in SHARD_LENGTHS.items():
     written[split] = []
     for shard, length in enumerate(lengths):

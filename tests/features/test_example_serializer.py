@@ -1,11 +1,13 @@
-"""Tests for features/example_codec.py: serialized Examples hold what was given."""
+"""Tests for features/example_serializer.py: serialized Examples hold what was given
+(and TensorFlow parses them back with features/example_parser.py)."""
 
 import random
 
 import pytest
 import tensorflow as tf
 
-from features import example_codec
+from features import example_parser
+from features import example_serializer
 from features import spec as spec_lib
 
 SPEC = spec_lib.DEFAULT_SPEC
@@ -22,7 +24,7 @@ def _library_example(values: dict) -> tf.train.Example:
       value = [feature.parse_default if value is None else value]
     if feature.dtype is spec_lib.DType.STRING:
       value = [v.encode("utf-8") if isinstance(v, str) else v for v in value]
-    field = example_codec._LIST_FIELDS[feature.dtype]
+    field = example_serializer._LIST_FIELDS[feature.dtype]
     getattr(example.features.feature[feature.name], field).value.extend(value)
   return example
 
@@ -50,7 +52,7 @@ def _random_values(rng: random.Random) -> dict:
 @pytest.mark.parametrize("cache_size", [1, 3, 4096])
 def test_serialized_examples_equal_the_library_built_ones(cache_size):
   rng = random.Random(7)
-  serialize = example_codec.ExampleSerializer(SPEC, cache_size=cache_size)
+  serialize = example_serializer.ExampleSerializer(SPEC, cache_size=cache_size)
   for _ in range(300):
     values = _random_values(rng)
     serialized = serialize(values)
@@ -59,14 +61,14 @@ def test_serialized_examples_equal_the_library_built_ones(cache_size):
 
 def test_tensorflow_parses_every_feature_back():
   rng = random.Random(3)
-  serialize = example_codec.ExampleSerializer(SPEC)
+  serialize = example_serializer.ExampleSerializer(SPEC)
   examples = [_random_values(rng) for _ in range(20)]
-  parsed = example_codec.parse_batch(tf.constant([serialize(v) for v in examples]),
+  parsed = example_parser.parse_batch(tf.constant([serialize(v) for v in examples]),
                                      list(SPEC))
   for i, values in enumerate(examples):
     reference = _library_example(values).features.feature
     for feature in SPEC:
-      field = example_codec._LIST_FIELDS[feature.dtype]
+      field = example_serializer._LIST_FIELDS[feature.dtype]
       expected = list(getattr(reference[feature.name], field).value)
       got = parsed[feature.name][i]
       got = got.numpy().tolist() if feature.is_sequence else [got.numpy()]
@@ -74,13 +76,13 @@ def test_tensorflow_parses_every_feature_back():
 
 
 def test_unknown_feature_is_named():
-  serialize = example_codec.ExampleSerializer(SPEC)
+  serialize = example_serializer.ExampleSerializer(SPEC)
   with pytest.raises(ValueError, match="item_idd"):
     serialize({"item_idd": "x"})
 
 
 def test_mistyped_value_raises_even_after_other_values_are_cached():
-  serialize = example_codec.ExampleSerializer(SPEC)
+  serialize = example_serializer.ExampleSerializer(SPEC)
   serialize({"position": 3})
   with pytest.raises(TypeError):
     serialize({"position": "three"})
