@@ -204,9 +204,14 @@ def _reader(feature: spec_lib.Feature) -> tuple[str, _ReadFeature]:
   return feature.name, read_optional
 
 
-def _load_object(line: str) -> Mapping[str, Any]:
+def _load_object(line: str | bytes) -> Mapping[str, Any]:
   if not line.strip():
     raise _Rejected(Reason.EMPTY_LINE, "blank line")
+  if isinstance(line, bytes):
+    try:
+      line = line.decode("utf-8")
+    except UnicodeDecodeError as e:
+      raise _Rejected(Reason.MALFORMED_JSON, f"not UTF-8: {e}") from e
   try:
     record = json.loads(line)
   except (json.JSONDecodeError, RecursionError) as e:
@@ -233,11 +238,17 @@ class LogParser:
     }
     return cls(log, parsers[log])
 
-  def __call__(self, line: str, source: str) -> Any:
-    """Returns the typed record, or a DeadLetter."""
+  def __call__(self, line: str | bytes, source: str) -> Any:
+    """Returns the typed record, or a DeadLetter.
+
+    `line` is text, or its UTF-8 bytes as read from a file (invalid UTF-8 is a
+    malformed line, kept in the dead letter with its bad bytes replaced).
+    """
     try:
       return self._parse(_load_object(line), source)
     except _Rejected as e:
+      if isinstance(line, bytes):
+        line = line.decode("utf-8", errors="replace")
       return DeadLetter(self.log.value, source, e.reason.value, e.detail, line)
 
 

@@ -218,6 +218,25 @@ def test_corrupted_logs_go_to_the_dead_letter_and_reconcile(tmp_path):
   assert report["reconciled"] and report["examples"] == {"train": 4, "eval": 1}
 
 
+def test_lines_are_split_as_text_files_are_and_bad_ones_named_by_line(tmp_path):
+  """CRLF endings, a last line without a newline, and a line that is not UTF-8 (which
+  Beam's text source would have failed the job on)."""
+  paths = write_logs(str(tmp_path), IMPRESSIONS, [], DETAILS)
+  clicks = [json.dumps(c).encode() for c in CLICKS]
+  with open(os.path.join(tmp_path, "clicks", "part-0.jsonl"), "wb") as f:
+    f.write(b"\r\n".join([clicks[0], b'{"impression_id": "\xff"}', *clicks[1:]]))
+  output_dir = str(tmp_path / "examples")
+  report = join_logs.run(config(paths, output_dir, max_bad_fraction=0.9), RUNNER)
+  assert report["inputs"]["clicks"] == {
+      "lines": 4, "in_examples": 3, "duplicate": 0, "reconciled": True,
+      "dead_letter": {"malformed_json": 1}}
+  [dead_path] = tf.io.gfile.glob(os.path.join(output_dir, "dead_letter", "*.jsonl"))
+  [dead] = [json.loads(line) for line in open(dead_path)]
+  assert dead["detail"].startswith("line 2: not UTF-8")
+  assert dead["source"].endswith(os.path.join("clicks", "part-0.jsonl"))
+  assert report["positives"]["train/click"] == 2
+
+
 def test_bad_fraction_above_threshold_fails_and_publishes_nothing(tmp_path):
   paths = write_logs(str(tmp_path), IMPRESSIONS, CLICKS, DETAILS, BAD_LINES)
   output_dir = str(tmp_path / "examples")

@@ -20,7 +20,7 @@ IMPRESSION = {
 
 
 def parse(log, record):
-  line = record if isinstance(record, str) else json.dumps(record)
+  line = record if isinstance(record, (str, bytes)) else json.dumps(record)
   return log_records.LogParser.for_log(log, spec_lib.DEFAULT_SPEC)(line, "f.jsonl")
 
 
@@ -76,6 +76,19 @@ def test_bad_impression_lines_go_to_the_dead_letter_with_reason(record, reason, 
   assert (dead.log, dead.reason, dead.source) == ("impressions", reason, "f.jsonl")
   assert names in dead.detail
   assert dead.record == (record if isinstance(record, str) else json.dumps(record))
+
+
+def test_lines_read_as_utf8_bytes_parse_as_their_text():
+  line = json.dumps(with_changes(IMPRESSION, user__segment="séga"), ensure_ascii=False)
+  assert parse(Log.IMPRESSIONS, line.encode("utf-8")) == parse(Log.IMPRESSIONS, line)
+  assert parse(Log.IMPRESSIONS, line.encode("utf-8")).values["segment"] == "séga"
+
+
+def test_invalid_utf8_is_a_malformed_line_kept_with_its_bad_bytes_replaced():
+  dead = parse(Log.CLICKS, b'{"impression_id": "\xff", "ts_ms": 1}')
+  assert (dead.reason, dead.record) == ("malformed_json",
+                                        '{"impression_id": "\ufffd", "ts_ms": 1}')
+  assert "not UTF-8" in dead.detail
 
 
 def test_click_and_detail_event_parse():
