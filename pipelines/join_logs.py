@@ -89,9 +89,9 @@ def _fact(key: str, value: int = 1) -> tuple[str, int]:
 
 
 @beam.typehints.with_input_types(str)
-@beam.typehints.with_output_types(tuple[str, wire.WireRecord])
+@beam.typehints.with_output_types(tuple[int, wire.WireRecord])
 class ReadLogFileFn(beam.DoFn):
-  """A log file's path -> (impression_id, the record as `wire.tag`ged bytes) per
+  """A log file's path -> (`wire.join_key`, the record as `wire.tag`ged bytes) per
   valid line, a DeadLetter per bad line on 'dead', and ("read/<log>", lines) on
   'lines'.
 
@@ -130,12 +130,12 @@ class ReadLogFileFn(beam.DoFn):
         yield beam.pvalue.TaggedOutput(self.DEAD, record._replace(
             source=path, detail=f"line {lines}: {record.detail}"))
       else:
-        yield record.impression_id, wire.tag(log, to_wire(record))
+        yield wire.join_key(record.impression_id), wire.tag(log, to_wire(record))
     yield beam.pvalue.TaggedOutput(self.LINES, _fact(f"read/{log.value}", lines))
 
 
 class ReadAndParseLogs(beam.PTransform):
-  """The three logs' files -> (impression_id, tagged wire record), dead letters, and
+  """The three logs' files -> (join key, tagged wire record), dead letters, and
   the lines read per log as facts.
 
   One read over all the files rather than one per log: the records then reach the
@@ -160,14 +160,15 @@ class ReadAndParseLogs(beam.PTransform):
     return parsed.records, parsed[ReadLogFileFn.DEAD], lines_read
 
 
-@beam.typehints.with_input_types(tuple[str, Iterable[bytes]])
+@beam.typehints.with_input_types(tuple[int, Iterable[bytes]])
 @beam.typehints.with_output_types(tuple[str, wire.WireJoined])
 class JoinImpressionFn(beam.DoFn):
-  """One impression_id's grouped lines (`wire.tag`ged) -> a JoinedImpression, dead
-  letters, facts, and the latest joined impression's ts_ms per bundle on 'max_ts'.
+  """One join bucket's lines (`wire.tag`ged) -> a JoinedImpression per impression_id,
+  dead letters, facts, and the latest joined impression's ts_ms per bundle on
+  'max_ts'.
 
-  A lone impression (no duplicate, no event: ~95% of groups) is joined on its bytes
-  (`wire.lone_impression_to_joined_wire`); every other group goes through
+  A lone impression (no duplicate, no event: ~95% of ids) is joined on its decoded
+  wire form (`wire.lone_impression_to_joined_wire`); every other id goes through
   `impression_join.join_impression`.
   """
   DEAD = "dead"
@@ -184,21 +185,24 @@ class JoinImpressionFn(beam.DoFn):
   def start_bundle(self):
     self._max_ts = None
 
-  def process(self, keyed_group):
-    _, tagged = keyed_group
-    group = wire.by_log(tagged)
-    if len(group[Log.IMPRESSIONS]) == 1 and not (group[Log.CLICKS]
-                                                 or group[Log.DETAIL_PAGES]):
-      user_id, ts_ms, joined = wire.lone_impression_to_joined_wire(
-          group[Log.IMPRESSIONS][0])
-      self._see_ts(ts_ms)
-      yield user_id, joined
-      return
+  def process(self, keyed_bucket):
+    _, tagged = keyed_bucket
+    for group in wire.by_impression(tagged).values():
+      impressions = group[Log.IMPRESSIONS]
+      if len(impressions) == 1 and not (group[Log.CLICKS]
+                                        or group[Log.DETAIL_PAGES]):
+        user_id, ts_ms, joined = wire.lone_impression_to_joined_wire(impressions[0])
+        self._see_ts(ts_ms)
+        yield user_id, joined
+      else:
+        yield from self._join(group)
+
+  def _join(self, group: dict[Log, list[tuple]]):
     result = impression_join.join_impression(
-        [wire.impression_from_wire(i, self._value_names)
+        [wire.impression_from_fields(i, self._value_names)
          for i in group[Log.IMPRESSIONS]],
-        [wire.record_from_wire(c, log_records.Click) for c in group[Log.CLICKS]],
-        [wire.record_from_wire(d, log_records.DetailEvent)
+        [wire.record_from_fields(c, log_records.Click) for c in group[Log.CLICKS]],
+        [wire.record_from_fields(d, log_records.DetailEvent)
          for d in group[Log.DETAIL_PAGES]],
         self._windows)
     for dead in result.dead_letters:
@@ -288,7 +292,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: JoinConfig, staging_dir: str
   # see `wire.tag`.
   join_fn = JoinImpressionFn(config.windows, spec, files)
   joined = (records
-            | "GroupByImpression" >> beam.GroupByKey()
+            | "GroupByJoinKey" >> beam.GroupByKey()
             | "JoinImpression" >> beam.ParDo(join_fn).with_outputs(
                 JoinImpressionFn.DEAD, JoinImpressionFn.FACTS,
                 JoinImpressionFn.MAX_TS, main="joined"))

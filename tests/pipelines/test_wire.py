@@ -1,5 +1,10 @@
 """Shuffled records cross as bytes and come back equal, feature names restored."""
 
+import collections
+import os
+import subprocess
+import sys
+
 from pipelines import impression_join
 from pipelines import wire
 from pipelines.impression_join import JoinedImpression, PostEvents
@@ -31,8 +36,10 @@ def test_joined_round_trip_leaves_the_source():
 
 
 def test_a_lone_impression_joins_as_the_general_join_does():
-  encoded = wire.impression_to_wire(IMPRESSION)
-  user_id, ts_ms, joined = wire.lone_impression_to_joined_wire(encoded)
+  [group] = wire.by_impression([wire.tag(Log.IMPRESSIONS,
+                                         wire.impression_to_wire(IMPRESSION))]).values()
+  user_id, ts_ms, joined = wire.lone_impression_to_joined_wire(
+      group[Log.IMPRESSIONS][0])
   general = impression_join.join_impression([IMPRESSION], [], [],
                                             impression_join.JoinWindows())
   assert (user_id, ts_ms) == (IMPRESSION.user_id, IMPRESSION.ts_ms)
@@ -42,17 +49,39 @@ def test_a_lone_impression_joins_as_the_general_join_does():
   assert not general.dead_letters and not +general.outcomes and not +general.notes
 
 
-def test_tagged_records_regroup_by_log():
-  click = wire.record_to_wire(Click("imp1", 5, "clicks.jsonl"))
-  impression = wire.impression_to_wire(IMPRESSION)
-  grouped = wire.by_log([wire.tag(Log.CLICKS, click),
-                         wire.tag(Log.IMPRESSIONS, impression),
-                         wire.tag(Log.CLICKS, click)])
-  assert grouped == {Log.IMPRESSIONS: [impression], Log.CLICKS: [click, click],
-                     Log.DETAIL_PAGES: []}
+def test_a_join_bucket_regroups_by_impression_and_log():
+  other = IMPRESSION._replace(impression_id="imp2")
+  click = Click("imp1", 5, "clicks.jsonl")
+  view = DetailEvent("imp2", 6, "view", 700, "detail.jsonl")
+  groups = wire.by_impression([
+      wire.tag(Log.CLICKS, wire.record_to_wire(click)),
+      wire.tag(Log.IMPRESSIONS, wire.impression_to_wire(IMPRESSION)),
+      wire.tag(Log.DETAIL_PAGES, wire.record_to_wire(view)),
+      wire.tag(Log.IMPRESSIONS, wire.impression_to_wire(other)),
+      wire.tag(Log.CLICKS, wire.record_to_wire(click))])
+  assert sorted(groups) == ["imp1", "imp2"]
+  decoded = {
+      impression_id: (
+          [wire.impression_from_fields(f, NAMES) for f in group[Log.IMPRESSIONS]],
+          [wire.record_from_fields(f, Click) for f in group[Log.CLICKS]],
+          [wire.record_from_fields(f, DetailEvent) for f in group[Log.DETAIL_PAGES]])
+      for impression_id, group in groups.items()}
+  assert decoded == {"imp1": ([IMPRESSION], [click, click], []),
+                     "imp2": ([other], [], [view])}
 
 
-def test_event_records_round_trip():
-  for record in (Click("imp1", 5, "clicks.jsonl"),
-                 DetailEvent("imp1", 6, "view", 700, "detail.jsonl")):
-    assert wire.record_from_wire(wire.record_to_wire(record), type(record)) == record
+def test_join_keys_are_buckets_every_process_agrees_on():
+  ids = [f"imp{i}" for i in range(100_000)]
+  keys = [wire.join_key(i) for i in ids]
+  assert set(keys) <= set(range(wire.JOIN_BUCKETS))
+  # ~3 ids a bucket: spread over most buckets, and none much larger than that.
+  sizes = collections.Counter(keys)
+  assert len(sizes) > 0.8 * wire.JOIN_BUCKETS and max(sizes.values()) <= 15
+  # Workers are other processes, with other string hash seeds.
+  code = ("from pipelines import wire\n"
+          "print([wire.join_key(f'imp{i}') for i in range(0, 100_000, 997)])")
+  for seed in ("1", "2"):
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                            text=True, check=True,
+                            env={**os.environ, "PYTHONHASHSEED": seed})
+    assert result.stdout.strip() == str(keys[::997])
