@@ -42,20 +42,32 @@ class BadInputError(RuntimeError):
   """Too many input lines were rejected; the dataset was not published."""
 
 
-def _count_records(path: str) -> tuple[str, int]:
+def _count_records(path: str, chunk_bytes: int = 1 << 22) -> tuple[str, int]:
   """Counts one written shard's records on a worker: tfds' metadata needs them.
 
-  Walks the TFRecord framing (uint64 length, uint32 CRC, data, uint32 CRC) with seeks,
-  without reading or parsing the payloads.
+  Walks the TFRecord framing (uint64 length, uint32 CRC, data, uint32 CRC) through
+  chunks read whole, without parsing the payloads: a read and a seek per record cost
+  ~2 s for the 1M-impression train split, alone on one worker at the job's end. A
+  record that runs past its chunk is skipped with a seek.
   """
   count = 0
   with FileSystems.open(path, compression_type="uncompressed") as f:
-    while header := f.read(_TFRECORD_HEADER_BYTES):
-      if len(header) != _TFRECORD_HEADER_BYTES:
-        raise ValueError(f"{path}: truncated TFRecord header after {count} records.")
-      (length,) = struct.unpack("<Q", header[:8])
-      f.seek(length + _TFRECORD_FOOTER_BYTES, os.SEEK_CUR)
+    buffer, offset = b"", 0  # `offset`: the next header's position in `buffer`.
+    while True:
+      if len(buffer) - offset < _TFRECORD_HEADER_BYTES:
+        chunk = f.read(chunk_bytes)
+        buffer, offset = buffer[offset:] + chunk, 0
+        if not chunk:
+          break
+        continue
+      (length,) = struct.unpack_from("<Q", buffer, offset)
+      offset += _TFRECORD_HEADER_BYTES + length + _TFRECORD_FOOTER_BYTES
       count += 1
+      if offset > len(buffer):
+        f.seek(offset - len(buffer), os.SEEK_CUR)
+        buffer, offset = b"", 0
+    if buffer:
+      raise ValueError(f"{path}: truncated TFRecord header after {count} records.")
   return f"shard/{posixpath.basename(path)}", count
 
 
