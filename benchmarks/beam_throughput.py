@@ -13,8 +13,8 @@ reconcile, or the job fails and so does this.
   The local runner holds the shuffled data in memory (on Dataflow the shuffle is a
   service), so this grows with the input even though no DoFn holds more than one
   user's impressions or one vocabulary; shuffled records cross as bytes
-  (`pipelines.wire`) to keep that small. Each process's interpreter with TensorFlow
-  and Beam is a fixed part of either figure.
+  (`pipelines.wire`) to keep that small. Each process's interpreter with Beam (not
+  TensorFlow: the job never imports it) is a fixed part of either figure.
 """
 
 from __future__ import annotations

@@ -365,10 +365,11 @@ def _pipeline_options(pipeline_args: Sequence[str]) -> PipelineOptions:
   and 1M reconciled, with every line reaching the impression grouping, no residual
   roots (which its ParallelBundleManager drops) and no fact split across outputs.
   Since the job reads the three logs once and joins them with one tagged GroupByKey
-  (no CoGroupByKey), every run with 2 workers has reconciled (4 at 1.5M, 5 at 1M,
-  several at 100k and 300k), and the runner never logged discarding an instruction's
-  inputs; on 2 cores they take about 0.6x the in-process time (300k impressions:
-  about 44 s against 69 s). Without a cause the default stays in-process; pass
+  (no CoGroupByKey), every run with 2 workers has reconciled (4 at 1.5M, over 20 at
+  1M, many at 100k and 300k), and the runner never logged discarding an
+  instruction's inputs; on 2 cores they take about 0.6x the in-process time (300k
+  impressions: about 44 s against 69 s, before the join was bucketed; 1M now ~80-100
+  s). Without a cause the default stays in-process; pass
   `--direct_running_mode=multi_processing --direct_num_workers=2` to take the risk
   (`benchmarks.beam_throughput` does): the reconciliation still refuses a lossy run.
   """
