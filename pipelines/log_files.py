@@ -20,12 +20,18 @@ def read_lines(path: str, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
   As Beam's text source: a final line without a newline is a line, a newline at the
   end of the file does not start one, and empty lines are lines.
   """
-  carry = b""
+  pending: list[bytes] = []  # The pieces of a line that has not ended yet.
   with FileSystems.open(path) as f:
     while chunk := f.read(chunk_bytes):
-      lines = (carry + chunk).split(b"\n")
-      carry = lines.pop()
+      lines = chunk.split(b"\n")
+      if len(lines) == 1:  # No line ends here: joined once it does (linear time).
+        pending.append(chunk)
+        continue
+      if pending:
+        lines[0] = b"".join(pending) + lines[0]
+      pending = [lines.pop()]
       for line in lines:
         yield line[:-1] if line.endswith(b"\r") else line
-  if carry:
-    yield carry[:-1] if carry.endswith(b"\r") else carry
+  last = b"".join(pending)
+  if last:
+    yield last[:-1] if last.endswith(b"\r") else last

@@ -33,3 +33,10 @@ def test_a_final_newline_ends_a_line_and_bytes_pass_unchanged(tmp_path, content,
   path = tmp_path / "log.jsonl"
   path.write_bytes(content)
   assert list(log_files.read_lines(str(path), chunk_bytes=3)) == lines
+
+
+def test_a_line_longer_than_many_chunks_comes_back_whole(tmp_path):
+  long_line = bytes(range(32, 127)) * 200
+  path = tmp_path / "log.jsonl"
+  path.write_bytes(b"a\n" + long_line + b"\r\nb")
+  assert list(log_files.read_lines(str(path), chunk_bytes=7)) == [b"a", long_line, b"b"]
