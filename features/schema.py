@@ -45,7 +45,7 @@ def serving_environment(task_name: str) -> str:
 def build_schema(spec: spec_lib.FeatureSpec,
                  vocabulary_sizes: Mapping[str, int] | None = None
                 ) -> schema_pb2.Schema:
-  """Builds the Schema of examples written by `features.example_serializer.ExampleSerializer`.
+  """Builds the Schema of examples written by `features.example_serializer`.
 
   Args:
     spec: The feature spec.

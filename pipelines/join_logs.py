@@ -97,8 +97,8 @@ class ReadLogFileFn(beam.DoFn):
 
   The file is read here rather than by ReadAllFromText, whose per-line Python (line
   search, a range claim, one element per line into the parser) cost ~9 us per line
-  against ~1.5 us for `log_files.read_lines`; a file is one worker's work either way for gzip,
-  which cannot be split. A record's `source` is its file's index in
+  against ~1.5 us for `log_files.read_lines`; a file is one worker's work either way
+  for gzip, which cannot be split. A record's `source` is its file's index in
   `_source_ids(files)`, as a string, until the join has issued its dead letters: a
   path per line would be the largest field of the shuffle.
   """

@@ -61,18 +61,9 @@ def impression_to_wire(impression: Impression) -> WireImpression:
   return marshal.dumps(_impression_fields(impression), _MARSHAL_VERSION)
 
 
-def impression_from_wire(wire: WireImpression, value_names: Sequence[str]
-                         ) -> Impression:
-  return impression_from_fields(marshal.loads(wire), value_names)
-
-
 def record_to_wire(record: NamedTuple) -> WireRecord:
   """A flat record of scalars (a Click, a DetailEvent)."""
   return marshal.dumps(tuple(record), _MARSHAL_VERSION)
-
-
-def record_from_wire(wire: WireRecord, record_type: type[_Record]) -> _Record:
-  return record_from_fields(marshal.loads(wire), record_type)
 
 
 def record_from_fields(fields: tuple, record_type: type[_Record]) -> _Record:

@@ -19,7 +19,8 @@ IMPRESSION = Impression("imp1", "u1", 1_767_571_200_000, "i1", "c1", "s1",
 def test_impression_round_trip_restores_names_and_types():
   encoded = wire.impression_to_wire(IMPRESSION)
   assert isinstance(encoded, bytes)
-  decoded = wire.impression_from_wire(encoded, NAMES)
+  [group] = wire.by_impression([wire.tag(Log.IMPRESSIONS, encoded)]).values()
+  decoded = wire.impression_from_fields(group[Log.IMPRESSIONS][0], NAMES)
   assert decoded == IMPRESSION
   assert decoded.canonical() == IMPRESSION.canonical()  # Dedupe compares this.
 
