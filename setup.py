@@ -10,6 +10,7 @@ REQUIRED = [
     "google-crc32c==1.9.0",  # Beam's WriteToTFRecord needs a crc32c at run time.
     "numpy>=2.0,<3",
     "protobuf>=6.31.1,<7",  # The range both TF 2.21 and Beam 2.77 accept.
+    "PyYAML==6.0.3",  # The feature spec file.
     "tensorflow==2.21.0",
     "tensorflow-datasets==4.9.10",
     "tensorflow-metadata==1.21.0",
@@ -25,10 +26,10 @@ setuptools.setup(
     description="Privileged Features Distillation: Beam data path, teacher/student "
     "training and student-only serving on TensorFlow.",
     python_requires=">=3.10",
-    py_modules=["legacy_keras"],
+    py_modules=["legacy_keras", "config_flags"],
     packages=setuptools.find_packages(
         include=["pipelines*", "features*", "models*", "export*", "simulation*"]),
-    package_data={"features": ["*.json"]},
+    package_data={"features": ["*.json", "*.yaml"]},
     install_requires=REQUIRED,
     extras_require={"test": ["pytest==9.2.0", "psutil==7.2.2"]},
 )

@@ -15,7 +15,7 @@ and for tools that do not know environments.
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from apache_beam.io.filesystems import FileSystems
 from google.protobuf import text_format
@@ -39,7 +39,7 @@ _ROLE_TAGS = {
 
 def serving_environment(task_name: str) -> str:
   """The TFDV environment of `task_name`'s serving signature, e.g. `SERVING_CTR`."""
-  return f"SERVING_{spec_lib.task(task_name).name.upper()}"
+  return f"SERVING_{task_name.upper()}"
 
 
 def build_schema(spec: spec_lib.FeatureSpec,
@@ -69,15 +69,15 @@ def build_schema(spec: spec_lib.FeatureSpec,
 
   schema = schema_pb2.Schema()
   schema.default_environment.append(TRAINING_ENVIRONMENT)
-  schema.default_environment.extend(serving_environment(t) for t in spec_lib.TASKS)
+  schema.default_environment.extend(serving_environment(t) for t in spec.tasks)
   schema.annotation.tag.append(f"spec_fingerprint:{spec.fingerprint()}")
   for feature in spec:
-    _add_feature(schema.feature.add(), feature, vocabulary_sizes)
+    _add_feature(schema.feature.add(), feature, spec.tasks, vocabulary_sizes)
   return schema
 
 
 def _add_feature(proto: schema_pb2.Feature, feature: spec_lib.Feature,
-                 vocabulary_sizes: Mapping[str, int]) -> None:
+                 tasks: Iterable[str], vocabulary_sizes: Mapping[str, int]) -> None:
   proto.name = feature.name
   proto.type = _TYPES[feature.dtype]
   proto.presence.min_fraction = 1.0
@@ -100,7 +100,7 @@ def _add_feature(proto: schema_pb2.Feature, feature: spec_lib.Feature,
     proto.annotation.tag.append("label")
   elif feature.kind is spec_lib.Kind.METADATA:
     proto.annotation.tag.append("metadata")
-  for task_name in spec_lib.TASKS:
+  for task_name in tasks:
     role = feature.role(task_name)
     if role in _ROLE_TAGS:
       proto.annotation.tag.append(f"{_ROLE_TAGS[role]}:{task_name}")

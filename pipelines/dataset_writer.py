@@ -9,7 +9,6 @@ the staging directory under the output name, with `_SUCCESS` written last.
 
 from __future__ import annotations
 
-import collections
 import json
 import os
 import posixpath
@@ -25,11 +24,11 @@ from tensorflow_metadata.proto.v0 import statistics_pb2
 
 from features import example_serializer
 from features import layout
+from features import run_report
 from features import schema as schema_lib
 from features import spec as spec_lib
 from features import tfds_metadata
 from pipelines import statistics
-from pipelines import time_split
 from pipelines import vocabulary
 from pipelines.log_records import Log
 
@@ -39,7 +38,8 @@ FACTS_FILE = "_facts.jsonl"
 
 
 class BadInputError(RuntimeError):
-  """Too many input lines were rejected; the dataset was not published."""
+  """Too many input lines were rejected, or a declared feature is (almost) never
+  logged; the dataset was not published."""
 
 
 def _count_records(path: str, chunk_bytes: int = 1 << 22) -> tuple[str, int]:
@@ -68,17 +68,17 @@ def _count_records(path: str, chunk_bytes: int = 1 << 22) -> tuple[str, int]:
         buffer, offset = b"", 0
     if buffer:
       raise ValueError(f"{path}: truncated TFRecord header after {count} records.")
-  return f"shard/{posixpath.basename(path)}", count
+  return run_report.shard(posixpath.basename(path)), count
 
 
 def _label_facts(batch: list[Mapping[str, Any]], split: str,
                  labels: tuple[str, ...]):
   """Counts per batch: one fact per label, not one per example, crosses the shuffle."""
-  yield f"examples/{split}", len(batch)
+  yield run_report.examples(split), len(batch)
   for label in labels:
     positives = sum(1 for example in batch if example[label])
     if positives:
-      yield f"positives/{split}/{label}", positives
+      yield run_report.positives(split, label), positives
 
 
 @beam.typehints.with_input_types(list[dict[str, Any]])
@@ -91,6 +91,7 @@ class SerializeFn(beam.DoFn):
   def __init__(self, spec: spec_lib.FeatureSpec):
     super().__init__()
     self._spec = spec
+    self._click = spec.click_label
     self._serialize = None
 
   def setup(self):
@@ -99,8 +100,9 @@ class SerializeFn(beam.DoFn):
   def process(self, examples):
     serialized = [self._serialize(example) for example in examples]
     yield serialized
+    click = self._click
     clicked = [record for record, example in zip(serialized, examples)
-               if example[spec_lib.CLICK] == 1]
+               if example[click] == 1]
     if clicked:
       yield beam.pvalue.TaggedOutput(self.CLICKED, clicked)
 
@@ -145,7 +147,7 @@ class WriteSplit(beam.PTransform):
 
   def expand(self, example_lists):
     spec = self._spec
-    labels = tuple(sorted({t.label for t in spec_lib.TASKS.values()}))
+    labels = tuple(sorted({t.label for t in spec.tasks.values()}))
 
     serialized = example_lists | "Serialize" >> beam.ParDo(
         SerializeFn(spec)).with_outputs(SerializeFn.CLICKED, main="all")
@@ -193,59 +195,6 @@ def read_facts(staging_dir: str) -> dict[str, int]:
   return facts
 
 
-def build_report(facts: Mapping[str, int], max_bad_fraction: float) -> dict[str, Any]:
-  """Reconciles every input line: in an example, in the dead letter, or a duplicate.
-
-  Args:
-    facts: The job's summed facts (`read/<log>`, `dead_letter/<log>/<reason>`,
-      `duplicate/<log>`, `joined/<log>`, `examples/<split>`, ...).
-    max_bad_fraction: The dead-letter fraction above which the run fails.
-  """
-  examples = {s: facts.get(f"examples/{s}", 0) for s in time_split.SPLITS}
-  logs, dead_total, read_total = {}, 0, 0
-  for log in Log:
-    dead = {k.rsplit("/", 1)[1]: v for k, v in facts.items()
-            if k.startswith(f"dead_letter/{log.value}/")}
-    kept = (sum(examples.values()) if log is Log.IMPRESSIONS
-            else facts.get(f"joined/{log.value}", 0))
-    entry = {"lines": facts.get(f"read/{log.value}", 0),
-             "in_examples": kept,
-             "duplicate": facts.get(f"duplicate/{log.value}", 0),
-             "dead_letter": dict(sorted(dead.items()))}
-    entry["reconciled"] = entry["lines"] == (
-        kept + entry["duplicate"] + sum(dead.values()))
-    logs[log.value] = entry
-    dead_total += sum(dead.values())
-    read_total += entry["lines"]
-  bad_fraction = dead_total / read_total if read_total else 0.0
-  return {
-      "inputs": logs,
-      "examples": examples,
-      "positives": {k.split("/", 1)[1]: v for k, v in sorted(facts.items())
-                    if k.startswith("positives/")},
-      "eval_start_ms": facts.get("eval_start_ms"),
-      "dead_letter_lines": dead_total,
-      "bad_fraction": bad_fraction,
-      "max_bad_fraction": max_bad_fraction,
-      "reconciled": all(e["reconciled"] for e in logs.values()),
-      "notes": {k.split("/", 1)[1]: v for k, v in sorted(facts.items())
-                if k.startswith("note/")},
-      "vocabulary_sizes": {k.split("/", 1)[1]: v for k, v in sorted(facts.items())
-                           if k.startswith("vocab_size/")},
-  }
-
-
-def _shard_lengths(facts: Mapping[str, int], dataset_name: str
-                   ) -> dict[str, list[int]]:
-  lengths: dict[str, list[tuple[str, int]]] = collections.defaultdict(list)
-  for key, n in facts.items():
-    if key.startswith("shard/"):
-      name = key.split("/", 1)[1]
-      split = name[len(dataset_name) + 1:].split(".tfrecord", 1)[0]
-      lengths[split].append((name, n))
-  return {split: [n for _, n in sorted(v)] for split, v in lengths.items()}
-
-
 def _write_text(path: str, text: str) -> None:
   with FileSystems.create(path) as f:
     f.write(text.encode("utf-8"))
@@ -258,6 +207,26 @@ def _write_empty_vocabularies(staging_dir: str, spec: spec_lib.FeatureSpec,
     if vocab_name not in report["vocabulary_sizes"]:
       _write_text(layout.vocabulary_path(staging_dir, vocab_name), "")
       report["vocabulary_sizes"][vocab_name] = 0
+
+
+def _coverage_problems(spec: spec_lib.FeatureSpec, report: Mapping[str, Any],
+                       min_coverage: float) -> list[str]:
+  """A declared logged feature that no parsed impression carries (likely a typo in
+  the spec, or a key the logs spell otherwise), or fewer than `min_coverage` do."""
+  problems = []
+  declared = report["coverage"]["declared"]
+  for feature in spec.logged():
+    carried = declared[feature.name]
+    if carried["records"] == 0 or carried["fraction"] < min_coverage:
+      undeclared = report["coverage"]["logged_not_declared"]
+      problems.append(
+          f"feature {feature.name!r} (source {feature.source!r}) is carried by "
+          f"{carried['records']} of {report['coverage']['parsed_impressions']} "
+          f"parsed impressions ({carried['fraction']:.2%}), below "
+          f"--min_feature_coverage={min_coverage:.2%}"
+          + (f"; logged keys no feature declares: {sorted(undeclared)}"
+             if carried["records"] == 0 and undeclared else ""))
+  return problems
 
 
 def _publish(staging_dir: str, output_dir: str) -> None:
@@ -282,10 +251,13 @@ def finalize(config, staging_dir: str, run_id: str) -> dict[str, Any]:
   Returns:
     The run report.
   """
+  spec = config.feature_spec
   facts = read_facts(staging_dir)
-  report = build_report(facts, config.max_bad_fraction)
+  report = run_report.build_report(
+      facts, [log.value for log in Log], Log.IMPRESSIONS.value,
+      [f.name for f in spec.logged()], config.max_bad_fraction)
   report["run_id"] = run_id
-  _write_empty_vocabularies(staging_dir, config.spec, report)
+  _write_empty_vocabularies(staging_dir, spec, report)
   _write_text(posixpath.join(staging_dir, layout.REPORT_FILE),
               json.dumps(report, indent=2, sort_keys=True))
   FileSystems.delete([posixpath.join(staging_dir, FACTS_FILE)])
@@ -293,22 +265,26 @@ def finalize(config, staging_dir: str, run_id: str) -> dict[str, Any]:
     raise RuntimeError(f"Input lines do not reconcile (a bug in the job, not in the "
                        f"data): {json.dumps(report['inputs'])}; staging kept at "
                        f"{staging_dir}.")
+  problems = []
   if report["bad_fraction"] > config.max_bad_fraction:
-    rejected = f"{config.output_dir}.rejected-{run_id}"
-    FileSystems.rename([staging_dir], [rejected])
-    raise BadInputError(
+    problems.append(
         f"{report['dead_letter_lines']} of "
         f"{sum(e['lines'] for e in report['inputs'].values())} input lines "
         f"({report['bad_fraction']:.2%}) went to the dead letter, above "
-        f"--max_bad_fraction={config.max_bad_fraction:.2%}. Not published; see "
-        f"{rejected}/{layout.REPORT_FILE} and {rejected}/dead_letter/.")
-  spec = config.spec
+        f"--max_bad_fraction={config.max_bad_fraction:.2%}")
+  problems.extend(_coverage_problems(spec, report, config.min_feature_coverage))
+  if problems:
+    rejected = f"{config.output_dir}.rejected-{run_id}"
+    FileSystems.rename([staging_dir], [rejected])
+    raise BadInputError(
+        f"{'; '.join(problems)}. Not published; see {rejected}/{layout.REPORT_FILE} "
+        f"and {rejected}/dead_letter/.")
   _write_text(posixpath.join(staging_dir, layout.SPEC_FILE), spec.to_json())
   schema_lib.write_schema(
       schema_lib.build_schema(spec, report["vocabulary_sizes"]),
       posixpath.join(staging_dir, layout.SCHEMA_FILE))
   tfds_metadata.write_tfds_metadata(
-      staging_dir, spec, _shard_lengths(facts, config.dataset_name),
+      staging_dir, spec, run_report.shard_lengths(facts, config.dataset_name),
       dataset_name=config.dataset_name,
       description=f"PFD training examples; feature spec {spec.fingerprint()}.")
   _write_text(posixpath.join(staging_dir, layout.SUCCESS_FILE), "")

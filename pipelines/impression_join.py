@@ -6,10 +6,13 @@ live here and nowhere else:
 
 * a click counts when impression ts <= click ts <= impression ts + click window; several
   clicks count once, at the first;
-* purchase = a purchase event in [first click, first click + attribution window];
-* post-event features use detail events in [first click, purchase) (or up to the end of
-  the attribution window when there is no purchase): nothing at or after the label
-  event leaks into a privileged feature.
+* an event label (e.g. purchase) = its event in [first click, first click + its
+  window];
+* a post-event feature aggregates detail events in [first click, its label's event)
+  (or up to the end of that label's window when there is none): nothing at or after
+  the label event leaks into a privileged feature.
+
+Which labels and aggregates exist is the spec's (`JoinRules.from_spec`).
 """
 
 from __future__ import annotations
@@ -18,30 +21,51 @@ import collections
 import dataclasses
 from typing import Iterable, NamedTuple, Sequence
 
+from features import spec as spec_lib
 from pipelines.log_records import Click, DeadLetter, DetailEvent, Impression, Log, Reason
 
-MINUTE_MS = 60 * 1000
-HOUR_MS = 60 * MINUTE_MS
+Op = spec_lib.Op
+
+
+class _Aggregate(NamedTuple):
+  op: Op
+  event: str
+  field: int  # Index into DetailEvent.fields (sum / max), else -1.
+  label: int  # Index into JoinRules.labels: whose window it aggregates in.
 
 
 @dataclasses.dataclass(frozen=True)
-class JoinWindows:
-  click_window_ms: int = 30 * MINUTE_MS
-  attribution_window_ms: int = 24 * HOUR_MS
+class JoinRules:
+  """The spec's labels and post-event aggregates, compiled for the join.
 
-  def __post_init__(self):
-    for name, value in dataclasses.asdict(self).items():
-      if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}.")
+  Attributes:
+    click_label: The click label's feature name.
+    click_window_ms: A click counts up to this long after its impression.
+    labels: (feature name, event, window after the first click) per event label.
+    post_events: Post-event feature names, in `aggregates` order.
+    aggregates: How each post-event feature is computed.
+  """
+  click_label: str
+  click_window_ms: int
+  labels: tuple[tuple[str, str, int], ...]
+  post_events: tuple[str, ...]
+  aggregates: tuple[_Aggregate, ...]
 
-
-class PostEvents(NamedTuple):
-  """The privileged post-click features of one impression."""
-  dwell_ms_total: float = 0.0
-  view_count: int = 0
-  review_count: int = 0
-  chat_count: int = 0
-  added_to_cart: int = 0
+  @classmethod
+  def from_spec(cls, spec: spec_lib.FeatureSpec) -> JoinRules:
+    labels = tuple((f.name, f.derive.event, f.derive.window_ms)
+                   for f in spec.event_labels())
+    label_index = {name: i for i, (name, _, _) in enumerate(labels)}
+    field_index = {name: i for i, name in enumerate(spec.event_field_names())}
+    post = spec.post_event_features()
+    return cls(
+        click_label=spec.click_label,
+        click_window_ms=spec[spec.click_label].derive.window_ms,
+        labels=labels,
+        post_events=tuple(f.name for f in post),
+        aggregates=tuple(_Aggregate(
+            f.derive.op, f.derive.event, field_index.get(f.derive.field, -1),
+            label_index[spec.post_event_label(f)]) for f in post))
 
 
 class JoinedImpression(NamedTuple):
@@ -49,8 +73,8 @@ class JoinedImpression(NamedTuple):
   impression: Impression
   click: int
   click_ts_ms: int  # First counted click; -1 without one.
-  purchase: int
-  post_events: PostEvents
+  labels: tuple[int, ...] | None  # Per JoinRules.labels; None: no click (all 0).
+  post_events: tuple | None  # Per JoinRules.post_events; None: no click (all 0).
 
 
 class JoinResult(NamedTuple):
@@ -97,25 +121,30 @@ def _choose_impression(impressions: Sequence[Impression], outcomes, dead_letters
   return unique[0] if unique else None
 
 
-def _post_events(details: Sequence[DetailEvent], start_ms: int, end_ms: int
-                ) -> PostEvents:
-  """Aggregates detail events with start_ms <= ts < end_ms."""
-  kept = [d for d in details if start_ms <= d.ts_ms < end_ms]
-  counts = collections.Counter(d.event for d in kept)
-  return PostEvents(dwell_ms_total=float(sum(d.dwell_ms for d in kept)),
-                    view_count=counts["view"], review_count=counts["review"],
-                    chat_count=counts["chat"], added_to_cart=int(counts["cart"] > 0))
+def _aggregate(aggregate: _Aggregate, details: Sequence[DetailEvent], start_ms: int,
+               end_ms: int) -> int | float:
+  """One post-event feature over the `aggregate.event`s with start_ms <= ts < end_ms."""
+  kept = [d for d in details
+          if d.event == aggregate.event and start_ms <= d.ts_ms < end_ms]
+  if aggregate.op is Op.COUNT:
+    return len(kept)
+  if aggregate.op is Op.ANY:
+    return int(bool(kept))
+  values = [d.fields[aggregate.field] for d in kept]
+  if aggregate.op is Op.SUM:
+    return float(sum(values))
+  return float(max(values, default=0))
 
 
 def join_impression(impressions: Sequence[Impression], clicks: Sequence[Click],
-                    details: Sequence[DetailEvent], windows: JoinWindows) -> JoinResult:
+                    details: Sequence[DetailEvent], rules: JoinRules) -> JoinResult:
   """Joins all lines that share one impression_id.
 
   Args:
     impressions: Valid impression records with this id (normally one).
     clicks: Valid click records with this id.
     details: Valid detail-page records with this id.
-    windows: The click and attribution windows.
+    rules: The spec's click window, labels and post-event aggregates.
 
   Returns:
     The joined impression (None when no valid impression has this id), dead letters
@@ -126,7 +155,7 @@ def join_impression(impressions: Sequence[Impression], clicks: Sequence[Click],
   if len(impressions) == 1 and not clicks and not details:
     # Most impressions (~95%): nothing to dedupe, reject or aggregate; the general
     # path below gives the same result at several times the cost.
-    return JoinResult(JoinedImpression(impressions[0], 0, -1, 0, PostEvents()), [],
+    return JoinResult(JoinedImpression(impressions[0], 0, -1, None, None), [],
                       outcomes, notes)
   dead_letters: list[DeadLetter] = []
   impression = _choose_impression(impressions, outcomes, dead_letters)
@@ -150,7 +179,7 @@ def join_impression(impressions: Sequence[Impression], clicks: Sequence[Click],
 
   clicks = split_early(clicks, Log.CLICKS)
   details = split_early(details, Log.DETAIL_PAGES)
-  window_end = impression.ts_ms + windows.click_window_ms
+  window_end = impression.ts_ms + rules.click_window_ms
   counted = [c.ts_ms for c in clicks if c.ts_ms <= window_end]
   notes["click_after_click_window"] += len(clicks) - len(counted)
   notes["extra_click"] += max(len(counted) - 1, 0)
@@ -159,19 +188,26 @@ def join_impression(impressions: Sequence[Impression], clicks: Sequence[Click],
   if not counted:
     reject(details, Log.DETAIL_PAGES, Reason.DETAIL_WITHOUT_CLICK,
            "the impression has no counted click")
-    joined = JoinedImpression(impression, 0, -1, 0, PostEvents())
+    joined = JoinedImpression(impression, 0, -1, None, None)
     return JoinResult(joined, dead_letters, outcomes, notes)
 
   click_ts = min(counted)
-  attribution_end = click_ts + windows.attribution_window_ms
-  purchases = [d.ts_ms for d in details
-               if d.event == "purchase" and click_ts <= d.ts_ms <= attribution_end]
-  purchase_ts = min(purchases) if purchases else None
-  post_end = purchase_ts if purchase_ts is not None else attribution_end + 1
-  post_events = _post_events(details, click_ts, post_end)
-  used = sum(1 for d in details if click_ts <= d.ts_ms < post_end) + bool(purchases)
-  notes["detail_outside_window_or_after_purchase"] += len(details) - used
+  labels, post_ends, used = [], [], set()
+  for _, event, window_ms in rules.labels:
+    label_end = click_ts + window_ms
+    hits = [i for i, d in enumerate(details)
+            if d.event == event and click_ts <= d.ts_ms <= label_end]
+    first = min(hits, key=lambda i: details[i].ts_ms) if hits else None
+    labels.append(int(first is not None))
+    post_end = details[first].ts_ms if first is not None else label_end + 1
+    post_ends.append(post_end)
+    used.update(i for i, d in enumerate(details) if click_ts <= d.ts_ms < post_end)
+    if first is not None:
+      used.add(first)
+  post_events = tuple(_aggregate(a, details, click_ts, post_ends[a.label])
+                      for a in rules.aggregates)
+  notes["detail_outside_window_or_after_label"] += len(details) - len(used)
   outcomes[(Log.DETAIL_PAGES.value, "joined")] += len(details)
-  joined = JoinedImpression(impression, 1, click_ts, int(bool(purchases)), post_events)
+  joined = JoinedImpression(impression, 1, click_ts, tuple(labels), post_events)
   return JoinResult(joined, dead_letters, outcomes, notes)
 

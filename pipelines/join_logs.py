@@ -36,6 +36,10 @@ from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.transforms.window import GlobalWindows
 
+import config_flags
+from config_flags import knob
+from features import layout
+from features import run_report
 from features import spec as spec_lib
 from pipelines import dataset_writer
 from pipelines import impression_join
@@ -49,35 +53,36 @@ from pipelines.log_records import DeadLetter, Log
 NAMESPACE = "join_logs"
 DEAD_LETTER_DIR = "dead_letter"
 DEFAULT_LOCAL_RUNNER = "FnApiRunner"  # DirectRunner would try Prism (downloads).
-# Features computed here rather than read from the logs (source="derived" in the spec).
-DERIVED_FEATURES = frozenset({"click", "purchase"}).union(
-    impression_join.PostEvents._fields, user_history.UserHistory._fields)
 
 
 @dataclasses.dataclass(frozen=True)
 class JoinConfig:
-  """What the job reads, how it joins and where it writes."""
-  impressions: str
-  clicks: str
-  detail_pages: str
-  output_dir: str
-  windows: impression_join.JoinWindows = impression_join.JoinWindows()
-  eval_days: int = 1
-  eval_start_ms: int | None = None  # Overrides eval_days when set.
-  max_bad_fraction: float = 0.05
-  overwrite: bool = False
+  """What the job reads, how it joins and where it writes (each field is a flag)."""
+  impressions: str = knob(help="Glob of impression log files.")
+  clicks: str = knob(help="Glob of click log files.")
+  detail_pages: str = knob(help="Glob of detail-page log files.")
+  output_dir: str = knob(help="Where the dataset is published.")
+  feature_spec: spec_lib.FeatureSpec = knob(
+      spec_lib.DEFAULT_SPEC, "The feature spec file (YAML; WORKSPACE.md, 'The feature "
+      "spec file'): what is read, derived and privileged. Default: the simulated "
+      "world's, features/default_spec.yaml.", parse=spec_lib.load_spec_file)
+  eval_days: int = knob(1, "The last N UTC days are the eval split.")
+  eval_start_ms: int | None = knob(None, "Explicit eval split start (overrides "
+                                   "--eval_days).")
+  max_bad_fraction: float = knob(0.05, "Fail (and do not publish) when more than this "
+                                 "fraction of input lines goes to the dead letter.")
+  min_feature_coverage: float = knob(
+      0.0, "Fail (and do not publish) when a declared logged feature is carried by "
+      "less than this fraction of the parsed impressions; one that no record carries "
+      "(likely a typo in the spec) always fails.")
+  overwrite: bool = knob(False, "Replace an existing dataset at --output_dir.")
   dataset_name: str = "pfd"
-  spec: spec_lib.FeatureSpec = spec_lib.DEFAULT_SPEC
 
   def __post_init__(self):
-    if not 0.0 <= self.max_bad_fraction <= 1.0:
-      raise ValueError(f"max_bad_fraction must be in [0, 1], got "
-                       f"{self.max_bad_fraction}.")
+    for name in ("max_bad_fraction", "min_feature_coverage"):
+      if not 0.0 <= getattr(self, name) <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}.")
     time_split.eval_start_ms(0, self.eval_days)  # Validates eval_days.
-    differ = DERIVED_FEATURES ^ {f.name for f in self.spec if f.source == "derived"}
-    if differ:
-      raise ValueError(f"The spec's derived features must be the ones this job "
-                       f"derives; they differ on {sorted(differ)}.")
 
   def log_patterns(self) -> dict[Log, str]:
     return {Log.IMPRESSIONS: self.impressions, Log.CLICKS: self.clicks,
@@ -131,7 +136,20 @@ class ReadLogFileFn(beam.DoFn):
             source=path, detail=f"line {lines}: {record.detail}"))
       else:
         yield wire.join_key(record.impression_id), wire.tag(log, to_wire(record))
-    yield beam.pvalue.TaggedOutput(self.LINES, _fact(f"read/{log.value}", lines))
+    yield beam.pvalue.TaggedOutput(self.LINES, _fact(run_report.read(log.value), lines))
+    if log is Log.IMPRESSIONS:
+      yield from (beam.pvalue.TaggedOutput(self.LINES, fact)
+                  for fact in self._coverage_facts(parse.coverage))
+      parse.coverage.__init__()  # The next file counts afresh.
+
+  def _coverage_facts(self, coverage: log_records.Coverage):
+    """One file's coverage as facts: every declared logged feature, 0 included."""
+    yield _fact(run_report.parsed_impressions(), coverage.parsed)
+    for feature in self._spec.logged():
+      yield _fact(run_report.declared_coverage(feature.name),
+                  coverage.parsed - coverage.missing[feature.name])
+    for path, n in coverage.undeclared.items():
+      yield _fact(run_report.undeclared_key(path), n)
 
 
 class ReadAndParseLogs(beam.PTransform):
@@ -175,10 +193,9 @@ class JoinImpressionFn(beam.DoFn):
   FACTS = "facts"
   MAX_TS = "max_ts"
 
-  def __init__(self, windows: impression_join.JoinWindows,
-               spec: spec_lib.FeatureSpec, files: Iterable[str]):
+  def __init__(self, spec: spec_lib.FeatureSpec, files: Iterable[str]):
     super().__init__()
-    self._windows = windows
+    self._rules = impression_join.JoinRules.from_spec(spec)
     self._paths = {i: path for path, i in _source_ids(files).items()}
     self._value_names = [f.name for f in spec.logged()]
 
@@ -204,7 +221,7 @@ class JoinImpressionFn(beam.DoFn):
         [wire.record_from_fields(c, log_records.Click) for c in group[Log.CLICKS]],
         [wire.record_from_fields(d, log_records.DetailEvent)
          for d in group[Log.DETAIL_PAGES]],
-        self._windows)
+        self._rules)
     for dead in result.dead_letters:
       Metrics.counter(NAMESPACE, f"dead_letter.{dead.reason}").inc()
       yield beam.pvalue.TaggedOutput(self.DEAD,
@@ -213,10 +230,11 @@ class JoinImpressionFn(beam.DoFn):
     # shuffled element each.
     for (log, outcome), n in result.outcomes.items():
       if n:
-        yield beam.pvalue.TaggedOutput(self.FACTS, _fact(f"{outcome}/{log}", n))
+        yield beam.pvalue.TaggedOutput(self.FACTS,
+                                       _fact(run_report.outcome(log, outcome), n))
     for note, n in result.notes.items():
       if n:
-        yield beam.pvalue.TaggedOutput(self.FACTS, _fact(f"note/{note}", n))
+        yield beam.pvalue.TaggedOutput(self.FACTS, _fact(run_report.note(note), n))
     if result.joined is not None:
       impression = result.joined.impression
       self._see_ts(impression.ts_ms)
@@ -247,24 +265,29 @@ class AddHistoryFn(beam.DoFn):
 
   def __init__(self, spec: spec_lib.FeatureSpec):
     super().__init__()
-    self._names = spec.names  # A property that builds its list: once, not per example.
     self._value_names = [f.name for f in spec.logged()]
-    self._history_length = spec["hist_item_ids"].max_length
+    self._history = user_history.HistoryRules.from_spec(spec)
+    rules = impression_join.JoinRules.from_spec(spec)
+    self._click = rules.click_label
+    self._labels = tuple(name for name, _, _ in rules.labels)
+    self._post_events = rules.post_events
+    # What an impression without a click has: every label and aggregate 0.
+    self._no_labels = (0,) * len(self._labels)
+    self._no_post_events = tuple(spec[name].parse_default for name in rules.post_events)
 
   def process(self, user_and_impressions, eval_start: int):
     _, impressions = user_and_impressions
     impressions = [wire.joined_from_wire(j, self._value_names) for j in impressions]
     by_split: dict[str, list[dict[str, Any]]] = {}
-    for joined, history in user_history.with_history(impressions,
-                                                     self._history_length):
+    for joined, history in user_history.with_history(impressions, self._history):
       values = dict(joined.impression.values)
-      values.update(click=joined.click, purchase=joined.purchase)
-      # zip, not NamedTuple._asdict: this runs once per example.
-      values.update(zip(impression_join.PostEvents._fields, joined.post_events))
-      values.update(zip(user_history.UserHistory._fields, history))
+      values[self._click] = joined.click
+      # zip, not a dict per part: this runs once per example.
+      values.update(zip(self._labels, joined.labels or self._no_labels))
+      values.update(zip(self._post_events, joined.post_events or self._no_post_events))
+      values.update(zip(self._history.names, history))
       split = time_split.split_of(joined.impression.ts_ms, eval_start)
-      by_split.setdefault(split, []).append({name: values[name]
-                                             for name in self._names})
+      by_split.setdefault(split, []).append(values)
     for split, examples in by_split.items():
       yield beam.pvalue.TaggedOutput(split, examples)
 
@@ -283,14 +306,14 @@ def build_pipeline(pipeline: beam.Pipeline, config: JoinConfig, staging_dir: str
   Facts (counts, vocabulary sizes, shard lengths) are written to
   `<staging_dir>/_facts.jsonl` for the launcher's report and metadata.
   """
-  spec = config.spec
+  spec = config.feature_spec
   records, dead, lines_read = pipeline | "ReadAndParse" >> ReadAndParseLogs(
       files, spec)
   dead_letters, facts = [dead], [lines_read]
 
   # One GroupByKey over the three logs' tagged bytes rather than a CoGroupByKey:
   # see `wire.tag`.
-  join_fn = JoinImpressionFn(config.windows, spec, files)
+  join_fn = JoinImpressionFn(spec, files)
   joined = (records
             | "GroupByJoinKey" >> beam.GroupByKey()
             | "JoinImpression" >> beam.ParDo(join_fn).with_outputs(
@@ -303,16 +326,16 @@ def build_pipeline(pipeline: beam.Pipeline, config: JoinConfig, staging_dir: str
             | "MaxTimestamp" >> beam.CombineGlobally(lambda ts: max(ts, default=0)))
   eval_start = max_ts | "EvalStart" >> beam.Map(_eval_start, config)
   facts.append(eval_start | "EvalStartFact" >> beam.Map(
-      lambda t: _fact("eval_start_ms", t)))
+      lambda t: _fact(run_report.EVAL_START, t)))
   examples = (joined.joined
               | "GroupByUser" >> beam.GroupByKey()
               | "AddUserHistory" >> beam.ParDo(
                   AddHistoryFn(spec), beam.pvalue.AsSingleton(eval_start)
-              ).with_outputs(*time_split.SPLITS))
-  for split in time_split.SPLITS:
+              ).with_outputs(*layout.SPLITS))
+  for split in layout.SPLITS:
     facts.append(examples[split] | f"Write[{split}]" >> dataset_writer.WriteSplit(
         spec, staging_dir, config.dataset_name, split,
-        vocabularies=split == time_split.TRAIN))
+        vocabularies=split == layout.TRAIN))
 
   all_dead = dead_letters | "FlattenDeadLetters" >> beam.Flatten()
   _ = (all_dead
@@ -321,7 +344,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: JoinConfig, staging_dir: str
            posixpath.join(staging_dir, DEAD_LETTER_DIR, "dead_letter"),
            file_name_suffix=".jsonl"))
   facts.append(all_dead | "DeadLetterFacts" >> beam.Map(
-      lambda d: _fact(f"dead_letter/{d.log}/{d.reason}")))
+      lambda d: _fact(run_report.dead_letter(d.log, d.reason))))
   _ = (facts
        | "FlattenFacts" >> beam.Flatten()
        | "SumFacts" >> beam.CombinePerKey(sum)
@@ -400,46 +423,19 @@ def run(config: JoinConfig, pipeline_args: Sequence[str] = ()) -> dict[str, Any]
   return dataset_writer.finalize(config, staging_dir, run_id)
 
 
-FLAGS = flags.FLAGS
-flags.DEFINE_string("impressions", None, "Glob of impression log files.")
-flags.DEFINE_string("clicks", None, "Glob of click log files.")
-flags.DEFINE_string("detail_pages", None, "Glob of detail-page log files.")
-flags.DEFINE_string("output_dir", None, "Where the dataset is published.")
-flags.DEFINE_integer("click_window_min", 30, "A click counts up to this many minutes "
-                     "after its impression.")
-flags.DEFINE_integer("attribution_window_h", 24, "A purchase counts up to this many "
-                     "hours after the first click.")
-flags.DEFINE_integer("eval_days", 1, "The last N UTC days are the eval split.")
-flags.DEFINE_integer("eval_start_ms", None, "Explicit eval split start (overrides "
-                     "--eval_days).")
-flags.DEFINE_float("max_bad_fraction", 0.05, "Fail (and do not publish) when more than "
-                   "this fraction of input lines goes to the dead letter.")
-flags.DEFINE_bool("overwrite", False, "Replace an existing dataset at --output_dir.")
-flags.mark_flags_as_required(["impressions", "clicks", "detail_pages", "output_dir"])
-
-
-def config_from_flags() -> JoinConfig:
-  return JoinConfig(
-      impressions=FLAGS.impressions, clicks=FLAGS.clicks,
-      detail_pages=FLAGS.detail_pages, output_dir=FLAGS.output_dir,
-      windows=impression_join.JoinWindows(
-          click_window_ms=FLAGS.click_window_min * impression_join.MINUTE_MS,
-          attribution_window_ms=FLAGS.attribution_window_h * impression_join.HOUR_MS),
-      eval_days=FLAGS.eval_days, eval_start_ms=FLAGS.eval_start_ms,
-      max_bad_fraction=FLAGS.max_bad_fraction, overwrite=FLAGS.overwrite)
-
-
 def main(argv: Sequence[str]) -> None:
   # Beam's local runner logs every bundle of every worker at INFO.
   std_logging.getLogger("apache_beam").setLevel(std_logging.WARNING)
-  report = run(config_from_flags(), pipeline_args=argv[1:])
+  report = run(config_flags.from_flags(JoinConfig), pipeline_args=argv[1:])
   print(json.dumps(report, indent=2, sort_keys=True))
 
 
 def _parse_known_flags(argv: list[str]) -> list[str]:
   """absl parses our flags; everything else is left for Beam's PipelineOptions."""
-  return FLAGS(argv, known_only=True)
+  return flags.FLAGS(argv, known_only=True)
 
 
 if __name__ == "__main__":
+  config_flags.define(JoinConfig, required=["impressions", "clicks", "detail_pages",
+                                            "output_dir"])
   app.run(main, flags_parser=_parse_known_flags)

@@ -7,6 +7,7 @@ field, wrong type, invalid value.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import enum
 import functools
@@ -19,8 +20,12 @@ from features import spec as spec_lib
 # Plausible event times: [2000-01-01, 2100-01-01) UTC. Outside is a unit bug upstream.
 MIN_TS_MS = 946_684_800_000
 MAX_TS_MS = 4_102_444_800_000
-MAX_DWELL_MS = 24 * 3600 * 1000
-DETAIL_EVENTS = frozenset({"view", "review", "chat", "cart", "purchase"})
+# The contract's top-level fields the job itself needs (features name the rest).
+IMPRESSION_ID = "impression_id"
+TS_MS = "ts_ms"
+EVENT = "event"
+# The impression's logged objects: a feature's source `user.<key>` / `item.<key>`.
+OBJECTS = ("user", "item")
 
 
 class Log(str, enum.Enum):
@@ -57,11 +62,8 @@ class DeadLetter(NamedTuple):
 class Impression(NamedTuple):
   """A valid impression: join keys, plus every logged spec feature's value."""
   impression_id: str
-  user_id: str
+  user_id: str  # The spec's identity user feature's value.
   ts_ms: int
-  item_id: str
-  category_id: str
-  shop_id: str
   values: Mapping[str, Any]  # spec feature name -> value (logged features only)
   source: str
 
@@ -83,12 +85,12 @@ class DetailEvent(NamedTuple):
   impression_id: str
   ts_ms: int
   event: str
-  dwell_ms: int
+  fields: tuple  # The spec's event fields (`event_field_names`); 0 where not logged.
   source: str
 
   def canonical(self) -> str:
     return json.dumps({"impression_id": self.impression_id, "ts_ms": self.ts_ms,
-                       "event": self.event, "dwell_ms": self.dwell_ms}, sort_keys=True)
+                       "event": self.event, "fields": self.fields}, sort_keys=True)
 
 
 class _Rejected(Exception):
@@ -154,6 +156,10 @@ def _as_number(value: Any, path: str) -> float:
   return value
 
 
+def _as_float(value: Any, path: str) -> float:
+  return float(_as_number(value, path))
+
+
 def _bounded(read: Callable[[Any, str], float], bounds: tuple[float, float] | None
              ) -> Callable[[Any, str], float]:
   if bounds is None:
@@ -172,36 +178,45 @@ def _bounded(read: Callable[[Any, str], float], bounds: tuple[float, float] | No
 _ReadFeature = Callable[[Mapping[str, Any]], Any]
 
 
-def _reader(feature: spec_lib.Feature) -> tuple[str, _ReadFeature]:
+def _converter(feature: spec_lib.Feature) -> Callable[[Any, str], Any]:
+  if feature.dtype is spec_lib.DType.STRING:
+    return _as_id
+  if feature.kind is spec_lib.Kind.METADATA:
+    return _as_ts
+  if feature.dtype is spec_lib.DType.INT64:
+    return _bounded(_as_int, feature.bounds)
+  return _bounded(_as_float, feature.bounds)
+
+
+def _reader(feature: spec_lib.Feature, missing: collections.Counter
+            ) -> tuple[str, _ReadFeature]:
   """(name, a function reading and checking the feature from a parsed impression).
 
   A closure per feature, built once per spec: the job reads ~14 features of every
   impression line, and looking up where each sits and how it is checked was a
-  third of the parse.
+  third of the parse. A `user.` / `item.` value that is absent, null or (for an id)
+  "" is missing: it takes the feature's default and counts in `missing[name]`, or,
+  for a `required` feature, rejects the line.
   """
   scope, _, key = feature.source.partition(".")
-  if feature.dtype is spec_lib.DType.STRING:
-    convert = _as_id
-  elif feature.kind is spec_lib.Kind.METADATA:
-    convert = _as_ts
-  elif feature.dtype is spec_lib.DType.INT64:
-    convert = _bounded(_as_int, feature.bounds)
-  else:
-    convert = _bounded(lambda v, p: float(_as_number(v, p)), feature.bounds)
-
+  convert = _converter(feature)
   if scope == "impression":
     def read_required(record: Mapping[str, Any]) -> Any:
       return convert(_get(record, key), key)
     return feature.name, read_required
 
-  path, default = feature.source, feature.parse_default
+  name, path, default = feature.name, feature.source, feature.parse_default
+  required = feature.required
 
   def read_optional(record: Mapping[str, Any]) -> Any:
-    container = record[scope]  # Checked to be an object before.
-    if key not in container:  # Absent optional keys get the default.
+    value = record[scope].get(key)  # Checked to be an object before.
+    if value is None or value == "":
+      if required:
+        raise _Rejected(Reason.MISSING_FIELD, f"missing field {path!r}")
+      missing[name] += 1
       return default
-    return convert(container[key], path)
-  return feature.name, read_optional
+    return convert(value, path)
+  return name, read_optional
 
 
 def _load_object(line: str | bytes) -> Mapping[str, Any]:
@@ -222,21 +237,45 @@ def _load_object(line: str | bytes) -> Mapping[str, Any]:
   return record
 
 
+@dataclasses.dataclass
+class Coverage:
+  """Over the valid impressions parsed: how many lack each declared `user.`/`item.`
+  feature, and how many carry each key that no feature declares."""
+  parsed: int = 0
+  missing: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+  undeclared: collections.Counter = dataclasses.field(
+      default_factory=collections.Counter)  # "user.<key>" / "item.<key>" -> records
+
+
 @dataclasses.dataclass(frozen=True)
 class LogParser:
-  """Parses the lines of one log. Build with `for_log`; call with (line, source)."""
+  """Parses the lines of one log. Build with `for_log`; call with (line, source).
+
+  An impression parser counts its valid records' `coverage` (the caller reads and
+  resets it).
+  """
   log: Log
   _parse: Callable[[Mapping[str, Any], str], Any]
+  coverage: Coverage
 
   @classmethod
   def for_log(cls, log: Log, spec: spec_lib.FeatureSpec) -> LogParser:
-    parsers = {
-        Log.IMPRESSIONS: functools.partial(
-            _parse_impression, readers=tuple(_reader(f) for f in spec.logged())),
-        Log.CLICKS: _parse_click,
-        Log.DETAIL_PAGES: _parse_detail_event,
-    }
-    return cls(log, parsers[log])
+    coverage = Coverage()
+    if log is Log.IMPRESSIONS:
+      missing: collections.Counter = collections.Counter()
+      parse = functools.partial(
+          _parse_impression,
+          readers=tuple(_reader(f, missing) for f in spec.logged()),
+          user_feature=spec.user_feature,
+          declared={scope: frozenset(f.source.partition(".")[2] for f in spec.logged()
+                                     if f.source.partition(".")[0] == scope)
+                    for scope in OBJECTS},
+          missing=missing, coverage=coverage)
+    elif log is Log.CLICKS:
+      parse = _parse_click
+    else:
+      parse = functools.partial(_parse_detail_event, events=_event_readers(spec))
+    return cls(log, parse, coverage)
 
   def __call__(self, line: str | bytes, source: str) -> Any:
     """Returns the typed record, or a DeadLetter.
@@ -252,44 +291,77 @@ class LogParser:
       return DeadLetter(self.log.value, source, e.reason.value, e.detail, line)
 
 
-_REQUIRED_ITEM_FIELDS = (("category_id", "item.category_id"), ("shop_id", "item.shop_id"))
-
-
 def _parse_impression(record: Mapping[str, Any], source: str,
-                      readers: tuple[tuple[str, _ReadFeature], ...]) -> Impression:
+                      readers: tuple[tuple[str, _ReadFeature], ...],
+                      user_feature: str,
+                      declared: Mapping[str, frozenset[str]],
+                      missing: collections.Counter,
+                      coverage: Coverage) -> Impression:
   # Contract fields first, so a broken record names its first broken field.
-  _as_object(_get(record, "user"), "user")
-  item = _as_object(_get(record, "item"), "item")
-  for required, path in _REQUIRED_ITEM_FIELDS:
-    _get(item, required, path)
+  objects = [(scope, _as_object(_get(record, scope), scope)) for scope in OBJECTS]
+  missing.clear()
   values = {name: read(record) for name, read in readers}
-  return Impression(
-      impression_id=_as_id(_get(record, "impression_id"), "impression_id"),
-      user_id=_as_id(_get(record, "user_id"), "user_id"),
-      ts_ms=_as_ts(_get(record, "ts_ms"), "ts_ms"),
-      item_id=_as_id(_get(record, "item_id"), "item_id"),
-      category_id=_as_id(item["category_id"], "item.category_id"),
-      shop_id=_as_id(item["shop_id"], "item.shop_id"),
+  impression = Impression(
+      impression_id=_as_id(_get(record, IMPRESSION_ID), IMPRESSION_ID),
+      user_id=values[user_feature],
+      ts_ms=_as_ts(_get(record, TS_MS), TS_MS),
       values=values,
       source=source)
+  # Counted once the record is valid: coverage is over the records in the examples.
+  coverage.parsed += 1
+  if missing:
+    coverage.missing.update(missing)
+  for scope, obj in objects:
+    known = declared[scope]
+    for key in obj:
+      if key not in known:
+        coverage.undeclared[f"{scope}.{key}"] += 1
+  return impression
 
 
 def _parse_click(record: Mapping[str, Any], source: str) -> Click:
-  return Click(impression_id=_as_id(_get(record, "impression_id"), "impression_id"),
-               ts_ms=_as_ts(_get(record, "ts_ms"), "ts_ms"), source=source)
+  return Click(impression_id=_as_id(_get(record, IMPRESSION_ID), IMPRESSION_ID),
+               ts_ms=_as_ts(_get(record, TS_MS), TS_MS), source=source)
 
 
-def _parse_detail_event(record: Mapping[str, Any], source: str) -> DetailEvent:
-  impression_id = _as_id(_get(record, "impression_id"), "impression_id")
-  ts_ms = _as_ts(_get(record, "ts_ms"), "ts_ms")
-  event = _as_str(_get(record, "event"), "event")
-  if event not in DETAIL_EVENTS:
+_EventReader = Callable[[Mapping[str, Any]], tuple]
+
+
+def _event_readers(spec: spec_lib.FeatureSpec) -> dict[str, _EventReader]:
+  """Event name -> a function reading its fields, in `event_field_names` order."""
+  names = spec.event_field_names()
+  readers = {}
+  for event in spec.events.values():
+    own = {}
+    for field in event.fields:
+      read = _as_int if field.dtype is spec_lib.DType.INT64 else _as_float
+      own[field.name] = (field.required, _bounded(read, field.bounds))
+
+    def read_fields(record: Mapping[str, Any], own=own) -> tuple:
+      values = []
+      for name in names:
+        if name not in own:
+          values.append(0)
+          continue
+        required, read = own[name]
+        if name in record:
+          values.append(read(record[name], name))
+        elif required:
+          raise _Rejected(Reason.MISSING_FIELD, f"missing field {name!r}")
+        else:
+          values.append(0)
+      return tuple(values)
+    readers[event.name] = read_fields
+  return readers
+
+
+def _parse_detail_event(record: Mapping[str, Any], source: str,
+                        events: Mapping[str, _EventReader]) -> DetailEvent:
+  impression_id = _as_id(_get(record, IMPRESSION_ID), IMPRESSION_ID)
+  ts_ms = _as_ts(_get(record, TS_MS), TS_MS)
+  event = _as_str(_get(record, EVENT), EVENT)
+  read_fields = events.get(event)
+  if read_fields is None:
     raise _Rejected(Reason.INVALID_VALUE,
-                    f"'event'={event!r} is not one of {sorted(DETAIL_EVENTS)}")
-  dwell_ms = 0
-  if event == "view":
-    dwell_ms = _as_int(_get(record, "dwell_ms"), "dwell_ms")
-    if not 0 <= dwell_ms <= MAX_DWELL_MS:
-      raise _Rejected(Reason.INVALID_VALUE,
-                      f"'dwell_ms'={dwell_ms} is outside [0, {MAX_DWELL_MS}]")
-  return DetailEvent(impression_id, ts_ms, event, dwell_ms, source)
+                    f"'event'={event!r} is not one of {sorted(events)}")
+  return DetailEvent(impression_id, ts_ms, event, read_fields(record), source)

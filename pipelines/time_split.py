@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from features.layout import EVAL, TRAIN
+
 DAY_MS = 24 * 3600 * 1000
-TRAIN = "train"
-EVAL = "eval"
-SPLITS = (TRAIN, EVAL)
 
 
 def eval_start_ms(max_ts_ms: int, eval_days: int) -> int:

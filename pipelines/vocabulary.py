@@ -24,6 +24,10 @@ def select_tokens(counts: Iterable[tuple[str, int]], min_count: int,
                   max_tokens: int | None) -> list[str]:
   """Most frequent first, ties by token; drops rare tokens, caps the size."""
   kept = sorted(((-n, t) for t, n in counts if n >= min_count))
+  if any(not t for _, t in kept):
+    # StringLookup rejects an empty line; a missing value is spec.MISSING_TOKEN.
+    raise ValueError("A vocabulary token is empty; missing values must map to "
+                     f"{spec_lib.MISSING_TOKEN!r}.")
   if max_tokens is not None:
     kept = kept[:max_tokens]
   return [t for _, t in kept]

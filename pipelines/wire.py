@@ -24,7 +24,7 @@ import marshal
 import zlib
 from typing import Iterable, NamedTuple, Sequence, TypeVar
 
-from pipelines.impression_join import JoinedImpression, PostEvents
+from pipelines.impression_join import JoinedImpression
 from pipelines.log_records import Impression, Log
 
 _MARSHAL_VERSION = 4
@@ -36,7 +36,6 @@ _MARSHAL_VERSION = 4
 JOIN_BUCKETS = 1 << 15
 _USER_ID = Impression._fields.index("user_id")
 _TS_MS = Impression._fields.index("ts_ms")
-_NO_POST_EVENTS = PostEvents()
 _LOGS = tuple(Log)
 _LOG_TAGS = {log: bytes((i,)) for i, log in enumerate(_LOGS)}
 
@@ -100,20 +99,18 @@ def by_impression(tagged: Iterable[bytes]) -> dict[str, dict[Log, list[tuple]]]:
 
 
 def _joined_wire(impression_fields: tuple, click: int, click_ts_ms: int,
-                 purchase: int, post_events: tuple | None) -> WireJoined:
+                 labels: tuple | None, post_events: tuple | None) -> WireJoined:
   """The one layout of a joined record; the impression's source is left behind."""
-  return marshal.dumps(((*impression_fields[:-1], ""), click, click_ts_ms, purchase,
+  return marshal.dumps(((*impression_fields[:-1], ""), click, click_ts_ms, labels,
                         post_events), _MARSHAL_VERSION)
 
 
 def joined_to_wire(joined: JoinedImpression) -> WireJoined:
   """The impression's source is left behind: only dead letters name it, and the
-  join decides all of them (it is "" after `joined_from_wire`). Post events without
-  a click (~96% of impressions) travel as None: 15% of the record."""
-  post_events = (None if joined.post_events == _NO_POST_EVENTS
-                 else tuple(joined.post_events))
+  join decides all of them (it is "" after `joined_from_wire`). Labels and post
+  events without a click (~96% of impressions) travel as None."""
   return _joined_wire(_impression_fields(joined.impression), joined.click,
-                      joined.click_ts_ms, joined.purchase, post_events)
+                      joined.click_ts_ms, joined.labels, joined.post_events)
 
 
 def lone_impression_to_joined_wire(fields: tuple) -> tuple[str, int, WireJoined]:
@@ -124,12 +121,11 @@ def lone_impression_to_joined_wire(fields: tuple) -> tuple[str, int, WireJoined]
   (`impression_join.join_impression`); that is ~95% of impressions, and this builds
   `joined_to_wire` of that result from the fields without rebuilding the record.
   """
-  return fields[_USER_ID], fields[_TS_MS], _joined_wire(fields, 0, -1, 0, None)
+  return fields[_USER_ID], fields[_TS_MS], _joined_wire(fields, 0, -1, None, None)
 
 
 def joined_from_wire(wire: WireJoined, value_names: Sequence[str]) -> JoinedImpression:
-  impression, click, click_ts_ms, purchase, post_events = marshal.loads(wire)
-  return JoinedImpression(
-      impression_from_fields(impression, value_names), click, click_ts_ms, purchase,
-      _NO_POST_EVENTS if post_events is None else PostEvents(*post_events))
+  impression, click, click_ts_ms, labels, post_events = marshal.loads(wire)
+  return JoinedImpression(impression_from_fields(impression, value_names), click,
+                          click_ts_ms, labels, post_events)
 

@@ -26,13 +26,13 @@ def test_environments_are_training_and_one_serving_per_task():
   assert list(schema.default_environment) == ["TRAINING", "SERVING_CTR", "SERVING_CVR"]
 
 
-@pytest.mark.parametrize("task_name", sorted(spec_lib.TASKS))
+@pytest.mark.parametrize("task_name", sorted(SPEC.tasks))
 def test_serving_environment_is_exactly_the_regular_features(task_name):
   schema = schema_lib.build_schema(SPEC)
   assert _serving_features(schema, task_name) == {f.name for f in SPEC.regular(task_name)}
 
 
-@pytest.mark.parametrize("task_name", sorted(spec_lib.TASKS))
+@pytest.mark.parametrize("task_name", sorted(SPEC.tasks))
 def test_privileged_and_excluded_features_are_tagged(task_name):
   features = _by_name(schema_lib.build_schema(SPEC))
   privileged = {f.name for f in SPEC.privileged(task_name)}
@@ -103,7 +103,7 @@ def test_text_round_trip(tmp_path):
 
 def test_changed_spec_changes_the_schema():
   # Make the behaviour sequence privileged for CTR: it leaves CTR serving only.
-  changed = spec_lib.FeatureSpec(
+  changed = SPEC.with_features(
       dataclasses.replace(f, privileged_in=f.privileged_in | {"ctr"})
       if f.name == "hist_item_ids" else f for f in SPEC)
   before = _by_name(schema_lib.build_schema(SPEC))["hist_item_ids"]

@@ -1,5 +1,6 @@
 """The Beam job end to end on hand-written logs: examples, dead letter, reconciliation."""
 
+import dataclasses
 import gzip
 import json
 import os
@@ -21,20 +22,21 @@ T0 = 1_767_571_200_000  # 2026-01-05 00:00 UTC; day 1 is the eval day.
 RUNNER = ["--runner=FnApiRunner"]  # In-process: fast for tiny data.
 
 
-def imp(imp_id, user, item, ts, category="c1", shop="s1", position=0):
+def imp(imp_id, user, item, ts, category="c1", shop="s1", position=0, **user_keys):
   return {"impression_id": imp_id, "request_id": f"r_{imp_id}", "user_id": user,
           "item_id": item, "ts_ms": ts, "position": position, "scene": "home_feed",
-          "user": {"segment": "seg_a"},
+          "user": {"segment": "seg_a", "city_tier": 1, **user_keys},
           "item": {"category_id": category, "shop_id": shop, "brand_id": "b1",
                    "price": 10.0}}
 
 
 IMPRESSIONS = [
-    imp("a", "u1", "i1", T0 + 10 * MIN),
-    imp("b", "u1", "i2", T0 + 60 * MIN, category="c2"),
-    imp("c", "u1", "i3", T0 + 2 * 60 * MIN, shop="s2"),
-    imp("d", "u2", "i1", T0 + 30 * MIN),
-    imp("e", "u1", "i4", T0 + DAY + 3 * 60 * MIN),  # Eval, > 24 h after a, c.
+    imp("a", "u1", "i1", T0 + 10 * MIN, age_bucket=3),
+    imp("b", "u1", "i2", T0 + 60 * MIN, category="c2", age_bucket=3, loyalty="gold"),
+    imp("c", "u1", "i3", T0 + 2 * 60 * MIN, shop="s2", age_bucket=3),
+    imp("d", "u2", "i1", T0 + 30 * MIN, loyalty=None),  # No age_bucket.
+    imp("e", "u1", "i4", T0 + DAY + 3 * 60 * MIN, age_bucket=""),  # Eval, > 24 h
+    # after a, c; an empty id is a missing one.
 ]
 CLICKS = [{"impression_id": "a", "ts_ms": T0 + 11 * MIN},
           {"impression_id": "c", "ts_ms": T0 + 2 * 60 * MIN + 1},
@@ -114,6 +116,48 @@ def test_every_derived_feature_and_label(clean_run):
   assert e["user_category_clicks_24h"] == 0
   assert train["d"]["hist_item_ids"].numpy().tolist() == []  # Another user's clicks.
   assert a["price"].numpy() == pytest.approx(10.0) and a["segment"] == b"seg_a"
+  missing = spec_lib.MISSING_TOKEN.encode()
+  assert (train["d"]["age_bucket"], e["age_bucket"], a["age_bucket"]) == (
+      missing, missing, b"3")
+
+
+def test_coverage_counts_declared_and_undeclared_keys_exactly(clean_run):
+  output_dir, report = clean_run
+  coverage = report["coverage"]
+  assert coverage["parsed_impressions"] == 5
+  assert coverage["declared"]["age_bucket"] == {"records": 3, "fraction": 0.6}
+  assert coverage["declared"]["city_tier"] == {"records": 5, "fraction": 1.0}
+  assert set(coverage["declared"]) == {f.name for f in spec_lib.DEFAULT_SPEC.logged()}
+  # A key no feature declares is counted where a record carries it, null included.
+  assert coverage["logged_not_declared"] == {"user.loyalty": 2}
+  vocabularies = os.listdir(os.path.join(output_dir, "vocab"))
+  for name in vocabularies:
+    tokens = open(os.path.join(output_dir, "vocab", name)).read().split("\n")[:-1]
+    assert all(tokens), name  # Never an empty line: StringLookup refuses one.
+  assert spec_lib.MISSING_TOKEN in open(
+      os.path.join(output_dir, "vocab", "age_bucket.txt")).read().split()
+
+
+def test_a_declared_key_no_record_carries_fails_naming_it(tmp_path):
+  paths = write_logs(str(tmp_path), IMPRESSIONS, CLICKS, DETAILS)
+  misspelt = spec_lib.DEFAULT_SPEC.with_features(
+      dataclasses.replace(f, source="user.segmnet") if f.name == "segment" else f
+      for f in spec_lib.DEFAULT_SPEC)
+  with pytest.raises(dataset_writer.BadInputError,
+                     match=r"feature 'segment' \(source 'user.segmnet'\) is carried by "
+                           r"0 of 5.*logged keys no feature declares: .*user.segment"):
+    join_logs.run(config(paths, str(tmp_path / "examples"), feature_spec=misspelt),
+                  RUNNER)
+  assert not os.path.exists(tmp_path / "examples")
+
+
+def test_min_feature_coverage_makes_the_threshold_stricter(tmp_path):
+  paths = write_logs(str(tmp_path), IMPRESSIONS, CLICKS, DETAILS)
+  with pytest.raises(dataset_writer.BadInputError, match="'age_bucket'.*3 of 5"):
+    join_logs.run(config(paths, str(tmp_path / "a"), min_feature_coverage=0.7), RUNNER)
+  report = join_logs.run(config(paths, str(tmp_path / "b"), min_feature_coverage=0.6),
+                         RUNNER)
+  assert report["coverage"]["declared"]["age_bucket"]["fraction"] == 0.6
 
 
 def test_clean_run_report_reconciles_with_nothing_rejected(clean_run):

@@ -44,11 +44,12 @@ DELETE = object()
 def test_valid_impression_reads_spec_features_and_ignores_unknown_ones():
   impression = parse(Log.IMPRESSIONS, IMPRESSION)
   assert isinstance(impression, Impression)
-  assert impression.shop_id == "7"  # Integer ids read as their decimal string.
+  assert impression.values["shop_id"] == "7"  # Integer ids read as their decimal string.
   assert impression.values["city_tier"] == "2"
   assert impression.values["price"] == 19.5
   assert impression.values["position"] == 3
-  assert impression.values["age_bucket"] == ""  # Absent optional key: the default.
+  # Absent optional key: the missing token.
+  assert impression.values["age_bucket"] == spec_lib.MISSING_TOKEN
   assert "unknown_key" not in impression.values
   assert impression.source == "f.jsonl"
 
@@ -96,10 +97,10 @@ def test_click_and_detail_event_parse():
                                                                        "f.jsonl")
   view = parse(Log.DETAIL_PAGES, {"impression_id": "imp1", "ts_ms": TS,
                                   "event": "view", "dwell_ms": 1200})
-  assert view == DetailEvent("imp1", TS, "view", 1200, "f.jsonl")
+  assert view == DetailEvent("imp1", TS, "view", (1200,), "f.jsonl")
   chat = parse(Log.DETAIL_PAGES, {"impression_id": "imp1", "ts_ms": TS,
                                   "event": "chat"})
-  assert chat.dwell_ms == 0
+  assert chat.fields == (0,)  # Not a field of a chat.
 
 
 @pytest.mark.parametrize("record,reason", [
@@ -113,3 +114,32 @@ def test_click_and_detail_event_parse():
 ])
 def test_bad_detail_events(record, reason):
   assert parse(Log.DETAIL_PAGES, record).reason == reason
+
+
+def _spec_with_events(*events):
+  spec = spec_lib.DEFAULT_SPEC
+  return spec_lib.FeatureSpec(spec.features, spec.tasks.values(),
+                              [*spec.events.values(), *events], spec.identity,
+                              spec.slices)
+
+
+def test_declared_event_fields_are_read_checked_and_optional():
+  spec = _spec_with_events(spec_lib.Event("scroll", (spec_lib.EventField(
+      "depth", spec_lib.DType.FLOAT32, bounds=(0.0, 1.0)),)))
+  parser = log_records.LogParser.for_log(Log.DETAIL_PAGES, spec)
+  line = {"impression_id": "i", "ts_ms": TS, "event": "scroll"}
+  assert parser(json.dumps({**line, "depth": 0.5}), "f").fields == (0, 0.5)
+  assert parser(json.dumps(line), "f").fields == (0, 0)  # Optional: absent is 0.
+  out_of_bounds = parser(json.dumps({**line, "depth": 2}), "f")
+  assert (out_of_bounds.reason, out_of_bounds.detail) == (
+      "invalid_value", "'depth'=2.0 is outside [0.0, 1.0]")
+  unknown = parser(json.dumps({**line, "event": "hover"}), "f")
+  assert unknown.reason == "invalid_value" and "'hover'" in unknown.detail
+  assert "scroll" in unknown.detail  # The declared events are named.
+
+
+def test_a_required_logged_key_is_a_missing_field():
+  record = with_changes(IMPRESSION, item__category_id=DELETE)
+  dead = parse(Log.IMPRESSIONS, record)
+  assert (dead.reason, dead.detail) == ("missing_field", "missing field "
+                                        "'item.category_id'")

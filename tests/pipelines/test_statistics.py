@@ -15,14 +15,19 @@ SPEC = spec_lib.FeatureSpec([
     spec_lib.Feature("impression_id", D.STRING, K.METADATA, G.METADATA,
                      "impression.impression_id"),
     spec_lib.Feature("ts_ms", D.INT64, K.METADATA, G.METADATA, "impression.ts_ms"),
-    spec_lib.Feature("click", D.INT64, K.LABEL, G.LABEL, "derived"),
-    spec_lib.Feature("purchase", D.INT64, K.LABEL, G.LABEL, "derived"),
+    spec_lib.Feature("click", D.INT64, K.LABEL, G.LABEL, "derived",
+                     derive=spec_lib.Derivation(spec_lib.Op.CLICK, window_ms=1)),
+    spec_lib.Feature("purchase", D.INT64, K.LABEL, G.LABEL, "derived",
+                     derive=spec_lib.Derivation(spec_lib.Op.EVENT, event="purchase",
+                                                window_ms=1)),
     spec_lib.Feature("price", D.FLOAT32, K.NUMERIC, G.ITEM, "item.price"),
     spec_lib.Feature("scene", D.STRING, K.CATEGORICAL, G.CONTEXT, "impression.scene",
                      vocabulary="scene"),
     spec_lib.Feature("hist_item_ids", D.STRING, K.SEQUENCE, G.BEHAVIOUR, "derived",
-                     vocabulary="item_id", max_length=50),
-])
+                     vocabulary="item_id", max_length=50,
+                     derive=spec_lib.Derivation(spec_lib.Op.HISTORY, of="scene")),
+], tasks=[spec_lib.Task("ctr", "click")], events=[spec_lib.Event("purchase")],
+   identity={"user": "scene", "item": "scene"})
 T0 = 1_700_000_000_000
 EXAMPLES = [
     dict(impression_id="a", ts_ms=T0, click=1, purchase=0, price=2.0, scene="home",

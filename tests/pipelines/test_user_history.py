@@ -1,22 +1,27 @@
 """Behaviour and cross features see only clicks strictly before the impression."""
 
+import types
+
+from features import spec as spec_lib
 from pipelines import user_history
-from pipelines.impression_join import JoinedImpression, PostEvents
+from pipelines.impression_join import JoinedImpression
 from pipelines.log_records import Impression
 
 H = 3_600_000
 T0 = 1_767_571_200_000
+RULES = user_history.HistoryRules.from_spec(spec_lib.DEFAULT_SPEC)
 
 
 def joined(imp_id, ts, item, category, shop, click_ts=None):
-  impression = Impression(imp_id, "u1", ts, item, category, shop, {}, "f")
+  impression = Impression(imp_id, "u1", ts, {"item_id": item, "category_id": category,
+                                             "shop_id": shop}, "f")
   return JoinedImpression(impression, int(click_ts is not None),
-                          -1 if click_ts is None else click_ts, 0, PostEvents())
+                          -1 if click_ts is None else click_ts, None, None)
 
 
-def histories(impressions, length=50):
-  return {j.impression.impression_id: h
-          for j, h in user_history.with_history(impressions, length)}
+def histories(impressions, rules=RULES):
+  return {j.impression.impression_id: types.SimpleNamespace(**dict(zip(rules.names, h)))
+          for j, h in user_history.with_history(impressions, rules)}
 
 
 def test_a_click_one_ms_before_is_visible_and_one_at_the_ts_is_not():
@@ -53,6 +58,20 @@ def test_cross_counts_use_the_last_24_hours_and_history_is_most_recent_first():
 def test_history_keeps_the_most_recent_clicks_only():
   clicks = [joined(f"x{k}", T0 + k * 10, f"i{k}", "c", "s", click_ts=T0 + k * 10 + 1)
             for k in range(5)]
-  result = histories(clicks + [joined("z", T0 + H, "iz", "c", "s")], length=3)
+  short = RULES.__class__(RULES.names, RULES.attributes,
+                          ((RULES.sequences[0][0], 3), RULES.sequences[1]), RULES.crosses)
+  result = histories(clicks + [joined("z", T0 + H, "iz", "c", "s")], short)
   assert result["z"].hist_item_ids == ["i4", "i3", "i2"]
+  assert result["z"].hist_category_ids == ["c"] * 5  # Its own max_length.
   assert result["z"].user_category_clicks_24h == 5
+
+
+def test_an_impression_missing_the_attribute_shares_no_clicks():
+  missing = spec_lib.MISSING_TOKEN
+  result = histories([
+      joined("a", T0, "i1", "c1", missing, click_ts=T0 + 1),
+      joined("b", T0 + 10, "i2", "c1", missing),
+  ])
+  assert result["b"].user_shop_clicks_24h == 0
+  assert result["b"].user_category_clicks_24h == 1
+  assert result["b"].hist_item_ids == ["i1"]

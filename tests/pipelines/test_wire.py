@@ -7,11 +7,12 @@ import sys
 
 from pipelines import impression_join
 from pipelines import wire
-from pipelines.impression_join import JoinedImpression, PostEvents
+from features import spec as spec_lib
+from pipelines.impression_join import JoinedImpression
 from pipelines.log_records import Click, DetailEvent, Impression, Log
 
 NAMES = ["impression_id", "price", "position", "segment"]
-IMPRESSION = Impression("imp1", "u1", 1_767_571_200_000, "i1", "c1", "s1",
+IMPRESSION = Impression("imp1", "u1", 1_767_571_200_000,
                         {"impression_id": "imp1", "price": 12.5, "position": 3,
                          "segment": None}, "impressions-0.jsonl.gz")
 
@@ -26,14 +27,14 @@ def test_impression_round_trip_restores_names_and_types():
 
 
 def test_joined_round_trip_leaves_the_source():
-  joined = JoinedImpression(IMPRESSION, 1, IMPRESSION.ts_ms + 5, 0,
-                            PostEvents(dwell_ms_total=700.0, view_count=1))
+  joined = JoinedImpression(IMPRESSION, 1, IMPRESSION.ts_ms + 5, (0,),
+                            (700.0, 1, 0, 0, 0))
   encoded = wire.joined_to_wire(joined)
   assert wire.joined_from_wire(encoded, NAMES) == joined._replace(
       impression=IMPRESSION._replace(source=""))
-  unclicked = JoinedImpression(IMPRESSION, 0, -1, 0, PostEvents())
-  assert wire.joined_from_wire(wire.joined_to_wire(unclicked), NAMES).post_events == (
-      PostEvents())
+  unclicked = JoinedImpression(IMPRESSION, 0, -1, None, None)
+  decoded = wire.joined_from_wire(wire.joined_to_wire(unclicked), NAMES)
+  assert (decoded.labels, decoded.post_events) == (None, None)
 
 
 def test_a_lone_impression_joins_as_the_general_join_does():
@@ -41,8 +42,8 @@ def test_a_lone_impression_joins_as_the_general_join_does():
                                          wire.impression_to_wire(IMPRESSION))]).values()
   user_id, ts_ms, joined = wire.lone_impression_to_joined_wire(
       group[Log.IMPRESSIONS][0])
-  general = impression_join.join_impression([IMPRESSION], [], [],
-                                            impression_join.JoinWindows())
+  general = impression_join.join_impression(
+      [IMPRESSION], [], [], impression_join.JoinRules.from_spec(spec_lib.DEFAULT_SPEC))
   assert (user_id, ts_ms) == (IMPRESSION.user_id, IMPRESSION.ts_ms)
   # marshal's bytes may differ in back-references; what they decode to may not.
   assert wire.joined_from_wire(joined, NAMES) == wire.joined_from_wire(
@@ -53,7 +54,7 @@ def test_a_lone_impression_joins_as_the_general_join_does():
 def test_a_join_bucket_regroups_by_impression_and_log():
   other = IMPRESSION._replace(impression_id="imp2")
   click = Click("imp1", 5, "clicks.jsonl")
-  view = DetailEvent("imp2", 6, "view", 700, "detail.jsonl")
+  view = DetailEvent("imp2", 6, "view", (700,), "detail.jsonl")
   groups = wire.by_impression([
       wire.tag(Log.CLICKS, wire.record_to_wire(click)),
       wire.tag(Log.IMPRESSIONS, wire.impression_to_wire(IMPRESSION)),

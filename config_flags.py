@@ -1,0 +1,135 @@
+"""absl flags generated from config dataclasses: one declaration per knob.
+
+A config field declared with `knob(default, "help")` becomes the flag of its name,
+with that default and help; `from_flags` builds the config back. Entry points call
+`define` inside their `if __name__ == "__main__":` block, so importing a job's module
+defines no flag.
+
+    @dataclasses.dataclass(frozen=True)
+    class JoinConfig:
+      eval_days: int = knob(1, "The last N UTC days are the eval split.")
+
+    config_flags.define(JoinConfig, required=["output_dir"])
+    config = config_flags.from_flags(JoinConfig)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import types
+import typing
+from typing import Any, Callable, Iterable
+
+from absl import flags
+
+_HELP = "help"
+_PARSE = "parse"  # str -> the field's value, for a type a flag cannot hold
+_FLAG_DEFAULT = "flag_default"  # The flag's text default where `parse` is set
+
+
+def knob(default: Any = dataclasses.MISSING, help: str = "", *,  # pylint: disable=redefined-builtin
+         parse: Callable[[str], Any] | None = None, flag_default: str | None = None,
+         default_factory: Any = dataclasses.MISSING) -> Any:
+  """A dataclass field that is also a flag.
+
+  Args:
+    default: The field's (and the flag's) default; omit for a required field.
+    help: The flag's help.
+    parse: For a field whose type no flag holds (e.g. a spec loaded from a path):
+      the flag is a string, and `parse` turns it into the value.
+    flag_default: With `parse`: the flag's default text.
+  """
+  metadata = {_HELP: help}
+  if parse is not None:
+    metadata.update({_PARSE: parse, _FLAG_DEFAULT: flag_default})
+  return dataclasses.field(default=default, default_factory=default_factory,
+                           metadata=metadata)
+
+
+def _unwrap_optional(hint: Any) -> Any:
+  if typing.get_origin(hint) in (typing.Union, types.UnionType):
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if len(args) == 1:
+      return args[0]
+  return hint
+
+
+def _knobs(config_cls: type) -> Iterable[tuple[dataclasses.Field, Any]]:
+  hints = typing.get_type_hints(config_cls)
+  for field in dataclasses.fields(config_cls):
+    if _HELP in field.metadata:
+      yield field, _unwrap_optional(hints[field.name])
+
+
+def _default(field: dataclasses.Field) -> Any:
+  if field.default is not dataclasses.MISSING:
+    return field.default
+  if field.default_factory is not dataclasses.MISSING:
+    return field.default_factory()
+  return None
+
+
+def define(config_cls: type, required: Iterable[str] = (),
+           flag_values: flags.FlagValues = flags.FLAGS) -> None:
+  """Defines a flag per `knob` field of `config_cls` (a field already defined as a
+  flag, by another config of the same program, is left to that one)."""
+  for field, hint in _knobs(config_cls):
+    if field.name in flag_values:
+      continue
+    help_text, default = field.metadata[_HELP], _default(field)
+    origin = typing.get_origin(hint)
+    if _PARSE in field.metadata:
+      flags.DEFINE_string(field.name, field.metadata[_FLAG_DEFAULT], help_text,
+                          flag_values=flag_values)
+    elif isinstance(hint, type) and issubclass(hint, enum.Enum):
+      flags.DEFINE_enum(field.name, None if default is None else default.value,
+                        [e.value for e in hint], help_text, flag_values=flag_values)
+    elif hint is bool:
+      flags.DEFINE_bool(field.name, default, help_text, flag_values=flag_values)
+    elif hint is int:
+      flags.DEFINE_integer(field.name, default, help_text, flag_values=flag_values)
+    elif hint is float:
+      flags.DEFINE_float(field.name, default, help_text, flag_values=flag_values)
+    elif hint is str:
+      flags.DEFINE_string(field.name, default, help_text, flag_values=flag_values)
+    elif origin in (tuple, frozenset, list):
+      flags.DEFINE_list(field.name, None if default is None else
+                        [str(v) for v in default], help_text, flag_values=flag_values)
+    else:
+      raise TypeError(f"{config_cls.__name__}.{field.name}: no flag type for {hint!r}; "
+                      "give the knob a `parse`.")
+  flags.mark_flags_as_required(list(required), flag_values=flag_values)
+
+
+def _value(field: dataclasses.Field, hint: Any, raw: Any) -> Any:
+  if _PARSE in field.metadata:
+    return _default(field) if raw is None else field.metadata[_PARSE](raw)
+  origin = typing.get_origin(hint)
+  if origin in (tuple, frozenset, list) and raw is not None:
+    (item,) = {a for a in typing.get_args(hint) if a is not Ellipsis}
+    return origin(item(v) for v in raw)
+  if isinstance(hint, type) and issubclass(hint, enum.Enum) and raw is not None:
+    return hint(raw)
+  return raw
+
+
+def values(config_cls: type, flag_values: flags.FlagValues = flags.FLAGS
+           ) -> dict[str, Any]:
+  """Field name -> the flag's value, converted to the field's type, for every knob."""
+  return {field.name: _value(field, hint, flag_values[field.name].value)
+          for field, hint in _knobs(config_cls)}
+
+
+def explicit(config_cls: type, flag_values: flags.FlagValues = flags.FLAGS
+             ) -> dict[str, Any]:
+  """`values` of the flags given on the command line only: overrides of defaults that
+  come from elsewhere (e.g. a task's `model_defaults`)."""
+  return {name: value for name, value in values(config_cls, flag_values).items()
+          if flag_values[name].present}
+
+
+def from_flags(config_cls: type, flag_values: flags.FlagValues = flags.FLAGS,
+               **overrides) -> Any:
+  """`config_cls` from the parsed flags (then `overrides`)."""
+  return config_cls(**{**values(config_cls, flag_values), **overrides})

@@ -1,0 +1,157 @@
+"""The join job's run report: its fact keys, how facts become the report, how it is read.
+
+The job's workers emit facts (`<key>: count`, summed per key); the launcher turns them
+into `run_report.json` (`build_report`), and every reader (input, summary, the trainers)
+goes through `RunReport`. Keys are built and parsed here only. No Beam, no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable, Mapping
+
+from features import layout
+
+EVAL_START = "eval_start_ms"
+_READ, _DEAD, _NOTE, _VOCAB, _SHARD = "read", "dead_letter", "note", "vocab_size", "shard"
+_EXAMPLES, _POSITIVES = "examples", "positives"
+_DECLARED, _UNDECLARED, _PARSED = "coverage", "undeclared", "parsed"
+JOINED, DUPLICATE = "joined", "duplicate"  # What happened to a line that was kept.
+
+
+def read(log: str) -> str:
+  return f"{_READ}/{log}"
+
+
+def dead_letter(log: str, reason: str) -> str:
+  return f"{_DEAD}/{log}/{reason}"
+
+
+def outcome(log: str, what: str) -> str:
+  """`what`: JOINED or DUPLICATE."""
+  return f"{what}/{log}"
+
+
+def note(name: str) -> str:
+  return f"{_NOTE}/{name}"
+
+
+def vocabulary_size(vocab_name: str) -> str:
+  return f"{_VOCAB}/{vocab_name}"
+
+
+def shard(shard_name: str) -> str:
+  return f"{_SHARD}/{shard_name}"
+
+
+def examples(split: str) -> str:
+  return f"{_EXAMPLES}/{split}"
+
+
+def positives(split: str, label: str) -> str:
+  return f"{_POSITIVES}/{split}/{label}"
+
+
+def parsed_impressions() -> str:
+  """Valid impression records parsed: the denominator of coverage."""
+  return f"{_PARSED}/impressions"
+
+
+def declared_coverage(feature: str) -> str:
+  """Parsed impression records that carry the declared logged `feature`."""
+  return f"{_DECLARED}/{feature}"
+
+
+def undeclared_key(path: str) -> str:
+  """Parsed impression records that carry `path` (`user.<key>`, ...), which no feature
+  declares."""
+  return f"{_UNDECLARED}/{path}"
+
+
+def _with_prefix(facts: Mapping[str, int], prefix: str) -> dict[str, int]:
+  return {k[len(prefix) + 1:]: v for k, v in sorted(facts.items())
+          if k.startswith(prefix + "/")}
+
+
+def shard_lengths(facts: Mapping[str, int], dataset_name: str
+                  ) -> dict[str, list[int]]:
+  """Split -> its shards' record counts, in shard order (tfds' metadata)."""
+  lengths: dict[str, list[tuple[str, int]]] = {}
+  for name, n in _with_prefix(facts, _SHARD).items():
+    lengths.setdefault(layout.split_of_shard(name, dataset_name), []).append((name, n))
+  return {split: [n for _, n in sorted(v)] for split, v in lengths.items()}
+
+
+def build_report(facts: Mapping[str, int], logs: Iterable[str],
+                 impressions_log: str, declared: Iterable[str],
+                 max_bad_fraction: float) -> dict[str, Any]:
+  """Reconciles every input line: in an example, in the dead letter, or a duplicate.
+
+  Args:
+    facts: The job's summed facts.
+    logs: Every log's name; `impressions_log` is the one whose kept lines are the
+      examples (the others' are joined events).
+    declared: The spec's logged features (each gets a coverage entry, 0 included).
+    max_bad_fraction: The dead-letter fraction above which the run fails.
+  """
+  split_examples = {s: facts.get(examples(s), 0) for s in layout.SPLITS}
+  inputs, dead_total, read_total = {}, 0, 0
+  for log in logs:
+    dead = _with_prefix(facts, f"{_DEAD}/{log}")
+    kept = (sum(split_examples.values()) if log == impressions_log
+            else facts.get(outcome(log, JOINED), 0))
+    entry = {"lines": facts.get(read(log), 0), "in_examples": kept,
+             "duplicate": facts.get(outcome(log, DUPLICATE), 0), "dead_letter": dead}
+    entry["reconciled"] = entry["lines"] == (kept + entry["duplicate"]
+                                             + sum(dead.values()))
+    inputs[log] = entry
+    dead_total += sum(dead.values())
+    read_total += entry["lines"]
+  parsed = facts.get(parsed_impressions(), 0)
+  carried = {f: facts.get(declared_coverage(f), 0) for f in declared}
+  return {
+      "inputs": inputs,
+      "examples": split_examples,
+      "positives": _with_prefix(facts, _POSITIVES),
+      EVAL_START: facts.get(EVAL_START),
+      "dead_letter_lines": dead_total,
+      "bad_fraction": dead_total / read_total if read_total else 0.0,
+      "max_bad_fraction": max_bad_fraction,
+      "reconciled": all(e["reconciled"] for e in inputs.values()),
+      "notes": _with_prefix(facts, _NOTE),
+      "vocabulary_sizes": _with_prefix(facts, _VOCAB),
+      "coverage": {
+          "parsed_impressions": parsed,
+          "declared": {f: {"records": n, "fraction": n / parsed if parsed else 0.0}
+                       for f, n in sorted(carried.items())},
+          "logged_not_declared": _with_prefix(facts, _UNDECLARED),
+      },
+  }
+
+
+class RunReport:
+  """A published dataset's run_report.json, read."""
+
+  def __init__(self, report: Mapping[str, Any]):
+    self.data = dict(report)
+
+  @classmethod
+  def from_json(cls, text: str) -> RunReport:
+    return cls(json.loads(text))
+
+  def to_json(self) -> str:
+    return json.dumps(self.data, indent=2, sort_keys=True)
+
+  def examples(self, split: str) -> int:
+    return self.data["examples"][split]
+
+  def positives(self, split: str, label: str) -> int:
+    return self.data["positives"].get(f"{split}/{label}", 0)
+
+  @property
+  def vocabulary_sizes(self) -> dict[str, int]:
+    return dict(self.data["vocabulary_sizes"])
+
+  @property
+  def coverage(self) -> dict[str, Any]:
+    return self.data["coverage"]
