@@ -34,7 +34,9 @@ import tensorflow as tf
 from benchmarks import datasets
 from benchmarks import results
 from benchmarks import teacher_ceiling
+from features import dataset as dataset_lib
 from features import layout
+from features import spec as spec_lib
 from models import compare
 from models import train
 from models.config import Architecture, Mode, ModelConfig
@@ -92,7 +94,7 @@ CVR_NOTES = (
 
 
 def _ctr(mode: Mode, **overrides) -> ModelConfig:
-  return ModelConfig.for_task("ctr", mode=mode, **overrides)
+  return ModelConfig.for_task(spec_lib.DEFAULT_SPEC, "ctr", mode=mode, **overrides)
 
 
 TASKS: Mapping[str, TaskEvidence] = {
@@ -260,7 +262,7 @@ def task_section(out: Mapping[str, float], task: str) -> str:
   lines = [f"## {task.upper()}", "",
            (f"{int(seeds)} seeds; " if seeds else "") + "mean ± std over seeds. "
            f"{evidence.legend}", "",
-           compare.format_table(summary, ceilings), ""]
+           compare.format_table(summary, ceilings, spec_lib.DEFAULT_SPEC), ""]
   for name, (variant, reference) in evidence.gains.items():
     if f"{prefix}.{name}_mean" not in out:
       continue
@@ -326,12 +328,12 @@ def run_task(task: str) -> dict[str, float]:
   seeds = [int(s) for s in FLAGS.seeds]
   work_dir = os.path.join(FLAGS.work_dir, task)
   oracle_dir = os.path.join(FLAGS.raw_dir, "oracle")
-  rows = compare.run_variants(FLAGS.data_dir, work_dir, evidence.variants, seeds,
-                              train_config)
+  dataset = dataset_lib.PublishedDataset.open(FLAGS.data_dir)
+  rows = compare.run_variants(dataset, work_dir, evidence.variants, seeds, train_config)
   extra = {}
   if evidence.oracle_teachers:
     oracle = load_oracle(oracle_dir)
-    rows += teacher_ceiling.run(FLAGS.data_dir, work_dir, oracle, seeds,
+    rows += teacher_ceiling.run(dataset, work_dir, oracle, seeds,
                                 evidence.variants["pfd"], train_config)
     extra[f"quality.{task}.soft_label_noise_kept"] = (
         teacher_ceiling.soft_label_noise_kept(oracle))

@@ -35,6 +35,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
+from features import spec as spec_lib
 from models import retrieval
 from models.config import ModelConfig
 
@@ -43,7 +44,7 @@ K = 100
 ROUNDS = 10
 WARMUP_CALLS = 20  # Per block.
 TIMED_CALLS = 200  # Per block.
-_CTR = ModelConfig.for_task("ctr")
+_CTR = ModelConfig.for_task(spec_lib.DEFAULT_SPEC, "ctr")
 DIM = _CTR.tower_dim + int(_CTR.item_bias)
 
 

@@ -26,6 +26,7 @@ import tensorflow as tf
 from benchmarks import datasets
 from export import export_model
 from export import gate
+from features import dataset as dataset_lib
 from features import example_parser
 from features import input as input_lib
 from models import distillation
@@ -50,29 +51,30 @@ def latencies_ms(call: Callable[[], object], calls: int, warmup: int = 20
   return np.array(times)
 
 
-def _trained_student(data_dir: str) -> distillation.DistillationModel:
+def _trained_student(dataset: dataset_lib.PublishedDataset
+                     ) -> distillation.DistillationModel:
   tf.keras.utils.set_random_seed(0)
-  model = distillation.DistillationModel(input_lib.load_spec(data_dir), data_dir,
+  model = distillation.DistillationModel(dataset.spec, dataset.data_dir,
                                          ModelConfig(task=TASK, mode=Mode.STUDENT))
   model.compile(optimizer=tf.keras.optimizers.Adam(1e-3))
-  model.fit(input_lib.make_dataset(data_dir, "train", TASK, 512, seed=0, repeat=True),
+  model.fit(input_lib.make_dataset(dataset, "train", TASK, 512, seed=0, repeat=True),
             steps_per_epoch=TRAIN_STEPS, epochs=1, verbose=0)
   return model
 
 
 def measure() -> dict[str, float]:
   with tempfile.TemporaryDirectory() as tmp:
-    data_dir = datasets.simulate_and_join(
-        os.path.join(tmp, "raw"), os.path.join(tmp, "examples"), 100_000)
-    spec = input_lib.load_spec(data_dir)
-    model = _trained_student(data_dir)
+    dataset = dataset_lib.PublishedDataset.open(datasets.simulate_and_join(
+        os.path.join(tmp, "raw"), os.path.join(tmp, "examples"), 100_000))
+    spec = dataset.spec
+    model = _trained_student(dataset)
     result = export_model.export_student(
         model, spec, export_base=f"{tmp}/serving", model_name=TASK,
-        examples=export_model.load_eval_examples(data_dir, TASK),
+        examples=export_model.load_eval_examples(dataset, TASK),
         policy=gate.BlessingPolicy(min_auc=0.0))
     serve = tf.saved_model.load(result.path).signatures["serving_default"]
     # Candidates: any eval impressions (a ranker scores before anyone clicks).
-    candidates = [r.numpy() for r in input_lib.task_records(data_dir, "eval", "ctr")
+    candidates = [r.numpy() for r in input_lib.task_records(dataset, "eval", "ctr")
                   .take(max(BATCH_SIZES))]
     figures = {}
     for size in BATCH_SIZES:

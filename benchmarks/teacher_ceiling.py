@@ -26,6 +26,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
+from features import dataset as dataset_lib
 from features import spec as spec_lib
 from models import compare
 from models import distillation
@@ -77,14 +78,16 @@ def soft_label_noise_kept(oracle: Mapping[str, np.ndarray]) -> float:
   return float(kept / (np.mean(full * (1.0 - full)) + kept))
 
 
-def run(data_dir: str, work_dir: str, oracle: Mapping[str, np.ndarray],
-        seeds: Sequence[int], model_config: ModelConfig,
-        train_config: train.TrainConfig) -> list[dict[str, Any]]:
+def run(dataset: str | dataset_lib.PublishedDataset, work_dir: str,
+        oracle: Mapping[str, np.ndarray], seeds: Sequence[int],
+        model_config: ModelConfig, train_config: train.TrainConfig
+        ) -> list[dict[str, Any]]:
   """Rows (as models.compare's) of PFD runs taught by each oracle column."""
+  dataset = dataset_lib.published(dataset)
   rows = []
   for name, column in ORACLE_COLUMNS.items():
     rows += compare.run_variants(
-        data_dir, work_dir, {name: dataclasses.replace(model_config, mode=Mode.PFD)},
+        dataset, work_dir, {name: dataclasses.replace(model_config, mode=Mode.PFD)},
         seeds, train_config, build_model=functools.partial(
             OracleTeacherModel, table=oracle_logits(oracle, column)))
   return rows

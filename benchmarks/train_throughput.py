@@ -33,6 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks import datasets
+from features import dataset as dataset_lib
 from features import input as input_lib
 from models import distillation
 from models.config import Mode, ModelConfig
@@ -84,10 +85,9 @@ def _median(rounds: list[dict[str, float]], value) -> float:
   return float(np.median([value(r) for r in rounds]))
 
 
-def _model(data_dir: str, mode: Mode, **overrides):
+def _model(dataset: dataset_lib.PublishedDataset, mode: Mode, **overrides):
   tf.keras.utils.set_random_seed(0)
-  spec = input_lib.load_spec(data_dir)
-  model = distillation.DistillationModel(spec, data_dir, ModelConfig(
+  model = distillation.DistillationModel(dataset.spec, dataset.data_dir, ModelConfig(
       task=TASK, mode=mode, **overrides))
   model.compile(optimizer=tf.keras.optimizers.Adam(1e-3))
   return model
@@ -95,22 +95,21 @@ def _model(data_dir: str, mode: Mode, **overrides):
 
 def measure() -> dict[str, float]:
   with tempfile.TemporaryDirectory() as tmp:
-    data_dir = datasets.simulate_and_join(
-        os.path.join(tmp, "raw"), os.path.join(tmp, "examples"), 300_000)
-    spec = input_lib.load_spec(data_dir)
-    pipeline = input_lib.make_dataset(data_dir, "train", TASK, BATCH_SIZE, seed=0,
+    dataset = dataset_lib.PublishedDataset.open(datasets.simulate_and_join(
+        os.path.join(tmp, "raw"), os.path.join(tmp, "examples"), 300_000))
+    pipeline = input_lib.make_dataset(dataset, "train", TASK, BATCH_SIZE, seed=0,
                                       repeat=True, drop_remainder=True)
     batches = list(pipeline.take(CACHED_BATCHES))
-    every_vocabulary = frozenset(spec.vocabularies())
+    every_vocabulary = frozenset(dataset.spec.vocabularies())
     rounds = _rounds({
-        "student": _model(data_dir, Mode.STUDENT),
-        "pfd_shared": _model(data_dir, Mode.PFD),
-        "pfd_independent": _model(data_dir, Mode.PFD,
+        "student": _model(dataset, Mode.STUDENT),
+        "pfd_shared": _model(dataset, Mode.PFD),
+        "pfd_independent": _model(dataset, Mode.PFD,
                                   unshared_vocabularies=every_vocabulary),
-        "pfd_shared_encoding": _model(data_dir, Mode.PFD,
+        "pfd_shared_encoding": _model(dataset, Mode.PFD,
                                       share_student_encoding=True),
     }, batches)
-    input_rounds = _input_rounds(_model(data_dir, Mode.STUDENT), pipeline)
+    input_rounds = _input_rounds(_model(dataset, Mode.STUDENT), pipeline)
   figures = {f"train.{name}_examples_per_s": _median(rounds, lambda r: r[name])
              for name in rounds[0]}
   for name in ("pfd_shared", "pfd_independent", "pfd_shared_encoding"):

@@ -28,8 +28,10 @@ from export import metadata
 from export import signatures
 from export import versions
 from export import warmup
+from features import dataset as dataset_lib
 from features import example_parser
 from features import input as input_lib
+from features import layout
 from features import spec as spec_lib
 from models import distillation
 from models import item_vectors
@@ -56,19 +58,24 @@ class ExportResult:
   metadata: dict[str, Any]
 
 
-def load_eval_examples(data_dir: str, task: str, max_examples: int | None = None
-                       ) -> EvalExamples:
-  """The eval split's examples of `task`, in file order (at most `max_examples`)."""
-  spec = input_lib.load_spec(data_dir)
-  records = input_lib.task_records(data_dir, "eval", task)
+def load_eval_examples(dataset: str | dataset_lib.PublishedDataset, task: str,
+                       max_examples: int | None = None) -> EvalExamples:
+  """The eval split's examples of `task`, in file order (at most `max_examples`).
+
+  Args:
+    dataset: A PublishedDataset, or the directory of one.
+  """
+  dataset = dataset_lib.published(dataset)
+  spec = dataset.spec
+  label = spec.task(task).label
+  records = input_lib.task_records(dataset, layout.EVAL, task)
   if max_examples is not None:
     records = records.take(max_examples)
   serialized = np.concatenate(
       [batch.numpy() for batch in records.batch(PREDICT_BATCH)] or [np.zeros([0], object)])
   if not len(serialized):
-    raise ValueError(f"The eval split of {data_dir} holds no {task!r} examples: "
-                     "nothing to validate an export on.")
-  label = spec_lib.task(task).label
+    raise ValueError(f"The eval split of {dataset.data_dir} holds no {task!r} "
+                     "examples: nothing to validate an export on.")
   labels = example_parser.parse_batch(tf.constant(list(serialized)), [spec[label]])
   return EvalExamples(serialized, labels[label].numpy().astype(np.float32))
 
@@ -98,8 +105,8 @@ def _check_item_index(reloaded, spec: spec_lib.FeatureSpec, examples: EvalExampl
                       ) -> dict[str, float]:
   """Eval (user, item) pairs scored through the index vs the student's own logits."""
   batch = tf.constant(list(examples.serialized[:PREDICT_BATCH]))
-  item_ids = example_parser.parse_batch(batch, [spec[item_vectors.ITEM_ID]])[
-      item_vectors.ITEM_ID]
+  item = spec[spec.item_feature]
+  item_ids = example_parser.parse_batch(batch, [item])[item.name]
   through_index = reloaded.signatures[signatures.SCORE_CANDIDATES](
       examples=batch, candidate_ids=item_ids[:, tf.newaxis])["logits"][:, 0]
   own = reloaded.signatures[signatures.DEFAULT](examples=batch)["logit"]
@@ -211,15 +218,18 @@ def export_student(model: distillation.DistillationModel, spec: spec_lib.Feature
   return export_module(module, model, spec, **kwargs)
 
 
-def load_item_index(model: distillation.DistillationModel, data_dir: str,
+def load_item_index(model: distillation.DistillationModel,
+                    dataset: str | dataset_lib.PublishedDataset,
                     vectors_dir: str | None) -> tuple[np.ndarray, np.ndarray] | None:
-  """The two-tower student's index: the batch job's output, else computed now."""
+  """The two-tower student's index: the batch job's output, else computed now from
+  `dataset` (a PublishedDataset or its directory)."""
   if not isinstance(model.student, two_tower.TwoTowerHead):
     return None
   if vectors_dir:
     return item_vectors.read(vectors_dir)
+  dataset = dataset_lib.published(dataset)
   return item_vectors.compute(model.student, item_vectors.catalogue(
-      data_dir, model.student.item_feature_names))
+      dataset, model.student.item_feature_names), dataset.spec.item_feature)
 
 
 FLAGS = flags.FLAGS
@@ -250,14 +260,15 @@ def _define_flags() -> None:
 
 def main(argv: Sequence[str]) -> None:
   del argv
-  model, run = restore.restore_trained_model(FLAGS.model_dir, FLAGS.data_dir)
+  dataset = dataset_lib.PublishedDataset.open(FLAGS.data_dir)
+  model, run = restore.restore_trained_model(FLAGS.model_dir, dataset)
   task = model.model_config.task
   result = export_student(
-      model, input_lib.load_spec(FLAGS.data_dir), export_base=FLAGS.export_base,
+      model, dataset.spec, export_base=FLAGS.export_base,
       model_name=FLAGS.model_name or task,
-      examples=load_eval_examples(FLAGS.data_dir, task, FLAGS.max_eval_examples),
+      examples=load_eval_examples(dataset, task, FLAGS.max_eval_examples),
       training=run, version=FLAGS.version, top_k=FLAGS.top_k,
-      item_index=load_item_index(model, FLAGS.data_dir, FLAGS.item_vectors_dir),
+      item_index=load_item_index(model, dataset, FLAGS.item_vectors_dir),
       policy=gate.BlessingPolicy(FLAGS.min_auc, FLAGS.max_auc_drop))
   print(json.dumps({"version": result.version, "path": result.path,
                     "validation": result.metadata["validation"]}, indent=2))

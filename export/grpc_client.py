@@ -57,7 +57,8 @@ def _define_flags() -> None:
   flags.DEFINE_string("model_name", None, "The served model's name.")
   flags.DEFINE_string("data_dir", None, "A published dataset: its eval examples are "
                       "sent.")
-  flags.DEFINE_string("task", "cvr", "Whose eval examples to send.")
+  flags.DEFINE_string("task", "cvr", "Whose eval examples to send: a task of the "
+                      "dataset's spec.")
   flags.DEFINE_integer("num_examples", 5, "Examples in the request.")
   flags.DEFINE_enum("api", "predict", list(APIS), "TF Serving API to call.")
   flags.mark_flags_as_required(["model_name", "data_dir"])

@@ -1,30 +1,25 @@
 """tf.data input: a published dataset's TFRecords -> batches of (features, labels).
 
-Reads what `pipelines/join_logs.py` publishes (WORKSPACE.md): the shards
-`<data_dir>/<name>-<split>.tfrecord-SSSSS-of-NNNNN`, the `feature_spec.json` they were
-written with (parsing follows it, not the code's DEFAULT_SPEC) and `_SUCCESS`, written
-last. Records are batched before they are parsed, so `tf.io.parse_example` runs once
-per batch rather than once per record (tensorflow/models' ranking data pipeline).
+Reads a `features.dataset.PublishedDataset` (what `pipelines/join_logs.py` publishes,
+WORKSPACE.md): its shards, parsed with the spec they were written with (not the code's
+DEFAULT_SPEC), and its run report's counts. Records are batched before they are
+parsed, so `tf.io.parse_example` runs once per batch rather than once per record
+(tensorflow/models' ranking data pipeline).
 """
 
 from __future__ import annotations
 
 import itertools
-import json
-import posixpath
 import time
 from typing import Sequence
 
 import tensorflow as tf
 
+from features import dataset as dataset_lib
 from features import example_parser
 from features import layout
 from features import spec as spec_lib
-from pipelines import time_split
 
-# Not model inputs, but needed to evaluate one: grouped metrics (GAUC per user) and
-# joining predictions back to impressions. `user_id` is also a regular input.
-METADATA_FEATURES = ("user_id", "impression_id")
 # A fixed cycle length, not AUTOTUNE: the record order must not depend on the machine's
 # core count, or `deterministic=True` would not reproduce across machines.
 _MAX_OPEN_SHARDS = 8
@@ -37,47 +32,15 @@ _READ_BLOCK = 256
 Features = dict[str, tf.Tensor | tf.RaggedTensor]
 
 
-def require_published(data_dir: str) -> None:
-  """Raises FileNotFoundError unless `data_dir` holds a published dataset.
-
-  The join job writes `_SUCCESS` last, after its counts reconciled and its metadata was
-  written. A directory without it is a run in progress, a failed run, or a copy still
-  being made (object stores publish by copying): its shards may be partial.
-  """
-  marker = posixpath.join(data_dir, layout.SUCCESS_FILE)
-  if not tf.io.gfile.exists(marker):
-    raise FileNotFoundError(
-        f"{data_dir!r} is not a published dataset: it has no "
-        f"{layout.SUCCESS_FILE}, so it is still being written or its run "
-        "failed. Read the directory that pipelines.join_logs --output_dir published.")
-
-
-def load_spec(data_dir: str) -> spec_lib.FeatureSpec:
-  """The feature spec a published dataset was written with."""
-  require_published(data_dir)
-  path = posixpath.join(data_dir, layout.SPEC_FILE)
-  with tf.io.gfile.GFile(path, "r") as f:
-    return spec_lib.FeatureSpec.from_json(f.read())
-
-
-def task_example_count(data_dir: str, split: str, task: str) -> int:
-  """How many examples of `task` the split holds: one unshuffled pass of
-  `task_records`, as the join job's run report counts them."""
-  require_published(data_dir)
-  with tf.io.gfile.GFile(posixpath.join(data_dir, layout.REPORT_FILE)) as f:
-    report = json.load(f)
-  if spec_lib.task(task).clicked_only:
-    return report["positives"].get(f"{split}/{spec_lib.CLICK}", 0)
-  return report["examples"][split]
-
-
 def _input_features(spec: spec_lib.FeatureSpec, task: spec_lib.Task,
                     names: Sequence[str] | None) -> list[spec_lib.Feature]:
-  """The features to parse: `names`, or the task's inputs plus METADATA_FEATURES."""
+  """The features to parse: `names`, or the task's inputs plus what evaluation reads
+  beside them (`spec.metadata_features()`: GAUC's user, the slices' features, ids to
+  join predictions back to impressions)."""
   if names is None:
     inputs = (spec_lib.Role.REGULAR, spec_lib.Role.PRIVILEGED)
-    return [f for f in spec
-            if f.role(task.name) in inputs or f.name in METADATA_FEATURES]
+    metadata = {f.name for f in spec.metadata_features()}
+    return [f for f in spec if f.role(task.name) in inputs or f.name in metadata]
   unknown = [n for n in names if n not in spec.names]
   if unknown:
     raise ValueError(f"Unknown features {unknown}; the dataset's spec has "
@@ -92,37 +55,20 @@ def _input_features(spec: spec_lib.FeatureSpec, task: spec_lib.Task,
   return [spec[n] for n in names]
 
 
-def _shard_pattern(data_dir: str, split: str) -> str:
-  return posixpath.join(data_dir, f"*-{split}.tfrecord-*-of-*")
-
-
-def _has_shards(data_dir: str, split: str) -> bool:
-  return bool(tf.io.gfile.glob(_shard_pattern(data_dir, split)))
-
-
-def _shards(data_dir: str, split: str) -> tuple[str, int]:
-  """The split's shard pattern and how many shards match it."""
-  pattern = _shard_pattern(data_dir, split)
-  num_shards = len(tf.io.gfile.glob(pattern))
-  if not num_shards:
-    raise FileNotFoundError(f"No shards of split {split!r} in {data_dir!r} "
-                            f"(looked for {pattern}).")
-  return pattern, num_shards
-
-
-def _task_blocks(data_dir: str, split: str, task: str, *, shuffle: bool,
-                 seed: int | None, deterministic: bool) -> tf.data.Dataset:
+def _task_blocks(dataset: dataset_lib.PublishedDataset, split: str, task: str, *,
+                 shuffle: bool, seed: int | None, deterministic: bool
+                 ) -> tf.data.Dataset:
   """`task_records` in blocks of up to _READ_BLOCK serialized records."""
-  task_spec = spec_lib.task(task)
-  spec = load_spec(data_dir)
+  spec = dataset.spec
+  task_spec = spec.task(task)
   view = layout.clicked_view(split)
-  read_view = task_spec.clicked_only and _has_shards(data_dir, view)
-  pattern, num_shards = _shards(data_dir, view if read_view else split)
-  click = [spec[spec_lib.CLICK]]
+  read_view = task_spec.clicked_only and dataset.has_view(view)
+  paths = dataset.shards(view if read_view else split)
+  click = [spec[spec.click_label]]
 
   def keep_clicked(serialized: tf.Tensor) -> tf.Tensor:
-    """`[n]` serialized records -> `[m <= n]`, those with click == 1."""
-    clicked = example_parser.parse_batch(serialized, click)[spec_lib.CLICK]
+    """`[n]` serialized records -> `[m <= n]`, those with a click."""
+    clicked = example_parser.parse_batch(serialized, click)[spec.click_label]
     return tf.boolean_mask(serialized, tf.equal(clicked, 1))
 
   def read_blocks(shard: tf.Tensor) -> tf.data.Dataset:
@@ -131,29 +77,32 @@ def _task_blocks(data_dir: str, split: str, task: str, *, shuffle: bool,
       blocks = blocks.map(keep_clicked)
     return blocks
 
-  shards = tf.data.Dataset.list_files(pattern, shuffle=shuffle, seed=seed)
+  shards = tf.data.Dataset.from_tensor_slices(paths)
+  if shuffle:  # What tf.data.Dataset.list_files does: one buffer of every shard.
+    shards = shards.shuffle(len(paths), seed=seed)
   return shards.interleave(
-      read_blocks, cycle_length=min(num_shards, _MAX_OPEN_SHARDS),
+      read_blocks, cycle_length=min(len(paths), _MAX_OPEN_SHARDS),
       num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
 
 
-def task_records(data_dir: str, split: str, task: str, *, shuffle: bool = False,
-                 seed: int | None = None, deterministic: bool = True
-                 ) -> tf.data.Dataset:
+def task_records(dataset: str | dataset_lib.PublishedDataset, split: str, task: str,
+                 *, shuffle: bool = False, seed: int | None = None,
+                 deterministic: bool = True) -> tf.data.Dataset:
   """The split's serialized tf.Examples that are examples of `task`, unbatched.
 
   What a server receives (the export's parity check and warm-up requests use it) and
   what `make_dataset` parses. A `clicked_only` task (CVR) reads the split's clicked
   view (layout.clicked_view) that the join job writes, or, in a dataset without one,
-  keeps the click == 1 records of the whole split.
+  keeps the records of the whole split whose click label (`spec.click_label`) is 1.
 
   Args:
+    dataset: A PublishedDataset, or the directory of one (opened here).
     shuffle: Shuffle the shard order (records are not shuffled here).
     seed: Seeds the shard shuffle.
     deterministic: Interleave shards in a fixed order.
   """
-  return _task_blocks(data_dir, split, task, shuffle=shuffle, seed=seed,
-                      deterministic=deterministic).unbatch()
+  return _task_blocks(dataset_lib.published(dataset), split, task, shuffle=shuffle,
+                      seed=seed, deterministic=deterministic).unbatch()
 
 
 def shuffle_in_windows(blocks: tf.data.Dataset, window: int, seed: int | None
@@ -174,8 +123,9 @@ def shuffle_in_windows(blocks: tf.data.Dataset, window: int, seed: int | None
       lambda records, pair: tf.random.experimental.stateless_shuffle(records, pair))
 
 
-def make_dataset(data_dir: str, split: str, task: str, batch_size: int, *,
-                 features: Sequence[str] | None = None, shuffle: bool = True,
+def make_dataset(dataset: str | dataset_lib.PublishedDataset, split: str, task: str,
+                 batch_size: int, *, features: Sequence[str] | None = None,
+                 shuffle: bool = True,
                  shuffle_buffer: int = 10_000, seed: int | None = None,
                  deterministic: bool = False, repeat: bool = False,
                  drop_remainder: bool = False) -> tf.data.Dataset:
@@ -185,17 +135,18 @@ def make_dataset(data_dir: str, split: str, task: str, batch_size: int, *,
   split's clicked view, ~1/CTR times fewer records than the split), before the
   shuffle, so that its windows hold `shuffle_buffer` of the task's examples and
   batches hold `batch_size` of them. Without a view, records are filtered serialized,
-  in batches, on their `click` alone, and only the survivors are fully parsed.
+  in batches, on their click label alone, and only the survivors are fully parsed.
 
   Args:
-    data_dir: A published dataset (see `require_published`); local or gs://.
-    split: "train" or "eval".
-    task: A task of `spec.TASKS`; its label feature becomes the labels.
+    dataset: A PublishedDataset, or the directory of one (opened here); local or
+      gs://.
+    split: One of `dataset.splits` ("train" or "eval").
+    task: A task of the dataset's spec; its label feature becomes the labels.
     batch_size: Examples per batch.
     features: Names to parse. Default: the task's inputs, regular and privileged (a
       teacher needs both; a student or serving check passes the regular names), plus
-      METADATA_FEATURES for grouped metrics. Labels and the task's excluded features
-      are refused.
+      `spec.metadata_features()` for evaluation. Labels and the task's excluded
+      features are refused.
     shuffle: Shuffle the shard order and the records (`shuffle_in_windows`).
     shuffle_buffer: How many consecutive records are shuffled together (one
       window; the dataset's size or more shuffles each epoch completely).
@@ -211,17 +162,20 @@ def make_dataset(data_dir: str, split: str, task: str, batch_size: int, *,
     A dataset of `(features, labels)`: features maps each name to a `[batch_size]`
     tensor (tf.string, tf.int64 or tf.float32 as stored) or, for sequence features, a
     `[batch_size, None]` RaggedTensor; labels is `[batch_size]` tf.float32. Without
-    `repeat`, its cardinality is its number of batches (`task_example_count`).
+    `repeat`, its cardinality is its number of batches
+    (`PublishedDataset.example_count`).
 
   Raises:
-    FileNotFoundError: `data_dir` is not published or lacks the split's shards.
+    FileNotFoundError: `dataset` is not published or lacks the split's shards.
     ValueError: An unknown split, task or feature; a refused feature; a bad size; or
       `deterministic` shuffling without a seed.
   """
-  task_spec = spec_lib.task(task)
-  if split not in time_split.SPLITS:
+  dataset = dataset_lib.published(dataset)
+  spec = dataset.spec
+  task_spec = spec.task(task)
+  if split not in dataset.splits:
     raise ValueError(f"Unknown split {split!r}; known splits: "
-                     f"{list(time_split.SPLITS)}.")
+                     f"{list(dataset.splits)}.")
   if batch_size < 1:
     raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
   if shuffle and shuffle_buffer < 1:
@@ -229,7 +183,6 @@ def make_dataset(data_dir: str, split: str, task: str, batch_size: int, *,
   if deterministic and shuffle and seed is None:
     raise ValueError("deterministic=True shuffles reproducibly only with a seed: pass "
                      "seed=..., or shuffle=False.")
-  spec = load_spec(data_dir)
   to_parse = _input_features(spec, task_spec, features) + [spec[task_spec.label]]
 
   def parse(serialized: tf.Tensor) -> tuple[Features, tf.Tensor]:
@@ -238,13 +191,13 @@ def make_dataset(data_dir: str, split: str, task: str, batch_size: int, *,
 
   # Records stay in blocks up to the batch (`rebatch` slices and joins whole
   # tensors): no stage after the reader steps through single records.
-  records = _task_blocks(data_dir, split, task, shuffle=shuffle, seed=seed,
+  records = _task_blocks(dataset, split, task, shuffle=shuffle, seed=seed,
                          deterministic=deterministic)
   if repeat:
     records = records.repeat()
   if shuffle:
     records = shuffle_in_windows(records, shuffle_buffer, seed)
-  dataset = (records.rebatch(batch_size, drop_remainder=drop_remainder)
+  batches = (records.rebatch(batch_size, drop_remainder=drop_remainder)
              .map(parse, num_parallel_calls=tf.data.AUTOTUNE)
              .prefetch(tf.data.AUTOTUNE))
   if not repeat:
@@ -252,15 +205,15 @@ def make_dataset(data_dir: str, split: str, task: str, batch_size: int, *,
     # over a dataset of unknown length counts one optimizer step too many at the
     # end of the first epoch, which would move the lambda schedule's swap step. A
     # dataset whose length differs from its report fails at the end of a pass.
-    examples = task_example_count(data_dir, split, task)
+    examples = dataset.example_count(split, task)
     num_batches = (examples // batch_size if drop_remainder
                    else -(-examples // batch_size))
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_batches))
+    batches = batches.apply(tf.data.experimental.assert_cardinality(num_batches))
   # Autotuning is on by default and every parallel stage above asks for AUTOTUNE;
   # determinism is the one setting to choose.
   options = tf.data.Options()
   options.deterministic = deterministic
-  return dataset.with_options(options)
+  return batches.with_options(options)
 
 
 def examples_per_second(dataset: tf.data.Dataset, num_batches: int) -> float:

@@ -18,34 +18,47 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
+from features import dataset as dataset_lib
+from features import spec as spec_lib
 from models import distillation
 from models import train
 from models.config import Mode, ModelConfig
 
 DEFAULT_MODES = (Mode.STUDENT, Mode.PFD, Mode.TEACHER, Mode.LUPI)
-HEAD_METRICS = ("auc", "gauc", "expensive_auc", "calibration")
 
 
-def run_variants(data_dir: str, work_dir: str, variants: Mapping[str, ModelConfig],
-                 seeds: Sequence[int], train_config: train.TrainConfig,
+def head_metrics(spec: spec_lib.FeatureSpec) -> list[tuple[str, str]]:
+  """(metric, column header) per head metric the table shows: the spec's evaluation
+  slices sit between GAUC and calibration (train.evaluate names them)."""
+  return [("auc", "AUC"), ("gauc", "GAUC"),
+          *((f"{s.name}_auc", f"AUC, {s.name}") for s in spec.slices),
+          ("calibration", "calibration")]
+
+
+def run_variants(dataset: str | dataset_lib.PublishedDataset, work_dir: str,
+                 variants: Mapping[str, ModelConfig], seeds: Sequence[int],
+                 train_config: train.TrainConfig,
                  build_model: train.ModelBuilder = distillation.DistillationModel
                  ) -> list[dict[str, Any]]:
   """One training run per (variant, seed): a row of eval metrics per run.
 
   Args:
+    dataset: A PublishedDataset, or the directory of one (opened once for all runs).
     variants: Row name -> model config, e.g. two PFD runs with different teachers.
       The name goes into the rows' "mode" and the run directory's name.
     build_model: Builds every variant's model (see train.train_and_evaluate).
   """
+  dataset = dataset_lib.published(dataset)
+  metrics = [metric for metric, _ in head_metrics(dataset.spec)]
   rows = []
   for seed in seeds:
     for name, model_config in variants.items():
       results = train.train_and_evaluate(
-          data_dir, os.path.join(work_dir, f"{name}-seed{seed}"), model_config,
+          dataset, os.path.join(work_dir, f"{name}-seed{seed}"), model_config,
           dataclasses.replace(train_config, seed=seed), build_model)
       row = {"mode": name, "seed": seed}
       for head in ("student", "teacher"):
-        for metric in HEAD_METRICS:
+        for metric in metrics:
           key = f"{head}_{metric}"
           if key in results["eval"]:
             row[key] = results["eval"][key]
@@ -53,11 +66,11 @@ def run_variants(data_dir: str, work_dir: str, variants: Mapping[str, ModelConfi
   return rows
 
 
-def run_modes(data_dir: str, work_dir: str, modes: Sequence[Mode], seeds: Sequence[int],
-              model_config: ModelConfig, train_config: train.TrainConfig
-              ) -> list[dict[str, Any]]:
+def run_modes(dataset: str | dataset_lib.PublishedDataset, work_dir: str,
+              modes: Sequence[Mode], seeds: Sequence[int], model_config: ModelConfig,
+              train_config: train.TrainConfig) -> list[dict[str, Any]]:
   """One training run per (mode, seed); returns a row of eval metrics per run."""
-  return run_variants(data_dir, work_dir, {
+  return run_variants(dataset, work_dir, {
       mode.value: dataclasses.replace(model_config, mode=mode) for mode in modes},
                       seeds, train_config)
 
@@ -84,20 +97,26 @@ def load_ceilings(oracle_dir: str | None, task: str) -> dict[str, float]:
 
 
 def format_table(summary: dict[str, dict[str, tuple[float, float]]],
-                 ceilings: dict[str, float]) -> str:
-  """A markdown table: one row per mode and head, mean ± std over seeds."""
-  lines = ["| mode | head | AUC | GAUC | AUC, expensive items | calibration |",
-           "| --- | --- | --- | --- | --- | --- |"]
+                 ceilings: dict[str, float], spec: spec_lib.FeatureSpec) -> str:
+  """A markdown table: one row per mode and head, mean ± std over seeds.
+
+  Args:
+    spec: The dataset's spec: its evaluation slices are columns (`head_metrics`).
+  """
+  columns = head_metrics(spec)
+  lines = ["| mode | head | " + " | ".join(header for _, header in columns) + " |",
+           "| --- | --- |" + " --- |" * len(columns)]
   for mode, metrics in summary.items():
     for head in ("student", "teacher"):
       if f"{head}_auc" not in metrics:
         continue
       cells = [f"{metrics[f'{head}_{m}'][0]:.4f} ± {metrics[f'{head}_{m}'][1]:.4f}"
-               for m in HEAD_METRICS]
+               for m, _ in columns]
       lines.append(f"| {mode} | {head} | " + " | ".join(cells) + " |")
   for name, value in ceilings.items():
     sees = "regular features" if name == "regular" else "regular + privileged"
-    lines.append(f"| Bayes-optimal ({sees}) | oracle | {value:.4f} | | | |")
+    lines.append(f"| Bayes-optimal ({sees}) | oracle | {value:.4f} |"
+                 + " |" * (len(columns) - 1))
   return "\n".join(lines)
 
 
@@ -109,7 +128,7 @@ def _define_flags() -> None:
   flags.DEFINE_string("data_dir", None, "A dataset published by pipelines.join_logs.")
   flags.DEFINE_string("work_dir", None, "Model directories go here, one per run.")
   flags.DEFINE_string("oracle_dir", None, "The simulator's oracle/ (for the ceilings).")
-  flags.DEFINE_enum("task", "cvr", ["cvr", "ctr"], "The task.")
+  flags.DEFINE_string("task", "cvr", "A task of the dataset's spec.")
   flags.DEFINE_list("modes", [m.value for m in DEFAULT_MODES], "Modes to compare.")
   flags.DEFINE_list("seeds", ["0"], "Seeds.")
   flags.DEFINE_integer("epochs", train.TrainConfig.epochs, "Epochs per run.")
@@ -122,12 +141,15 @@ def _define_flags() -> None:
 
 def main(argv: Sequence[str]) -> None:
   del argv
-  rows = run_modes(FLAGS.data_dir, FLAGS.work_dir, [Mode(m) for m in FLAGS.modes],
-                   [int(s) for s in FLAGS.seeds], ModelConfig.for_task(FLAGS.task),
+  dataset = dataset_lib.PublishedDataset.open(FLAGS.data_dir)
+  rows = run_modes(dataset, FLAGS.work_dir, [Mode(m) for m in FLAGS.modes],
+                   [int(s) for s in FLAGS.seeds],
+                   ModelConfig.for_task(dataset.spec, FLAGS.task),
                    train.TrainConfig(epochs=FLAGS.epochs, batch_size=FLAGS.batch_size,
                                      shuffle_buffer=FLAGS.shuffle_buffer))
   print(f"\n== {FLAGS.task.upper()} on the eval split ==")
-  print(format_table(summarize(rows), load_ceilings(FLAGS.oracle_dir, FLAGS.task)))
+  print(format_table(summarize(rows), load_ceilings(FLAGS.oracle_dir, FLAGS.task),
+                     dataset.spec))
 
 
 if __name__ == "__main__":

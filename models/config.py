@@ -42,7 +42,7 @@ class ModelConfig:
   """Hyper-parameters of the teacher/student model.
 
   Attributes:
-    task: "cvr" or "ctr" (features/spec.py TASKS).
+    task: A task of the dataset's spec (checked when a model is built over it).
     mode: See Mode.
     embedding_dim: Width of every id embedding.
     student_architecture: What the student is (see Architecture).
@@ -82,7 +82,7 @@ class ModelConfig:
       the student's. The student's encoder then learns from both losses, as shared
       embeddings do. Needs MLP/DCN heads and a teacher that sees regular features.
   """
-  task: str = "cvr"
+  task: str
   mode: Mode = Mode.PFD
   embedding_dim: int = 16
   student_architecture: Architecture = Architecture.MLP
@@ -106,7 +106,9 @@ class ModelConfig:
   share_student_encoding: bool = False
 
   def __post_init__(self):
-    spec_lib.task(self.task)
+    if not isinstance(self.task, str) or not self.task:
+      raise ValueError(f"task must name a task of the dataset's spec, got "
+                       f"{self.task!r}.")
     object.__setattr__(self, "mode", Mode(self.mode))
     for head in ("student", "teacher"):
       name = f"{head}_architecture"
@@ -139,10 +141,21 @@ class ModelConfig:
                        f"{self.inner_product_scale}.")
 
   @classmethod
-  def for_task(cls, task: str, **overrides) -> ModelConfig:
-    """The task's defaults (TASK_DEFAULTS), then `overrides`."""
-    spec_lib.task(task)
-    return cls(task=task, **{**TASK_DEFAULTS.get(task, {}), **overrides})
+  def for_task(cls, spec: spec_lib.FeatureSpec, task: str, **overrides
+               ) -> ModelConfig:
+    """The spec's `model_defaults` for `task` (what it deploys), then `overrides`.
+
+    Raises:
+      ValueError: `task` is not a task of `spec`, or its model_defaults name a key
+        that is no ModelConfig field (the message names the task and the key).
+    """
+    defaults = dict(spec.task(task).model_defaults)
+    known = {field.name for field in dataclasses.fields(cls)} - {"task"}
+    unknown = sorted(set(defaults) - known)
+    if unknown:
+      raise ValueError(f"Task {task!r}: model_defaults {unknown} are not ModelConfig "
+                       f"fields; known: {sorted(known)}.")
+    return cls(task=task, **{**defaults, **overrides})
 
   @classmethod
   def from_dict(cls, values: dict) -> ModelConfig:
@@ -167,14 +180,4 @@ class ModelConfig:
     return values
 
 
-# What each task deploys, where it differs from ModelConfig's defaults. CTR is coarse
-# ranking: a two-tower student (item vectors computed offline), taught by a DCN that
-# sees the user x item cross features; its user-id table is not shared, the paper's
-# deployed choice.
-TASK_DEFAULTS: dict[str, dict] = {
-    "cvr": {},
-    "ctr": dict(student_architecture=Architecture.TWO_TOWER,
-                teacher_architecture=Architecture.DCN,
-                unshared_vocabularies=frozenset({"user_id"})),
-}
 INNER_PRODUCT_SCALE_INIT = 5.0  # The paper's scale.

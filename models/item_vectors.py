@@ -3,9 +3,10 @@ r"""Batch job: every item of the logs through the two-tower student's item tower
     python -m models.item_vectors --data_dir=workspace/examples \
       --model_dir=workspace/models/ctr-pfd --output_dir=workspace/item_vectors/ctr-pfd
 
-The catalogue is every item_id in the dataset's splits (every item shown at least
-once), each with the item features of the first record read (they are catalogue
-attributes, the same on every impression). Writes, through tf.io.gfile:
+The catalogue is every item of the dataset's splits (every item shown at least once,
+keyed by the spec's identity `item` feature), each with the item features of the first
+record read (they are catalogue attributes, the same on every impression). Writes,
+through tf.io.gfile:
 
     <output_dir>/ids-SSSSS-of-NNNNN.npy       [n] bytes item ids
     <output_dir>/vectors-SSSSS-of-NNNNN.npy   [n, dim] float32, row i for ids[i]
@@ -26,35 +27,50 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
+from features import dataset as dataset_lib
 from features import input as input_lib
 from features import spec as spec_lib
 from models import restore
 from models import two_tower
 
 MANIFEST_FILE = "manifest.json"
-ITEM_ID = "item_id"
 _BATCH = 4096
-_ALL_IMPRESSIONS = next(t.name for t in spec_lib.TASKS.values() if not t.clicked_only)
 
 
-def catalogue(data_dir: str, feature_names: Sequence[str],
-              splits: Sequence[str] = ("train", "eval")) -> dict[str, tf.Tensor]:
+def _all_impressions_task(spec: spec_lib.FeatureSpec) -> str:
+  """A task whose examples are every impression: an item never clicked is still in
+  the catalogue, whatever the model's task."""
+  for task in spec.tasks.values():
+    if not task.clicked_only:
+      return task.name
+  raise ValueError(f"The spec has no task whose examples are all impressions (its "
+                   f"tasks: {sorted(spec.tasks)}, all clicked-only): the catalogue "
+                   "reads every impression through one.")
+
+
+def catalogue(dataset: str | dataset_lib.PublishedDataset, feature_names: Sequence[str],
+              splits: Sequence[str] | None = None) -> dict[str, tf.Tensor]:
   """Every distinct item's features, from the first record that shows it.
 
-  Read as a task whose examples are all impressions, whatever the model's task: an
-  item never clicked is still in the catalogue.
+  Args:
+    dataset: A PublishedDataset, or the directory of one.
+    feature_names: The item features to read.
+    splits: Default: all of the dataset's.
 
   Returns:
-    Feature name -> `[num_items, ...]` tensor; `item_id` is among them.
+    Feature name -> `[num_items, ...]` tensor; the spec's item feature
+    (`spec.item_feature`) is among them.
   """
-  names = sorted(set(feature_names) | {ITEM_ID})
+  dataset = dataset_lib.published(dataset)
+  item = dataset.spec.item_feature
+  task = _all_impressions_task(dataset.spec)
+  names = sorted(set(feature_names) | {item})
   seen, parts = set(), []
-  for split in splits:
-    dataset = input_lib.make_dataset(data_dir, split, _ALL_IMPRESSIONS, _BATCH,
-                                     features=names, shuffle=False,
-                                     deterministic=True)
-    for features, _ in dataset:
-      ids = features[ITEM_ID].numpy()
+  for split in splits or dataset.splits:
+    batches = input_lib.make_dataset(dataset, split, task, _BATCH, features=names,
+                                     shuffle=False, deterministic=True)
+    for features, _ in batches:
+      ids = features[item].numpy()
       _, first = np.unique(ids, return_index=True)
       new = [i for i in sorted(first) if ids[i] not in seen]
       seen.update(ids[new])
@@ -63,13 +79,17 @@ def catalogue(data_dir: str, feature_names: Sequence[str],
   return {n: tf.concat([p[n] for p in parts], axis=0) for n in names}
 
 
-def compute(head: two_tower.TwoTowerHead, items: dict[str, tf.Tensor]
-            ) -> tuple[np.ndarray, np.ndarray]:
-  """(ids `[n]` bytes, vectors `[n, head.vector_dim]` float32) for a catalogue."""
+def compute(head: two_tower.TwoTowerHead, items: dict[str, tf.Tensor],
+            item_feature: str) -> tuple[np.ndarray, np.ndarray]:
+  """(ids `[n]` bytes, vectors `[n, head.vector_dim]` float32) for a catalogue.
+
+  Args:
+    item_feature: The catalogue's key (the spec's `item_feature`).
+  """
   vectors_fn = tf.function(head.item_vectors)
   batches = tf.data.Dataset.from_tensor_slices(items).batch(_BATCH)
   vectors = [vectors_fn(batch).numpy() for batch in batches]
-  return items[ITEM_ID].numpy(), np.concatenate(vectors)
+  return items[item_feature].numpy(), np.concatenate(vectors)
 
 
 def _shard_name(kind: str, shard: int, num_shards: int) -> str:
@@ -125,22 +145,24 @@ def read(output_dir: str) -> tuple[np.ndarray, np.ndarray]:
   return np.concatenate(ids), np.concatenate(vectors)
 
 
-def run(data_dir: str, model_dir: str, output_dir: str, num_shards: int = 1
-        ) -> tuple[np.ndarray, np.ndarray]:
+def run(dataset: str | dataset_lib.PublishedDataset, model_dir: str, output_dir: str,
+        num_shards: int = 1) -> tuple[np.ndarray, np.ndarray]:
   """Restores the run's two-tower student and writes its item vectors.
 
   Raises:
     ValueError: The run's student is not a two-tower head.
   """
-  model, run_metrics = restore.restore_trained_model(model_dir, data_dir)
+  dataset = dataset_lib.published(dataset)
+  model, run_metrics = restore.restore_trained_model(model_dir, dataset)
   head = getattr(model, "student", None)
   if not isinstance(head, two_tower.TwoTowerHead):
     raise ValueError(f"The run in {model_dir} has no two-tower student (its config: "
                      f"{run_metrics['model_config']}); item vectors come from a run "
                      "with student_architecture two_tower.")
-  ids, vectors = compute(head, catalogue(data_dir, head.item_feature_names))
+  ids, vectors = compute(head, catalogue(dataset, head.item_feature_names),
+                         dataset.spec.item_feature)
   write(output_dir, ids, vectors, num_shards,
-        source={"model_dir": model_dir, "data_dir": data_dir,
+        source={"model_dir": model_dir, "data_dir": dataset.data_dir,
                 "item_features": head.item_feature_names})
   return ids, vectors
 

@@ -12,19 +12,22 @@ from typing import Any
 
 import tensorflow as tf
 
+from features import dataset as dataset_lib
 from features import input as input_lib
 from models import distillation
 from models import train
 from models.config import ModelConfig
 
 
-def restore_trained_model(model_dir: str, data_dir: str
+def restore_trained_model(model_dir: str,
+                          dataset: str | dataset_lib.PublishedDataset
                           ) -> tuple[distillation.DistillationModel, dict[str, Any]]:
   """The run in `model_dir`, rebuilt over the dataset it was trained on.
 
   Args:
     model_dir: A finished models.train run (metrics.json and final/weights).
-    data_dir: Its dataset: the vocabularies become the lookup tables again.
+    dataset: Its dataset (a PublishedDataset or its directory): the vocabularies
+      become the lookup tables again.
 
   Returns:
     The model, and the run's metrics.json.
@@ -39,8 +42,9 @@ def restore_trained_model(model_dir: str, data_dir: str
   with tf.io.gfile.GFile(metrics_path, "r") as f:
     run = json.loads(f.read())
   config = ModelConfig.from_dict(run["model_config"])
-  model = distillation.DistillationModel(input_lib.load_spec(data_dir), data_dir, config)
-  features, _ = next(iter(input_lib.make_dataset(data_dir, "eval", config.task, 8,
+  dataset = dataset_lib.published(dataset)
+  model = distillation.DistillationModel(dataset.spec, dataset.data_dir, config)
+  features, _ = next(iter(input_lib.make_dataset(dataset, "eval", config.task, 8,
                                                  shuffle=False)))
   model.build_from_batch(features)  # Variables must exist before weights load.
   model.load_weights(posixpath.join(model_dir, train.FINAL_WEIGHTS)

@@ -6,8 +6,8 @@ r"""Training job: teacher and student on a published dataset, metrics.json at th
 Writes under --model_dir: TensorBoard scalars (both losses, lambda, both heads'
 metrics), per-epoch checkpoints, BackupAndRestore state (a preempted run resumes),
 final/weights (the trained model, which export/ restores) and metrics.json: eval
-AUC, logloss, calibration and GAUC per head, the AUC on the most expensive items, and
-the configuration.
+AUC, logloss, calibration and GAUC (by the spec's user feature) per head, an AUC per
+evaluation slice of the spec (`<head>_<slice>_auc`), and the configuration.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from features import dataset as dataset_lib
 from features import input as input_lib
 from features import spec as spec_lib
 from models import distillation
@@ -34,7 +35,6 @@ from models.config import Architecture, Mode, ModelConfig
 STRATEGIES = ("default", "mirrored")
 METRICS_FILE = "metrics.json"
 FINAL_WEIGHTS = os.path.join("final", "weights")  # What export/ restores.
-EXPENSIVE_QUANTILE = 0.8  # "Expensive items": the top 20% of eval prices.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,25 +85,43 @@ def _fit(model, train_data, train_config: TrainConfig, epochs: int, model_dir: s
             verbose=1 if sys.stdout.isatty() else 2)  # A bar for people, lines for logs.
 
 
+def _in_slice(values: np.ndarray, top_fraction: float) -> np.ndarray:
+  """`[n]` bool: the values in the top `top_fraction` (ties at the cut included)."""
+  if not len(values):
+    return np.zeros([0], bool)
+  return values >= np.quantile(values, 1 - top_fraction)
+
+
 def evaluate(model: distillation.DistillationModel, eval_data: tf.data.Dataset
              ) -> dict[str, Any]:
-  """Per head: Keras metrics, GAUC by user and AUC on the most expensive items."""
+  """Per head: Keras metrics, GAUC by the spec's user feature, and an AUC per
+  evaluation slice of the spec, `{head}_{slice}_auc`.
+
+  Args:
+    model: Its `spec` names the user feature and the slices.
+    eval_data: `(features, labels)` batches whose features hold the user and slice
+      features beside the heads' inputs (`make_dataset`'s default features do).
+  """
+  spec = model.spec
   results = {k: float(v) for k, v in model.evaluate(eval_data, return_dict=True,
                                                     verbose=0).items()}
-  labels, users, prices, scores = [], [], [], {}
+  wanted = [spec.user_feature] + [s.feature for s in spec.slices]
+  labels, columns, scores = [], {name: [] for name in wanted}, {}
   for features, batch_labels in eval_data:
     labels.append(batch_labels.numpy())
-    users.append(features["user_id"].numpy())
-    prices.append(features["price"].numpy())
+    for name in wanted:
+      columns[name].append(features[name].numpy())
     for head, p in model.predict_step((features, batch_labels)).items():
       scores.setdefault(head, []).append(p.numpy())
-  labels, users, prices = (np.concatenate(x) for x in (labels, users, prices))
-  expensive = prices >= np.quantile(prices, EXPENSIVE_QUANTILE) if len(prices) else []
+  labels = np.concatenate(labels)
+  columns = {name: np.concatenate(values) for name, values in columns.items()}
+  slices = {s.name: _in_slice(columns[s.feature], s.top_fraction) for s in spec.slices}
   for head, head_scores in scores.items():
     head_scores = np.concatenate(head_scores)
-    results[f"{head}_gauc"] = metrics_lib.group_auc(labels, head_scores, users)
-    results[f"{head}_expensive_auc"] = metrics_lib.auc(labels[expensive],
-                                                       head_scores[expensive])
+    results[f"{head}_gauc"] = metrics_lib.group_auc(labels, head_scores,
+                                                    columns[spec.user_feature])
+    for name, rows in slices.items():
+      results[f"{head}_{name}_auc"] = metrics_lib.auc(labels[rows], head_scores[rows])
   results["eval_examples"] = int(len(labels))
   results["eval_positives"] = int(labels.sum())
   return results
@@ -113,13 +131,15 @@ ModelBuilder = Callable[[spec_lib.FeatureSpec, str, ModelConfig],
                        distillation.DistillationModel]
 
 
-def train_and_evaluate(data_dir: str, model_dir: str, model_config: ModelConfig,
-                       train_config: TrainConfig,
+def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: str,
+                       model_config: ModelConfig, train_config: TrainConfig,
                        build_model: ModelBuilder = distillation.DistillationModel
                        ) -> dict[str, Any]:
   """Trains per `model_config.mode`, evaluates on the eval split, writes metrics.json.
 
   Args:
+    dataset: A PublishedDataset, or the directory of one; `model_config.task` must
+      be a task of its spec.
     build_model: `(spec, data_dir, config) -> model`; a subclass serves diagnostics
       (benchmarks/teacher_ceiling.py replaces the teacher by the simulator's oracle).
 
@@ -129,17 +149,17 @@ def train_and_evaluate(data_dir: str, model_dir: str, model_config: ModelConfig,
   tf.keras.utils.set_random_seed(train_config.seed)
   if train_config.deterministic:
     tf.config.experimental.enable_op_determinism()
-  spec = input_lib.load_spec(data_dir)
+  dataset = dataset_lib.published(dataset)
   strategy = make_strategy(train_config.strategy)
   task = model_config.task
   train_data = input_lib.make_dataset(
-      data_dir, "train", task, train_config.batch_size, shuffle=True,
+      dataset, "train", task, train_config.batch_size, shuffle=True,
       shuffle_buffer=train_config.shuffle_buffer, seed=train_config.seed,
       deterministic=train_config.deterministic)
-  eval_data = input_lib.make_dataset(data_dir, "eval", task, train_config.batch_size,
+  eval_data = input_lib.make_dataset(dataset, "eval", task, train_config.batch_size,
                                      shuffle=False, deterministic=True)
   with strategy.scope():
-    model = build_model(spec, data_dir, model_config)
+    model = build_model(dataset.spec, dataset.data_dir, model_config)
     model.compile(optimizer=tf.keras.optimizers.Adam(model_config.learning_rate))
     model.build_from_batch(next(iter(eval_data))[0])
   start = time.perf_counter()
@@ -174,7 +194,8 @@ def _define_flags() -> None:
   flags.DEFINE_string("data_dir", None, "A dataset published by pipelines.join_logs.")
   flags.DEFINE_string("model_dir", None, "Where checkpoints, TensorBoard and "
                       "metrics.json go.")
-  flags.DEFINE_enum("task", "cvr", ["cvr", "ctr"], "The task (features/spec.py).")
+  flags.DEFINE_string("task", "cvr", "A task of the dataset's spec (its "
+                      "feature_spec.json).")
   flags.DEFINE_enum("mode", "pfd", [m.value for m in Mode], "What to train.")
   flags.DEFINE_float("lambda_value", 0.5, "Distillation weight after the swap step.")
   flags.DEFINE_integer("swap_step", 0, "Lambda is 0 before this step.")
@@ -182,7 +203,7 @@ def _define_flags() -> None:
   flags.DEFINE_string("distillation_loss", "cross_entropy", "models.losses registry name.")
   flags.DEFINE_float("temperature", 1.0, "Soft-label temperature.")
   flags.DEFINE_list("unshared_vocabularies", None, "Vocabularies the heads do not "
-                    "share (default: the task's, ModelConfig.for_task: user_id for ctr).")
+                    "share (default: the task's model_defaults in the spec, else none).")
   flags.DEFINE_list("hash_bins", [], "vocabulary:bins pairs to hash instead of "
                     "look up, e.g. user_id:1000000.")
   flags.DEFINE_integer("embedding_dim", 16, "Embedding width.")
@@ -190,9 +211,9 @@ def _define_flags() -> None:
   flags.DEFINE_list("teacher_hidden", ["128", "64"], "Teacher MLP widths.")
   architectures = [a.value for a in Architecture]
   flags.DEFINE_enum("student_architecture", None, architectures,
-                    "Default: the task's (mlp for cvr, two_tower for ctr).")
+                    "Default: the task's model_defaults in the spec, else mlp.")
   flags.DEFINE_enum("teacher_architecture", None, architectures,
-                    "Default: the task's (mlp for cvr, dcn for ctr).")
+                    "Default: the task's model_defaults in the spec, else mlp.")
   flags.DEFINE_integer("cross_layers", ModelConfig.cross_layers,
                        "Cross layers of a dcn head.")
   flags.DEFINE_integer("tower_dim", ModelConfig.tower_dim,
@@ -221,8 +242,9 @@ def main(argv: Sequence[str]) -> None:
   task_defaulted = {name: getattr(FLAGS, name) for name in (
       "student_architecture", "teacher_architecture", "unshared_vocabularies")
                     if getattr(FLAGS, name) is not None}
+  dataset = dataset_lib.PublishedDataset.open(FLAGS.data_dir)
   model_config = ModelConfig.for_task(
-      FLAGS.task, mode=FLAGS.mode, embedding_dim=FLAGS.embedding_dim,
+      dataset.spec, FLAGS.task, mode=FLAGS.mode, embedding_dim=FLAGS.embedding_dim,
       student_hidden=tuple(int(w) for w in FLAGS.student_hidden),
       teacher_hidden=tuple(int(w) for w in FLAGS.teacher_hidden),
       cross_layers=FLAGS.cross_layers, tower_dim=FLAGS.tower_dim,
@@ -238,8 +260,7 @@ def main(argv: Sequence[str]) -> None:
                              steps_per_epoch=FLAGS.steps_per_epoch,
                              shuffle_buffer=FLAGS.shuffle_buffer, seed=FLAGS.seed,
                              strategy=FLAGS.strategy, deterministic=FLAGS.deterministic)
-  results = train_and_evaluate(FLAGS.data_dir, FLAGS.model_dir, model_config,
-                               train_config)
+  results = train_and_evaluate(dataset, FLAGS.model_dir, model_config, train_config)
   logging.info("Eval: %s", json.dumps(results["eval"], sort_keys=True))
   print(json.dumps(results["eval"], indent=2, sort_keys=True))
 

@@ -6,7 +6,7 @@ import pytest
 
 from export import export_model
 from export import gate
-from features import input as input_lib
+from features import dataset as dataset_lib
 from models import restore
 from models import train
 from models.config import ModelConfig
@@ -19,15 +19,15 @@ TASK = "ctr"  # The tiny world has too few eval purchases for a CVR AUC.
 @pytest.fixture(scope="session")
 def trained_run(tiny_world, tmp_path_factory) -> TrainedRun:
   model_dir = str(tmp_path_factory.mktemp("trained") / "pfd")
+  dataset = dataset_lib.PublishedDataset.open(tiny_world.examples_dir)
   train.train_and_evaluate(
-      tiny_world.examples_dir, model_dir,
+      dataset, model_dir,
       ModelConfig(task=TASK, mode="pfd", embedding_dim=4, student_hidden=(8,),
                   teacher_hidden=(8,)),
       train.TrainConfig(batch_size=64, epochs=2, seed=0))
-  model, run = restore.restore_trained_model(model_dir, tiny_world.examples_dir)
-  return TrainedRun(model_dir, tiny_world.examples_dir, model, run,
-                    input_lib.load_spec(tiny_world.examples_dir),
-                    export_model.load_eval_examples(tiny_world.examples_dir, TASK))
+  model, run = restore.restore_trained_model(model_dir, dataset)
+  return TrainedRun(model_dir, tiny_world.examples_dir, model, run, dataset.spec,
+                    export_model.load_eval_examples(dataset, TASK))
 
 
 @pytest.fixture(scope="session")

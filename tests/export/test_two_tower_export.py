@@ -8,6 +8,7 @@ import tensorflow as tf
 from export import export_model
 from export import gate
 from export import warmup
+from features import dataset as dataset_lib
 from models import item_vectors
 from models import restore
 from models import train
@@ -19,15 +20,16 @@ TASK = "ctr"
 @pytest.fixture(scope="module")
 def two_tower_run(tiny_world, tmp_path_factory):
   model_dir = str(tmp_path_factory.mktemp("two_tower") / "pfd")
+  dataset = dataset_lib.PublishedDataset.open(tiny_world.examples_dir)
   train.train_and_evaluate(
-      tiny_world.examples_dir, model_dir,
-      ModelConfig.for_task(TASK, mode="pfd", embedding_dim=4, student_hidden=(8,),
-                           teacher_hidden=(8,), tower_dim=8),
+      dataset, model_dir,
+      ModelConfig.for_task(dataset.spec, TASK, mode="pfd", embedding_dim=4,
+                           student_hidden=(8,), teacher_hidden=(8,), tower_dim=8),
       train.TrainConfig(batch_size=64, epochs=1, seed=0))
-  model, run = restore.restore_trained_model(model_dir, tiny_world.examples_dir)
+  model, run = restore.restore_trained_model(model_dir, dataset)
   index = item_vectors.compute(model.student, item_vectors.catalogue(
-      tiny_world.examples_dir, model.student.item_feature_names))
-  examples = export_model.load_eval_examples(tiny_world.examples_dir, TASK)
+      dataset, model.student.item_feature_names), dataset.spec.item_feature)
+  examples = export_model.load_eval_examples(dataset, TASK)
   return model, run, index, examples
 
 

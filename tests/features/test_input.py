@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from features import dataset as dataset_lib
 from features import input as input_lib
 from features import spec as spec_lib
 
@@ -61,13 +62,15 @@ def test_batches_have_the_requested_size_and_the_task_inputs(data_dir, report):
   _assert_full_batches(batches, 64, report["examples"]["train"])
   features, labels = batches[0]
   inputs = {f.name for f in SPEC.regular("ctr") + SPEC.privileged("ctr")}
-  assert set(features) == inputs | {"user_id", "impression_id"}
+  metadata = {f.name for f in SPEC.metadata_features()}
+  assert {"user_id", "impression_id", "price"} <= metadata
+  assert set(features) == inputs | metadata
   assert labels.dtype == np.float32
   assert features["price"].shape == (64,)
 
 
 def test_drop_remainder_gives_a_static_batch_dimension(data_dir):
-  for task in spec_lib.TASKS:
+  for task in SPEC.tasks:
     dataset = input_lib.make_dataset(data_dir, "train", task, 16, drop_remainder=True,
                                      seed=1)
     features, labels = dataset.element_spec
@@ -136,7 +139,7 @@ def test_cardinality_is_the_number_of_batches_a_pass_yields(data_dir, report, ta
                                                             batch_size, drop_remainder):
   dataset = input_lib.make_dataset(data_dir, "train", task, batch_size, seed=1,
                                    drop_remainder=drop_remainder)
-  examples = input_lib.task_example_count(data_dir, "train", task)
+  examples = dataset_lib.PublishedDataset.open(data_dir).example_count("train", task)
   assert examples == (report["positives"]["train/click"] if task == "cvr"
                       else report["examples"]["train"])
   num_batches = len(list(dataset.as_numpy_iterator()))
@@ -201,14 +204,15 @@ def test_unpublished_dataset_is_refused(data_dir, tmp_path):
     input_lib.make_dataset(unpublished, "train", "ctr", 8)
   assert unpublished in str(error.value)
   with pytest.raises(FileNotFoundError, match="_SUCCESS"):
-    input_lib.load_spec(unpublished)
+    input_lib.task_records(unpublished, "train", "ctr")
 
 
-def test_load_spec_reads_the_written_spec(data_dir):
-  assert input_lib.load_spec(data_dir).fingerprint() == SPEC.fingerprint()
+def test_the_dataset_carries_the_spec_it_was_written_with(data_dir):
+  dataset = dataset_lib.PublishedDataset.open(data_dir)
+  assert dataset.spec.fingerprint() == SPEC.fingerprint()
 
 
-@pytest.mark.parametrize("task", sorted(spec_lib.TASKS))
+@pytest.mark.parametrize("task", sorted(SPEC.tasks))
 def test_teacher_gets_privileged_features_and_student_names_restrict(data_dir, task):
   privileged = {f.name for f in SPEC.privileged(task)}
   excluded = {f.name for f in SPEC.with_role(task, spec_lib.Role.EXCLUDED)}
@@ -224,7 +228,7 @@ def test_teacher_gets_privileged_features_and_student_names_restrict(data_dir, t
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(split="test"), "Unknown split 'test'; known splits: \\['train', 'eval'\\]"),
-    (dict(task="ltr"), "Unknown task 'ltr'; known tasks: \\['ctr', 'cvr'\\]"),
+    (dict(task="ltr"), "Unknown task 'ltr'; this spec's tasks: \\['ctr', 'cvr'\\]"),
     (dict(features=["price", "colour"]), "Unknown features \\['colour'\\]"),
     (dict(features=["price", "click"]), "\\['click'\\] cannot be inputs"),
     (dict(features=["dwell_ms_total"]), "\\['dwell_ms_total'\\] cannot be inputs"),

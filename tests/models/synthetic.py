@@ -45,12 +45,11 @@ def make_batch(seed: int, batch_size: int = 16):
   return features, labels
 
 
-
 def build_ctr_model(data_dir, seed: int = 0, **overrides):
   """A small CTR model (two-tower student, DCN teacher by default), built and compiled
   with SGD (whose step size follows the gradient's, unlike Adam's first steps)."""
   tf.keras.utils.set_random_seed(seed)
-  config = ModelConfig.for_task("ctr", **{
+  config = ModelConfig.for_task(SPEC, "ctr", **{
       **dict(embedding_dim=4, student_hidden=(8,), teacher_hidden=(8,), tower_dim=6),
       **overrides})
   model = distillation.DistillationModel(SPEC, data_dir, config)

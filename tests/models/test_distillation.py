@@ -14,7 +14,7 @@ from models.config import ModelConfig
 from synthetic import SPEC, assert_distillation_misses_the_teacher, make_batch
 
 ALL_VOCABS = frozenset(SPEC.vocabularies())
-SMALL = dict(embedding_dim=4, student_hidden=(8,), teacher_hidden=(8,))
+SMALL = dict(task="cvr", embedding_dim=4, student_hidden=(8,), teacher_hidden=(8,))
 
 
 def build(data_dir, seed=0, **overrides):
@@ -171,7 +171,7 @@ def test_a_teacher_on_the_students_encoding_shares_it_but_not_the_distillation(
 
 def test_sharing_the_students_encoding_needs_a_teacher_of_regular_features():
   with pytest.raises(ValueError, match="share_student_encoding"):
-    ModelConfig(mode="lupi", share_student_encoding=True)
+    ModelConfig(task="cvr", mode="lupi", share_student_encoding=True)
 
 
 def test_lupi_teacher_reads_privileged_features_only(data_dir):
@@ -217,7 +217,7 @@ def weights(strategy):
   with strategy.scope():
     tf.keras.utils.set_random_seed(0)
     model = distillation.DistillationModel(SPEC, {data_dir!r}, ModelConfig(
-        embedding_dim=4, student_hidden=(8,), teacher_hidden=(8,)))
+        task="cvr", embedding_dim=4, student_hidden=(8,), teacher_hidden=(8,)))
     model.compile(optimizer=tf.keras.optimizers.SGD(0.5))
     features, labels = make_batch(7, batch_size=16)
     model.predict_step((features, labels))  # Builds the variables in the scope.
@@ -255,3 +255,8 @@ def test_hashed_vocabulary_uses_its_own_number_of_rows(data_dir):
   features, _ = make_batch(8)
   unseen = dict(features, user_id=tf.constant(["never-seen"] * 16))
   assert model(unseen).shape == [16]  # Any id hashes to a row; no OOV needed.
+
+
+def test_a_model_over_a_spec_without_its_task_is_refused(data_dir):
+  with pytest.raises(ValueError, match=r"Unknown task 'ltr'; this spec's tasks"):
+    distillation.DistillationModel(SPEC, data_dir, ModelConfig(task="ltr"))

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from features import dataset as dataset_lib
 from features import input as input_lib
 from models import item_vectors
 from models import restore
@@ -16,8 +17,9 @@ FAST = train.TrainConfig(batch_size=128, epochs=1, steps_per_epoch=3)
 @pytest.fixture(scope="module")
 def ctr_run(tiny_world, tmp_path_factory):
   model_dir = str(tmp_path_factory.mktemp("ctr_run"))
-  train.train_and_evaluate(tiny_world.examples_dir, model_dir,
-                           ModelConfig.for_task("ctr", **SMALL), FAST)
+  dataset = dataset_lib.PublishedDataset.open(tiny_world.examples_dir)
+  train.train_and_evaluate(dataset, model_dir,
+                           ModelConfig.for_task(dataset.spec, "ctr", **SMALL), FAST)
   return model_dir
 
 

@@ -76,13 +76,13 @@ def test_learnt_scale_starts_at_five_and_trains(data_dir):
 
 
 def test_ctr_defaults_share_embeddings_except_user_id(data_dir):
-  config = ModelConfig.for_task("ctr")
+  config = ModelConfig.for_task(SPEC, "ctr")
   assert (config.student_architecture, config.teacher_architecture) == (
       "two_tower", "dcn")
   shared = [v.name for v in build_ctr_model(data_dir).variable_groups()["shared"]]
   assert any("shared_item_id" in n for n in shared)
   assert not any("user_id" in n for n in shared)
-  assert ModelConfig.for_task("cvr") == ModelConfig()
+  assert ModelConfig.for_task(SPEC, "cvr") == ModelConfig(task="cvr")
 
 
 @pytest.mark.parametrize("teacher", ["dcn", "two_tower", "mlp"])

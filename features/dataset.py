@@ -1,0 +1,113 @@
+"""A published dataset, opened once: its spec, run report, shards and vocabularies.
+
+Every stage after the join (input, training, item vectors, export, benchmarks) starts
+from `PublishedDataset.open(data_dir)` instead of re-reading `feature_spec.json` and
+`run_report.json` from a path, as `tfds.builder_from_directory` hands back a builder.
+Files go through tf.io.gfile, so a gs:// directory reads like a local one.
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+import tensorflow as tf
+
+from features import layout
+from features import run_report
+from features import spec as spec_lib
+
+
+class PublishedDataset:
+  """What `pipelines.join_logs` published in one directory (WORKSPACE.md).
+
+  Build it with `open`; the constructor takes what was already read (tests, copies).
+
+  Attributes:
+    data_dir: The directory, local or gs://.
+    spec: The feature spec the examples were written with (parsing follows it, not
+      the code's DEFAULT_SPEC).
+    report: The join job's run report (counts per split, vocabulary sizes).
+  """
+
+  def __init__(self, data_dir: str, spec: spec_lib.FeatureSpec,
+               report: run_report.RunReport):
+    self.data_dir = data_dir
+    self.spec = spec
+    self.report = report
+
+  @classmethod
+  def open(cls, data_dir: str) -> PublishedDataset:
+    """Reads the spec and the report of a published dataset.
+
+    Raises:
+      FileNotFoundError: `data_dir` has no `_SUCCESS`. The join job writes it last,
+        after its counts reconciled and its metadata was written; a directory
+        without it is a run in progress, a failed run, or a copy still being made
+        (object stores publish by copying): its shards may be partial.
+    """
+    if not tf.io.gfile.exists(posixpath.join(data_dir, layout.SUCCESS_FILE)):
+      raise FileNotFoundError(
+          f"{data_dir!r} is not a published dataset: it has no "
+          f"{layout.SUCCESS_FILE}, so it is still being written or its run "
+          "failed. Read the directory that pipelines.join_logs --output_dir published.")
+    spec = spec_lib.FeatureSpec.from_json(_read(data_dir, layout.SPEC_FILE))
+    report = run_report.RunReport.from_json(_read(data_dir, layout.REPORT_FILE))
+    return cls(data_dir, spec, report)
+
+  @property
+  def splits(self) -> tuple[str, ...]:
+    """The splits a task's examples come from (a clicked view is not one)."""
+    return layout.SPLITS
+
+  def shards(self, split: str) -> list[str]:
+    """The paths of `split`'s shards (a split or a view), sorted.
+
+    Raises:
+      FileNotFoundError: None match; the message names the split and the directory.
+    """
+    pattern = layout.shard_glob(self.data_dir, split)
+    paths = sorted(tf.io.gfile.glob(pattern))
+    if not paths:
+      raise FileNotFoundError(f"No shards of split {split!r} in {self.data_dir!r} "
+                              f"(looked for {pattern}).")
+    return paths
+
+  def has_view(self, view: str) -> bool:
+    """Whether the job wrote `view` (e.g. layout.clicked_view("train")); datasets
+    published before views existed lack them."""
+    return bool(tf.io.gfile.glob(layout.shard_glob(self.data_dir, view)))
+
+  def vocabulary_path(self, vocab_name: str) -> str:
+    """The file of one of the spec's vocabularies (one token per line).
+
+    Raises:
+      ValueError: The spec has no such vocabulary; the message names the known ones.
+    """
+    if vocab_name not in self.spec.vocabularies():
+      raise ValueError(f"No vocabulary {vocab_name!r} in the spec of "
+                       f"{self.data_dir!r}; its vocabularies: "
+                       f"{sorted(self.spec.vocabularies())}.")
+    return layout.vocabulary_path(self.data_dir, vocab_name)
+
+  def example_count(self, split: str, task: str) -> int:
+    """How many examples of `task` `split` holds, as the run report counts them: a
+    clicked-only task's are the split's clicks, another's all its impressions.
+
+    Raises:
+      ValueError: `task` is not a task of the spec.
+    """
+    if self.spec.task(task).clicked_only:
+      return self.report.positives(split, self.spec.click_label)
+    return self.report.examples(split)
+
+
+def _read(data_dir: str, name: str) -> str:
+  with tf.io.gfile.GFile(posixpath.join(data_dir, name), "r") as f:
+    return f.read()
+
+
+def published(dataset: str | PublishedDataset) -> PublishedDataset:
+  """`dataset` itself, or the dataset published at that path, opened."""
+  if isinstance(dataset, PublishedDataset):
+    return dataset
+  return PublishedDataset.open(dataset)

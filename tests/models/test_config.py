@@ -1,0 +1,50 @@
+"""Tests for models/config.py: a task's model defaults come from the spec."""
+
+import dataclasses
+
+import pytest
+
+from features import spec as spec_lib
+from models.config import Architecture, ModelConfig
+
+SPEC = spec_lib.DEFAULT_SPEC
+
+
+def _with_model_defaults(**defaults) -> spec_lib.FeatureSpec:
+  """The default spec with cvr deploying `defaults`."""
+  tasks = [dataclasses.replace(t, model_defaults=tuple(defaults.items()))
+           if t.name == "cvr" else t for t in SPEC.tasks.values()]
+  return spec_lib.FeatureSpec(SPEC.features, tasks, SPEC.events.values(),
+                              SPEC.identity, SPEC.slices)
+
+
+def test_for_task_starts_from_the_specs_model_defaults_then_the_overrides():
+  spec = _with_model_defaults(teacher_architecture="dcn", cross_layers=3,
+                              teacher_hidden=(32, 16))
+  config = ModelConfig.for_task(spec, "cvr", cross_layers=1)
+  assert config.teacher_architecture is Architecture.DCN
+  assert (config.cross_layers, config.teacher_hidden) == (1, (32, 16))
+  assert config.task == "cvr"
+
+
+def test_the_default_specs_ctr_deploys_a_two_tower_under_a_dcn():
+  config = ModelConfig.for_task(SPEC, "ctr")
+  assert (config.student_architecture, config.teacher_architecture) == (
+      Architecture.TWO_TOWER, Architecture.DCN)
+  assert config.unshared_vocabularies == frozenset({"user_id"})
+  assert ModelConfig.for_task(SPEC, "cvr") == ModelConfig(task="cvr")
+
+
+def test_an_unknown_model_default_names_the_task_and_the_key():
+  spec = _with_model_defaults(cross_layers=3, teacher_depth=4)
+  with pytest.raises(ValueError,
+                     match=r"Task 'cvr': model_defaults \['teacher_depth'\] are not"):
+    ModelConfig.for_task(spec, "cvr")
+
+
+def test_the_task_is_the_specs_to_check_not_the_configs():
+  assert ModelConfig(task="ltr").task == "ltr"  # Another dataset may have it.
+  with pytest.raises(ValueError, match=r"Unknown task 'ltr'.*\['ctr', 'cvr'\]"):
+    ModelConfig.for_task(SPEC, "ltr")
+  with pytest.raises(ValueError, match="task must name a task"):
+    ModelConfig(task="")
