@@ -13,6 +13,7 @@ from benchmarks import results
 from benchmarks import retrieval_latency
 from benchmarks import serving_latency
 from benchmarks import sim_throughput
+from benchmarks import spec_inference
 from benchmarks import train_throughput
 
 FLAGS = flags.FLAGS
@@ -26,6 +27,7 @@ BENCHMARKS = {
     "train": train_throughput.measure,
     "serving": serving_latency.measure,
     "retrieval": retrieval_latency.measure,
+    "spec": spec_inference.measure,
 }
 flags.register_validator("only", lambda names: set(names) <= set(BENCHMARKS),
                          f"must name benchmarks among {sorted(BENCHMARKS)}")
