@@ -140,7 +140,7 @@ class ReadLogFileFn(beam.DoFn):
     if log is Log.IMPRESSIONS:
       yield from (beam.pvalue.TaggedOutput(self.LINES, fact)
                   for fact in self._coverage_facts(parse.coverage))
-      parse.coverage.__init__()  # The next file counts afresh.
+      parse.coverage.reset()  # The next file counts afresh.
 
   def _coverage_facts(self, coverage: log_records.Coverage):
     """One file's coverage as facts: every declared logged feature, 0 included."""

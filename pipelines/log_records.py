@@ -246,6 +246,11 @@ class Coverage:
   undeclared: collections.Counter = dataclasses.field(
       default_factory=collections.Counter)  # "user.<key>" / "item.<key>" -> records
 
+  def reset(self) -> None:
+    self.parsed = 0
+    self.missing.clear()
+    self.undeclared.clear()
+
 
 @dataclasses.dataclass(frozen=True)
 class LogParser:

@@ -2,12 +2,11 @@
 extra detail-page event type, a user key missing on ~10% of records and an item
 attribute missing on some (unbranded items). What a new user brings."""
 
-import gzip
-import json
 import math
-import os
 
 import numpy as np
+
+from world_fixtures import write_logs
 
 DAY_MS = 24 * 3600 * 1000
 T0 = 1_767_571_200_000  # 2026-01-05 00:00 UTC.
@@ -62,16 +61,4 @@ def write(root: str, num_impressions: int = 6000, days: int = 3, seed: int = 0
     if rng.random() < _sigmoid(-2.0 + 2.5 * shared + 0.5 * affinity):
       details.append({"impression_id": impression_id, "ts_ms": t + 60_000,
                       "event": "order"})
-  globs = {}
-  for log, records in (("impressions", impressions), ("clicks", clicks),
-                       ("detail_pages", details)):
-    os.makedirs(os.path.join(root, log), exist_ok=True)
-    text = "".join(json.dumps(r) + "\n" for r in records)
-    if log == "impressions":
-      with gzip.open(os.path.join(root, log, "part-0.jsonl.gz"), "wt") as f:
-        f.write(text)
-    else:
-      with open(os.path.join(root, log, "part-0.jsonl"), "w") as f:
-        f.write(text)
-    globs[log] = os.path.join(root, log, "*")
-  return globs
+  return write_logs(root, impressions, clicks, details)

@@ -1,5 +1,9 @@
 """Helpers behind the shared fixtures (importable by tests, unlike conftest.py)."""
 
+import gzip
+import json
+import os
+
 from pipelines import join_logs
 
 
@@ -9,3 +13,22 @@ def run_join(raw_dir: str, output_dir: str, **kwargs) -> dict:
       impressions=f"{raw_dir}/impressions/*", clicks=f"{raw_dir}/clicks/*",
       detail_pages=f"{raw_dir}/detail_pages/*", output_dir=output_dir, **kwargs),
                        ["--runner=FnApiRunner"])
+
+
+def write_logs(root, impressions, clicks, details, extra_lines=None):
+  """Writes the three logs (impressions gzipped) and returns their globs."""
+  extra_lines = extra_lines or {}
+  paths = {}
+  for log, records in (("impressions", impressions), ("clicks", clicks),
+                       ("detail_pages", details)):
+    os.makedirs(os.path.join(root, log), exist_ok=True)
+    lines = [json.dumps(r) for r in records] + extra_lines.get(log, [])
+    text = "".join(line + "\n" for line in lines)
+    if log == "impressions":
+      with gzip.open(os.path.join(root, log, "part-0.jsonl.gz"), "wt") as f:
+        f.write(text)
+    else:
+      with open(os.path.join(root, log, "part-0.jsonl"), "w") as f:
+        f.write(text)
+    paths[log] = os.path.join(root, log, "*")
+  return paths

@@ -1,7 +1,6 @@
 """The Beam job end to end on hand-written logs: examples, dead letter, reconciliation."""
 
 import dataclasses
-import gzip
 import json
 import os
 import subprocess
@@ -15,6 +14,7 @@ from features import example_parser
 from features import spec as spec_lib
 from pipelines import dataset_writer
 from pipelines import join_logs
+from world_fixtures import write_logs
 
 DAY = 24 * 3600 * 1000
 MIN = 60_000
@@ -49,25 +49,6 @@ DETAILS = [
     {"impression_id": "c", "ts_ms": T0 + 2 * 60 * MIN + 5, "event": "view",
      "dwell_ms": 700},
 ]
-
-
-def write_logs(root, impressions, clicks, details, extra_lines=None):
-  """Writes the three logs (impressions gzipped) and returns their globs."""
-  extra_lines = extra_lines or {}
-  paths = {}
-  for log, records in (("impressions", impressions), ("clicks", clicks),
-                       ("detail_pages", details)):
-    os.makedirs(os.path.join(root, log), exist_ok=True)
-    lines = [json.dumps(r) for r in records] + extra_lines.get(log, [])
-    text = "".join(line + "\n" for line in lines)
-    if log == "impressions":
-      with gzip.open(os.path.join(root, log, "part-0.jsonl.gz"), "wt") as f:
-        f.write(text)
-    else:
-      with open(os.path.join(root, log, "part-0.jsonl"), "w") as f:
-        f.write(text)
-    paths[log] = os.path.join(root, log, "*")
-  return paths
 
 
 def config(paths, output_dir, **kwargs):
