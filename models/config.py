@@ -1,7 +1,7 @@
 """The teacher/student model's hyper-parameters, in one typed config.
 
-Everything a run can change lives here, so `get_config()` and metrics.json record it and
-the training entry point only maps flags onto it.
+Everything a run can change lives here, so `get_config()` and metrics.json record it; each
+field is also a flag of the jobs that train (config_flags: its default and help are here).
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 
+from config_flags import knob
 from features import spec as spec_lib
 
 
@@ -35,6 +36,18 @@ class Architecture(str, enum.Enum):
   DCN = "dcn"  # The same with DCN-v2 cross layers before the MLP.
   # User tower . item tower (models/two_tower.py): what a pre-ranker can afford.
   TWO_TOWER = "two_tower"
+
+
+def parse_hash_bins(text: str) -> tuple[tuple[str, int], ...]:
+  """`"user_id:1000000,item_id:5000"` -> `(("user_id", 1000000), ("item_id", 5000))`."""
+  pairs = []
+  for pair in filter(None, text.split(",")):
+    name, _, bins = pair.partition(":")
+    if not name or not bins.isdigit():
+      raise ValueError(f"hash_bins: {pair!r} is not a vocabulary:bins pair "
+                       "(e.g. user_id:1000000).")
+    pairs.append((name, int(bins)))
+  return tuple(pairs)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,28 +95,38 @@ class ModelConfig:
       the student's. The student's encoder then learns from both losses, as shared
       embeddings do. Needs MLP/DCN heads and a teacher that sees regular features.
   """
-  task: str
-  mode: Mode = Mode.PFD
-  embedding_dim: int = 16
-  student_architecture: Architecture = Architecture.MLP
-  teacher_architecture: Architecture = Architecture.MLP
-  student_hidden: tuple[int, ...] = (128, 64)
-  teacher_hidden: tuple[int, ...] = (128, 64)
-  cross_layers: int = 2
-  tower_dim: int = 64
-  inner_product_scale: float | None = None
-  item_bias: bool = True
-  unshared_vocabularies: frozenset[str] = frozenset()
-  hash_bins: tuple[tuple[str, int], ...] = ()
-  distillation_loss: str = "cross_entropy"
-  temperature: float = 1.0
-  lambda_value: float = 0.5
-  swap_step: int = 0
-  ramp_steps: int = 0
-  distill_into_shared: bool = True
-  block_distillation_gradient: bool = True
-  learning_rate: float = 1e-3
-  share_student_encoding: bool = False
+  task: str  # Not a knob: each job names it (a required flag, or its own loop).
+  mode: Mode = knob(Mode.PFD, "What to train.")
+  embedding_dim: int = knob(16, "Embedding width.")
+  student_architecture: Architecture = knob(Architecture.MLP, "What the student is.")
+  teacher_architecture: Architecture = knob(Architecture.MLP, "What the teacher is.")
+  student_hidden: tuple[int, ...] = knob((128, 64), "Student MLP widths.")
+  teacher_hidden: tuple[int, ...] = knob((128, 64), "Teacher MLP widths.")
+  cross_layers: int = knob(2, "Cross layers of a dcn head.")
+  tower_dim: int = knob(64, "Two-tower heads: width of the unit vectors.")
+  inner_product_scale: float | None = knob(
+      None, "Two-tower heads: logit = scale * <u, v>; default: learnt, from 5.")
+  item_bias: bool = knob(True, "Two-tower heads: a per-item bias folded into the item "
+                         "vector.")
+  unshared_vocabularies: frozenset[str] = knob(
+      frozenset(), "Vocabularies the heads do not share.")
+  hash_bins: tuple[tuple[str, int], ...] = knob(
+      (), "vocabulary:bins pairs to hash instead of look up, e.g. user_id:1000000.",
+      parse=parse_hash_bins, flag_default=None)
+  distillation_loss: str = knob("cross_entropy", "models.losses registry name.")
+  temperature: float = knob(1.0, "Soft-label temperature.")
+  lambda_value: float = knob(0.5, "Distillation weight after the swap step.")
+  swap_step: int = knob(0, "Lambda is 0 before this step.")
+  ramp_steps: int = knob(0, "Linear lambda ramp after the swap step.")
+  distill_into_shared: bool = knob(True, "Shared weights also receive the "
+                                   "distillation gradient (through the student).")
+  block_distillation_gradient: bool = knob(
+      True, "Keep the distillation term away from the teacher (off only to show what "
+      "it prevents).")
+  learning_rate: float = knob(1e-3, "Adam learning rate.")
+  share_student_encoding: bool = knob(
+      False, "The teacher reads the student's encoding of the regular features and "
+      "encodes only the privileged ones (a cheaper step).")
 
   def __post_init__(self):
     if not isinstance(self.task, str) or not self.task:

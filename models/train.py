@@ -20,38 +20,42 @@ import time
 from typing import Any, Callable, Sequence
 
 from absl import app
-from absl import flags
 from absl import logging
 import numpy as np
 import tensorflow as tf
 
+import config_flags
+from config_flags import knob
 from features import dataset as dataset_lib
 from features import input as input_lib
 from features import spec as spec_lib
 from models import distillation
 from models import metrics as metrics_lib
-from models.config import Architecture, Mode, ModelConfig
+from models.config import Mode, ModelConfig
 
 STRATEGIES = ("default", "mirrored")
 METRICS_FILE = "metrics.json"
 FINAL_WEIGHTS = os.path.join("final", "weights")  # What export/ restores.
+STAGE1_DIR = "stage1_teacher"  # two_stage: the teacher's stage.
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
   """How long and how a run trains (the model's own knobs are in ModelConfig)."""
-  batch_size: int = 512
-  epochs: int = 3
-  steps_per_epoch: int | None = None
+  batch_size: int = knob(512, "Global batch size.")
+  epochs: int = knob(3, "Epochs (per stage for two_stage).")
+  steps_per_epoch: int | None = knob(None, "Cap on steps per epoch.")
   # The join job writes each split user by user (the heaviest clickers first, the
   # users who never click last), so a shuffle window much smaller than the split
   # leaves whole stretches of an epoch without a click: set it to the split's size
   # for one epoch.
-  shuffle_buffer: int = 10_000
-  teacher_epochs: int | None = None  # Two-stage only; default: epochs.
-  seed: int = 0
-  strategy: str = "default"
-  deterministic: bool = False
+  shuffle_buffer: int = knob(10_000, "Train records shuffled together (the split's "
+                             "size: a full shuffle).")
+  teacher_epochs: int | None = knob(None, "two_stage: the teacher's epochs (default: "
+                                    "--epochs).")
+  seed: int = knob(0, "Random seed.")
+  strategy: str = knob("default", f"tf.distribute strategy, one of {STRATEGIES}.")
+  deterministic: bool = knob(False, "Op determinism and ordered input.")
 
   def __post_init__(self):
     if self.strategy not in STRATEGIES:
@@ -78,7 +82,33 @@ def _callbacks(model_dir: str) -> list[tf.keras.callbacks.Callback]:
   ]
 
 
+_SAVED_EPOCH = "ckpt_saved_epoch/.ATTRIBUTES/VARIABLE_VALUE"  # BackupAndRestore's.
+
+
+def _backed_up_epochs(backup_dir: str) -> int:
+  """How many epochs the BackupAndRestore state in `backup_dir` holds (0: none)."""
+  for directory in (os.path.join(backup_dir, "chief"), backup_dir):
+    path = tf.train.latest_checkpoint(directory)
+    if path:
+      reader = tf.train.load_checkpoint(path)
+      if reader.has_tensor(_SAVED_EPOCH):
+        return int(reader.get_tensor(_SAVED_EPOCH)) + 1
+  return 0
+
+
+def _draw_passes(train_data: tf.data.Dataset, passes: int) -> None:
+  """Starts (and drops) `passes` passes over `train_data`.
+
+  Each pass draws the next shuffle of the shards and records; a run resumed from a
+  backup (or past a finished stage) must draw the shuffles of the epochs it skips, or
+  its remaining epochs would see the first epochs' orders again.
+  """
+  for _ in range(passes):
+    iter(train_data)
+
+
 def _fit(model, train_data, train_config: TrainConfig, epochs: int, model_dir: str):
+  _draw_passes(train_data, _backed_up_epochs(os.path.join(model_dir, "backup")))
   model.train_function = None  # Frozen flags may have changed: trace again.
   model.fit(train_data, epochs=epochs, steps_per_epoch=train_config.steps_per_epoch,
             callbacks=_callbacks(model_dir),
@@ -164,10 +194,17 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
     model.build_from_batch(next(iter(eval_data))[0])
   start = time.perf_counter()
   if model_config.mode is Mode.TWO_STAGE:
+    # A restarted run whose first stage had finished resumes in the second.
+    stage1_dir = os.path.join(model_dir, STAGE1_DIR)
+    stage1_weights = os.path.join(stage1_dir, FINAL_WEIGHTS)
+    teacher_epochs = train_config.teacher_epochs or train_config.epochs
     model.student_frozen = True
-    _fit(model, train_data, train_config,
-         train_config.teacher_epochs or train_config.epochs,
-         os.path.join(model_dir, "stage1_teacher"))
+    if tf.io.gfile.exists(f"{stage1_weights}.index"):
+      model.load_weights(stage1_weights)
+      _draw_passes(train_data, teacher_epochs)
+    else:
+      _fit(model, train_data, train_config, teacher_epochs, stage1_dir)
+      model.save_weights(stage1_weights)
     model.student_frozen, model.teacher_frozen = False, True
   _fit(model, train_data, train_config, train_config.epochs, model_dir)
   train_seconds = time.perf_counter() - start
@@ -186,85 +223,30 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
   return results
 
 
-FLAGS = flags.FLAGS
-
-
-def _define_flags() -> None:
-  """Flags exist only when this module is the program (others import it)."""
-  flags.DEFINE_string("data_dir", None, "A dataset published by pipelines.join_logs.")
-  flags.DEFINE_string("model_dir", None, "Where checkpoints, TensorBoard and "
-                      "metrics.json go.")
-  flags.DEFINE_string("task", "cvr", "A task of the dataset's spec (its "
-                      "feature_spec.json).")
-  flags.DEFINE_enum("mode", "pfd", [m.value for m in Mode], "What to train.")
-  flags.DEFINE_float("lambda_value", 0.5, "Distillation weight after the swap step.")
-  flags.DEFINE_integer("swap_step", 0, "Lambda is 0 before this step.")
-  flags.DEFINE_integer("ramp_steps", 0, "Linear lambda ramp after the swap step.")
-  flags.DEFINE_string("distillation_loss", "cross_entropy", "models.losses registry name.")
-  flags.DEFINE_float("temperature", 1.0, "Soft-label temperature.")
-  flags.DEFINE_list("unshared_vocabularies", None, "Vocabularies the heads do not "
-                    "share (default: the task's model_defaults in the spec, else none).")
-  flags.DEFINE_list("hash_bins", [], "vocabulary:bins pairs to hash instead of "
-                    "look up, e.g. user_id:1000000.")
-  flags.DEFINE_integer("embedding_dim", 16, "Embedding width.")
-  flags.DEFINE_list("student_hidden", ["128", "64"], "Student MLP widths.")
-  flags.DEFINE_list("teacher_hidden", ["128", "64"], "Teacher MLP widths.")
-  architectures = [a.value for a in Architecture]
-  flags.DEFINE_enum("student_architecture", None, architectures,
-                    "Default: the task's model_defaults in the spec, else mlp.")
-  flags.DEFINE_enum("teacher_architecture", None, architectures,
-                    "Default: the task's model_defaults in the spec, else mlp.")
-  flags.DEFINE_integer("cross_layers", ModelConfig.cross_layers,
-                       "Cross layers of a dcn head.")
-  flags.DEFINE_integer("tower_dim", ModelConfig.tower_dim,
-                       "Two-tower heads: width of the unit vectors.")
-  flags.DEFINE_float("inner_product_scale", None, "Two-tower heads: logit = scale * "
-                     "<u, v>; default: learnt, from 5.")
-  flags.DEFINE_bool("item_bias", ModelConfig.item_bias, "Two-tower heads: a per-item "
-                    "bias folded into the item vector.")
-  flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate.")
-  flags.DEFINE_bool("share_student_encoding", False, "The teacher reads the student's "
-                    "encoding of the regular features and encodes only the privileged "
-                    "ones (a cheaper step).")
-  flags.DEFINE_integer("batch_size", 512, "Global batch size.")
-  flags.DEFINE_integer("epochs", 3, "Epochs (per stage for two_stage).")
-  flags.DEFINE_integer("steps_per_epoch", None, "Cap on steps per epoch.")
-  flags.DEFINE_integer("shuffle_buffer", TrainConfig.shuffle_buffer, "Train records "
-                       "shuffled together (the split's size: a full shuffle).")
-  flags.DEFINE_integer("seed", 0, "Random seed.")
-  flags.DEFINE_enum("strategy", "default", list(STRATEGIES), "tf.distribute strategy.")
-  flags.DEFINE_bool("deterministic", False, "Op determinism and ordered input.")
-  flags.mark_flags_as_required(["data_dir", "model_dir"])
+@dataclasses.dataclass(frozen=True)
+class TrainJob:
+  """What one run of this job reads and writes."""
+  data_dir: str = knob(help="A dataset published by pipelines.join_logs.")
+  model_dir: str = knob(help="Where checkpoints, TensorBoard and metrics.json go.")
+  task: str = knob(help="A task of the dataset's spec (its feature_spec.json); its "
+                   "model_defaults hold where no model flag is given.")
 
 
 def main(argv: Sequence[str]) -> None:
   del argv
-  task_defaulted = {name: getattr(FLAGS, name) for name in (
-      "student_architecture", "teacher_architecture", "unshared_vocabularies")
-                    if getattr(FLAGS, name) is not None}
-  dataset = dataset_lib.PublishedDataset.open(FLAGS.data_dir)
-  model_config = ModelConfig.for_task(
-      dataset.spec, FLAGS.task, mode=FLAGS.mode, embedding_dim=FLAGS.embedding_dim,
-      student_hidden=tuple(int(w) for w in FLAGS.student_hidden),
-      teacher_hidden=tuple(int(w) for w in FLAGS.teacher_hidden),
-      cross_layers=FLAGS.cross_layers, tower_dim=FLAGS.tower_dim,
-      inner_product_scale=FLAGS.inner_product_scale, item_bias=FLAGS.item_bias,
-      **task_defaulted,
-      hash_bins=tuple((name, int(bins)) for name, bins in
-                      (pair.split(":") for pair in FLAGS.hash_bins)),
-      distillation_loss=FLAGS.distillation_loss, temperature=FLAGS.temperature,
-      lambda_value=FLAGS.lambda_value, swap_step=FLAGS.swap_step,
-      ramp_steps=FLAGS.ramp_steps, learning_rate=FLAGS.learning_rate,
-      share_student_encoding=FLAGS.share_student_encoding)
-  train_config = TrainConfig(batch_size=FLAGS.batch_size, epochs=FLAGS.epochs,
-                             steps_per_epoch=FLAGS.steps_per_epoch,
-                             shuffle_buffer=FLAGS.shuffle_buffer, seed=FLAGS.seed,
-                             strategy=FLAGS.strategy, deterministic=FLAGS.deterministic)
-  results = train_and_evaluate(dataset, FLAGS.model_dir, model_config, train_config)
+  job = config_flags.from_flags(TrainJob)
+  dataset = dataset_lib.PublishedDataset.open(job.data_dir)
+  # The task's spec model_defaults (what it deploys) hold unless a flag is given.
+  model_config = ModelConfig.for_task(dataset.spec, job.task,
+                                      **config_flags.explicit(ModelConfig))
+  results = train_and_evaluate(dataset, job.model_dir, model_config,
+                               config_flags.from_flags(TrainConfig))
   logging.info("Eval: %s", json.dumps(results["eval"], sort_keys=True))
   print(json.dumps(results["eval"], indent=2, sort_keys=True))
 
 
 if __name__ == "__main__":
-  _define_flags()
+  config_flags.define(TrainJob, required=["data_dir", "model_dir", "task"])
+  config_flags.define(ModelConfig)
+  config_flags.define(TrainConfig)
   app.run(main)
