@@ -25,7 +25,7 @@ demo: $(STAMP)
 	  --output_dir=$(WORKSPACE)/examples --overwrite
 	$(PY) -m pipelines.summary --examples_dir=$(WORKSPACE)/examples \
 	  --oracle_dir=$(WORKSPACE)/raw/oracle
-	$(PY) -m models.compare --data_dir=$(WORKSPACE)/examples \
+	$(PY) -m models.compare --data_dir=$(WORKSPACE)/examples --task=cvr \
 	  --oracle_dir=$(WORKSPACE)/raw/oracle --work_dir=$(WORKSPACE)/models --epochs=1 \
 	  --batch_size=128 --shuffle_buffer=100000
 	# A re-run publishes a new version only if its AUC is within 0.01 of the last one's

@@ -70,6 +70,11 @@ def _default(field: dataclasses.Field) -> Any:
   return None
 
 
+def _text(value: Any) -> str:
+  """A flag's text for `value`: an enum's value (its str() is its Python name)."""
+  return value.value if isinstance(value, enum.Enum) else str(value)
+
+
 def define(config_cls: type, required: Iterable[str] = (),
            flag_values: flags.FlagValues = flags.FLAGS) -> None:
   """Defines a flag per `knob` field of `config_cls` (a field already defined as a
@@ -95,7 +100,7 @@ def define(config_cls: type, required: Iterable[str] = (),
       flags.DEFINE_string(field.name, default, help_text, flag_values=flag_values)
     elif origin in (tuple, frozenset, list):
       flags.DEFINE_list(field.name, None if default is None else
-                        [str(v) for v in default], help_text, flag_values=flag_values)
+                        [_text(v) for v in default], help_text, flag_values=flag_values)
     else:
       raise TypeError(f"{config_cls.__name__}.{field.name}: no flag type for {hint!r}; "
                       "give the knob a `parse`.")

@@ -27,10 +27,11 @@ import os
 from typing import Mapping, Sequence
 
 from absl import app
-from absl import flags
 import numpy as np
 import tensorflow as tf
 
+import config_flags
+from config_flags import knob
 from benchmarks import datasets
 from benchmarks import results
 from benchmarks import teacher_ceiling
@@ -298,42 +299,43 @@ def markdown(out: Mapping[str, float]) -> str:
   ])
 
 
-FLAGS = flags.FLAGS
+@dataclasses.dataclass(frozen=True)
+class EvidenceJob:
+  """Which tasks and seeds, on which world, and where the figures go."""
+  data_dir: str = knob("workspace/examples", "The default world's dataset.")
+  raw_dir: str = knob("workspace/raw", "Its raw logs and oracle.")
+  work_dir: str = knob("workspace/evidence", "Model directories, under <task>/.")
+  tasks: tuple[str, ...] = knob(tuple(TASKS), "Tasks to run (the others' figures "
+                                "stay).")
+  seeds: tuple[int, ...] = knob((0, 1, 2), "Seeds.")
+  epochs: int = knob(1, "Epochs per run (id-embedding models overfit after one).")
+  batch_size: int | None = knob(None, "Batch size (default: the task's, TASKS).")
+  steps_per_epoch: int | None = knob(None, "Cap on steps per epoch (default: the "
+                                     "whole train split).")
+  output_dir: str = knob("benchmarks", "Where evidence.* go.")
+
+  def __post_init__(self):
+    unknown = sorted(set(self.tasks) - set(TASKS))
+    if unknown:
+      raise ValueError(f"tasks: {unknown} are no evidence tasks; known: "
+                       f"{sorted(TASKS)}.")
 
 
-def _define_flags() -> None:
-  """Flags exist only when this module is the program."""
-  flags.DEFINE_string("data_dir", "workspace/examples", "The default world's dataset.")
-  flags.DEFINE_string("raw_dir", "workspace/raw", "Its raw logs and oracle.")
-  flags.DEFINE_string("work_dir", "workspace/evidence", "Model directories, under "
-                      "<task>/.")
-  flags.DEFINE_list("tasks", list(TASKS), "Tasks to run (the others' figures stay).")
-  flags.register_validator("tasks", lambda names: set(names) <= set(TASKS),
-                           f"must name tasks among {sorted(TASKS)}")
-  flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds.")
-  flags.DEFINE_integer("epochs", 1, "Epochs per run (id-embedding models overfit "
-                       "after one).")
-  flags.DEFINE_integer("batch_size", None, "Batch size (default: the task's, TASKS).")
-  flags.DEFINE_integer("steps_per_epoch", None, "Cap on steps per epoch (default: "
-                       "the whole train split).")
-  flags.DEFINE_string("output_dir", "benchmarks", "Where evidence.* go.")
-
-
-def run_task(task: str) -> dict[str, float]:
+def run_task(job: EvidenceJob, task: str) -> dict[str, float]:
   """Trains the task's variants for every seed; returns its figures."""
   evidence = TASKS[task]
   train_config = train.TrainConfig(
-      epochs=FLAGS.epochs, batch_size=FLAGS.batch_size or evidence.batch_size,
-      steps_per_epoch=FLAGS.steps_per_epoch, shuffle_buffer=evidence.shuffle_buffer)
-  seeds = [int(s) for s in FLAGS.seeds]
-  work_dir = os.path.join(FLAGS.work_dir, task)
-  oracle_dir = os.path.join(FLAGS.raw_dir, "oracle")
-  dataset = dataset_lib.PublishedDataset.open(FLAGS.data_dir)
-  rows = compare.run_variants(dataset, work_dir, evidence.variants, seeds, train_config)
+      epochs=job.epochs, batch_size=job.batch_size or evidence.batch_size,
+      steps_per_epoch=job.steps_per_epoch, shuffle_buffer=evidence.shuffle_buffer)
+  work_dir = os.path.join(job.work_dir, task)
+  oracle_dir = os.path.join(job.raw_dir, "oracle")
+  dataset = dataset_lib.PublishedDataset.open(job.data_dir)
+  rows = compare.run_variants(dataset, work_dir, evidence.variants, job.seeds,
+                              train_config)
   extra = {}
   if evidence.oracle_teachers:
     oracle = load_oracle(oracle_dir)
-    rows += teacher_ceiling.run(dataset, work_dir, oracle, seeds,
+    rows += teacher_ceiling.run(dataset, work_dir, oracle, job.seeds,
                                 evidence.variants["pfd"], train_config)
     extra[f"quality.{task}.soft_label_noise_kept"] = (
         teacher_ceiling.soft_label_noise_kept(oracle))
@@ -343,21 +345,22 @@ def run_task(task: str) -> dict[str, float]:
 
 def main(argv: Sequence[str]) -> None:
   del argv
-  ensure_dataset(FLAGS.data_dir, FLAGS.raw_dir)
-  path = os.path.join(FLAGS.output_dir, "evidence.json")
-  for task in FLAGS.tasks:
-    results.update_results(path, run_task(task))
+  job = config_flags.from_flags(EvidenceJob)
+  ensure_dataset(job.data_dir, job.raw_dir)
+  path = os.path.join(job.output_dir, "evidence.json")
+  for task in job.tasks:
+    results.update_results(path, run_task(job, task))
   out = results.update_results(path, {})  # Every task's figures, this run's or not.
   for task in TASKS:
     summary, ceilings = from_figures(out, task)
     if summary:
-      with tf.io.gfile.GFile(os.path.join(FLAGS.output_dir, _svg_name(task)), "w") as f:
+      with tf.io.gfile.GFile(os.path.join(job.output_dir, _svg_name(task)), "w") as f:
         f.write(bar_chart_svg(bars(summary), ceilings))
-  with tf.io.gfile.GFile(os.path.join(FLAGS.output_dir, "EVIDENCE.md"), "w") as f:
+  with tf.io.gfile.GFile(os.path.join(job.output_dir, "EVIDENCE.md"), "w") as f:
     f.write(markdown(out))
   print(markdown(out))
 
 
 if __name__ == "__main__":
-  _define_flags()
+  config_flags.define(EvidenceJob)
   app.run(main)

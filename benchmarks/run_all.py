@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Sequence
 
 from absl import app
-from absl import flags
 from absl import logging
 
+import config_flags
+from config_flags import knob
 from benchmarks import beam_throughput
 from benchmarks import results
 from benchmarks import retrieval_latency
@@ -15,11 +17,6 @@ from benchmarks import serving_latency
 from benchmarks import sim_throughput
 from benchmarks import spec_inference
 from benchmarks import train_throughput
-
-FLAGS = flags.FLAGS
-flags.DEFINE_string("output", "benchmarks/results.json", "The results file.")
-flags.DEFINE_list("only", [], "Run only these benchmarks (default: all), by their "
-                  "BENCHMARKS names.")
 
 BENCHMARKS = {
     "sim": sim_throughput.measure,
@@ -29,21 +26,35 @@ BENCHMARKS = {
     "retrieval": retrieval_latency.measure,
     "spec": spec_inference.measure,
 }
-flags.register_validator("only", lambda names: set(names) <= set(BENCHMARKS),
-                         f"must name benchmarks among {sorted(BENCHMARKS)}")
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchJob:
+  """Which benchmarks run, and where their figures are merged."""
+  output: str = knob("benchmarks/results.json", "The results file.")
+  only: frozenset[str] = knob(frozenset(), "Run only these benchmarks (default: all), "
+                              "by their BENCHMARKS names.")
+
+  def __post_init__(self):
+    unknown = sorted(self.only - set(BENCHMARKS))
+    if unknown:
+      raise ValueError(f"only: {unknown} are no benchmarks; known: "
+                       f"{sorted(BENCHMARKS)}.")
 
 
 def main(argv: Sequence[str]) -> None:
   del argv
+  job = config_flags.from_flags(BenchJob)
   for name, measure in BENCHMARKS.items():
-    if FLAGS.only and name not in FLAGS.only:
+    if job.only and name not in job.only:
       continue
     logging.info("Benchmark %s...", name)
     figures = measure()
-    merged = results.update_results(FLAGS.output, figures)
+    merged = results.update_results(job.output, figures)
     for key in sorted(figures):
       print(f"{key}: {merged[key]:.4g}")
 
 
 if __name__ == "__main__":
+  config_flags.define(BenchJob)
   app.run(main)

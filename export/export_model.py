@@ -18,11 +18,12 @@ import posixpath
 from typing import Any, Mapping, Sequence
 
 from absl import app
-from absl import flags
 from absl import logging
 import numpy as np
 import tensorflow as tf
 
+import config_flags
+from config_flags import knob
 from export import gate
 from export import metadata
 from export import signatures
@@ -232,48 +233,46 @@ def load_item_index(model: distillation.DistillationModel,
       dataset, model.student.item_feature_names), dataset.spec.item_feature)
 
 
-FLAGS = flags.FLAGS
-
-
-def _define_flags() -> None:
-  """Flags exist only when this module is the program (others import it)."""
-  flags.DEFINE_string("model_dir", None, "A finished models.train run.")
-  flags.DEFINE_string("data_dir", None, "The dataset it was trained on (vocabularies, "
-                      "eval split).")
-  flags.DEFINE_string("export_base", None, "TF Serving's base path; versions go to "
-                      "<export_base>/<model_name>/<version>/.")
-  flags.DEFINE_string("model_name", None, "The served model's name (default: the task).")
-  flags.DEFINE_integer("version", None, "Version number (default: seconds since the "
-                       "epoch, past the latest).")
-  flags.DEFINE_float("min_auc", 0.5, "Eval AUC floor for blessing.")
-  flags.DEFINE_float("max_auc_drop", 0.005, "Largest allowed AUC drop below the "
-                     "published version on the same eval examples.")
-  flags.DEFINE_string("item_vectors_dir", None, "Two-tower students: the item vectors "
-                      "models.item_vectors wrote (default: computed from the dataset's "
-                      "items now).")
-  flags.DEFINE_integer("top_k", retrieval.DEFAULT_K, "Two-tower students: items the "
-                       "top_k signature returns.")
-  flags.DEFINE_integer("max_eval_examples", None, "Validate on at most this many eval "
-                       "examples (default: all).")
-  flags.mark_flags_as_required(["model_dir", "data_dir", "export_base"])
+@dataclasses.dataclass(frozen=True)
+class ExportJob:
+  """What one run of this job reads, where it publishes, and its gate."""
+  model_dir: str = knob(help="A finished models.train run.")
+  data_dir: str = knob(help="The dataset it was trained on (vocabularies, eval split).")
+  export_base: str = knob(help="TF Serving's base path; versions go to "
+                          "<export_base>/<model_name>/<version>/.")
+  model_name: str | None = knob(None, "The served model's name (default: the task).")
+  version: int | None = knob(None, "Version number (default: seconds since the epoch, "
+                             "past the latest).")
+  min_auc: float = knob(gate.BlessingPolicy.min_auc, "Eval AUC floor for blessing.")
+  max_auc_drop: float = knob(gate.BlessingPolicy.max_auc_drop, "Largest allowed AUC "
+                             "drop below the published version on the same eval "
+                             "examples.")
+  item_vectors_dir: str | None = knob(None, "Two-tower students: the item vectors "
+                                      "models.item_vectors wrote (default: computed "
+                                      "from the dataset's items now).")
+  top_k: int = knob(retrieval.DEFAULT_K, "Two-tower students: items the top_k "
+                    "signature returns.")
+  max_eval_examples: int | None = knob(None, "Validate on at most this many eval "
+                                       "examples (default: all).")
 
 
 def main(argv: Sequence[str]) -> None:
   del argv
-  dataset = dataset_lib.PublishedDataset.open(FLAGS.data_dir)
-  model, run = restore.restore_trained_model(FLAGS.model_dir, dataset)
+  job = config_flags.from_flags(ExportJob)
+  dataset = dataset_lib.PublishedDataset.open(job.data_dir)
+  model, run = restore.restore_trained_model(job.model_dir, dataset)
   task = model.model_config.task
   result = export_student(
-      model, dataset.spec, export_base=FLAGS.export_base,
-      model_name=FLAGS.model_name or task,
-      examples=load_eval_examples(dataset, task, FLAGS.max_eval_examples),
-      training=run, version=FLAGS.version, top_k=FLAGS.top_k,
-      item_index=load_item_index(model, dataset, FLAGS.item_vectors_dir),
-      policy=gate.BlessingPolicy(FLAGS.min_auc, FLAGS.max_auc_drop))
+      model, dataset.spec, export_base=job.export_base,
+      model_name=job.model_name or task,
+      examples=load_eval_examples(dataset, task, job.max_eval_examples),
+      training=run, version=job.version, top_k=job.top_k,
+      item_index=load_item_index(model, dataset, job.item_vectors_dir),
+      policy=gate.BlessingPolicy(job.min_auc, job.max_auc_drop))
   print(json.dumps({"version": result.version, "path": result.path,
                     "validation": result.metadata["validation"]}, indent=2))
 
 
 if __name__ == "__main__":
-  _define_flags()
+  config_flags.define(ExportJob, required=["model_dir", "data_dir", "export_base"])
   app.run(main)

@@ -10,15 +10,17 @@ functions are what a caller's own service would use.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Sequence
 
 from absl import app
-from absl import flags
 import grpc
 import numpy as np
 import tensorflow as tf
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 
+import config_flags
+from config_flags import knob
 from export import requests
 from features import input as input_lib
 
@@ -49,30 +51,26 @@ def score(stub: prediction_service_pb2_grpc.PredictionServiceStub, model_name: s
   raise ValueError(f"Unknown api {api!r}; expected one of {APIS}.")
 
 
-FLAGS = flags.FLAGS
-
-
-def _define_flags() -> None:
-  flags.DEFINE_string("server", "localhost:8500", "TF Serving's gRPC address.")
-  flags.DEFINE_string("model_name", None, "The served model's name.")
-  flags.DEFINE_string("data_dir", None, "A published dataset: its eval examples are "
-                      "sent.")
-  flags.DEFINE_string("task", "cvr", "Whose eval examples to send: a task of the "
-                      "dataset's spec.")
-  flags.DEFINE_integer("num_examples", 5, "Examples in the request.")
-  flags.DEFINE_enum("api", "predict", list(APIS), "TF Serving API to call.")
-  flags.mark_flags_as_required(["model_name", "data_dir"])
+@dataclasses.dataclass(frozen=True)
+class ClientJob:
+  """Which served model to ask, and what to send it."""
+  model_name: str = knob(help="The served model's name.")
+  data_dir: str = knob(help="A published dataset: its eval examples are sent.")
+  task: str = knob(help="Whose eval examples to send: a task of the dataset's spec.")
+  server: str = knob("localhost:8500", "TF Serving's gRPC address.")
+  num_examples: int = knob(5, "Examples in the request.")
+  api: str = knob("predict", f"TF Serving API to call, one of {APIS}.")
 
 
 def main(argv: Sequence[str]) -> None:
   del argv
-  examples = [r.numpy() for r in input_lib.task_records(FLAGS.data_dir, "eval",
-                                                        FLAGS.task)
-              .take(FLAGS.num_examples)]
-  for p in score(connect(FLAGS.server), FLAGS.model_name, examples, FLAGS.api):
+  job = config_flags.from_flags(ClientJob)
+  examples = [r.numpy() for r in input_lib.task_records(job.data_dir, "eval", job.task)
+              .take(job.num_examples)]
+  for p in score(connect(job.server), job.model_name, examples, job.api):
     print(f"{p:.6f}")
 
 
 if __name__ == "__main__":
-  _define_flags()
+  config_flags.define(ClientJob, required=["model_name", "data_dir", "task"])
   app.run(main)

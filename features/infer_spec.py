@@ -30,11 +30,12 @@ import textwrap
 from typing import Any, Callable, Iterator, Sequence
 
 from absl import app
-from absl import flags
 from apache_beam.io.filesystems import FileSystems
 import numpy as np
 import yaml
 
+import config_flags
+from config_flags import knob
 from features import spec as spec_lib
 from pipelines import log_files
 
@@ -747,29 +748,26 @@ def write(inferred: InferredSpec, path: str) -> None:
     f.write(inferred.text.encode("utf-8"))
 
 
-FLAGS = flags.FLAGS
-
-
-def _define_flags() -> None:
-  """Flags exist only when this module is the program (benchmarks import it)."""
-  flags.DEFINE_string("impressions", None, "Glob of impression log files.")
-  flags.DEFINE_string("detail_pages", None, "Glob of detail-page log files.")
-  flags.DEFINE_string("output", None, "Where the proposed spec (YAML) is written "
-                      "(local or gs://).")
-  flags.DEFINE_integer("sample_lines", DEFAULT_SAMPLE_LINES,
-                       "Read at most this many lines of each log.")
-  flags.mark_flags_as_required(["impressions", "detail_pages", "output"])
+@dataclasses.dataclass(frozen=True)
+class InferJob:
+  """Which logs to sample, and where the proposed spec goes."""
+  impressions: str = knob(help="Glob of impression log files.")
+  detail_pages: str = knob(help="Glob of detail-page log files.")
+  output: str = knob(help="Where the proposed spec (YAML) is written (local or gs://).")
+  sample_lines: int = knob(DEFAULT_SAMPLE_LINES, "Read at most this many lines of "
+                           "each log.")
 
 
 def main(argv: Sequence[str]) -> None:
   del argv
-  inferred = infer_spec(FLAGS.impressions, FLAGS.detail_pages, FLAGS.sample_lines)
-  write(inferred, FLAGS.output)
+  job = config_flags.from_flags(InferJob)
+  inferred = infer_spec(job.impressions, job.detail_pages, job.sample_lines)
+  write(inferred, job.output)
   print(f"impressions: {inferred.impressions.describe()}")
   print(f"detail_pages: {inferred.detail_pages.describe()}")
-  print(f"Wrote {len(inferred.spec)} features to {FLAGS.output}.")
+  print(f"Wrote {len(inferred.spec)} features to {job.output}.")
 
 
 if __name__ == "__main__":
-  _define_flags()
+  config_flags.define(InferJob, required=["impressions", "detail_pages", "output"])
   app.run(main)

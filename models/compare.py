@@ -14,10 +14,11 @@ import os
 from typing import Any, Mapping, Sequence
 
 from absl import app
-from absl import flags
 import numpy as np
 import tensorflow as tf
 
+import config_flags
+from config_flags import knob
 from features import dataset as dataset_lib
 from features import spec as spec_lib
 from models import distillation
@@ -115,43 +116,38 @@ def format_table(summary: dict[str, dict[str, tuple[float, float]]],
       lines.append(f"| {mode} | {head} | " + " | ".join(cells) + " |")
   for name, value in ceilings.items():
     sees = "regular features" if name == "regular" else "regular + privileged"
-    lines.append(f"| Bayes-optimal ({sees}) | oracle | {value:.4f} |"
+    # The oracle's AUC is undefined (null) on an eval split without positives.
+    cell = "n/a" if value is None else f"{value:.4f}"
+    lines.append(f"| Bayes-optimal ({sees}) | oracle | {cell} |"
                  + " |" * (len(columns) - 1))
   return "\n".join(lines)
 
 
-FLAGS = flags.FLAGS
-
-
-def _define_flags() -> None:
-  """Flags exist only when this module is the program (others import it)."""
-  flags.DEFINE_string("data_dir", None, "A dataset published by pipelines.join_logs.")
-  flags.DEFINE_string("work_dir", None, "Model directories go here, one per run.")
-  flags.DEFINE_string("oracle_dir", None, "The simulator's oracle/ (for the ceilings).")
-  flags.DEFINE_string("task", "cvr", "A task of the dataset's spec.")
-  flags.DEFINE_list("modes", [m.value for m in DEFAULT_MODES], "Modes to compare.")
-  flags.DEFINE_list("seeds", ["0"], "Seeds.")
-  flags.DEFINE_integer("epochs", train.TrainConfig.epochs, "Epochs per run.")
-  flags.DEFINE_integer("batch_size", train.TrainConfig.batch_size, "Batch size.")
-  flags.DEFINE_integer("shuffle_buffer", train.TrainConfig.shuffle_buffer, "Train "
-                       "records shuffled together (the split's size: a full "
-                       "shuffle; splits are written user by user).")
-  flags.mark_flags_as_required(["data_dir", "work_dir"])
+@dataclasses.dataclass(frozen=True)
+class CompareJob:
+  """What to compare, on which dataset, and where the runs go."""
+  data_dir: str = knob(help="A dataset published by pipelines.join_logs.")
+  work_dir: str = knob(help="Model directories go here, one per run.")
+  task: str = knob(help="A task of the dataset's spec.")
+  oracle_dir: str | None = knob(None, "The simulator's oracle/ (for the ceilings).")
+  modes: tuple[Mode, ...] = knob(DEFAULT_MODES, "Modes to compare.")
+  seeds: tuple[int, ...] = knob((0,), "Seeds, a run per mode each (they replace "
+                                "--seed).")
 
 
 def main(argv: Sequence[str]) -> None:
   del argv
-  dataset = dataset_lib.PublishedDataset.open(FLAGS.data_dir)
-  rows = run_modes(dataset, FLAGS.work_dir, [Mode(m) for m in FLAGS.modes],
-                   [int(s) for s in FLAGS.seeds],
-                   ModelConfig.for_task(dataset.spec, FLAGS.task),
-                   train.TrainConfig(epochs=FLAGS.epochs, batch_size=FLAGS.batch_size,
-                                     shuffle_buffer=FLAGS.shuffle_buffer))
-  print(f"\n== {FLAGS.task.upper()} on the eval split ==")
-  print(format_table(summarize(rows), load_ceilings(FLAGS.oracle_dir, FLAGS.task),
+  job = config_flags.from_flags(CompareJob)
+  dataset = dataset_lib.PublishedDataset.open(job.data_dir)
+  rows = run_modes(dataset, job.work_dir, job.modes, job.seeds,
+                   ModelConfig.for_task(dataset.spec, job.task),
+                   config_flags.from_flags(train.TrainConfig))
+  print(f"\n== {job.task.upper()} on the eval split ==")
+  print(format_table(summarize(rows), load_ceilings(job.oracle_dir, job.task),
                      dataset.spec))
 
 
 if __name__ == "__main__":
-  _define_flags()
+  config_flags.define(CompareJob, required=["data_dir", "work_dir", "task"])
+  config_flags.define(train.TrainConfig)
   app.run(main)

@@ -17,16 +17,18 @@ numpy arrays without pickles; `read` returns them, ready for retrieval.ItemIndex
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import posixpath
 from typing import Sequence
 
 from absl import app
-from absl import flags
 import numpy as np
 import tensorflow as tf
 
+import config_flags
+from config_flags import knob
 from features import dataset as dataset_lib
 from features import input as input_lib
 from features import spec as spec_lib
@@ -167,27 +169,23 @@ def run(dataset: str | dataset_lib.PublishedDataset, model_dir: str, output_dir:
   return ids, vectors
 
 
-FLAGS = flags.FLAGS
-
-
-def _define_flags() -> None:
-  """Flags exist only when this module is the program (others import it)."""
-  flags.DEFINE_string("data_dir", None, "The dataset the run was trained on; its "
-                      "items are the catalogue.")
-  flags.DEFINE_string("model_dir", None, "A finished models.train run with a "
-                      "two-tower student.")
-  flags.DEFINE_string("output_dir", None, "Where the vectors go.")
-  flags.DEFINE_integer("num_shards", 1, "Files per array.")
-  flags.mark_flags_as_required(["data_dir", "model_dir", "output_dir"])
+@dataclasses.dataclass(frozen=True)
+class ItemVectorsJob:
+  """Which run's item tower, over which catalogue, and where the vectors go."""
+  data_dir: str = knob(help="The dataset the run was trained on; its items are the "
+                       "catalogue.")
+  model_dir: str = knob(help="A finished models.train run with a two-tower student.")
+  output_dir: str = knob(help="Where the vectors go.")
+  num_shards: int = knob(1, "Files per array.")
 
 
 def main(argv: Sequence[str]) -> None:
   del argv
-  ids, vectors = run(FLAGS.data_dir, FLAGS.model_dir, FLAGS.output_dir,
-                     FLAGS.num_shards)
-  print(f"{len(ids)} item vectors of dim {vectors.shape[1]} in {FLAGS.output_dir}")
+  job = config_flags.from_flags(ItemVectorsJob)
+  ids, vectors = run(job.data_dir, job.model_dir, job.output_dir, job.num_shards)
+  print(f"{len(ids)} item vectors of dim {vectors.shape[1]} in {job.output_dir}")
 
 
 if __name__ == "__main__":
-  _define_flags()
+  config_flags.define(ItemVectorsJob, required=["data_dir", "model_dir", "output_dir"])
   app.run(main)

@@ -69,3 +69,16 @@ def test_explicit_holds_only_the_flags_given():
   values = _parsed(["--path=p", "--steps=3", "--color=blue"])
   assert config_flags.explicit(Config, values) == {"path": "p", "steps": 3,
                                                    "color": Color.BLUE}
+
+
+def test_a_list_of_enums_reads_and_defaults_by_value():
+  @dataclasses.dataclass(frozen=True)
+  class Palette:
+    colors: tuple[Color, ...] = knob((Color.RED,), "Colors.")
+
+  values = flags.FlagValues()
+  config_flags.define(Palette, flag_values=values)
+  values(["prog"])
+  assert values["colors"].default == ["red"]
+  values(["prog", "--colors=blue,red"])
+  assert config_flags.from_flags(Palette, values) == Palette((Color.BLUE, Color.RED))

@@ -75,6 +75,14 @@ def test_compare_table_has_a_row_per_head_and_the_ceilings(tiny_world, tmp_path)
   assert "| AUC, expensive |" in table.splitlines()[0]
 
 
+def test_an_undefined_ceiling_prints_as_na():
+  # The oracle writes null for the AUC of an eval split without positives.
+  table = compare.format_table({}, {"regular": None, "full": 0.75},
+                               spec_lib.DEFAULT_SPEC)
+  assert "| Bayes-optimal (regular features) | oracle | n/a |" in table
+  assert "| oracle | 0.7500 |" in table
+
+
 # A spec of another world: its user is a `member`, its slice the heaviest parcels.
 MEMBERS = spec_lib.FeatureSpec.from_dict({
     "version": 2,
