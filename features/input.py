@@ -56,14 +56,26 @@ def _input_features(spec: spec_lib.FeatureSpec, task: spec_lib.Task,
 
 
 def _task_blocks(dataset: dataset_lib.PublishedDataset, split: str, task: str, *,
-                 shuffle: bool, seed: int | None, deterministic: bool
+                 shuffle: bool, seed: int | None, deterministic: bool,
+                 input_context: tf.distribute.InputContext | None = None
                  ) -> tf.data.Dataset:
-  """`task_records` in blocks of up to _READ_BLOCK serialized records."""
+  """`task_records` in blocks of up to _READ_BLOCK serialized records; with an
+  `input_context`, that input pipeline's share: its shards where there are at least
+  as many as pipelines, else every n-th block of all shards read in a fixed order."""
   spec = dataset.spec
   task_spec = spec.task(task)
   view = layout.clicked_view(split)
   read_view = task_spec.clicked_only and dataset.has_view(view)
   paths = dataset.shards(view if read_view else split)
+  pipelines, pipeline = ((input_context.num_input_pipelines,
+                          input_context.input_pipeline_id) if input_context else (1, 0))
+  share_blocks = pipelines > len(paths)
+  if pipelines > 1 and not share_blocks:
+    paths = paths[pipeline::pipelines]
+  if share_blocks and shuffle and seed is None:
+    raise ValueError(f"{pipelines} input pipelines share {len(paths)} shard(s) block "
+                     "by block: the shuffle needs a seed for them to agree.")
+  deterministic = deterministic or share_blocks  # The same blocks in every pipeline.
   click = [spec[spec.click_label]]
 
   def keep_clicked(serialized: tf.Tensor) -> tf.Tensor:
@@ -80,9 +92,10 @@ def _task_blocks(dataset: dataset_lib.PublishedDataset, split: str, task: str, *
   shards = tf.data.Dataset.from_tensor_slices(paths)
   if shuffle:  # What tf.data.Dataset.list_files does: one buffer of every shard.
     shards = shards.shuffle(len(paths), seed=seed)
-  return shards.interleave(
+  blocks = shards.interleave(
       read_blocks, cycle_length=min(len(paths), _MAX_OPEN_SHARDS),
       num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+  return blocks.shard(pipelines, pipeline) if share_blocks else blocks
 
 
 def task_records(dataset: str | dataset_lib.PublishedDataset, split: str, task: str,
@@ -128,7 +141,9 @@ def make_dataset(dataset: str | dataset_lib.PublishedDataset, split: str, task: 
                  shuffle: bool = True,
                  shuffle_buffer: int = 10_000, seed: int | None = None,
                  deterministic: bool = False, repeat: bool = False,
-                 drop_remainder: bool = False) -> tf.data.Dataset:
+                 drop_remainder: bool = False,
+                 input_context: tf.distribute.InputContext | None = None
+                 ) -> tf.data.Dataset:
   """Batches of one split of a published dataset, labelled for one task.
 
   A `clicked_only` task (CVR) reads only clicked impressions (`task_records`: the
@@ -157,6 +172,8 @@ def make_dataset(dataset: str | dataset_lib.PublishedDataset, split: str, task: 
       even an epoch's last, smaller batch may come before a full one.
     repeat: Repeat forever; batches then run across epoch boundaries.
     drop_remainder: Drop the last, smaller batch, giving a static batch dimension.
+    input_context: Read only this input pipeline's share of the split (a
+      DatasetCreator's workers, each its own shards); needs `repeat`.
 
   Returns:
     A dataset of `(features, labels)`: features maps each name to a `[batch_size]`
@@ -191,8 +208,11 @@ def make_dataset(dataset: str | dataset_lib.PublishedDataset, split: str, task: 
 
   # Records stay in blocks up to the batch (`rebatch` slices and joins whole
   # tensors): no stage after the reader steps through single records.
+  if input_context and not repeat:
+    raise ValueError("input_context reads one pipeline's share of the split, whose "
+                     "length is unknown: pass repeat=True and count steps.")
   records = _task_blocks(dataset, split, task, shuffle=shuffle, seed=seed,
-                         deterministic=deterministic)
+                         deterministic=deterministic, input_context=input_context)
   if repeat:
     records = records.repeat()
   if shuffle:

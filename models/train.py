@@ -31,9 +31,9 @@ from features import input as input_lib
 from features import spec as spec_lib
 from models import distillation
 from models import metrics as metrics_lib
+from models import strategies
 from models.config import Mode, ModelConfig
 
-STRATEGIES = ("default", "mirrored")
 METRICS_FILE = "metrics.json"
 FINAL_WEIGHTS = os.path.join("final", "weights")  # What export/ restores.
 STAGE1_DIR = "stage1_teacher"  # two_stage: the teacher's stage.
@@ -54,22 +54,21 @@ class TrainConfig:
   teacher_epochs: int | None = knob(None, "two_stage: the teacher's epochs (default: "
                                     "--epochs).")
   seed: int = knob(0, "Random seed.")
-  strategy: str = knob("default", f"tf.distribute strategy, one of {STRATEGIES}.")
+  strategy: str = knob("default", f"tf.distribute strategy, one of "
+                       f"{strategies.STRATEGIES}; the cluster of multi_worker and "
+                       "parameter_server comes from TF_CONFIG.")
+  ps_min_shard_bytes: int = knob(256 << 10, "parameter_server: variables are split "
+                                 "over the parameter servers in shards of at least "
+                                 "this many bytes.")
   deterministic: bool = knob(False, "Op determinism and ordered input.")
 
   def __post_init__(self):
-    if self.strategy not in STRATEGIES:
-      raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}.")
+    if self.strategy not in strategies.STRATEGIES:
+      raise ValueError(f"strategy must be one of {strategies.STRATEGIES}, got "
+                       f"{self.strategy!r}.")
     if self.batch_size < 1 or self.epochs < 1:
       raise ValueError(f"batch_size and epochs must be >= 1, got {self.batch_size}, "
                        f"{self.epochs}.")
-
-
-def make_strategy(name: str) -> tf.distribute.Strategy:
-  """`mirrored` uses every local GPU, or every logical CPU device without one."""
-  if name == "mirrored":
-    return tf.distribute.MirroredStrategy()
-  return tf.distribute.get_strategy()
 
 
 def _callbacks(model_dir: str) -> list[tf.keras.callbacks.Callback]:
@@ -101,16 +100,19 @@ def _draw_passes(train_data: tf.data.Dataset, passes: int) -> None:
 
   Each pass draws the next shuffle of the shards and records; a run resumed from a
   backup (or past a finished stage) must draw the shuffles of the epochs it skips, or
-  its remaining epochs would see the first epochs' orders again.
+  its remaining epochs would see the first epochs' orders again. (A DatasetCreator's
+  workers repeat their shards: their passes are not epochs.)
   """
+  if not isinstance(train_data, tf.data.Dataset):
+    return
   for _ in range(passes):
     iter(train_data)
 
 
-def _fit(model, train_data, train_config: TrainConfig, epochs: int, model_dir: str):
+def _fit(model, train_data, steps_per_epoch: int | None, epochs: int, model_dir: str):
   _draw_passes(train_data, _backed_up_epochs(os.path.join(model_dir, "backup")))
   model.train_function = None  # Frozen flags may have changed: trace again.
-  model.fit(train_data, epochs=epochs, steps_per_epoch=train_config.steps_per_epoch,
+  return model.fit(train_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
             callbacks=_callbacks(model_dir),
             verbose=1 if sys.stdout.isatty() else 2)  # A bar for people, lines for logs.
 
@@ -133,8 +135,17 @@ def evaluate(model: distillation.DistillationModel, eval_data: tf.data.Dataset
       features beside the heads' inputs (`make_dataset`'s default features do).
   """
   spec = model.spec
-  results = {k: float(v) for k, v in model.evaluate(eval_data, return_dict=True,
-                                                    verbose=0).items()}
+  if isinstance(model.distribute_strategy, tf.distribute.ParameterServerStrategy):
+    # Keras's evaluation on the workers would skip this model's test_step (its exact
+    # visitation runs the compiled loss instead): the chief runs it over the split.
+    model.reset_metrics()
+    step = tf.function(model.test_step)
+    for batch in eval_data:
+      logs = step(batch)
+    results = {k: float(v) for k, v in logs.items()}
+  else:
+    results = {k: float(v) for k, v in model.evaluate(eval_data, return_dict=True,
+                                                      verbose=0).items()}
   wanted = [spec.user_feature] + [s.feature for s in spec.slices]
   labels, columns, scores = [], {name: [] for name in wanted}, {}
   for features, batch_labels in eval_data:
@@ -176,19 +187,30 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
   Returns:
     What metrics.json holds.
   """
+  cluster = strategies.make(train_config.strategy, train_config.ps_min_shard_bytes)
   tf.keras.utils.set_random_seed(train_config.seed)
   if train_config.deterministic:
     tf.config.experimental.enable_op_determinism()
   dataset = dataset_lib.published(dataset)
-  strategy = make_strategy(train_config.strategy)
   task = model_config.task
-  train_data = input_lib.make_dataset(
-      dataset, "train", task, train_config.batch_size, shuffle=True,
-      shuffle_buffer=train_config.shuffle_buffer, seed=train_config.seed,
-      deterministic=train_config.deterministic)
-  eval_data = input_lib.make_dataset(dataset, "eval", task, train_config.batch_size,
-                                     shuffle=False, deterministic=True)
-  with strategy.scope():
+
+  def train_batches(batch_size: int, input_context=None) -> tf.data.Dataset:
+    return input_lib.make_dataset(
+        dataset, "train", task, batch_size, shuffle=True,
+        shuffle_buffer=train_config.shuffle_buffer, seed=train_config.seed,
+        deterministic=train_config.deterministic, repeat=input_context is not None,
+        input_context=input_context)
+
+  train_data = cluster.distribute(train_batches, train_config.batch_size)
+  # Workers that repeat their shards have no epochs of their own: an epoch is then
+  # the split's number of batches.
+  steps_per_epoch = train_config.steps_per_epoch or (
+      -(-dataset.example_count("train", task) // train_config.batch_size)
+      if cluster.coordinated else None)
+  eval_data = cluster.data_sharded(input_lib.make_dataset(
+      dataset, "eval", task, train_config.batch_size, shuffle=False,
+      deterministic=True))
+  with cluster.strategy.scope():
     model = build_model(dataset.spec, dataset.data_dir, model_config)
     model.compile(optimizer=tf.keras.optimizers.Adam(model_config.learning_rate))
     model.build_from_batch(next(iter(eval_data))[0])
@@ -203,10 +225,10 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
       model.load_weights(stage1_weights)
       _draw_passes(train_data, teacher_epochs)
     else:
-      _fit(model, train_data, train_config, teacher_epochs, stage1_dir)
-      model.save_weights(stage1_weights)
+      _fit(model, train_data, steps_per_epoch, teacher_epochs, stage1_dir)
+      model.save_weights(os.path.join(cluster.write_dir(stage1_dir), FINAL_WEIGHTS))
     model.student_frozen, model.teacher_frozen = False, True
-  _fit(model, train_data, train_config, train_config.epochs, model_dir)
+  history = _fit(model, train_data, steps_per_epoch, train_config.epochs, model_dir)
   train_seconds = time.perf_counter() - start
   results = {
       "task": task, "mode": model_config.mode.value,
@@ -214,12 +236,17 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
       "train_config": dataclasses.asdict(train_config),
       "train_seconds": train_seconds,
       "train_steps": int(model.optimizer.iterations.numpy()),
+      # Per epoch this process ran (a resumed run: those after the restart).
+      "history": {name: [float(v) for v in values]
+                  for name, values in history.history.items()},
       "eval": evaluate(model, eval_data),
   }
-  tf.io.gfile.makedirs(model_dir)
-  model.save_weights(os.path.join(model_dir, FINAL_WEIGHTS))
-  with tf.io.gfile.GFile(os.path.join(model_dir, METRICS_FILE), "w") as f:
-    f.write(json.dumps(results, indent=2, sort_keys=True))
+  # Every worker saves (the save is collective); the chief's copy is the run's.
+  model.save_weights(os.path.join(cluster.write_dir(model_dir), FINAL_WEIGHTS))
+  if cluster.is_chief:
+    with tf.io.gfile.GFile(os.path.join(model_dir, METRICS_FILE), "w") as f:
+      f.write(json.dumps(results, indent=2, sort_keys=True))
+  cluster.remove_scratch(model_dir)
   return results
 
 
@@ -235,12 +262,14 @@ class TrainJob:
 def main(argv: Sequence[str]) -> None:
   del argv
   job = config_flags.from_flags(TrainJob)
+  train_config = config_flags.from_flags(TrainConfig)
+  if train_config.strategy == "parameter_server":
+    strategies.serve_if_a_server()  # A worker or parameter server serves the chief.
   dataset = dataset_lib.PublishedDataset.open(job.data_dir)
   # The task's spec model_defaults (what it deploys) hold unless a flag is given.
   model_config = ModelConfig.for_task(dataset.spec, job.task,
                                       **config_flags.explicit(ModelConfig))
-  results = train_and_evaluate(dataset, job.model_dir, model_config,
-                               config_flags.from_flags(TrainConfig))
+  results = train_and_evaluate(dataset, job.model_dir, model_config, train_config)
   logging.info("Eval: %s", json.dumps(results["eval"], sort_keys=True))
   print(json.dumps(results["eval"], indent=2, sort_keys=True))
 

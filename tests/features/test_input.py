@@ -246,3 +246,47 @@ def test_examples_per_second_counts_timed_batches(data_dir):
   assert input_lib.examples_per_second(dataset, num_batches=5) > 0
   with pytest.raises(ValueError, match="ended before 31 batches"):
     input_lib.examples_per_second(dataset, num_batches=30)  # 2000 examples: 20.
+
+
+def _reshard(data_dir, tmp_path, num_shards):
+  """A copy of the dataset whose train split is `num_shards` files."""
+  copy = str(tmp_path / "resharded")
+  shutil.copytree(data_dir, copy)
+  (path,) = tf.io.gfile.glob(os.path.join(copy, "pfd-train.tfrecord-*"))
+  records = list(tf.data.TFRecordDataset(path).as_numpy_iterator())
+  os.remove(path)
+  for shard in range(num_shards):
+    name = f"pfd-train.tfrecord-{shard:05d}-of-{num_shards:05d}"
+    with tf.io.TFRecordWriter(os.path.join(copy, name)) as writer:
+      for record in records[shard::num_shards]:
+        writer.write(record)
+  return copy
+
+
+@pytest.mark.parametrize("num_shards", [1, 3])  # Fewer shards than pipelines, more.
+def test_input_pipelines_split_the_examples_between_them(data_dir, report, tmp_path,
+                                                         num_shards):
+  data_dir = _reshard(data_dir, tmp_path, num_shards)
+  total = report["examples"]["train"]
+  shares = []
+  for pipeline in range(2):
+    context = tf.distribute.InputContext(num_input_pipelines=2,
+                                         input_pipeline_id=pipeline)
+    dataset = input_lib.make_dataset(data_dir, "train", "ctr", 100, shuffle=False,
+                                     deterministic=True, repeat=True,
+                                     input_context=context)
+    # Unshuffled and ordered, every pass over a share is the same: the first ends where an id
+    # comes again.
+    ids = _impression_ids(dataset.take(total // 100 + 1).as_numpy_iterator())
+    first_pass = ids[:ids.index(ids[0], 1)]
+    assert len(set(first_pass)) == len(first_pass)
+    shares.append(set(first_pass))
+  assert not shares[0] & shares[1]
+  assert len(shares[0] | shares[1]) == total
+  assert min(len(s) for s in shares) > total / 4
+
+
+def test_an_input_context_needs_repeat(data_dir):
+  with pytest.raises(ValueError, match="repeat"):
+    input_lib.make_dataset(data_dir, "train", "ctr", 8, seed=0,
+                           input_context=tf.distribute.InputContext(2, 0))

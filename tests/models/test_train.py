@@ -102,8 +102,9 @@ MEMBERS = spec_lib.FeatureSpec.from_dict({
 
 class _ScoresGiven:
   """Stands in for a model whose student scores each example by its `score` column
-  (the two calls `evaluate` makes)."""
+  (the two calls `evaluate` makes, outside any cluster)."""
   spec = MEMBERS
+  distribute_strategy = tf.distribute.get_strategy()
 
   def evaluate(self, data, return_dict, verbose):
     del data, return_dict, verbose
