@@ -11,6 +11,7 @@ from absl import logging
 import config_flags
 from config_flags import knob
 from benchmarks import beam_throughput
+from benchmarks import distributed_training
 from benchmarks import results
 from benchmarks import retrieval_latency
 from benchmarks import serving_latency
@@ -22,6 +23,7 @@ BENCHMARKS = {
     "sim": sim_throughput.measure,
     "beam": beam_throughput.measure,
     "train": train_throughput.measure,
+    "distributed": distributed_training.measure,
     "serving": serving_latency.measure,
     "retrieval": retrieval_latency.measure,
     "spec": spec_inference.measure,

@@ -223,7 +223,9 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
     model.student_frozen = True
     if tf.io.gfile.exists(f"{stage1_weights}.index"):
       model.load_weights(stage1_weights)
-      _draw_passes(train_data, teacher_epochs)
+      # The stage's fit drew a pass per epoch plus one: Keras's enumerate_epochs opens
+      # an iterator before its epochs and a fresh one for each.
+      _draw_passes(train_data, teacher_epochs + 1)
     else:
       _fit(model, train_data, steps_per_epoch, teacher_epochs, stage1_dir)
       model.save_weights(os.path.join(cluster.write_dir(stage1_dir), FINAL_WEIGHTS))

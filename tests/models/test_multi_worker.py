@@ -3,24 +3,15 @@ trained on the same global batches ends, and the chief alone writes the run's fi
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
 import numpy as np
 import tensorflow as tf
 
+from models import local_cluster
+
 STEPS = 6
-
-
-def _free_ports(n):
-  sockets = [socket.socket() for _ in range(n)]
-  for s in sockets:
-    s.bind(("localhost", 0))
-  ports = [s.getsockname()[1] for s in sockets]
-  for s in sockets:
-    s.close()
-  return ports
 
 
 def _command(data_dir, model_dir, strategy):
@@ -38,26 +29,13 @@ def _weights(model_dir):
           if name.startswith(("student/", "teacher/")) and "OPTIMIZER_SLOT" not in name}
 
 
-def _run_cluster(data_dir, model_dir, num_workers):
-  workers = [f"localhost:{port}" for port in _free_ports(num_workers)]
-  processes = []
-  for index in range(num_workers):
-    config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-    env = dict(os.environ, TF_CONFIG=json.dumps(config))
-    processes.append(subprocess.Popen(
-        _command(data_dir, model_dir, "multi_worker"), env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-  outputs = [p.communicate(timeout=400)[0] for p in processes]
-  for p, output in zip(processes, outputs):
-    assert p.returncode == 0, output[-3000:]
-
-
 def test_two_workers_end_within_1e5_of_one_process_on_the_same_global_batches(
     tiny_world, tmp_path):
   single, cluster = str(tmp_path / "single"), str(tmp_path / "cluster")
   subprocess.run(_command(tiny_world.examples_dir, single, "default"), check=True,
                  capture_output=True)
-  _run_cluster(tiny_world.examples_dir, cluster, 2)
+  local_cluster.run_workers(_command(tiny_world.examples_dir, cluster, "multi_worker"),
+                            local_cluster.cluster_of(worker=2), timeout_s=400)
 
   results = [json.load(open(os.path.join(d, "metrics.json"))) for d in (single, cluster)]
   assert results[0]["train_steps"] == results[1]["train_steps"] == STEPS

@@ -37,7 +37,7 @@ def _weights(model_dir):
           if "OPTIMIZER_SLOT" not in name and name != "_CHECKPOINTABLE_OBJECT_GRAPH"}
 
 
-@pytest.mark.parametrize("mode", ["pfd"])
+@pytest.mark.parametrize("mode", ["pfd", "two_stage"])
 def test_a_killed_run_resumes_and_ends_as_an_uninterrupted_one(tiny_world, tmp_path,
                                                                mode):
   data_dir = tiny_world.examples_dir
