@@ -43,6 +43,10 @@ from models import two_tower
 
 PREDICT_BATCH = 1024
 WARMUP_EXAMPLES = 100
+# Eval users whose served top-k is compared with the exact one, in batches of
+# RECALL_BATCH (an exact search scores `[batch, num_items]` at once).
+RECALL_EXAMPLES = 256
+RECALL_BATCH = 16
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,16 +106,27 @@ def _in_memory_probabilities(model: distillation.DistillationModel,
       batch, regular))), serialized)
 
 
-def _check_item_index(reloaded, spec: spec_lib.FeatureSpec, examples: EvalExamples
-                      ) -> dict[str, float]:
-  """Eval (user, item) pairs scored through the index vs the student's own logits."""
+def _check_item_index(reloaded, index: retrieval.Index, spec: spec_lib.FeatureSpec,
+                      examples: EvalExamples, min_recall: float) -> dict[str, float]:
+  """Eval (user, item) pairs scored through the index vs the student's own logits,
+  and eval users' served top-k vs an exact search over the index's items."""
   batch = tf.constant(list(examples.serialized[:PREDICT_BATCH]))
   item = spec[spec.item_feature]
   item_ids = example_parser.parse_batch(batch, [item])[item.name]
   through_index = reloaded.signatures[signatures.SCORE_CANDIDATES](
       examples=batch, candidate_ids=item_ids[:, tf.newaxis])["logits"][:, 0]
   own = reloaded.signatures[signatures.DEFAULT](examples=batch)["logit"]
-  return gate.check_item_index(through_index.numpy(), own.numpy())
+  checks = gate.check_item_index(through_index.numpy(), own.numpy())
+  users = batch[:RECALL_EXAMPLES]
+  served = reloaded.signatures[signatures.TOP_K](examples=users)["item_ids"].numpy()
+  user_vectors = reloaded.signatures[signatures.USER_EMBEDDING](
+      examples=users)["user_vector"]
+  exact = retrieval.ItemIndex(*index.items(), k=index.k)
+  expected = np.concatenate(
+      [exact.top_k(user_vectors[i:i + RECALL_BATCH])[1].numpy()
+       for i in range(0, len(served), RECALL_BATCH)])
+  return {**checks, "index_recall": gate.check_recall(served, expected, min_recall),
+          "min_recall": min_recall}
 
 
 def _published_auc(base: str, examples: EvalExamples) -> tuple[int | None, float | None]:
@@ -130,6 +145,7 @@ def export_module(module: signatures.ServingModule,
                   export_base: str, model_name: str, examples: EvalExamples,
                   training: Mapping[str, Any] | None = None,
                   policy: gate.BlessingPolicy = gate.BlessingPolicy(),
+                  min_recall: float = gate.MIN_RECALL,
                   version: int | None = None) -> ExportResult:
   """Gates `module` (the refusals before saving, parity and blessing after), then
   publishes it with its warm-up requests and metadata.
@@ -140,6 +156,7 @@ def export_module(module: signatures.ServingModule,
       reference.
     examples: Eval examples for parity, AUC and warm-up.
     training: The run's metrics.json, recorded in the metadata.
+    min_recall: A two-tower module's index must find this share of the exact top-k.
     version: Default: `versions.next_version`.
 
   Raises:
@@ -162,7 +179,8 @@ def export_module(module: signatures.ServingModule,
     reference = _in_memory_probabilities(model, spec, examples.serialized)
     parity = {"parity_max_abs_diff": gate.check_parity(candidate, reference)}
     if signatures.SCORE_CANDIDATES in reloaded.signatures:
-      parity.update(_check_item_index(reloaded, spec, examples))
+      parity.update(_check_item_index(reloaded, module.index, spec, examples,
+                                      min_recall))
     auc = metrics_lib.auc(examples.labels, candidate)
     published_version, published_auc = _published_auc(base, examples)
     policy.check(auc, published_auc, published_version)
@@ -194,13 +212,13 @@ def export_module(module: signatures.ServingModule,
 
 
 def export_student(model: distillation.DistillationModel, spec: spec_lib.FeatureSpec,
-                   *, item_index: tuple[np.ndarray, np.ndarray] | None = None,
+                   *, item_index: item_vectors.ItemVectors | None = None,
                    top_k: int = retrieval.DEFAULT_K, **kwargs) -> ExportResult:
   """`export_module` of the model's student over the task's regular features.
 
   Args:
-    item_index: For a two-tower student: (ids `[n]`, vectors `[n, dim]`) from
-      models.item_vectors, served by the top_k and score_candidates signatures.
+    item_index: For a two-tower student: models.item_vectors' output, served (by
+      its exact or IVF index) by the top_k and score_candidates signatures.
     top_k: Items the top_k signature returns.
     **kwargs: For `export_module`.
   """
@@ -211,9 +229,10 @@ def export_student(model: distillation.DistillationModel, spec: spec_lib.Feature
   if isinstance(model.student, two_tower.TwoTowerHead):
     if item_index is None:
       raise ValueError("A two-tower student ships with its item index: pass "
-                       "item_index=(ids, vectors) from models.item_vectors.")
-    module = signatures.TwoTowerServingModule(
-        model.student, regular, retrieval.ItemIndex(*item_index, k=top_k))
+                       "item_index=models.item_vectors.read(...) or "
+                       "load_item_index(...).")
+    module = signatures.TwoTowerServingModule(model.student, regular,
+                                              item_index.index(top_k))
   else:
     module = signatures.ServingModule(model.student, regular)
   return export_module(module, model, spec, **kwargs)
@@ -221,16 +240,18 @@ def export_student(model: distillation.DistillationModel, spec: spec_lib.Feature
 
 def load_item_index(model: distillation.DistillationModel,
                     dataset: str | dataset_lib.PublishedDataset,
-                    vectors_dir: str | None) -> tuple[np.ndarray, np.ndarray] | None:
-  """The two-tower student's index: the batch job's output, else computed now from
-  `dataset` (a PublishedDataset or its directory)."""
+                    vectors_dir: str | None) -> item_vectors.ItemVectors | None:
+  """The two-tower student's index: the batch job's output (exact or IVF, as it was
+  built), else exact over vectors computed now from `dataset` (a PublishedDataset or
+  its directory)."""
   if not isinstance(model.student, two_tower.TwoTowerHead):
     return None
   if vectors_dir:
     return item_vectors.read(vectors_dir)
   dataset = dataset_lib.published(dataset)
-  return item_vectors.compute(model.student, item_vectors.catalogue(
-      dataset, model.student.item_feature_names), dataset.spec.item_feature)
+  return item_vectors.ItemVectors(*item_vectors.compute(
+      model.student, item_vectors.catalogue(dataset, model.student.item_feature_names),
+      dataset.spec.item_feature))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -252,6 +273,9 @@ class ExportJob:
                                       "from the dataset's items now).")
   top_k: int = knob(retrieval.DEFAULT_K, "Two-tower students: items the top_k "
                     "signature returns.")
+  min_recall: float = knob(gate.MIN_RECALL, "Two-tower students: the share of the "
+                           "exact top-k that the index's top_k must find on eval "
+                           "users (an IVF index probes partitions).")
   max_eval_examples: int | None = knob(None, "Validate on at most this many eval "
                                        "examples (default: all).")
 
@@ -268,7 +292,8 @@ def main(argv: Sequence[str]) -> None:
       examples=load_eval_examples(dataset, task, job.max_eval_examples),
       training=run, version=job.version, top_k=job.top_k,
       item_index=load_item_index(model, dataset, job.item_vectors_dir),
-      policy=gate.BlessingPolicy(job.min_auc, job.max_auc_drop))
+      policy=gate.BlessingPolicy(job.min_auc, job.max_auc_drop),
+      min_recall=job.min_recall)
   print(json.dumps({"version": result.version, "path": result.path,
                     "validation": result.metadata["validation"]}, indent=2))
 

@@ -5,7 +5,9 @@ tf.saved_model.save walks, the predictions of the reloaded SavedModel.
   - No signature takes a privileged (or excluded) feature: the server does not have it.
   - No teacher variable is in the saved object graph: the student ships alone.
   - The reloaded model predicts what the in-memory student predicts (parity); for a
-    two-tower student, scores through the precomputed item index equal its own.
+    two-tower student, scores through the precomputed item index equal its own, and
+    the served top-k finds at least `min_recall` of the exact top-k (an approximate
+    index probes too few partitions, or was built over other vectors, otherwise).
   - Blessing: eval AUC reaches a floor and does not fall more than a tolerance below the
     published version's on the same examples.
 """
@@ -20,8 +22,11 @@ import tensorflow as tf
 
 from export import signatures as signatures_lib
 from features import spec as spec_lib
+from models import retrieval
 
 PARITY_TOLERANCE = 1e-5
+# The share of the exact top-k an index's top-k must find (an exact index finds all).
+MIN_RECALL = 0.95
 
 
 class ExportRefused(ValueError):
@@ -112,6 +117,27 @@ def check_item_index(index_logits: np.ndarray, student_logits: np.ndarray,
         f"Scores through the item index differ from the student's by {difference:.3g} "
         f"(> {tolerance}): the item vectors were not computed by this model.")
   return {"index_coverage": float(indexed.mean()), "index_max_abs_diff": difference}
+
+
+def check_recall(served_ids: np.ndarray, exact_ids: np.ndarray,
+                 min_recall: float = MIN_RECALL) -> float:
+  """Refuses an index whose top-k misses too much of the exact top-k.
+
+  Args:
+    served_ids: `[users, k]` ids from the SavedModel's top_k signature.
+    exact_ids: `[users, k]` the exact top-k of the same users over the same items.
+
+  Returns:
+    recall@k: the mean share of each user's exact top-k that was served.
+  """
+  recall = retrieval.recall_at_k(served_ids, exact_ids)
+  if not recall >= min_recall:
+    raise ExportRefused(
+        f"The item index's top-{exact_ids.shape[1]} finds {recall:.3f} of the exact "
+        f"top-{exact_ids.shape[1]} of {len(exact_ids)} eval users (< min_recall="
+        f"{min_recall}): build it with more num_probes (models.item_vectors) or more "
+        "partitions.")
+  return recall
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,8 +17,9 @@ Signatures (every output leads with the batch dimension, which may be 0):
 A two-tower student (coarse CTR) adds, through `TwoTowerServingModule`:
   user_embedding: `examples` holding user-side features -> `user_vector`.
   item_embedding: `examples` holding item-side features -> `item_vector`.
-  top_k: `examples` (user side) -> the `k` best items of the precomputed index:
-    `item_ids` `[batch, k]` and their `scores` (logits), best first.
+  top_k: `examples` (user side) -> the `k` best items of the precomputed index
+    (exact, or approximate: models/ivf_index.py): `item_ids` `[batch, k]` and their
+    `scores` (logits), best first.
   score_candidates: `examples` (user side) and `candidate_ids` `[batch, n]` -> `logits`
     and `probabilities` `[batch, n]` from the index's vectors (-inf logit, probability
     0, for an id the index lacks).
@@ -135,7 +136,7 @@ class TwoTowerServingModule(ServingModule):
   """
 
   def __init__(self, student: two_tower.TwoTowerHead,
-               features: Sequence[spec_lib.Feature], index: retrieval.ItemIndex,
+               features: Sequence[spec_lib.Feature], index: retrieval.Index,
                **kwargs):
     super().__init__(student, features, **kwargs)
     if index.dim != student.vector_dim:

@@ -1,7 +1,8 @@
 r"""Batch job: every item of the logs through the two-tower student's item tower.
 
     python -m models.item_vectors --data_dir=workspace/examples \
-      --model_dir=workspace/models/ctr-pfd --output_dir=workspace/item_vectors/ctr-pfd
+      --model_dir=workspace/models/ctr-pfd --output_dir=workspace/item_vectors/ctr-pfd \
+      [--index=ivf --num_probes=20]
 
 The catalogue is every item of the dataset's splits (every item shown at least once,
 keyed by the spec's identity `item` feature), each with the item features of the first
@@ -10,14 +11,19 @@ through tf.io.gfile:
 
     <output_dir>/ids-SSSSS-of-NNNNN.npy       [n] bytes item ids
     <output_dir>/vectors-SSSSS-of-NNNNN.npy   [n, dim] float32, row i for ids[i]
-    <output_dir>/manifest.json                count, dim, shards, source run; last
+    <output_dir>/ivf-centroids.npy            --index=ivf: [partitions, dim] float32
+    <output_dir>/ivf-assignments.npy          --index=ivf: [n] int32, item i's partition
+    <output_dir>/manifest.json                count, dim, shards, source run, the IVF
+                                              build's figures; last
 
-numpy arrays without pickles; `read` returns them, ready for retrieval.ItemIndex.
+numpy arrays without pickles; `read` returns them as ItemVectors, whose `index` is
+the serving index (models/retrieval.py, models/ivf_index.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import io
 import json
 import posixpath
@@ -32,11 +38,41 @@ from config_flags import knob
 from features import dataset as dataset_lib
 from features import input as input_lib
 from features import spec as spec_lib
+from models import ivf_index
 from models import restore
+from models import retrieval
 from models import two_tower
 
 MANIFEST_FILE = "manifest.json"
+_CENTROIDS_FILE = "ivf-centroids.npy"
+_ASSIGNMENTS_FILE = "ivf-assignments.npy"
 _BATCH = 4096
+
+
+class IndexKind(enum.Enum):
+  """Which index the job builds beside the vectors (WORKSPACE.md: when to choose)."""
+  EXACT = "exact"  # Brute force: nothing to build.
+  IVF = "ivf"  # k-means partitions, models/ivf_index.py.
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ItemVectors:
+  """A catalogue's vectors as the job wrote them, and the index they serve with.
+
+  Attributes:
+    ids: `[n]` bytes item ids.
+    vectors: `[n, dim]` float32, row i for ids[i].
+    partitions: The IVF index's partitions over these vectors; None: exact search.
+  """
+  ids: np.ndarray
+  vectors: np.ndarray
+  partitions: ivf_index.Partitions | None = None
+
+  def index(self, k: int = retrieval.DEFAULT_K) -> retrieval.Index:
+    """The serving index: IVF over the partitions if any, else exact."""
+    if self.partitions is None:
+      return retrieval.ItemIndex(self.ids, self.vectors, k)
+    return ivf_index.IVFIndex(self.ids, self.vectors, self.partitions, k)
 
 
 def _all_impressions_task(spec: spec_lib.FeatureSpec) -> str:
@@ -110,12 +146,14 @@ def _load(path: str) -> np.ndarray:
     return np.load(io.BytesIO(f.read()), allow_pickle=False)
 
 
-def write(output_dir: str, ids: np.ndarray, vectors: np.ndarray, num_shards: int = 1,
+def write(output_dir: str, items: ItemVectors, num_shards: int = 1,
           source: dict | None = None) -> None:
-  """Writes the shards, then the manifest (a reader needs it, so it comes last)."""
+  """Writes the shards and partitions, then the manifest (a reader needs it, so it
+  comes last)."""
   if num_shards < 1:
     raise ValueError(f"num_shards must be >= 1, got {num_shards}.")
   tf.io.gfile.makedirs(output_dir)
+  ids, vectors, partitions = items.ids, items.vectors, items.partitions
   bounds = np.linspace(0, len(ids), num_shards + 1).astype(int)
   for shard, (start, end) in enumerate(zip(bounds[:-1], bounds[1:])):
     _save(posixpath.join(output_dir, _shard_name("ids", shard, num_shards)),
@@ -124,32 +162,56 @@ def write(output_dir: str, ids: np.ndarray, vectors: np.ndarray, num_shards: int
           vectors[start:end].astype(np.float32))
   manifest = {"num_items": len(ids), "dim": int(vectors.shape[1]),
               "num_shards": num_shards, "source": source or {}}
+  if partitions is not None:
+    _save(posixpath.join(output_dir, _CENTROIDS_FILE), partitions.centroids)
+    _save(posixpath.join(output_dir, _ASSIGNMENTS_FILE), partitions.assignments)
+    manifest["ivf"] = {
+        "num_partitions": partitions.num_partitions,
+        "num_probes": partitions.num_probes,
+        "largest_partition": int(np.bincount(partitions.assignments).max()),
+        "build_s": partitions.build_s,
+        "bytes": partitions.centroids.nbytes + partitions.assignments.nbytes}
   with tf.io.gfile.GFile(posixpath.join(output_dir, MANIFEST_FILE), "w") as f:
     f.write(json.dumps(manifest, indent=2, sort_keys=True))
 
 
-def read(output_dir: str) -> tuple[np.ndarray, np.ndarray]:
-  """(ids `[n]` bytes, vectors `[n, dim]` float32) as `write` wrote them.
+def read(output_dir: str) -> ItemVectors:
+  """The vectors (and partitions) as `write` wrote them.
 
   Raises:
     FileNotFoundError: No manifest: the job has not finished writing here.
+    ValueError: The partitions do not fit the vectors (written by another run).
   """
   manifest_path = posixpath.join(output_dir, MANIFEST_FILE)
   if not tf.io.gfile.exists(manifest_path):
     raise FileNotFoundError(f"No {MANIFEST_FILE} in {output_dir}: models.item_vectors "
                             "has not finished writing there.")
   with tf.io.gfile.GFile(manifest_path) as f:
-    num_shards = json.load(f)["num_shards"]
+    manifest = json.load(f)
+  num_shards = manifest["num_shards"]
   ids, vectors = zip(*[
       (_load(posixpath.join(output_dir, _shard_name("ids", s, num_shards))),
        _load(posixpath.join(output_dir, _shard_name("vectors", s, num_shards))))
       for s in range(num_shards)])
-  return np.concatenate(ids), np.concatenate(vectors)
+  items = ItemVectors(np.concatenate(ids), np.concatenate(vectors))
+  if "ivf" not in manifest:
+    return items
+  partitions = ivf_index.Partitions(
+      _load(posixpath.join(output_dir, _CENTROIDS_FILE)),
+      _load(posixpath.join(output_dir, _ASSIGNMENTS_FILE)),
+      manifest["ivf"]["num_probes"], manifest["ivf"]["build_s"])
+  try:
+    partitions.check(*items.vectors.shape)
+  except ValueError as e:
+    raise ValueError(f"The IVF partitions in {output_dir} do not fit its vectors: "
+                     f"{e}") from e
+  return dataclasses.replace(items, partitions=partitions)
 
 
 def run(dataset: str | dataset_lib.PublishedDataset, model_dir: str, output_dir: str,
-        num_shards: int = 1) -> tuple[np.ndarray, np.ndarray]:
-  """Restores the run's two-tower student and writes its item vectors.
+        num_shards: int = 1, ivf: ivf_index.IVFConfig | None = None) -> ItemVectors:
+  """Restores the run's two-tower student and writes its item vectors, with IVF
+  partitions built over them if `ivf` is given.
 
   Raises:
     ValueError: The run's student is not a two-tower head.
@@ -161,12 +223,14 @@ def run(dataset: str | dataset_lib.PublishedDataset, model_dir: str, output_dir:
     raise ValueError(f"The run in {model_dir} has no two-tower student (its config: "
                      f"{run_metrics['model_config']}); item vectors come from a run "
                      "with student_architecture two_tower.")
-  ids, vectors = compute(head, catalogue(dataset, head.item_feature_names),
-                         dataset.spec.item_feature)
-  write(output_dir, ids, vectors, num_shards,
+  items = ItemVectors(*compute(head, catalogue(dataset, head.item_feature_names),
+                               dataset.spec.item_feature))
+  if ivf is not None:
+    items = dataclasses.replace(items, partitions=ivf_index.build(items.vectors, ivf))
+  write(output_dir, items, num_shards,
         source={"model_dir": model_dir, "data_dir": dataset.data_dir,
                 "item_features": head.item_feature_names})
-  return ids, vectors
+  return items
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,15 +241,25 @@ class ItemVectorsJob:
   model_dir: str = knob(help="A finished models.train run with a two-tower student.")
   output_dir: str = knob(help="Where the vectors go.")
   num_shards: int = knob(1, "Files per array.")
+  index: IndexKind = knob(IndexKind.EXACT, "exact: brute force over the vectors; ivf: "
+                          "also build k-means partitions for approximate search "
+                          "(models.ivf_index's flags).")
 
 
 def main(argv: Sequence[str]) -> None:
   del argv
   job = config_flags.from_flags(ItemVectorsJob)
-  ids, vectors = run(job.data_dir, job.model_dir, job.output_dir, job.num_shards)
-  print(f"{len(ids)} item vectors of dim {vectors.shape[1]} in {job.output_dir}")
+  ivf = (config_flags.from_flags(ivf_index.IVFConfig)
+         if job.index is IndexKind.IVF else None)
+  items = run(job.data_dir, job.model_dir, job.output_dir, job.num_shards, ivf)
+  print(f"{len(items.ids)} item vectors of dim {items.vectors.shape[1]} in "
+        f"{job.output_dir}")
+  if items.partitions is not None:
+    print(f"IVF: {items.partitions.num_partitions} partitions, probing "
+          f"{items.partitions.num_probes}, built in {items.partitions.build_s:.1f} s")
 
 
 if __name__ == "__main__":
   config_flags.define(ItemVectorsJob, required=["data_dir", "model_dir", "output_dir"])
+  config_flags.define(ivf_index.IVFConfig)
   app.run(main)

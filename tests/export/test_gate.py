@@ -77,3 +77,12 @@ def test_a_candidate_is_compared_with_the_published_version_on_the_same_examples
   assert sorted(int(n) for n in integer_dirs(tmp_path / "ctr")) == [
       first.version, second.version]
   assert any(n.startswith(".rejected-") for n in os.listdir(tmp_path / "ctr"))
+
+
+def test_recall_refuses_an_index_that_misses_the_exact_top_k():
+  exact = np.array([[b"a", b"b"], [b"c", b"d"]])
+  assert gate.check_recall(exact[:, ::-1], exact) == 1.0  # Order does not count.
+  half = np.array([[b"a", b"x"], [b"y", b"d"]])
+  assert gate.check_recall(half, exact, min_recall=0.5) == 0.5
+  with pytest.raises(gate.ExportRefused, match=r"finds 0.500 .* min_recall=0.95"):
+    gate.check_recall(half, exact)

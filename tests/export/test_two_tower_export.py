@@ -1,5 +1,7 @@
-"""The coarse-CTR export: a two-tower student with its item index and four more
-signatures, each side parsing only its own features."""
+"""The coarse-CTR export: a two-tower student with its item index (exact or IVF) and
+four more signatures, each side parsing only its own features."""
+
+import dataclasses
 
 import numpy as np
 import pytest
@@ -10,7 +12,9 @@ from export import gate
 from export import warmup
 from features import dataset as dataset_lib
 from models import item_vectors
+from models import ivf_index
 from models import restore
+from models import retrieval
 from models import train
 from models.config import ModelConfig
 
@@ -27,18 +31,26 @@ def two_tower_run(tiny_world, tmp_path_factory):
                            student_hidden=(8,), teacher_hidden=(8,), tower_dim=8),
       train.TrainConfig(batch_size=64, epochs=1, seed=0))
   model, run = restore.restore_trained_model(model_dir, dataset)
-  index = item_vectors.compute(model.student, item_vectors.catalogue(
-      dataset, model.student.item_feature_names), dataset.spec.item_feature)
+  index = item_vectors.ItemVectors(*item_vectors.compute(
+      model.student, item_vectors.catalogue(dataset, model.student.item_feature_names),
+      dataset.spec.item_feature))
   examples = export_model.load_eval_examples(dataset, TASK)
   return model, run, index, examples
 
 
-def export(two_tower_run, base, index=None, top_k=5):
+def export(two_tower_run, base, index=None, top_k=5, **kwargs):
   model, run, computed, examples = two_tower_run
   return export_model.export_student(
       model, model.spec, export_base=str(base), model_name=TASK, examples=examples,
       training=run, item_index=computed if index is None else index, top_k=top_k,
-      policy=gate.BlessingPolicy(min_auc=0.0))
+      policy=gate.BlessingPolicy(min_auc=0.0), **kwargs)
+
+
+def with_partitions(two_tower_run, num_partitions, num_probes):
+  items = two_tower_run[2]
+  return dataclasses.replace(items, partitions=ivf_index.build(
+      items.vectors, ivf_index.IVFConfig(num_partitions=num_partitions,
+                                         num_probes=num_probes)))
 
 
 @pytest.fixture(scope="module")
@@ -75,11 +87,13 @@ def test_each_side_needs_only_its_own_features(served, two_tower_run):
   np.testing.assert_allclose(tf.reduce_sum(users * items, axis=-1).numpy(),
                              logits.numpy(), atol=1e-5)
   assert published.metadata["validation"]["index_coverage"] == 1.0
+  assert published.metadata["validation"]["index_recall"] == 1.0  # Exact.
 
 
 def test_top_k_is_numpy_brute_force_over_the_index(served, two_tower_run):
   _, signatures = served
-  _, _, (ids, vectors), examples = two_tower_run
+  _, _, items, examples = two_tower_run
+  ids, vectors = items.ids, items.vectors
   batch = tf.constant(list(examples.serialized[:8]))
   result = signatures["top_k"](examples=batch)
   users = signatures["user_embedding"](examples=batch)["user_vector"].numpy()
@@ -93,7 +107,8 @@ def test_top_k_is_numpy_brute_force_over_the_index(served, two_tower_run):
 def test_explicit_candidates_are_scored_and_unknown_ids_never_win(served,
                                                                   two_tower_run):
   _, signatures = served
-  _, _, (ids, vectors), examples = two_tower_run
+  _, _, items, examples = two_tower_run
+  ids, vectors = items.ids, items.vectors
   batch = tf.constant(list(examples.serialized[:2]))
   candidates = tf.constant([[ids[0], b"not-an-item", ids[3]]] * 2)
   out = signatures["score_candidates"](examples=batch, candidate_ids=candidates)
@@ -112,19 +127,60 @@ def test_warmup_covers_the_retrieval_signatures(served):
 
 
 def test_a_stale_or_foreign_item_index_is_refused(two_tower_run, tmp_path):
-  _, _, (ids, vectors), _ = two_tower_run
+  _, _, items, _ = two_tower_run
   with pytest.raises(gate.ExportRefused, match="not computed by this model"):
-    export(two_tower_run, tmp_path, index=(ids, vectors + 0.01))
-  foreign = np.array([f"other-{i}".encode() for i in range(len(ids))])
+    export(two_tower_run, tmp_path,
+           index=dataclasses.replace(items, vectors=items.vectors + 0.01))
+  foreign = np.array([f"other-{i}".encode() for i in range(len(items.ids))])
   with pytest.raises(gate.ExportRefused, match="None of"):
-    export(two_tower_run, tmp_path, index=(foreign, vectors))
+    export(two_tower_run, tmp_path, index=dataclasses.replace(items, ids=foreign))
   assert not [n for n in (tmp_path / TASK).iterdir() if n.name.isdigit()]
 
 
-def test_the_job_reads_the_batch_jobs_vectors(two_tower_run, tiny_world, tmp_path):
-  model, _, (ids, vectors), _ = two_tower_run
-  item_vectors.write(str(tmp_path), ids, vectors, num_shards=2)
-  read_ids, read_vectors = export_model.load_item_index(
-      model, tiny_world.examples_dir, str(tmp_path))
-  np.testing.assert_array_equal(read_ids, ids)
-  np.testing.assert_array_equal(read_vectors, vectors)
+def test_the_job_reads_the_batch_jobs_vectors_and_partitions(two_tower_run, tiny_world,
+                                                             tmp_path):
+  model, _, _, _ = two_tower_run
+  items = with_partitions(two_tower_run, num_partitions=4, num_probes=2)
+  item_vectors.write(str(tmp_path), items, num_shards=2)
+  read = export_model.load_item_index(model, tiny_world.examples_dir, str(tmp_path))
+  np.testing.assert_array_equal(read.ids, items.ids)
+  np.testing.assert_array_equal(read.vectors, items.vectors)
+  np.testing.assert_array_equal(read.partitions.assignments,
+                                items.partitions.assignments)
+
+
+@pytest.fixture(scope="module")
+def refused_ivf(two_tower_run, tmp_path_factory):
+  """An IVF export below its recall floor: (its partitions, the refusal, the base).
+
+  One partition of at most 1.2x the mean size (~500 / 32 items) holds < 50 items.
+  """
+  items = with_partitions(two_tower_run, num_partitions=32, num_probes=1)
+  base = tmp_path_factory.mktemp("refused_ivf")
+  with pytest.raises(gate.ExportRefused, match="min_recall=0.99") as refusal:
+    export(two_tower_run, base, index=items, top_k=50, min_recall=0.99)
+  return items, str(refusal.value), base / TASK
+
+
+def test_an_ivf_index_below_the_recall_floor_is_refused(refused_ivf):
+  _, _, base = refused_ivf
+  assert not [n for n in base.iterdir() if n.name.isdigit()]
+  assert [n for n in base.iterdir() if n.name.startswith(".rejected-")]
+
+
+def test_top_k_of_the_ivf_saved_model_answers_like_the_in_memory_index(two_tower_run,
+                                                                      refused_ivf):
+  _, _, _, examples = two_tower_run
+  items, refusal, base = refused_ivf
+  (rejected,) = [n for n in base.iterdir() if n.name.startswith(".rejected-")]
+  signatures = tf.saved_model.load(str(rejected)).signatures
+  batch = tf.constant(list(examples.serialized[:export_model.RECALL_EXAMPLES]))
+  served = signatures["top_k"](examples=batch)
+  users = signatures["user_embedding"](examples=batch)["user_vector"]
+  scores, ids = items.index(k=50).top_k(users)
+  np.testing.assert_array_equal(served["item_ids"].numpy(), ids.numpy())
+  np.testing.assert_allclose(served["scores"].numpy(), scores.numpy(), atol=1e-6)
+  # The gate's recall is the recall against an exact search of the same users.
+  _, exact = item_vectors.ItemVectors(items.ids, items.vectors).index(k=50).top_k(users)
+  recall = retrieval.recall_at_k(ids.numpy(), exact.numpy())
+  assert 0.0 < recall < 0.99 and f"finds {recall:.3f} " in refusal

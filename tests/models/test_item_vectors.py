@@ -1,4 +1,7 @@
-"""The item-vector job: every item of the logs, once, through the trained item tower."""
+"""The item-vector job: every item of the logs, once, through the trained item tower,
+and the IVF partitions it builds beside them."""
+
+import json
 
 import numpy as np
 import pytest
@@ -6,6 +9,8 @@ import pytest
 from features import dataset as dataset_lib
 from features import input as input_lib
 from models import item_vectors
+from models import ivf_index
+from models import retrieval
 from models import restore
 from models import train
 from models.config import ModelConfig
@@ -35,11 +40,13 @@ def logged_item_ids(data_dir):
 def test_writes_each_logged_item_once_with_its_towers_vector(tiny_world, ctr_run,
                                                              tmp_path):
   output_dir = str(tmp_path / "vectors")
-  ids, vectors = item_vectors.run(tiny_world.examples_dir, ctr_run, output_dir,
-                                  num_shards=3)
-  read_ids, read_vectors = item_vectors.read(output_dir)
-  np.testing.assert_array_equal(read_ids, ids)
-  np.testing.assert_array_equal(read_vectors, vectors)
+  written = item_vectors.run(tiny_world.examples_dir, ctr_run, output_dir,
+                             num_shards=3)
+  ids, vectors = written.ids, written.vectors
+  read = item_vectors.read(output_dir)
+  np.testing.assert_array_equal(read.ids, ids)
+  np.testing.assert_array_equal(read.vectors, vectors)
+  assert read.partitions is None and isinstance(read.index(k=5), retrieval.ItemIndex)
   assert len(set(ids)) == len(ids) and set(ids) == logged_item_ids(
       tiny_world.examples_dir)
   # Recomputed from the restored model's item tower on a few items' features.
@@ -48,6 +55,34 @@ def test_writes_each_logged_item_once_with_its_towers_vector(tiny_world, ctr_run
   np.testing.assert_allclose(head.item_vectors(items).numpy()[:20], vectors[:20],
                              atol=1e-6)
   assert vectors.shape[1] == head.vector_dim
+
+
+def test_the_ivf_partitions_are_written_read_back_and_reported(tiny_world, ctr_run,
+                                                               tmp_path):
+  output_dir = str(tmp_path / "ivf")
+  config = ivf_index.IVFConfig(num_partitions=8, num_probes=3)
+  written = item_vectors.run(tiny_world.examples_dir, ctr_run, output_dir, ivf=config)
+  read = item_vectors.read(output_dir)
+  np.testing.assert_array_equal(read.partitions.assignments,
+                                written.partitions.assignments)
+  np.testing.assert_array_equal(read.partitions.centroids, written.partitions.centroids)
+  assert read.partitions.num_probes == 3
+  with open(tmp_path / "ivf" / item_vectors.MANIFEST_FILE) as f:
+    report = json.load(f)["ivf"]
+  assert report["num_partitions"] == read.partitions.num_partitions >= 8
+  assert report["build_s"] > 0 and report["bytes"] > 0
+  assert report["largest_partition"] == np.bincount(read.partitions.assignments).max()
+  index = read.index(k=5)
+  assert isinstance(index, ivf_index.IVFIndex) and index.num_probes == 3
+
+
+def test_partitions_that_do_not_fit_the_vectors_are_refused(tmp_path):
+  vectors = np.random.default_rng(0).normal(size=(50, 4)).astype(np.float32)
+  ids = np.array([f"i{k}".encode() for k in range(50)])
+  stale = ivf_index.build(vectors[:40], ivf_index.IVFConfig(num_partitions=4))
+  item_vectors.write(str(tmp_path), item_vectors.ItemVectors(ids, vectors, stale))
+  with pytest.raises(ValueError, match="do not fit its vectors"):
+    item_vectors.read(str(tmp_path))
 
 
 def test_read_refuses_an_unfinished_directory(tmp_path):

@@ -1,5 +1,5 @@
 """Retrieval over precomputed item vectors: exact top-K, candidate scores, the model's
-own scores when the index holds its item vectors."""
+own scores when the index holds its item vectors, recall@k."""
 
 import numpy as np
 import pytest
@@ -16,7 +16,8 @@ def random_catalogue(num_items=200, dim=9, seed=0):
   return ids, rng.normal(size=(num_items, dim)).astype(np.float32)
 
 
-@pytest.mark.parametrize("num_items", [200, 30 * retrieval.BLOCK])  # One top-k; blocks.
+# One top-k; blocks of 4; blocks of 17 with a padded last one.
+@pytest.mark.parametrize("num_items", [30, 200, 3001])
 def test_top_k_matches_a_numpy_brute_force_exactly(num_items):
   ids, vectors = random_catalogue(num_items)
   users = np.random.default_rng(1).normal(size=(5, 9)).astype(np.float32)
@@ -89,9 +90,33 @@ def test_index_survives_a_saved_model_round_trip(tmp_path):
                                 module.score(users, candidates).numpy())
 
 
+def test_block_sizes_balance_the_two_top_ks_and_small_searches_use_one():
+  assert retrieval.block_size(100_000, 100) == 32  # sqrt(100000 / 100)
+  assert retrieval.block_size(30, 10) == 1  # 15 blocks of 2: fewer than 2k.
+
+
 def test_block_search_finds_a_top_k_crowded_into_one_block():
-  ids, vectors = random_catalogue(30 * retrieval.BLOCK)
+  ids, vectors = random_catalogue(3000)
+  block = retrieval.block_size(3000, 10)
   user = np.ones((1, 9), np.float32)
-  vectors[250:260] = 10.0 + np.arange(10, dtype=np.float32)[:, np.newaxis]  # Block 2.
+  start = 2 * block + 1  # Ten items of block 2.
+  vectors[start:start + 10] = 10.0 + np.arange(10, dtype=np.float32)[:, np.newaxis]
   _, top_ids = retrieval.ItemIndex(ids, vectors, k=10).top_k(tf.constant(user))
-  np.testing.assert_array_equal(top_ids.numpy()[0].astype(str), ids[259:249:-1])
+  np.testing.assert_array_equal(top_ids.numpy()[0].astype(str),
+                                ids[start:start + 10][::-1])
+
+
+def test_items_give_back_every_id_with_its_vector():
+  ids, vectors = random_catalogue()
+  got_ids, got_vectors = retrieval.ItemIndex(ids, vectors, k=3).items()
+  rows = {i: r for r, i in enumerate(ids.astype(bytes))}
+  np.testing.assert_array_equal(got_vectors, vectors[[rows[i] for i in got_ids]])
+  assert sorted(got_ids) == sorted(ids.astype(bytes))
+
+
+def test_recall_is_the_mean_share_of_each_exact_top_k_found():
+  exact = np.array([[b"a", b"b"], [b"c", b"d"]])
+  # User 0: both found, in another order; user 1: one of two.
+  assert retrieval.recall_at_k(np.array([[b"b", b"a"], [b"c", b"x"]]), exact) == 0.75
+  with pytest.raises(ValueError, match="one shape"):
+    retrieval.recall_at_k(exact[:, :1], exact)
