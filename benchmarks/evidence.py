@@ -39,6 +39,7 @@ from features import dataset as dataset_lib
 from features import layout
 from features import spec as spec_lib
 from models import compare
+from models import metrics
 from models import train
 from models.config import Architecture, Mode, ModelConfig
 from simulation import load_oracle
@@ -166,6 +167,29 @@ def paired_gain(rows, mode: str, baseline: str, metric: str) -> np.ndarray:
                    for s in seeds])
 
 
+def delong_figures(work_dir: str, task: str, seeds: Sequence[int],
+                   trained: set[str]) -> dict[str, float]:
+  """Per gain and seed, DeLong's p-value for the variant's student AUC against the
+  reference's on the same eval examples (`<gain>_delong_p_seed<s>`), and the largest
+  over seeds (`<gain>_delong_p_max`)."""
+  prefix = f"quality.{task}"
+  out = {}
+  for name, (variant, reference) in TASKS[task].gains.items():
+    if not {variant, reference} <= trained:
+      continue
+    p_values = []
+    for seed in seeds:
+      a, b = (train.read_scores(os.path.join(work_dir, f"{run}-seed{seed}"))
+              for run in (variant, reference))
+      np.testing.assert_array_equal(a["labels"], b["labels"],
+                                    err_msg=f"{variant} and {reference}, seed {seed}")
+      p_values.append(metrics.delong_test(a["labels"], a["student"],
+                                          b["student"]).p_value)
+      out[f"{prefix}.{name}_delong_p_seed{seed}"] = p_values[-1]
+    out[f"{prefix}.{name}_delong_p_max"] = max(p_values)
+  return out
+
+
 def figures(rows, ceilings: dict[str, float], task: str = "cvr") -> dict[str, float]:
   """The task's flat figures from its rows (one per variant and seed)."""
   evidence = TASKS[task]
@@ -271,11 +295,14 @@ def task_section(out: Mapping[str, float], task: str) -> str:
     per_seed = ", ".join(f"{out[key]:+.4f}" for key in sorted(out)
                          if key.startswith(f"{prefix}.{name}_seed"))
     verdict = "beyond" if mean > 2 * std else "NOT beyond"
+    p_max = out.get(f"{prefix}.{name}_delong_p_max")
     closed = out.get(f"{prefix}.{name.removesuffix('_gain')}_gap_closed")
     lines.append(f"- `{name}`: {variant} student AUC minus {reference}'s, paired by "
                  f"seed: {mean:+.4f} ± {std:.4f}"
                  + (f" (per seed {per_seed})" if per_seed else "")
                  + f", {verdict} 2 std"
+                 + (f"; DeLong's p on the same eval examples at most {p_max:.2g} "
+                    "over seeds" if p_max is not None else "")
                  + (f"; {closed:+.1%} of the baseline's gap to the regular-feature "
                     "Bayes ceiling" if closed is not None else "") + ".")
   noise_kept = out.get(f"{prefix}.soft_label_noise_kept")
@@ -340,7 +367,8 @@ def run_task(job: EvidenceJob, task: str) -> dict[str, float]:
     extra[f"quality.{task}.soft_label_noise_kept"] = (
         teacher_ceiling.soft_label_noise_kept(oracle))
   ceilings = compare.load_ceilings(oracle_dir, task)
-  return {**figures(rows, ceilings, task), **extra}
+  return {**figures(rows, ceilings, task), **extra,
+          **delong_figures(work_dir, task, job.seeds, {r["mode"] for r in rows})}
 
 
 def main(argv: Sequence[str]) -> None:

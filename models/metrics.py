@@ -8,6 +8,9 @@ and a negative as one half, as scikit-learn's `roc_auc_score` does.
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
 import numpy as np
 import numpy.typing as npt
 import tensorflow as tf
@@ -143,3 +146,73 @@ def group_auc(labels: npt.ArrayLike, scores: npt.ArrayLike,
   n_pos, n_neg, rank_sum = n_pos[valid], n_neg[valid], rank_sum[valid]
   group_aucs = (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
   return float(np.average(group_aucs, weights=counts[valid]))
+
+
+def _midranks(x: np.ndarray) -> np.ndarray:
+  """1-based ranks of `x`, tied values sharing their average rank."""
+  order = np.argsort(x, kind="mergesort")
+  ordered = x[order]
+  starts = np.r_[0, np.flatnonzero(np.diff(ordered)) + 1]
+  ends = np.r_[starts[1:], len(x)]
+  ranks = np.empty(len(x))
+  ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)
+  return ranks
+
+
+@dataclasses.dataclass(frozen=True)
+class PairedAUCTest:
+  """DeLong's test of two correlated AUCs on the same examples.
+
+  Attributes:
+    auc_a, auc_b: The two AUCs.
+    z: (auc_a - auc_b) / its standard error.
+    p_value: Two-sided: the chance of a difference at least this large if both
+      scorers had the same AUC.
+  """
+  auc_a: float
+  auc_b: float
+  z: float
+  p_value: float
+
+
+def delong_test(labels: npt.ArrayLike, scores_a: npt.ArrayLike,
+                scores_b: npt.ArrayLike) -> PairedAUCTest:
+  """DeLong, DeLong & Clarke-Pearson (1988) by Sun & Xu's midrank algorithm (2014).
+
+  Each AUC is the mean over positives of V10 (the share of negatives a positive
+  outscores, ties one half); the two AUCs' covariance comes from the covariances of
+  their V10 over positives and V01 over negatives: O(n log n), no pair loop.
+
+  Args:
+    labels: [n] 0/1 or bool, both classes present.
+    scores_a, scores_b: [n] float scores of the same examples.
+
+  Raises:
+    ValueError: Shapes differ, or a class is missing.
+  """
+  labels = np.asarray(labels).astype(bool)
+  scores = np.stack([np.asarray(scores_a, np.float64), np.asarray(scores_b, np.float64)])
+  if scores.shape != (2, len(labels)):
+    raise ValueError(f"Expected [n] labels and two [n] scores; got {labels.shape}, "
+                     f"{np.shape(scores_a)} and {np.shape(scores_b)}.")
+  m, n = int(labels.sum()), int((~labels).sum())
+  if not m or not n:
+    raise ValueError(f"DeLong's test needs both classes; got {m} positives and {n} "
+                     "negatives.")
+  v10, v01 = [], []
+  for row in scores:
+    positives, negatives = row[labels], row[~labels]
+    both = _midranks(np.concatenate([positives, negatives]))
+    v10.append((both[:m] - _midranks(positives)) / n)
+    v01.append(1.0 - (both[m:] - _midranks(negatives)) / m)
+  v10, v01 = np.array(v10), np.array(v01)
+  aucs = v10.mean(axis=1)
+  covariance = np.cov(v10) / m + np.cov(v01) / n
+  variance = covariance[0, 0] + covariance[1, 1] - 2 * covariance[0, 1]
+  difference = aucs[0] - aucs[1]
+  if variance <= 0:  # The same ranking: no difference to test.
+    z = 0.0 if difference == 0 else math.copysign(math.inf, difference)
+  else:
+    z = difference / math.sqrt(variance)
+  return PairedAUCTest(float(aucs[0]), float(aucs[1]), float(z),
+                       math.erfc(abs(z) / math.sqrt(2)))

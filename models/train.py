@@ -5,7 +5,8 @@ r"""Training job: teacher and student on a published dataset, metrics.json at th
 
 Writes under --model_dir: TensorBoard scalars (both losses, lambda, both heads'
 metrics), per-epoch checkpoints, BackupAndRestore state (a preempted run resumes),
-final/weights (the trained model, which export/ restores) and metrics.json: eval
+final/weights (the trained model, which export/ restores), eval_scores.npz (eval
+labels and each head's scores, for paired tests between runs) and metrics.json: eval
 AUC, logloss, calibration and GAUC (by the spec's user feature) per head, an AUC per
 evaluation slice of the spec (`<head>_<slice>_auc`), and the configuration.
 """
@@ -13,6 +14,7 @@ evaluation slice of the spec (`<head>_<slice>_auc`), and the configuration.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
 import sys
@@ -35,6 +37,7 @@ from models import strategies
 from models.config import Mode, ModelConfig
 
 METRICS_FILE = "metrics.json"
+SCORES_FILE = "eval_scores.npz"  # Labels and per-head eval scores (`read_scores`).
 FINAL_WEIGHTS = os.path.join("final", "weights")  # What export/ restores.
 STAGE1_DIR = "stage1_teacher"  # two_stage: the teacher's stage.
 
@@ -124,8 +127,8 @@ def _in_slice(values: np.ndarray, top_fraction: float) -> np.ndarray:
   return values >= np.quantile(values, 1 - top_fraction)
 
 
-def evaluate(model: distillation.DistillationModel, eval_data: tf.data.Dataset
-             ) -> dict[str, Any]:
+def evaluate(model: distillation.DistillationModel, eval_data: tf.data.Dataset,
+             scores_path: str | None = None) -> dict[str, Any]:
   """Per head: Keras metrics, GAUC by the spec's user feature, and an AUC per
   evaluation slice of the spec, `{head}_{slice}_auc`.
 
@@ -133,6 +136,8 @@ def evaluate(model: distillation.DistillationModel, eval_data: tf.data.Dataset
     model: Its `spec` names the user feature and the slices.
     eval_data: `(features, labels)` batches whose features hold the user and slice
       features beside the heads' inputs (`make_dataset`'s default features do).
+    scores_path: Also write the labels and each head's scores there (`read_scores`),
+      for paired tests between runs on the same eval examples.
   """
   spec = model.spec
   if isinstance(model.distribute_strategy, tf.distribute.ParameterServerStrategy):
@@ -165,7 +170,22 @@ def evaluate(model: distillation.DistillationModel, eval_data: tf.data.Dataset
       results[f"{head}_{name}_auc"] = metrics_lib.auc(labels[rows], head_scores[rows])
   results["eval_examples"] = int(len(labels))
   results["eval_positives"] = int(labels.sum())
+  if scores_path:
+    buffer = io.BytesIO()
+    np.savez(buffer, labels=labels, **{head: np.concatenate(values)
+                                       for head, values in scores.items()})
+    tf.io.gfile.makedirs(os.path.dirname(scores_path))
+    with tf.io.gfile.GFile(scores_path, "wb") as f:
+      f.write(buffer.getvalue())
   return results
+
+
+def read_scores(model_dir: str) -> dict[str, np.ndarray]:
+  """A finished run's eval labels and head scores: {"labels", "student", ...}, in the
+  eval split's order (the same for every run on one dataset)."""
+  with tf.io.gfile.GFile(os.path.join(model_dir, SCORES_FILE), "rb") as f:
+    with np.load(io.BytesIO(f.read()), allow_pickle=False) as arrays:
+      return dict(arrays)
 
 
 ModelBuilder = Callable[[spec_lib.FeatureSpec, str, ModelConfig],
@@ -241,7 +261,8 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
       # Per epoch this process ran (a resumed run: those after the restart).
       "history": {name: [float(v) for v in values]
                   for name, values in history.history.items()},
-      "eval": evaluate(model, eval_data),
+      "eval": evaluate(model, eval_data, os.path.join(
+          cluster.write_dir(model_dir), SCORES_FILE)),
   }
   # Every worker saves (the save is collective); the chief's copy is the run's.
   model.save_weights(os.path.join(cluster.write_dir(model_dir), FINAL_WEIGHTS))

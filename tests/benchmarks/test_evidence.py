@@ -2,9 +2,11 @@
 
 import xml.dom.minidom
 
+import numpy as np
 import pytest
 
 from benchmarks import evidence
+from models import train
 
 ROWS = [
     {"mode": "student", "seed": 0, "student_auc": 0.60, "student_gauc": 0.55},
@@ -67,3 +69,29 @@ def test_ctr_reports_both_steps_and_markdown_renders_from_figures_alone():
   assert "## CTR" in text and "## CVR" not in text
   # Gain 0.02 ± 0.01: exactly 2 std is not beyond 2 std.
   assert "`pfdmd_gain`" in text and "NOT beyond 2 std" in text
+
+
+def _write_scores(run_dir, labels, student):
+  run_dir.mkdir(parents=True)
+  np.savez(run_dir / train.SCORES_FILE, labels=labels, student=student)
+
+
+def test_each_gain_gets_delong_p_values_per_seed_and_their_max(tmp_path):
+  rng = np.random.default_rng(0)
+  labels = rng.random(2000) < 0.2
+  for seed in (0, 1):
+    noise = rng.normal(0, 1, 2000)
+    _write_scores(tmp_path / f"student-seed{seed}", labels, 0.3 * labels + noise)
+    # Seed 0: PFD clearly better; seed 1: the same ranking as the baseline.
+    _write_scores(tmp_path / f"pfd-seed{seed}", labels,
+                  (1.5 if seed == 0 else 0.3) * labels + noise)
+  out = evidence.delong_figures(str(tmp_path), "cvr", [0, 1], {"student", "pfd"})
+  assert out["quality.cvr.pfd_gain_delong_p_seed0"] < 1e-6
+  assert out["quality.cvr.pfd_gain_delong_p_seed1"] == 1.0
+  assert out["quality.cvr.pfd_gain_delong_p_max"] == 1.0
+  assert not any("oracle" in key for key in out)  # Not trained: no test.
+  every_metric = {f"{head}_{m}": 0.5 for head in ("student", "teacher")
+                  for m in ("gauc", "expensive_auc", "calibration")}
+  rows = [{**every_metric, **r} for r in ROWS]
+  text = evidence.task_section({**evidence.figures(rows, {}), **out}, "cvr")
+  assert "DeLong's p on the same eval examples at most 1" in text

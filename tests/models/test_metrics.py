@@ -127,3 +127,45 @@ def test_head_metrics_names_and_values():
   # Perfect ranking: AUC 1. Log loss: -log 0.8 for both = 0.223144. Calibration 1 / 1.
   np.testing.assert_allclose([m.result().numpy() for m in head],
                              [1.0, -math.log(0.8), 1.0], rtol=1e-4)
+
+
+def _v10_by_pairs(labels, scores):
+  """Per positive, the share of negatives it outscores (ties 1/2), pair by pair."""
+  labels = np.asarray(labels, bool)
+  pos, neg = np.asarray(scores)[labels], np.asarray(scores)[~labels]
+  wins = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
+  return wins.mean(axis=1), 1 - wins.mean(axis=0)
+
+
+def test_delong_matches_its_definition_pair_by_pair():
+  rng = np.random.default_rng(0)
+  labels = rng.random(300) < 0.3
+  a = labels + rng.normal(0, 1.0, 300)
+  b = np.round(labels * 0.5 + rng.normal(0, 1.0, 300), 1)  # With ties.
+  v10_a, v01_a = _v10_by_pairs(labels, a)
+  v10_b, v01_b = _v10_by_pairs(labels, b)
+  m, n = labels.sum(), (~labels).sum()
+  cov = np.cov([v10_a, v10_b]) / m + np.cov([v01_a, v01_b]) / n
+  z = (v10_a.mean() - v10_b.mean()) / np.sqrt(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1])
+  test = metrics.delong_test(labels, a, b)
+  assert test.auc_a == pytest.approx(metrics.auc(labels, a))
+  assert test.auc_b == pytest.approx(metrics.auc(labels, b))
+  assert test.z == pytest.approx(z)
+  assert test.p_value == pytest.approx(math.erfc(abs(z) / math.sqrt(2)))
+  swapped = metrics.delong_test(labels, b, a)
+  assert (swapped.z, swapped.p_value) == pytest.approx((-test.z, test.p_value))
+
+
+def test_delong_tells_a_better_scorer_and_not_a_copy():
+  rng = np.random.default_rng(1)
+  labels = rng.random(4000) < 0.2
+  noise = rng.normal(0, 1.0, 4000)
+  strong, weak = labels * 1.5 + noise, labels * 0.5 + noise
+  assert metrics.delong_test(labels, strong, weak).p_value < 1e-6
+  same = metrics.delong_test(labels, strong, strong * 2 + 1)  # Same ranking.
+  assert (same.z, same.p_value) == (0.0, 1.0)
+
+
+def test_delong_needs_both_classes():
+  with pytest.raises(ValueError, match="0 negatives"):
+    metrics.delong_test([1, 1], [0.1, 0.2], [0.3, 0.4])

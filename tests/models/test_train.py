@@ -9,6 +9,7 @@ import tensorflow as tf
 from features import dataset as dataset_lib
 from features import spec as spec_lib
 from models import compare
+from models import metrics
 from models import train
 from models.config import Mode, ModelConfig
 
@@ -27,6 +28,14 @@ def test_two_stage_writes_both_stages_and_reports_both_heads(tiny_world, tmp_pat
   assert os.listdir(tmp_path / "checkpoints")
   assert os.listdir(tmp_path / "tensorboard")
   assert results["model_config"]["mode"] == "two_stage"
+  # The eval scores behind the figures, for paired tests between runs.
+  scores = train.read_scores(str(tmp_path))
+  assert len(scores["labels"]) == results["eval"]["eval_examples"]
+  assert scores["labels"].sum() == results["eval"]["eval_positives"]
+  for head in ("student", "teacher"):
+    # Keras's AUC sums 200 thresholds: near the exact one, not equal.
+    assert metrics.auc(scores["labels"], scores[head]) == pytest.approx(
+        results["eval"][f"{head}_auc"], abs=2e-3)
 
 
 def test_mirrored_strategy_trains(tiny_world, tmp_path):
