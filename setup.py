@@ -19,6 +19,9 @@ REQUIRED = [
     "tensorboard==2.21.0",  # TF 2.21 no longer pulls it in; Keras' callback needs it.
     "tf-keras==2.21.0",
 ]
+# The join job on a dask.distributed cluster (pipelines.dask_runner); the versions
+# apache-beam[dask]==2.77.0 resolves to.
+DASK = ["dask==2026.8.0", "distributed==2026.8.0"]
 
 setuptools.setup(
     name="pfd",
@@ -31,5 +34,5 @@ setuptools.setup(
         include=["pipelines*", "features*", "models*", "export*", "simulation*"]),
     package_data={"features": ["*.json", "*.yaml"]},
     install_requires=REQUIRED,
-    extras_require={"test": ["pytest==9.2.0", "psutil==7.2.2"]},
+    extras_require={"dask": DASK, "test": ["pytest==9.2.0", "psutil==7.2.2", *DASK]},
 )

@@ -8,6 +8,9 @@ reconcile, or the job fails and so does this.
 
 * beam.impressions_per_s: impressions / wall time of the whole job at 1M (start-up,
   join, write, report and publication included).
+* beam.dask_impressions_per_s: the same at 1M on `pipelines.dask_runner.DaskRunner`
+  against a dask.distributed LocalCluster of 2 single-threaded worker processes
+  (started before the clock, as a standing cluster would be).
 * beam.peak_rss_1m_over_100k: peak memory of the job's process tree (the launcher,
   which runs the shuffles, and its workers; see `process_monitor`) at 1M over 100k.
   The local runner holds the shuffled data in memory (on Dataflow the shuffle is a
@@ -22,6 +25,9 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from typing import Sequence
+
+import dask.distributed as ddist
 
 from benchmarks import process_monitor
 
@@ -36,14 +42,24 @@ def _generate(num_impressions: int, raw_dir: str, log_dir: str) -> None:
        "--nooracle"], os.path.join(log_dir, f"generate_{num_impressions}.log"))
 
 
-def _join(raw_dir: str, output_dir: str, log_path: str
-          ) -> process_monitor.ProcessUsage:
+def _join(raw_dir: str, output_dir: str, log_path: str,
+          runner_args: Sequence[str] = RUNNER_ARGS) -> process_monitor.ProcessUsage:
   return process_monitor.run_and_measure(
       [sys.executable, "-m", "pipelines.join_logs",
        f"--impressions={raw_dir}/impressions/*", f"--clicks={raw_dir}/clicks/*",
        f"--detail_pages={raw_dir}/detail_pages/*", f"--output_dir={output_dir}",
-       *RUNNER_ARGS],
+       *runner_args],
       log_path)
+
+
+def _join_on_dask(raw_dir: str, output_dir: str, log_path: str) -> float:
+  """The join's wall time on a fresh 2-worker cluster; its workers are not the job's
+  process tree, so only the time is a figure."""
+  with ddist.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                          dashboard_address=None) as cluster:
+    return _join(raw_dir, output_dir, log_path,
+                 ["--runner=pipelines.dask_runner.DaskRunner",
+                  f"--dask_client_address={cluster.scheduler_address}"]).wall_s
 
 
 def measure(sizes: tuple[int, int] = SIZES) -> dict[str, float]:
@@ -55,8 +71,12 @@ def measure(sizes: tuple[int, int] = SIZES) -> dict[str, float]:
       _generate(n, raw_dir, tmp)
       usage[n] = _join(raw_dir, os.path.join(tmp, f"examples_{n}"),
                        os.path.join(tmp, f"join_{n}.log"))
+    dask_wall_s = _join_on_dask(os.path.join(tmp, f"raw_{large}"),
+                                os.path.join(tmp, "examples_dask"),
+                                os.path.join(tmp, "join_dask.log"))
   return {
       "beam.impressions_per_s": large / usage[large].wall_s,
+      "beam.dask_impressions_per_s": large / dask_wall_s,
       "beam.wall_s_1m": usage[large].wall_s,
       "beam.peak_rss_mb_100k": usage[small].peak_rss_mb,
       "beam.peak_rss_mb_1m": usage[large].peak_rss_mb,
