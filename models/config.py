@@ -11,6 +11,7 @@ import enum
 
 from config_flags import knob
 from features import spec as spec_lib
+from models import losses
 
 
 class Mode(str, enum.Enum):
@@ -113,7 +114,9 @@ class ModelConfig:
   hash_bins: tuple[tuple[str, int], ...] = knob(
       (), "vocabulary:bins pairs to hash instead of look up, e.g. user_id:1000000.",
       parse=parse_hash_bins, flag_default=None)
-  distillation_loss: str = knob("cross_entropy", "models.losses registry name.")
+  distillation_loss: str = knob(
+      "cross_entropy",
+      f"models.losses registry name: {', '.join(sorted(losses.DISTILLATION_LOSSES))}.")
   temperature: float = knob(1.0, "Soft-label temperature.")
   lambda_value: float = knob(0.5, "Distillation weight after the swap step.")
   swap_step: int = knob(0, "Lambda is 0 before this step.")
@@ -147,6 +150,8 @@ class ModelConfig:
       raise ValueError(f"embedding_dim must be >= 1, got {self.embedding_dim}.")
     if self.temperature <= 0:
       raise ValueError(f"temperature must be > 0, got {self.temperature}.")
+    # Checked here, not when the model is built: a typo fails before any data loads.
+    losses.get_distillation_loss(self.distillation_loss)
     if self.share_student_encoding and (
         self.mode not in (Mode.PFD, Mode.TWO_STAGE)
         or Architecture.TWO_TOWER in (self.student_architecture,

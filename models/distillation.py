@@ -210,7 +210,9 @@ class DistillationModel(tf.keras.Model):
         if config.block_distillation_gradient:
           soft = tf.stop_gradient(soft)
         out["distillation_loss"] = average(self.distillation_loss(
-            soft, out["student_logits"], config.temperature))
+            losses.DistillationInputs(teacher_logits=soft,
+                                      student_logits=out["student_logits"],
+                                      labels=labels, temperature=config.temperature)))
     lam = out["lambda"]
     out["student_loss"] = (1.0 - lam) * out["student_bce"] + lam * out[
         "distillation_loss"]

@@ -1,8 +1,8 @@
 """Per-example losses of the teacher and student heads; the distillation weight schedule.
 
-Every loss takes logits and returns one loss per example, shape `[batch_size]`, never a
-mean: the model reduces with `tf.nn.compute_average_loss` over the global batch, so that
-under `MirroredStrategy` each replica's gradient is its share of the global mean and the
+Every loss returns one loss per example, shape `[batch_size]`, never a mean: the model
+reduces with `tf.nn.compute_average_loss` over the global batch, so that under
+`MirroredStrategy` each replica's gradient is its share of the global mean and the
 summed update equals the single-device one (a per-replica mean would be scaled by the
 number of replicas).
 
@@ -10,7 +10,8 @@ The student of PFD (Xu et al., KDD 2020, eq. 3) minimises
 
   (1 - lambda) * binary_cross_entropy(y, student) + lambda * L_d(teacher, student)
 
-with `L_d` one of `DISTILLATION_LOSSES` and `lambda` from a `LambdaSchedule`.
+with `L_d` one of `DISTILLATION_LOSSES`, each taking a `DistillationInputs`, and `lambda`
+from a `LambdaSchedule`.
 """
 
 from __future__ import annotations
@@ -20,8 +21,34 @@ from typing import Callable
 
 import tensorflow as tf
 
-# (teacher_logits [batch_size], student_logits [batch_size], temperature) -> [batch_size].
-DistillationLoss = Callable[[tf.Tensor, tf.Tensor, float], tf.Tensor]
+
+@dataclasses.dataclass(frozen=True)
+class DistillationInputs:
+  """What a distillation loss may read of one batch.
+
+  A bundle rather than positional tensors so that later transfers (hidden states for
+  hint losses, request ids for listwise ones) add a field, not a new signature.
+
+  Attributes:
+    teacher_logits: [batch_size] float logits of the teacher. The caller stops their
+      gradient (PFD section 4: the distillation term never updates the teacher); the
+      losses leave gradient routing to it.
+    student_logits: [batch_size] float logits of the student.
+    labels: [batch_size] 0/1 labels (cast to the logits' dtype where used).
+    temperature: T > 0; 1 distils the teacher's probabilities as they are.
+  """
+  teacher_logits: tf.Tensor
+  student_logits: tf.Tensor
+  labels: tf.Tensor
+  temperature: float
+
+  def __post_init__(self):
+    if not self.temperature > 0:
+      raise ValueError(f"temperature must be > 0, got {self.temperature}.")
+
+
+# DistillationInputs -> [batch_size] per-example losses.
+DistillationLoss = Callable[[DistillationInputs], tf.Tensor]
 
 DISTILLATION_LOSSES: dict[str, DistillationLoss] = {}
 
@@ -68,9 +95,24 @@ def get_distillation_loss(name: str) -> DistillationLoss:
                      f"{sorted(DISTILLATION_LOSSES)}.") from e
 
 
+def _bernoulli_cross_entropy(p_logits: tf.Tensor, q_logits: tf.Tensor) -> tf.Tensor:
+  """-p log q - (1 - p) log(1 - q) for p = sigmoid(p_logits), q = sigmoid(q_logits)."""
+  return tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.sigmoid(p_logits),
+                                                 logits=q_logits)
+
+
+def _bernoulli_kl(p_logits: tf.Tensor, q_logits: tf.Tensor) -> tf.Tensor:
+  """KL(p || q) of Bernoullis given by their logits: CE(p, q) minus p's entropy.
+
+  Each term is linear in a large logit (never log(0)), and the difference is exactly 0
+  where the logits are equal.
+  """
+  return (_bernoulli_cross_entropy(p_logits, q_logits)
+          - _bernoulli_cross_entropy(p_logits, p_logits))
+
+
 @register_distillation_loss("cross_entropy")
-def distillation_cross_entropy(teacher_logits: tf.Tensor, student_logits: tf.Tensor,
-                               temperature: float) -> tf.Tensor:
+def distillation_cross_entropy(inputs: DistillationInputs) -> tf.Tensor:
   """T^2 * cross-entropy of sigmoid(student / T) against soft label sigmoid(teacher / T).
 
   The PFD paper's distillation loss. The soft label is a sigmoid because the heads have a
@@ -82,46 +124,100 @@ def distillation_cross_entropy(teacher_logits: tf.Tensor, student_logits: tf.Ten
   against T, so changing T does not rescale lambda's balance with the hard-label loss.
   At student == teacher the gradient is zero but the loss is the teacher's entropy, not 0.
 
-  Gradients are not stopped here: PFD blocks the distillation gradient from the teacher,
-  which the caller does by passing `tf.stop_gradient(teacher_logits)`. Unstopped, the
-  teacher logit's gradient is -s * sigmoid'(t / T): zero wherever the student logit is 0.
-
-  Args:
-    teacher_logits: [batch_size] float logits of the teacher.
-    student_logits: [batch_size] float logits of the student.
-    temperature: T > 0; 1 distils the teacher's probabilities as they are.
+  Unstopped by the caller, the teacher logit's gradient is -s * sigmoid'(t / T): zero
+  wherever the student logit is 0.
 
   Returns:
     [batch_size] per-example losses.
   """
-  if temperature <= 0:
-    raise ValueError(f"temperature must be > 0, got {temperature}.")
-  soft_labels = tf.sigmoid(teacher_logits / temperature)
-  return temperature**2 * tf.nn.sigmoid_cross_entropy_with_logits(
-      labels=soft_labels, logits=student_logits / temperature)
+  temperature = inputs.temperature
+  return temperature**2 * _bernoulli_cross_entropy(
+      inputs.teacher_logits / temperature, inputs.student_logits / temperature)
+
+
+@register_distillation_loss("kl")
+def distillation_kl(inputs: DistillationInputs) -> tf.Tensor:
+  """T^2 * KL(sigmoid(teacher / T) || sigmoid(student / T)), of the two Bernoullis.
+
+  p log(p / q) + (1 - p) log((1 - p) / (1 - q)), computed from the logits as
+  "cross_entropy" minus the teacher's entropy: the same gradient for the student (Hinton
+  et al., 2015, whose T^2 it keeps), but 0 at student == teacher, so the logged
+  distillation loss reads as a distance.
+
+  Returns:
+    [batch_size] per-example losses.
+  """
+  temperature = inputs.temperature
+  return temperature**2 * _bernoulli_kl(inputs.teacher_logits / temperature,
+                                        inputs.student_logits / temperature)
+
+
+@register_distillation_loss("js")
+def distillation_js(inputs: DistillationInputs) -> tf.Tensor:
+  """T^2 * Jensen-Shannon divergence of sigmoid(teacher / T) and sigmoid(student / T).
+
+  (KL(p || m) + KL(q || m)) / 2 with m = (p + q) / 2 (Lin, 1991): symmetric and bounded by
+  T^2 log 2, so a confidently wrong student costs at most that, where KL grows linearly
+  in its logit. With t, s the logits over T, m's logit is
+  log(p + q) - log(2 - p - q) = t + log(1 + q / p) - log(1 + (1 - q) / (1 - p)), where
+  log(q / p) = softplus(-t) - softplus(-s) and log((1 - q) / (1 - p)) =
+  softplus(t) - softplus(s): p + q, which underflows for logits near -100, is never
+  formed, and m's logit is exactly t at s == t, where the loss is then exactly 0. The
+  gradient with respect to the student logit is T / 2 * q (1 - q) * (s / T - logit(m)).
+
+  Returns:
+    [batch_size] per-example losses.
+  """
+  temperature = inputs.temperature
+  teacher = inputs.teacher_logits / temperature
+  student = inputs.student_logits / temperature
+  log_q_over_p = tf.nn.softplus(-teacher) - tf.nn.softplus(-student)
+  log_not_q_over_not_p = tf.nn.softplus(teacher) - tf.nn.softplus(student)
+  mixture = (teacher + tf.nn.softplus(log_q_over_p)
+             - tf.nn.softplus(log_not_q_over_not_p))
+  return temperature**2 * 0.5 * (_bernoulli_kl(teacher, mixture)
+                                 + _bernoulli_kl(student, mixture))
+
+
+@register_distillation_loss("confidence_ranking")
+def distillation_confidence_ranking(inputs: DistillationInputs) -> tf.Tensor:
+  """T * softplus(-(2y - 1) (s - t) / T): the student should out-rank the teacher.
+
+  Confidence Ranking (Zhu et al., "Confidence Ranking for CTR Prediction", JD.com,
+  arXiv:2307.01206), pointwise form: a logistic loss on the signed logit difference,
+  softplus(-(s - t)) for a positive (push the student's logit above the teacher's) and
+  softplus(s - t) for a negative (below it); exactly that at T = 1. Unlike the losses
+  above it has no minimum at s == t (it is T log 2 there) and uses the labels: it keeps
+  decreasing as the student passes the teacher on the label's side.
+
+  T smooths the hinge max(0, -(2y - 1)(s - t)), which it tends to as T -> 0. The factor
+  is T, not T^2 (a logistic loss on (s - t) / T has a gradient of order 1 / T, not
+  1 / T^2): the student gradient -(2y - 1) sigmoid(-(2y - 1)(s - t) / T) stays in
+  [-1, 1], -1/2 for a positive and 1/2 for a negative at s == t, whatever T.
+
+  Returns:
+    [batch_size] per-example losses.
+  """
+  student = tf.convert_to_tensor(inputs.student_logits)
+  signs = 2.0 * tf.cast(inputs.labels, student.dtype) - 1.0
+  temperature = inputs.temperature
+  return temperature * tf.nn.softplus(
+      -signs * (student - inputs.teacher_logits) / temperature)
 
 
 @register_distillation_loss("mse_logits")
-def distillation_mse_logits(teacher_logits: tf.Tensor, student_logits: tf.Tensor,
-                            temperature: float) -> tf.Tensor:
+def distillation_mse_logits(inputs: DistillationInputs) -> tf.Tensor:
   """(student - teacher)^2: logit matching, which "cross_entropy" tends to as T grows.
 
   (Up to a factor 1/8: for logits small against T the T^2-scaled cross-entropy is the
   teacher's entropy plus (s - t)^2 / 8, as in Hinton et al.'s high-temperature limit.)
 
-  `temperature` is unused (the signature is the registry's): the logits are matched as
-  they are. As for "cross_entropy", the caller stops the teacher's gradient.
-
-  Args:
-    teacher_logits: [batch_size] float logits of the teacher.
-    student_logits: [batch_size] float logits of the student.
-    temperature: ignored.
+  The temperature is not used: the logits are matched as they are.
 
   Returns:
     [batch_size] per-example losses.
   """
-  del temperature  # Unused: see the docstring.
-  return tf.math.squared_difference(student_logits, teacher_logits)
+  return tf.math.squared_difference(inputs.student_logits, inputs.teacher_logits)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -48,3 +48,10 @@ def test_the_task_is_the_specs_to_check_not_the_configs():
     ModelConfig.for_task(SPEC, "ltr")
   with pytest.raises(ValueError, match="task must name a task"):
     ModelConfig(task="")
+
+
+def test_the_distillation_loss_is_a_registry_name_checked_at_construction():
+  assert ModelConfig(task="cvr", distillation_loss="kl").distillation_loss == "kl"
+  with pytest.raises(ValueError, match="'hinge'.*'confidence_ranking', 'cross_entropy', "
+                     "'js', 'kl', 'mse_logits'"):
+    ModelConfig(task="cvr", distillation_loss="hinge")

@@ -13,6 +13,29 @@ def _softplus(x: float) -> float:
   return math.log1p(math.exp(x))
 
 
+def _sigmoid(x: float) -> float:
+  return 1.0 / (1.0 + math.exp(-x))
+
+
+def _inputs(teacher, student, temperature: float = 1.0,
+            labels=None) -> losses.DistillationInputs:
+  """The bundle; labels (read only by confidence_ranking) default to 0s."""
+  if labels is None:
+    labels = tf.zeros(tf.shape(student))
+  return losses.DistillationInputs(teacher_logits=teacher, student_logits=student,
+                                   labels=tf.constant(labels, tf.float32),
+                                   temperature=temperature)
+
+
+def _student_gradient(name: str, teacher, student, temperature: float, labels=None):
+  """d loss / d student logit of the registered loss `name`, per example."""
+  student = tf.Variable(student, dtype=tf.float32)
+  with tf.GradientTape() as tape:
+    value = losses.get_distillation_loss(name)(
+        _inputs(tf.constant(teacher, tf.float32), student, temperature, labels))
+  return tape.gradient(value, student).numpy()
+
+
 def test_binary_cross_entropy_hand_values_and_stability():
   labels = tf.constant([1, 0, 1, 0, 0, 1])
   logits = tf.constant([0.0, 0.0, 2.0, -3.0, 100.0, -100.0])
@@ -52,7 +75,7 @@ def test_binary_cross_entropy_matches_keras_per_example():
 ])
 def test_cross_entropy_hand_values(temperature, teacher, student, expected):
   loss = losses.get_distillation_loss("cross_entropy")
-  got = loss(tf.constant([teacher]), tf.constant([student]), temperature)
+  got = loss(_inputs(tf.constant([teacher]), tf.constant([student]), temperature))
   np.testing.assert_allclose(got, [expected], rtol=1e-5)
 
 
@@ -62,10 +85,10 @@ def test_cross_entropy_is_minimised_at_the_teacher_logits(temperature):
   teacher = tf.constant([-2.0, 0.0, 0.5, 3.0])
   student = tf.Variable(teacher)
   with tf.GradientTape() as tape:
-    at_teacher = loss(teacher, student, temperature)
+    at_teacher = loss(_inputs(teacher, student, temperature))
   np.testing.assert_allclose(tape.gradient(at_teacher, student), 0.0, atol=1e-6)
   for delta in (-0.5, 0.5):
-    assert np.all(loss(teacher, teacher + delta, temperature) > at_teacher)
+    assert np.all(loss(_inputs(teacher, teacher + delta, temperature)) > at_teacher)
 
 
 def test_cross_entropy_gradient_size_does_not_depend_on_temperature():
@@ -77,19 +100,20 @@ def test_cross_entropy_gradient_size_does_not_depend_on_temperature():
   for temperature in (1.0, 4.0):
     student = tf.Variable([0.1])
     with tf.GradientTape() as tape:
-      value = loss(tf.constant([0.0]), student, temperature)
+      value = loss(_inputs(tf.constant([0.0]), student, temperature))
     gradients.append(tape.gradient(value, student).numpy()[0])
   np.testing.assert_allclose(gradients, [0.024979, 0.024999], rtol=1e-4)
 
 
-@pytest.mark.parametrize("name", ["cross_entropy", "mse_logits"])
+@pytest.mark.parametrize("name", sorted(losses.DISTILLATION_LOSSES))
 def test_distillation_losses_leave_gradient_routing_to_the_caller(name):
   loss = losses.get_distillation_loss(name)
   teacher = tf.Variable([1.0, -1.0])
   student = tf.constant([0.5, 0.5])  # Not 0: d CE / d label = -student / T.
+  labels = [1.0, 0.0]
   with tf.GradientTape(persistent=True) as tape:
-    open_loss = loss(teacher, student, 2.0)
-    blocked_loss = loss(tf.stop_gradient(teacher), student, 2.0)
+    open_loss = loss(_inputs(teacher, student, 2.0, labels))
+    blocked_loss = loss(_inputs(tf.stop_gradient(teacher), student, 2.0, labels))
   assert np.all(np.abs(tape.gradient(open_loss, teacher)) > 0)
   assert tape.gradient(blocked_loss, teacher) is None
 
@@ -99,30 +123,164 @@ def test_mse_logits_hand_values_ignore_temperature():
   teacher, student = tf.constant([1.0, -2.0, 0.5]), tf.constant([3.0, 0.0, 0.5])
   # (3 - 1)^2 = 4, (0 - -2)^2 = 4, 0.
   for temperature in (1.0, 5.0):
-    np.testing.assert_allclose(loss(teacher, student, temperature), [4.0, 4.0, 0.0])
+    np.testing.assert_allclose(loss(_inputs(teacher, student, temperature)),
+                               [4.0, 4.0, 0.0])
 
 
-def test_cross_entropy_rejects_non_positive_temperature():
-  with pytest.raises(ValueError, match="temperature.*0"):
-    losses.get_distillation_loss("cross_entropy")(tf.zeros([1]), tf.zeros([1]), 0.0)
+@pytest.mark.parametrize("temperature", [0.0, -1.0, float("nan")])
+def test_distillation_inputs_reject_a_non_positive_temperature(temperature):
+  with pytest.raises(ValueError, match=f"temperature must be > 0, got {temperature}"):
+    losses.get_distillation_loss("cross_entropy")(
+        _inputs(tf.zeros([1]), tf.zeros([1]), temperature))
 
 
 def test_unknown_distillation_loss_lists_known_names():
-  with pytest.raises(ValueError, match="'kl'.*cross_entropy.*mse_logits"):
-    losses.get_distillation_loss("kl")
+  with pytest.raises(ValueError, match="'hinge'.*'confidence_ranking', 'cross_entropy', "
+                     "'js', 'kl', 'mse_logits'"):
+    losses.get_distillation_loss("hinge")
 
 
 def test_register_distillation_loss(monkeypatch):
   monkeypatch.setattr(losses, "DISTILLATION_LOSSES", dict(losses.DISTILLATION_LOSSES))
 
   @losses.register_distillation_loss("absolute_logits")
-  def absolute(teacher_logits, student_logits, temperature):
-    del temperature
-    return tf.abs(student_logits - teacher_logits)
+  def absolute(inputs):
+    return tf.abs(inputs.student_logits - inputs.teacher_logits)
 
   assert losses.get_distillation_loss("absolute_logits") is absolute
   with pytest.raises(ValueError, match="'absolute_logits' is already registered"):
     losses.register_distillation_loss("absolute_logits")(absolute)
+
+
+@pytest.mark.parametrize("temperature, teacher, student, expected", [
+    # p = sigmoid(ln 3) = 0.75, q = 0.5: 0.75 ln 1.5 + 0.25 ln 0.5 = 0.130812, which is
+    # CE (ln 2, above) minus H(0.75) = 0.562335.
+    (1.0, math.log(3), 0.0, 0.75 * math.log(1.5) + 0.25 * math.log(0.5)),
+    # KL(teacher || student), not the reverse: p = 0.5, q = 0.75:
+    # 0.5 ln(0.5 / 0.75) + 0.5 ln(0.5 / 0.25) = 0.143841.
+    (1.0, 0.0, math.log(3), 0.5 * math.log(0.5 / 0.75) + 0.5 * math.log(2.0)),
+    # T=2: ln 9 / 2 = ln 3, so p, q = 0.75, 0.5 again, times T^2 = 4: 0.523248.
+    (2.0, math.log(9), 0.0, 4 * (0.75 * math.log(1.5) + 0.25 * math.log(0.5))),
+    # p = 1, q = sigmoid(-100): ln(1 / q) = softplus(100) = 100, where ln q underflows.
+    (1.0, 100.0, -100.0, 100.0),
+])
+def test_kl_hand_values(temperature, teacher, student, expected):
+  got = losses.get_distillation_loss("kl")(
+      _inputs(tf.constant([teacher]), tf.constant([student]), temperature))
+  np.testing.assert_allclose(got, [expected], rtol=1e-5)
+
+
+_JS_P75_Q50 = 0.5 * (
+    # m = 0.625. KL(0.75 || m) = 0.75 ln 1.2 + 0.25 ln(2/3) = 0.035375;
+    0.75 * math.log(1.2) + 0.25 * math.log(2 / 3)
+    # KL(0.5 || m) = 0.5 ln 0.8 + 0.5 ln(4/3) = 0.032269; JS = 0.033822.
+    + 0.5 * math.log(0.8) + 0.5 * math.log(4 / 3))
+
+
+@pytest.mark.parametrize("temperature, teacher, student, expected", [
+    (1.0, math.log(3), 0.0, _JS_P75_Q50),
+    (1.0, 0.0, math.log(3), _JS_P75_Q50),  # Symmetric.
+    (2.0, math.log(9), 0.0, 4 * _JS_P75_Q50),  # p, q = 0.75, 0.5 again, times T^2.
+    # p = 1, q = 0, m = 1/2: (ln 2 + ln 2) / 2, the bound; m never forms 0 or 1.
+    (1.0, 100.0, -100.0, math.log(2)),
+    (1.0, -100.0, 100.0, math.log(2)),
+    (1.0, -100.0, -100.0, 0.0),  # p = q = e^-100, which float32 cannot hold.
+])
+def test_js_hand_values(temperature, teacher, student, expected):
+  got = losses.get_distillation_loss("js")(
+      _inputs(tf.constant([teacher]), tf.constant([student]), temperature))
+  np.testing.assert_allclose(got, [expected], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 2.0, 5.0])
+@pytest.mark.parametrize("name", ["kl", "js"])
+def test_kl_and_js_are_zero_with_zero_gradient_at_the_teacher(name, temperature):
+  teacher = [-100.0, -2.0, 0.0, 0.5, 3.0, 100.0]
+  loss = losses.get_distillation_loss(name)
+  at_teacher = loss(_inputs(tf.constant(teacher), tf.constant(teacher), temperature))
+  # Exactly: kl subtracts the same float from itself; js's mixture logit is then t / T.
+  # The gradient up to rounding: the composite sigmoid cross-entropy's gradient is not
+  # formed as sigmoid(s) - sigmoid(t).
+  np.testing.assert_array_equal(at_teacher, 0.0)
+  np.testing.assert_allclose(_student_gradient(name, teacher, teacher, temperature),
+                             0.0, atol=1e-6)
+  middle = tf.constant(teacher[1:-1])  # Where +-0.5 moves the probabilities.
+  for delta in (-0.5, 0.5):
+    assert np.all(loss(_inputs(middle, middle + delta, temperature)) > 1e-4)
+
+
+def test_kl_student_gradient_is_cross_entropys():
+  # T (sigmoid(s / T) - sigmoid(t / T)), t = ln 9, 0, -100 and s = 0, 2, -100:
+  # T=1: 0.5 - 0.9 = -0.4, sigmoid(2) - 0.5 = 0.380797, 0;
+  # T=2: 2 (0.5 - sigmoid(ln 3)) = 2 (0.5 - 0.75) = -0.5, 2 (sigmoid(1) - 0.5) = 0.462117, 0.
+  teacher, student = [math.log(9), 0.0, -100.0], [0.0, 2.0, -100.0]
+  for temperature, expected in ((1.0, [-0.4, _sigmoid(2) - 0.5, 0.0]),
+                                (2.0, [-0.5, 2 * (_sigmoid(1) - 0.5), 0.0])):
+    kl = _student_gradient("kl", teacher, student, temperature)
+    np.testing.assert_allclose(kl, expected, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        kl, _student_gradient("cross_entropy", teacher, student, temperature), rtol=1e-6)
+
+
+def test_js_student_gradient_matches_the_analytic_form():
+  # T / 2 * q (1 - q) * (s / T - logit(m)). p = 0.75, q = 0.5, m = 0.625,
+  # logit(m) = ln(5/3) = 0.510826: T=1 (t=ln 3): 0.5 * 0.25 * -0.510826 = -0.063853;
+  # T=2 (t=ln 9, the same p): 1 * 0.25 * -0.510826 = -0.127706. The student side:
+  # t=0, s=ln 3: q = 0.75, p = 0.5, same m: 0.5 * 0.1875 * (ln 3 - ln(5/3)) = 0.055109.
+  logit_m = math.log(5 / 3)
+  np.testing.assert_allclose(
+      _student_gradient("js", [math.log(3), 0.0], [0.0, math.log(3)], 1.0),
+      [0.5 * 0.25 * -logit_m, 0.5 * 0.1875 * (math.log(3) - logit_m)], rtol=1e-4)
+  np.testing.assert_allclose(_student_gradient("js", [math.log(9)], [0.0], 2.0),
+                             [0.25 * -logit_m], rtol=1e-4)
+
+
+@pytest.mark.parametrize("temperature, label, teacher, student, expected", [
+    # T softplus(-(2y - 1)(s - t) / T). y=1, s - t = -ln 3: softplus(ln 3) = ln 4.
+    (1.0, 1.0, math.log(3), 0.0, math.log(4)),
+    # y=0: softplus(-ln 3) = ln(1 + 1/3) = ln(4/3).
+    (1.0, 0.0, math.log(3), 0.0, math.log(4 / 3)),
+    # T=2, s - t = -ln 9: 2 softplus(ln 3) = 2 ln 4 = 2.772589.
+    (2.0, 1.0, math.log(9), 0.0, 2 * math.log(4)),
+    (2.0, 0.0, math.log(9), 0.0, 2 * math.log(4 / 3)),
+    # At s == t: T ln 2, not 0.
+    (1.0, 1.0, 0.7, 0.7, math.log(2)),
+    (5.0, 0.0, 0.7, 0.7, 5 * math.log(2)),
+    # The student far on the wrong side: softplus(200) = 200; on the right side: e^-200.
+    (1.0, 1.0, 100.0, -100.0, 200.0),
+    (1.0, 0.0, 100.0, -100.0, 0.0),
+])
+def test_confidence_ranking_hand_values(temperature, label, teacher, student, expected):
+  got = losses.get_distillation_loss("confidence_ranking")(
+      _inputs(tf.constant([teacher]), tf.constant([student]), temperature, [label]))
+  np.testing.assert_allclose(got, [expected], rtol=1e-5)
+
+
+def test_confidence_ranking_pushes_past_the_teacher_on_the_labels_side():
+  # -(2y - 1) sigmoid(-(2y - 1)(s - t) / T). t=1, s=0: y=1: -sigmoid(1) = -0.731059 at
+  # T=1, -sigmoid(0.5) = -0.622459 at T=2; y=0: sigmoid(-1) = 0.268941 at T=1.
+  # At s == t: -1/2 for a positive, 1/2 for a negative, whatever T.
+  teacher, student, labels = [1.0, 1.0, 0.3, 0.3], [0.0, 0.0, 0.3, 0.3], [1, 0, 1, 0]
+  np.testing.assert_allclose(
+      _student_gradient("confidence_ranking", teacher, student, 1.0, labels),
+      [-_sigmoid(1), _sigmoid(-1), -0.5, 0.5], rtol=1e-5)
+  np.testing.assert_allclose(
+      _student_gradient("confidence_ranking", teacher, student, 2.0, labels),
+      [-_sigmoid(0.5), _sigmoid(-0.5), -0.5, 0.5], rtol=1e-5)
+
+
+@pytest.mark.parametrize("temperature", [0.5, 1.0])
+@pytest.mark.parametrize("name", sorted(losses.DISTILLATION_LOSSES))
+def test_distillation_losses_are_finite_for_extreme_logits(name, temperature):
+  # Every (teacher, student) pair of +-100; T=0.5 makes them +-200.
+  teacher = [100.0, 100.0, -100.0, -100.0]
+  student = [100.0, -100.0, 100.0, -100.0]
+  labels = [1.0, 0.0, 1.0, 0.0]
+  value = losses.get_distillation_loss(name)(
+      _inputs(tf.constant(teacher), tf.constant(student), temperature, labels))
+  assert np.all(np.isfinite(value))
+  assert np.all(np.isfinite(
+      _student_gradient(name, teacher, student, temperature, labels)))
 
 
 def test_lambda_schedule_is_exactly_zero_before_swap_then_ramps():
