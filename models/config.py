@@ -20,6 +20,9 @@ class Mode(str, enum.Enum):
   PFD = "pfd"  # Teacher (regular + privileged) and student trained jointly.
   TEACHER = "teacher"  # The teacher alone (its quality is PFD's ceiling).
   LUPI = "lupi"  # Joint, but the teacher sees privileged features only.
+  # Joint model distillation: the teacher sees the student's regular features only,
+  # through its own (larger: --teacher_architecture, --teacher_hidden) head.
+  MD = "md"
   TWO_STAGE = "two_stage"  # Teacher first, then frozen while the student distils.
 
   @property

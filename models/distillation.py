@@ -82,8 +82,8 @@ class DistillationModel(tf.keras.Model):
     task = config.task
     self.student_features = spec.regular(task)
     privileged = spec.privileged(task)
-    teacher_features = (privileged if config.mode is Mode.LUPI
-                        else self.student_features + privileged)
+    teacher_features = {Mode.LUPI: privileged, Mode.MD: self.student_features}.get(
+        config.mode, self.student_features + privileged)
     self.teacher_features = teacher_features if config.mode.has_teacher else []
 
     def vocabularies(features):
@@ -116,7 +116,8 @@ class DistillationModel(tf.keras.Model):
     self.student_frozen = False
     self.distillation_loss = losses.get_distillation_loss(config.distillation_loss)
     self.lambda_schedule = losses.LambdaSchedule(
-        config.lambda_value if config.mode in (Mode.PFD, Mode.LUPI, Mode.TWO_STAGE)
+        config.lambda_value if config.mode in (Mode.PFD, Mode.LUPI, Mode.MD,
+                                               Mode.TWO_STAGE)
         else 0.0, config.swap_step, config.ramp_steps)
     self._trackers = {name: tf.keras.metrics.Mean(name=name) for name in (
         "student_loss", "teacher_loss", "distillation_loss", "lambda")}

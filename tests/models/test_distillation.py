@@ -180,6 +180,16 @@ def test_lupi_teacher_reads_privileged_features_only(data_dir):
       f.name for f in SPEC.privileged("cvr")}
 
 
+def test_md_teacher_reads_the_students_features_and_is_blocked(data_dir):
+  model = build(data_dir, mode="md", teacher_hidden=(16, 8))
+  assert [f.name for f in model.teacher_features] == [
+      f.name for f in model.student_features]
+  assert not {f.name for f in SPEC.privileged("cvr")} & {
+      f.name for f in model.teacher_features}
+  assert float(model.lambda_schedule(0)) == 0.5  # MD distils like PFD.
+  assert_distillation_misses_the_teacher(model)
+
+
 def test_two_stage_freezes_one_head_at_a_time(data_dir, batches):
   model = build(data_dir, mode="two_stage", unshared_vocabularies=ALL_VOCABS)
   for frozen, moving in (("student", "teacher"), ("teacher", "student")):
