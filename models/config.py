@@ -91,6 +91,10 @@ class ModelConfig:
       gradient (through the student).
     block_distillation_gradient: Keep the distillation term away from the teacher
       (gradient blocking as in Rocket Launching). Off only to show what it prevents.
+    hint_weight: Hint transfer (Rocket Launching's hint, iQiyi's dual DNN): the
+      student's last hidden layer, through a learnt linear projection, regresses the
+      teacher's (gradient-blocked), weighted like the distillation term (lambda) times
+      this; 0 turns it off. MLP/DCN heads only.
     learning_rate: Adam's learning rate.
     share_student_encoding: The teacher (MLP or DCN) reads the student's encoding of
       the regular features (their embeddings and the attention-pooled behaviour) and
@@ -129,6 +133,9 @@ class ModelConfig:
   block_distillation_gradient: bool = knob(
       True, "Keep the distillation term away from the teacher (off only to show what "
       "it prevents).")
+  hint_weight: float = knob(0.0, "Hint transfer: the weight of the projected student "
+                            "hidden layer's squared error to the teacher's (MLP/DCN "
+                            "heads; 0: off).")
   learning_rate: float = knob(1e-3, "Adam learning rate.")
   share_student_encoding: bool = knob(
       False, "The teacher reads the student's encoding of the regular features and "
@@ -155,6 +162,13 @@ class ModelConfig:
       raise ValueError(f"temperature must be > 0, got {self.temperature}.")
     # Checked here, not when the model is built: a typo fails before any data loads.
     losses.get_distillation_loss(self.distillation_loss)
+    if self.hint_weight < 0 or self.hint_weight and (
+        Architecture.TWO_TOWER in (self.student_architecture, self.teacher_architecture)
+        or self.mode in (Mode.STUDENT, Mode.TEACHER)):
+      raise ValueError(
+          f"hint_weight={self.hint_weight} needs to be >= 0 and, when on, a student and "
+          f"a teacher with MLP or DCN heads (mode {self.mode.value!r}, heads "
+          f"{self.student_architecture.value!r}, {self.teacher_architecture.value!r}).")
     if self.share_student_encoding and (
         self.mode not in (Mode.PFD, Mode.TWO_STAGE)
         or Architecture.TWO_TOWER in (self.student_architecture,

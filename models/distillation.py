@@ -119,8 +119,14 @@ class DistillationModel(tf.keras.Model):
         config.lambda_value if config.mode in (Mode.PFD, Mode.LUPI, Mode.MD,
                                                Mode.TWO_STAGE)
         else 0.0, config.swap_step, config.ramp_steps)
+    # Hint transfer's projection of the student's hidden layer onto the teacher's: a
+    # student-side weight, trained by the hint term alone, never exported.
+    self.hint_projection = (tf.keras.layers.Dense(
+        config.teacher_hidden[-1], name="hint_projection")
+                            if config.hint_weight else None)
     self._trackers = {name: tf.keras.metrics.Mean(name=name) for name in (
-        "student_loss", "teacher_loss", "distillation_loss", "lambda")}
+        "student_loss", "teacher_loss", "distillation_loss", "lambda") + (
+            ("hint_loss",) if config.hint_weight else ())}
     self._head_metrics = {}
     for head, present in (("student", config.mode.has_student),
                           ("teacher", config.mode.has_teacher)):
@@ -151,6 +157,8 @@ class DistillationModel(tf.keras.Model):
     Keras' BackupAndRestore and checkpoint restores need a built model before `fit`.
     """
     self.predict_step(features)
+    if self.hint_projection is not None:  # Only the training step calls it.
+      self.hint_projection.build([None, self.model_config.student_hidden[-1]])
     self.built = True
 
   def _encoders(self) -> list[towers.FeatureEncoder]:
@@ -166,7 +174,10 @@ class DistillationModel(tf.keras.Model):
     present = getattr(self.model_config.mode, f"has_{head}")
     if not present:
       return []
-    return getattr(self, head).trainable_variables
+    variables = getattr(self, head).trainable_variables
+    if head == "student" and self.hint_projection is not None:
+      variables = variables + self.hint_projection.trainable_variables
+    return variables
 
   def variable_groups(self) -> dict[str, list[tf.Variable]]:
     """Trainable variables split into teacher_only / student_only / shared."""
@@ -197,13 +208,22 @@ class DistillationModel(tf.keras.Model):
     # Shared tables are looked up once per batch for both heads, and their poolings
     # of a shared sequence run together.
     lookups = towers.BatchLookups(self._encoders())
+    hints = bool(config.hint_weight)
     if config.mode.has_teacher:
-      out["teacher_logits"] = self.teacher_logits(features, training=training,
-                                                  lookups=lookups)
+      if hints:
+        out["teacher_logits"], teacher_hidden = self.teacher(
+            features, training=training, lookups=lookups, with_hidden=True)
+      else:
+        out["teacher_logits"] = self.teacher_logits(features, training=training,
+                                                    lookups=lookups)
       out["teacher_loss"] = average(losses.binary_cross_entropy(
           labels, out["teacher_logits"]))
     if config.mode.has_student:
-      out["student_logits"] = self(features, training=training, lookups=lookups)
+      if hints:
+        out["student_logits"], student_hidden = self.student(
+            features, training=training, lookups=lookups, with_hidden=True)
+      else:
+        out["student_logits"] = self(features, training=training, lookups=lookups)
       out["student_bce"] = average(losses.binary_cross_entropy(
           labels, out["student_logits"]))
       if config.mode.has_teacher:
@@ -215,8 +235,16 @@ class DistillationModel(tf.keras.Model):
                                       student_logits=out["student_logits"],
                                       labels=labels, temperature=config.temperature)))
     lam = out["lambda"]
-    out["student_loss"] = (1.0 - lam) * out["student_bce"] + lam * out[
-        "distillation_loss"]
+    transferred = out["distillation_loss"]
+    if hints:
+      # The teacher's side is blocked as the soft label is: the hint teaches the
+      # student only.
+      target = (tf.stop_gradient(teacher_hidden) if config.block_distillation_gradient
+                else teacher_hidden)
+      out["hint_loss"] = average(tf.reduce_mean(tf.math.squared_difference(
+          self.hint_projection(student_hidden), target), axis=-1))
+      transferred += config.hint_weight * out["hint_loss"]
+    out["student_loss"] = (1.0 - lam) * out["student_bce"] + lam * transferred
     return out
 
   def objectives(self, out: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:

@@ -225,13 +225,15 @@ class LogitTower(tf.keras.layers.Layer):
     self._layers = relu_layers(hidden)
     self._logit = tf.keras.layers.Dense(1, name="logit")
 
-  def call(self, x: tf.Tensor) -> tf.Tensor:
+  def call(self, x: tf.Tensor, with_hidden: bool = False):
+    """`[batch]` logits; with `with_hidden`, also the last hidden layer `[batch, w]`."""
     x0 = x
     for cross in self._crosses:
       x = cross(x0, x)
     for layer in self._layers:
       x = layer(x)
-    return tf.squeeze(self._logit(x), axis=-1)
+    logits = tf.squeeze(self._logit(x), axis=-1)
+    return (logits, x) if with_hidden else logits
 
 
 class MlpHead(tf.keras.layers.Layer):
@@ -262,9 +264,10 @@ class MlpHead(tf.keras.layers.Layer):
     self.tower = LogitTower(hidden, cross_layers, name="tower")
 
   def call(self, inputs: Mapping[str, tf.Tensor], training: bool = False,
-           lookups: BatchLookups | None = None) -> tf.Tensor:
-    """`[batch]` logits; `lookups` is the per-batch embedding cache both heads share."""
+           lookups: BatchLookups | None = None, with_hidden: bool = False):
+    """`[batch]` logits (with `with_hidden`, and the tower's last hidden layer);
+    `lookups` is the per-batch embedding cache both heads share."""
     encoded = self.encoder(inputs, lookups=lookups)
     if self.shared_encoder is not None:
       encoded = tf.concat([self.shared_encoder(inputs, lookups=lookups), encoded], -1)
-    return self.tower(encoded, training=training)
+    return self.tower(encoded, training=training, with_hidden=with_hidden)

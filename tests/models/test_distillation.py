@@ -270,3 +270,50 @@ def test_hashed_vocabulary_uses_its_own_number_of_rows(data_dir):
 def test_a_model_over_a_spec_without_its_task_is_refused(data_dir):
   with pytest.raises(ValueError, match=r"Unknown task 'ltr'; this spec's tasks"):
     distillation.DistillationModel(SPEC, data_dir, ModelConfig(task="ltr"))
+
+
+def test_hint_loss_is_the_projected_students_squared_error_to_the_teachers(data_dir):
+  model = build(data_dir, mode="pfd", hint_weight=0.5)
+  features, labels = make_batch(3)
+  out = model.compute_losses(features, labels, None, training=True)
+  _, student_hidden = model.student(features, with_hidden=True)
+  _, teacher_hidden = model.teacher(features, with_hidden=True)
+  expected = np.mean((model.hint_projection(student_hidden).numpy()
+                      - teacher_hidden.numpy()) ** 2)
+  assert float(out["hint_loss"]) == pytest.approx(expected, rel=1e-5)
+  lam = float(out["lambda"])
+  assert float(out["student_loss"]) == pytest.approx(
+      (1 - lam) * float(out["student_bce"])
+      + lam * (float(out["distillation_loss"]) + 0.5 * expected), rel=1e-5)
+
+
+def test_the_hint_reaches_the_student_and_its_projection_never_the_teacher(data_dir):
+  model = build(data_dir, mode="pfd", hint_weight=1.0, unshared_vocabularies=ALL_VOCABS)
+  features, labels = make_batch(4)
+  with tf.GradientTape(persistent=True) as tape:
+    out = model.compute_losses(features, labels, None, training=True)
+  groups = model.variable_groups()
+  projection = model.hint_projection.trainable_variables
+  assert {id(v) for v in projection} <= {id(v) for v in groups["student_only"]}
+  assert all(g is None or not np.any(tf.convert_to_tensor(g))
+             for g in tape.gradient(out["hint_loss"], groups["teacher_only"]))
+  assert all(np.any(tf.convert_to_tensor(g))
+             for g in tape.gradient(out["hint_loss"], projection))
+  # One step moves the projection; the teacher-only weights move by their loss alone.
+  before = [v.numpy() for v in projection]
+  train(model, [make_batch(5)])
+  assert any(not np.array_equal(a, v.numpy()) for a, v in zip(before, projection))
+
+
+def test_without_hints_there_is_no_projection_and_no_hint_figure(data_dir):
+  model = build(data_dir, mode="pfd")
+  assert model.hint_projection is None
+  assert "hint_loss" not in train(model, [make_batch(6)])[0]
+
+
+@pytest.mark.parametrize("overrides", [
+    dict(mode="student", hint_weight=1.0), dict(hint_weight=-1.0),
+    dict(hint_weight=1.0, student_architecture="two_tower")])
+def test_a_hint_needs_two_mlp_or_dcn_heads(overrides):
+  with pytest.raises(ValueError, match="hint_weight"):
+    ModelConfig(**{**SMALL, **overrides})
