@@ -47,7 +47,8 @@ class Cluster:
 
   def write_dir(self, model_dir: str) -> str:
     """Where this worker writes `model_dir`'s files: the chief into it, another
-    worker into a scratch directory beside it (remove with `remove_scratch`)."""
+    worker into a scratch directory of its own under it (remove with
+    `remove_scratch`)."""
     if self.is_chief:
       return model_dir
     resolver = self.strategy.cluster_resolver
@@ -90,6 +91,12 @@ def serve_if_a_server() -> None:
   server.join()
 
 
+def check_name(name: str) -> None:
+  """Raises ValueError unless `name` is one of STRATEGIES."""
+  if name not in STRATEGIES:
+    raise ValueError(f"strategy must be one of {STRATEGIES}, got {name!r}.")
+
+
 def make(name: str, min_shard_bytes: int = 256 << 10,
          cluster_resolver: tf.distribute.cluster_resolver.ClusterResolver | None = None
          ) -> Cluster:
@@ -106,8 +113,7 @@ def make(name: str, min_shard_bytes: int = 256 << 10,
     ValueError: An unknown name, or a parameter_server cluster without parameter
       servers.
   """
-  if name not in STRATEGIES:
-    raise ValueError(f"strategy must be one of {STRATEGIES}, got {name!r}.")
+  check_name(name)
   if name == "mirrored":
     return Cluster(tf.distribute.MirroredStrategy(), name)
   if name == "multi_worker":

@@ -66,9 +66,7 @@ class TrainConfig:
   deterministic: bool = knob(False, "Op determinism and ordered input.")
 
   def __post_init__(self):
-    if self.strategy not in strategies.STRATEGIES:
-      raise ValueError(f"strategy must be one of {strategies.STRATEGIES}, got "
-                       f"{self.strategy!r}.")
+    strategies.check_name(self.strategy)
     if self.batch_size < 1 or self.epochs < 1:
       raise ValueError(f"batch_size and epochs must be >= 1, got {self.batch_size}, "
                        f"{self.epochs}.")
@@ -115,9 +113,10 @@ def _draw_passes(train_data: tf.data.Dataset, passes: int) -> None:
 def _fit(model, train_data, steps_per_epoch: int | None, epochs: int, model_dir: str):
   _draw_passes(train_data, _backed_up_epochs(os.path.join(model_dir, "backup")))
   model.train_function = None  # Frozen flags may have changed: trace again.
+  # verbose: a bar for people, lines for logs.
   return model.fit(train_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
-            callbacks=_callbacks(model_dir),
-            verbose=1 if sys.stdout.isatty() else 2)  # A bar for people, lines for logs.
+                   callbacks=_callbacks(model_dir),
+                   verbose=1 if sys.stdout.isatty() else 2)
 
 
 def _in_slice(values: np.ndarray, top_fraction: float) -> np.ndarray:
