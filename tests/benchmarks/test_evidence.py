@@ -1,5 +1,6 @@
 """Evidence figures: gains paired by seed, the gap PFD closes, a well-formed plot."""
 
+import re
 import xml.dom.minidom
 
 import numpy as np
@@ -95,3 +96,52 @@ def test_each_gain_gets_delong_p_values_per_seed_and_their_max(tmp_path):
   rows = [{**every_metric, **r} for r in ROWS]
   text = evidence.task_section({**evidence.figures(rows, {}), **out}, "cvr")
   assert "DeLong's p on the same eval examples at most 1" in text
+
+
+# A number standing alone in the text (not part of a name such as `seed0` or RQ1).
+_NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?%?(?![\w.]*\w)")
+
+
+def _every_figure(task, low):
+  """Figures for every row, gain, p-value and reference of `task`, drawn at random
+  from [low, low + 0.5) (two renders from disjoint ranges share no figure)."""
+  rng = np.random.default_rng(int(low * 10))
+  evidence_task = evidence.TASKS[task]
+  prefix = f"quality.{task}"
+  out = {f"{prefix}.num_seeds": float(rng.integers(3, 50) + 50 * low)}
+  for row in evidence_task.row_names:
+    for head in ("student", "teacher"):
+      for metric in ("auc", "gauc", "expensive_auc", "calibration"):
+        for stat in ("mean", "std"):
+          out[f"{prefix}.{row}.{head}_{metric}_{stat}"] = low + rng.random() / 2
+  for name in evidence_task.gains:
+    step = name.removesuffix("_gain")
+    for key in (f"{name}_mean", f"{name}_std", f"{name}_seed0", f"{name}_seed1",
+                f"{name}_delong_p_max", f"{step}_gap_closed", f"{step}_gauc_gain_mean",
+                f"{step}_gauc_gain_std"):
+      out[f"{prefix}.{key}"] = low + rng.random() / 2
+  for key in ("bayes_auc_regular", "bayes_auc_full", "soft_label_noise_kept",
+              *(f"paper.{row}_auc" for row in evidence_task.paper)):
+    out[f"{prefix}.{key}"] = low + rng.random() / 2
+  return out
+
+
+def test_every_number_in_the_evidence_prose_is_read_from_the_figures():
+  # Two renders from different figures share no number: none is typed into the prose
+  # (the goal's thresholds are module constants, altered here too).
+  texts = []
+  for low, stds, p in ((0.0, 2.0, 0.01), (0.5, 3.5, 0.002)):
+    out = {k: v for task in evidence.TASKS for k, v in _every_figure(task, low).items()}
+    with pytest.MonkeyPatch.context() as patch:
+      patch.setattr(evidence, "GAIN_STDS", stds)
+      patch.setattr(evidence, "DELONG_P", p)
+      texts.append(evidence.markdown(out))
+  numbers = [set(_NUMBER.findall(text)) for text in texts]
+  assert numbers[0] and numbers[1]
+  assert numbers[0] & numbers[1] == set()
+  # What the findings say follows the figures: the goal is met, then it is not.
+  gain = {"quality.cvr.pfd_gain_mean": 0.01, "quality.cvr.pfd_gain_std": 0.001}
+  assert "PFD beats the baseline by the goal" in evidence.cvr_findings(
+      {**gain, "quality.cvr.pfd_gain_delong_p_max": 1e-4})
+  assert "PFD does not beat the baseline by the goal" in evidence.cvr_findings(
+      {**gain, "quality.cvr.pfd_gain_delong_p_max": 0.05})
