@@ -99,8 +99,11 @@ def define(config_cls: type, required: Iterable[str] = (),
     elif hint is str:
       flags.DEFINE_string(field.name, default, help_text, flag_values=flag_values)
     elif origin in (tuple, frozenset, list):
-      flags.DEFINE_list(field.name, None if default is None else
-                        [_text(v) for v in default], help_text, flag_values=flag_values)
+      # Repeatable and comma-separated (`--set=a=1 --set=b=2` or `--set=a=1,b=2`): a
+      # list flag given twice would silently keep only the last.
+      flags.DEFINE_multi_string(
+          field.name, None if default is None else ",".join(_text(v) for v in default),
+          help_text + " (comma-separated; repeatable)", flag_values=flag_values)
     else:
       raise TypeError(f"{config_cls.__name__}.{field.name}: no flag type for {hint!r}; "
                       "give the knob a `parse`.")
@@ -113,7 +116,7 @@ def _value(field: dataclasses.Field, hint: Any, raw: Any) -> Any:
   origin = typing.get_origin(hint)
   if origin in (tuple, frozenset, list) and raw is not None:
     (item,) = {a for a in typing.get_args(hint) if a is not Ellipsis}
-    return origin(item(v) for v in raw)
+    return origin(item(v) for given in raw for v in given.split(",") if v)
   if isinstance(hint, type) and issubclass(hint, enum.Enum) and raw is not None:
     return hint(raw)
   return raw

@@ -82,3 +82,11 @@ def test_a_list_of_enums_reads_and_defaults_by_value():
   assert values["colors"].default == ["red"]
   values(["prog", "--colors=blue,red"])
   assert config_flags.from_flags(Palette, values) == Palette((Color.BLUE, Color.RED))
+
+
+def test_a_repeated_list_flag_keeps_every_value():
+  values = _parsed(["--path=p", "--widths=16", "--widths=4,2", "--names=a"])
+  assert config_flags.from_flags(Config, values) == Config(
+      "p", widths=(16, 4, 2), names=frozenset({"a"}))
+  assert config_flags.from_flags(Config, _parsed(["--path=p", "--names="])).names == (
+      frozenset())
