@@ -11,18 +11,18 @@ import sys
 
 def simulate_and_join(raw_dir: str, examples_dir: str,
                       num_impressions: int | None = None, oracle: bool = False,
-                      quiet: bool = True) -> str:
-  """Simulates the demo world into `raw_dir` and joins it into `examples_dir`.
+                      quiet: bool = True, preset: str = "demo") -> str:
+  """Simulates a preset world (the demo's) into `raw_dir`, joins it into `examples_dir`.
 
   Args:
-    num_impressions: Resize the demo world (default: the preset's 1.5M).
+    num_impressions: Resize the world (default: the preset's 1.5M).
     oracle: Also write the oracle (the Bayes ceilings need it; speed figures don't).
     quiet: Drop the jobs' output.
 
   Returns:
     `examples_dir`.
   """
-  generate = ["simulation.generate", "--preset=demo", f"--output_dir={raw_dir}"]
+  generate = ["simulation.generate", f"--preset={preset}", f"--output_dir={raw_dir}"]
   if num_impressions is not None:
     generate.append(f"--num_impressions={num_impressions}")
   if not oracle:

@@ -223,10 +223,31 @@ TASKS: Mapping[str, TaskEvidence] = {
 }
 
 
-def ensure_dataset(data_dir: str, raw_dir: str) -> None:
-  """Generates and joins the default world unless `data_dir` is already published."""
+def ensure_dataset(data_dir: str, raw_dir: str, world: str = "demo") -> None:
+  """Generates and joins the `world` preset unless `data_dir` is already published."""
   if not tf.io.gfile.exists(os.path.join(data_dir, layout.SUCCESS_FILE)):
-    datasets.simulate_and_join(raw_dir, data_dir, oracle=True, quiet=False)
+    datasets.simulate_and_join(raw_dir, data_dir, oracle=True, quiet=False,
+                               preset=world)
+
+
+def world_figures(dataset: dataset_lib.PublishedDataset) -> dict[str, float]:
+  """How dense the world is, from its run report: `quality.world.*` (train clicks per
+  user and per item over the vocabularies' ids, eval purchases, the rates)."""
+  spec, report = dataset.spec, dataset.report
+  clicks = report.positives("train", spec.click_label)
+  sizes = report.vocabulary_sizes
+  out = {"quality.world.train_clicks": float(clicks),
+         "quality.world.train_ctr": clicks / report.examples("train")}
+  for group in ("user", "item"):
+    vocabulary = spec[getattr(spec, f"{group}_feature")].vocabulary
+    out[f"quality.world.train_clicks_per_{group}"] = clicks / sizes[vocabulary]
+  for task in spec.tasks.values():
+    if task.clicked_only:
+      positives = report.positives("eval", task.label)
+      out[f"quality.world.eval_{task.label}s"] = float(positives)
+      out[f"quality.world.eval_{task.name}"] = positives / report.positives(
+          "eval", spec.click_label)
+  return out
 
 
 def paired_gain(rows, mode: str, baseline: str, metric: str) -> np.ndarray:
@@ -386,14 +407,32 @@ def task_section(out: Mapping[str, float], task: str) -> str:
   return "\n".join(lines + ["", f"![AUC by mode and head]({_svg_name(task)})", ""])
 
 
+def world_section(out: Mapping[str, float]) -> list[str]:
+  """The world's density (`world_figures`), where measured."""
+  f = functools.partial(_figure, out, "world")
+  if f("train_clicks") is None:
+    return []
+  rates = ", ".join(f"eval {key.removeprefix('quality.world.eval_')} rate {out[key]:.2%}"
+                    for key in sorted(out) if key.startswith("quality.world.eval_")
+                    and not key.endswith("s"))
+  counts = ", ".join(f"{out[key]:,.0f} {key.removeprefix('quality.world.')}"
+                     .replace("_", " ") for key in sorted(out)
+                     if key.startswith("quality.world.eval_") and key.endswith("s"))
+  return [f"World: {f('train_clicks'):,.0f} train clicks, "
+          f"{f('train_clicks_per_user'):.1f} per user and "
+          f"{f('train_clicks_per_item'):.1f} per item (over the vocabularies' ids), "
+          f"train CTR {f('train_ctr'):.2%}; {counts}; {rates}.", ""]
+
+
 def markdown(out: Mapping[str, float]) -> str:
   present = [t for t in TASKS if from_figures(out, t)[0]]
   return "\n".join([
-      "# Evidence: PFD on the default simulated world (eval split)",
+      "# Evidence: PFD on a simulated world (eval split)",
       "",
       "Written by `make evidence` (benchmarks/evidence.py) from the figures in "
       "benchmarks/evidence.json.",
       "",
+      *world_section(out),
       *[task_section(out, t) for t in present],
   ])
 
@@ -401,8 +440,11 @@ def markdown(out: Mapping[str, float]) -> str:
 @dataclasses.dataclass(frozen=True)
 class EvidenceJob:
   """Which tasks and seeds, on which world, and where the figures go."""
-  data_dir: str = knob("workspace/examples", "The default world's dataset.")
+  data_dir: str = knob("workspace/examples", "The world's dataset (generated from "
+                       "--world when not published yet).")
   raw_dir: str = knob("workspace/raw", "Its raw logs and oracle.")
+  world: str = knob("demo", "The simulation preset to generate: demo, or evidence "
+                    "(simulation/config.py: dense enough for a gain to show).")
   work_dir: str = knob("workspace/evidence", "Model directories, under <task>/.")
   tasks: tuple[str, ...] = knob(tuple(TASKS), "Tasks to run (the others' figures "
                                 "stay).")
@@ -446,8 +488,10 @@ def run_task(job: EvidenceJob, task: str) -> dict[str, float]:
 def main(argv: Sequence[str]) -> None:
   del argv
   job = config_flags.from_flags(EvidenceJob)
-  ensure_dataset(job.data_dir, job.raw_dir)
+  ensure_dataset(job.data_dir, job.raw_dir, job.world)
   path = os.path.join(job.output_dir, "evidence.json")
+  results.update_results(path, world_figures(
+      dataset_lib.PublishedDataset.open(job.data_dir)))
   for task in job.tasks:
     results.update_results(path, run_task(job, task))
   render(job.output_dir)

@@ -167,6 +167,20 @@ PRESETS = {
         n_days=3, num_impressions=150_000),
     # `make demo`: about 1.5M impressions over 7 days.
     "demo": _DEMO,
+    # `make evidence`: the demo's behaviour model and knobs (affinity, informativeness,
+    # biases: all the demo's), at a data density where a distillation gain can show.
+    # The paper's CVR set has ~50 clicks per user and ~370 per item; the demo has ~3 of
+    # each and a few hundred eval purchases, where even the exact P(y | x) as a
+    # teacher adds next to nothing. Chosen, before any PFD run, for >= 30 train clicks
+    # per user and >= 100 per item (means), >= 3,000 eval purchases, and CTR and CVR
+    # inside the few-percent band of feeds: fewer users and items, 5 days, and a
+    # higher activity cap (which raises heavy users' clicks per 24 h, hence the
+    # buffer). benchmarks/evidence.py reports the densities it reaches
+    # (quality.world.*).
+    "evidence": dataclasses.replace(
+        _DEMO, n_users=8_000, n_items=2_500, n_categories=50, n_shops=500,
+        n_brands=200, n_days=5, num_impressions=6_000_000,
+        max_requests_per_user_day=32.0, click_buffer_size=256),
     # Scale runs: 10M impressions over 14 days, written shard by shard.
     "large": dataclasses.replace(
         _DEMO, n_users=150_000, n_items=150_000, n_categories=300, n_shops=10_000,
@@ -175,7 +189,7 @@ PRESETS = {
 
 
 def preset(name: str) -> WorldConfig:
-  """Returns the named preset (`tiny`, `small`, `demo` or `large`)."""
+  """Returns the named preset (`tiny`, `small`, `demo`, `evidence` or `large`)."""
   if name not in PRESETS:
     raise ValueError(f"Unknown preset {name!r}; expected one of {sorted(PRESETS)}.")
   return PRESETS[name]

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from benchmarks import evidence
+from features import dataset as dataset_lib
 from models import train
 
 ROWS = [
@@ -99,7 +100,8 @@ def test_each_gain_gets_delong_p_values_per_seed_and_their_max(tmp_path):
 
 
 # A number standing alone in the text (not part of a name such as `seed0` or RQ1).
-_NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?%?(?![\w.]*\w)")
+_NUMBER = re.compile(
+    r"(?<![\w.,])[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:e[-+]?\d+)?%?(?![\w.]*\w)")
 
 
 def _every_figure(task, low):
@@ -132,6 +134,10 @@ def test_every_number_in_the_evidence_prose_is_read_from_the_figures():
   texts = []
   for low, stds, p in ((0.0, 2.0, 0.01), (0.5, 3.5, 0.002)):
     out = {k: v for task in evidence.TASKS for k, v in _every_figure(task, low).items()}
+    out.update({f"quality.world.{name}": (1 + low) * value for name, value in (
+        ("train_clicks", 1e5), ("train_clicks_per_user", 31.0),
+        ("train_clicks_per_item", 117.0), ("train_ctr", 0.031),
+        ("eval_purchases", 3333.0), ("eval_cvr", 0.017))})
     with pytest.MonkeyPatch.context() as patch:
       patch.setattr(evidence, "GAIN_STDS", stds)
       patch.setattr(evidence, "DELONG_P", p)
@@ -145,3 +151,15 @@ def test_every_number_in_the_evidence_prose_is_read_from_the_figures():
       {**gain, "quality.cvr.pfd_gain_delong_p_max": 1e-4})
   assert "PFD does not beat the baseline by the goal" in evidence.cvr_findings(
       {**gain, "quality.cvr.pfd_gain_delong_p_max": 0.05})
+
+
+def test_world_figures_count_the_density_from_the_run_report(tiny_world):
+  dataset = dataset_lib.PublishedDataset.open(tiny_world.examples_dir)
+  out = evidence.world_figures(dataset)
+  report = dataset.report
+  clicks = report.positives("train", "click")
+  assert out["quality.world.train_clicks"] == clicks > 0
+  assert out["quality.world.train_clicks_per_user"] == pytest.approx(
+      clicks / report.vocabulary_sizes["user_id"])
+  assert out["quality.world.eval_purchases"] == report.positives("eval", "purchase")
+  assert 0 < out["quality.world.train_ctr"] < 1

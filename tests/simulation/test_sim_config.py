@@ -13,6 +13,17 @@ def test_presets_are_valid_and_sized_as_documented():
   assert config_lib.preset("demo").n_days == 7
 
 
+def test_the_evidence_world_keeps_the_demos_behaviour_model():
+  # Only sizes, days and the activity cap (with its buffer) differ: no knob of the
+  # behaviour model was tuned for it.
+  demo, evidence = config_lib.preset("demo"), config_lib.preset("evidence")
+  scale = {"n_users", "n_items", "n_categories", "n_shops", "n_brands", "n_days",
+           "num_impressions", "max_requests_per_user_day", "click_buffer_size"}
+  differing = {f.name for f in dataclasses.fields(demo)
+               if getattr(demo, f.name) != getattr(evidence, f.name)}
+  assert differing == scale
+
+
 def test_unknown_preset_names_the_choices():
   with pytest.raises(ValueError, match="'huge'.*demo"):
     config_lib.preset("huge")
