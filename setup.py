@@ -7,7 +7,8 @@ import setuptools
 REQUIRED = [
     "absl-py==2.5.1",
     "apache-beam==2.77.0",
-    "google-crc32c==1.9.0",  # Beam's WriteToTFRecord needs a crc32c at run time.
+    "google-crc32c==1.9.0",
+    "matplotlib==3.11.2",  # make evidence's plots.  # Beam's WriteToTFRecord needs a crc32c at run time.
     "numpy>=2.0,<3",
     "protobuf>=6.31.1,<7",  # The range both TF 2.21 and Beam 2.77 accept.
     "PyYAML==6.0.3",  # The feature spec file.

@@ -47,6 +47,28 @@ from simulation import load_oracle
 
 
 @dataclasses.dataclass(frozen=True)
+class Sweep:
+  """One knob of one variant over a few values (the paper's RQ3, the swap step).
+
+  Each value is a run per seed, named `<sweep>-<value>`; its figure is the paired
+  student AUC gain over the task's baseline, `quality.<task>.<sweep>.<value>`.
+
+  Attributes:
+    base: The config swept.
+    field: A ModelConfig field, or SWAP_FRACTION: the swap step as a fraction of the
+      run's optimizer steps.
+    values: The field's values, in plot order.
+  """
+  base: ModelConfig
+  field: str
+  values: tuple[float, ...]
+
+
+SWAP_FRACTION = "swap_fraction"
+RQ3_LAMBDAS = (0.1, 0.3, 0.5, 0.7, 0.9)
+
+
+@dataclasses.dataclass(frozen=True)
 class TaskEvidence:
   """What `make evidence` trains for one task, and which steps it reports.
 
@@ -63,6 +85,10 @@ class TaskEvidence:
     paper: Row -> the paper's reported student AUC, the figures
       `quality.<task>.paper.<row>_auc` (a reference, not a measurement).
     baseline: The variant whose gap to the Bayes ceiling a gain over it closes.
+    sweeps: Name -> Sweep, run unless the job is --quick.
+    independent: The variant whose embeddings are not shared (RQ4) and the one it
+      is compared to: `quality.<task>.shared_minus_independent` (student AUC) and
+      `quality.<task>.shared_over_independent_seconds` (train time).
     oracle_teachers: Also train the "pfd" variant taught by the simulator's oracle
       (benchmarks/teacher_ceiling.py: rows oracle_full, oracle_regular): how much
       any teacher could give the student in this world.
@@ -76,6 +102,8 @@ class TaskEvidence:
   shuffle_buffer: int = train.TrainConfig.shuffle_buffer
   baseline: str = "student"
   oracle_teachers: bool = False
+  sweeps: Mapping[str, Sweep] = dataclasses.field(default_factory=dict)
+  independent: tuple[str, str] | None = None
 
   @property
   def row_names(self) -> list[str]:
@@ -173,6 +201,15 @@ def ctr_findings(out: Mapping[str, float]) -> str:
   return " ".join(parts)
 
 
+# Every vocabulary of the default spec: no table shared (RQ4's independent row).
+ALL_VOCABULARIES = frozenset(f.vocabulary for f in spec_lib.DEFAULT_SPEC
+                             if f.vocabulary is not None)
+
+
+def _cvr(mode: Mode, **overrides) -> ModelConfig:
+  return ModelConfig(task="cvr", mode=mode, **overrides)
+
+
 def _ctr(mode: Mode, **overrides) -> ModelConfig:
   return ModelConfig.for_task(spec_lib.DEFAULT_SPEC, "ctr", mode=mode, **overrides)
 
@@ -186,7 +223,14 @@ TASKS: Mapping[str, TaskEvidence] = {
                for m in (Mode.STUDENT, Mode.PFD, Mode.TEACHER, Mode.LUPI)},
             "pfd_shared_encoding": ModelConfig(task="cvr", mode=Mode.PFD,
                                                share_student_encoding=True),
+            "pfd_independent": ModelConfig(task="cvr", mode=Mode.PFD,
+                                           unshared_vocabularies=ALL_VOCABULARIES),
         },
+        sweeps={"lambda_sweep": Sweep(_cvr(Mode.PFD), "lambda_value", RQ3_LAMBDAS),
+                "lupi_lambda_sweep": Sweep(_cvr(Mode.LUPI), "lambda_value",
+                                           RQ3_LAMBDAS),
+                "swap_sweep": Sweep(_cvr(Mode.PFD), SWAP_FRACTION, (0.0, 0.1, 0.3))},
+        independent=("pfd_independent", "pfd"),
         gains={"pfd_gain": ("pfd", "student"),
                "lupi_gain": ("lupi", "student"),
                "pfd_shared_encoding_gain": ("pfd_shared_encoding", "student"),
@@ -208,6 +252,9 @@ TASKS: Mapping[str, TaskEvidence] = {
             "pfd": _ctr(Mode.PFD, teacher_architecture=Architecture.TWO_TOWER),
             "pfd_md": _ctr(Mode.PFD),
         },
+        sweeps={"lambda_sweep": Sweep(_ctr(Mode.PFD), "lambda_value", RQ3_LAMBDAS),
+                "lupi_lambda_sweep": Sweep(_ctr(Mode.LUPI), "lambda_value",
+                                           RQ3_LAMBDAS)},
         gains={"pfd_gain": ("pfd", "student"), "pfdmd_gain": ("pfd_md", "student"),
                "pfdmd_over_pfd_gain": ("pfd_md", "pfd")},
         batch_size=512,
@@ -360,8 +407,8 @@ def bar_chart_svg(bars: Sequence[tuple[str, float, float]],
   return "\n".join(parts + ["</svg>"])
 
 
-def _svg_name(task: str) -> str:
-  return f"evidence-{task}.svg"
+def _svg_name(task: str, what: str = "") -> str:
+  return f"evidence-{task}{'-' + what if what else ''}.svg"
 
 
 def bars(summary: Mapping[str, Mapping[str, tuple[float, float]]]
@@ -369,6 +416,103 @@ def bars(summary: Mapping[str, Mapping[str, tuple[float, float]]]
   return [(f"{mode} {head}", *summary[mode][f"{head}_auc"])
           for mode in summary for head in ("student", "teacher")
           if f"{head}_auc" in summary[mode]]
+
+
+def sweep_variants(evidence: TaskEvidence, steps: int) -> dict[str, ModelConfig]:
+  """`<sweep>-<value>` -> its config, for every sweep of the task (`steps`: the
+  run's optimizer steps, which a swap fraction is of)."""
+  out = {}
+  for name, sweep in evidence.sweeps.items():
+    for value in sweep.values:
+      change = ({"swap_step": int(value * steps)} if sweep.field == SWAP_FRACTION
+                else {sweep.field: value})
+      out[f"{name}-{value:g}"] = dataclasses.replace(sweep.base, **change)
+  return out
+
+
+def sweep_figures(rows, task: str) -> dict[str, float]:
+  """Per sweep value, the student AUC gain over the baseline paired by seed
+  (`quality.<task>.<sweep>.<value>` and `_std`); RQ4's shared-minus-independent AUC
+  and train-time ratio."""
+  evidence, prefix = TASKS[task], f"quality.{task}"
+  trained = {r["mode"] for r in rows}
+  out = {}
+  for name, sweep in evidence.sweeps.items():
+    for value in sweep.values:
+      if f"{name}-{value:g}" in trained:
+        gain = paired_gain(rows, f"{name}-{value:g}", evidence.baseline, "student_auc")
+        out[f"{prefix}.{name}.{value:g}"] = float(gain.mean())
+        out[f"{prefix}.{name}.{value:g}_std"] = float(gain.std())
+  if evidence.independent and set(evidence.independent) <= trained:
+    independent, shared = evidence.independent
+    gain = paired_gain(rows, shared, independent, "student_auc")
+    out[f"{prefix}.shared_minus_independent"] = float(gain.mean())
+    out[f"{prefix}.shared_minus_independent_std"] = float(gain.std())
+    seconds = {mode: np.mean([r["train_seconds"] for r in rows if r["mode"] == mode])
+               for mode in evidence.independent}
+    out[f"{prefix}.shared_over_independent_seconds"] = float(
+        seconds[shared] / seconds[independent])
+  return out
+
+
+def _sweep_points(out: Mapping[str, float], task: str, name: str
+                  ) -> list[tuple[float, float, float]]:
+  """(value, gain mean, std) of one sweep's figures, in value order."""
+  prefix = f"quality.{task}.{name}."
+  return sorted((float(key[len(prefix):]), out[key], out[f"{key}_std"])
+                for key in out if key.startswith(prefix) and not key.endswith("_std"))
+
+
+def sweep_lines(out: Mapping[str, float], task: str) -> list[str]:
+  """The sweeps' and RQ4's markdown, from the figures."""
+  evidence, lines = TASKS[task], []
+  for name, sweep in evidence.sweeps.items():
+    points = _sweep_points(out, task, name)
+    if not points:
+      continue
+    means = [mean for _, mean, _ in points]
+    spread, noise = max(means) - min(means), max(std for _, _, std in points)
+    shape = ("flat within noise" if spread <= GAIN_STDS * noise else
+             "falling" if means[-1] < means[0] else "rising" if means[-1] > means[0]
+             else "not monotone")
+    lines.append(f"- `{name}` ({sweep.base.mode.value}, {sweep.field}): " + ", ".join(
+        f"{value:g}: {mean:+.4f} ± {std:.4f}" for value, mean, std in points)
+        + f" over the baseline; {shape} (spread {spread:.4f}, largest std "
+        f"{noise:.4f}).")
+  prefix = f"quality.{task}"
+  if f"{prefix}.shared_minus_independent" in out:
+    lines.append(
+        f"- `shared_minus_independent` (RQ4): shared embedding tables' student AUC "
+        f"minus independent ones' {out[f'{prefix}.shared_minus_independent']:+.4f} ± "
+        f"{out[f'{prefix}.shared_minus_independent_std']:.4f}, at "
+        f"{out[f'{prefix}.shared_over_independent_seconds']:.2f} times the "
+        "independent run's train time.")
+  return lines
+
+
+def sweep_plot(out: Mapping[str, float], task: str, path: str) -> bool:
+  """One panel per sweep: gain over the baseline against the value, with std bars.
+  Writes `path` (SVG) and returns True where the task has sweep figures."""
+  names = [n for n in TASKS[task].sweeps if _sweep_points(out, task, n)]
+  if not names:
+    return False
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  from matplotlib import pyplot  # pylint: disable=g-import-not-at-top
+  figure, axes = pyplot.subplots(1, len(names), figsize=(4 * len(names), 3),
+                                 squeeze=False)
+  for axis, name in zip(axes[0], names):
+    values, means, stds = zip(*_sweep_points(out, task, name))
+    axis.errorbar(values, means, yerr=stds, marker="o", capsize=3)
+    axis.axhline(0.0, color="gray", linestyle="--", linewidth=1)
+    axis.set_title(name)
+    axis.set_xlabel(TASKS[task].sweeps[name].field)
+    axis.set_ylabel("student AUC gain over baseline")
+  figure.tight_layout()
+  with tf.io.gfile.GFile(path, "wb") as f:
+    figure.savefig(f, format="svg")
+  pyplot.close(figure)
+  return True
 
 
 def task_section(out: Mapping[str, float], task: str) -> str:
@@ -404,7 +548,12 @@ def task_section(out: Mapping[str, float], task: str) -> str:
                  f"keep {noise_kept:.1%} of the hard labels' noise around P(y | x).")
   if evidence.notes:
     lines += ["", evidence.notes(out)]
-  return "\n".join(lines + ["", f"![AUC by mode and head]({_svg_name(task)})", ""])
+  lines += ["", f"![AUC by mode and head]({_svg_name(task)})", ""]
+  sweeps = sweep_lines(out, task)
+  if sweeps:
+    lines += ["### Sweeps", "", *sweeps, "",
+              f"![Gain over the baseline by sweep]({_svg_name(task, 'sweeps')})", ""]
+  return "\n".join(lines)
 
 
 def world_section(out: Mapping[str, float]) -> list[str]:
@@ -454,6 +603,8 @@ class EvidenceJob:
   steps_per_epoch: int | None = knob(None, "Cap on steps per epoch (default: the "
                                      "whole train split).")
   output_dir: str = knob("benchmarks", "Where evidence.* go.")
+  quick: bool = knob(False, "The paper's RQ1 rows alone (TASKS' variants and oracle "
+                     "teachers): no sweeps.")
 
   def __post_init__(self):
     unknown = sorted(set(self.tasks) - set(TASKS))
@@ -471,8 +622,12 @@ def run_task(job: EvidenceJob, task: str) -> dict[str, float]:
   work_dir = os.path.join(job.work_dir, task)
   oracle_dir = os.path.join(job.raw_dir, "oracle")
   dataset = dataset_lib.PublishedDataset.open(job.data_dir)
-  rows = compare.run_variants(dataset, work_dir, evidence.variants, job.seeds,
-                              train_config)
+  variants = dict(evidence.variants)
+  if not job.quick:
+    steps = job.epochs * (job.steps_per_epoch or -(-dataset.example_count(
+        "train", task) // train_config.batch_size))
+    variants.update(sweep_variants(evidence, steps))
+  rows = compare.run_variants(dataset, work_dir, variants, job.seeds, train_config)
   extra = {}
   if evidence.oracle_teachers:
     oracle = load_oracle(oracle_dir)
@@ -481,7 +636,7 @@ def run_task(job: EvidenceJob, task: str) -> dict[str, float]:
     extra[f"quality.{task}.soft_label_noise_kept"] = (
         teacher_ceiling.soft_label_noise_kept(oracle))
   ceilings = compare.load_ceilings(oracle_dir, task)
-  return {**figures(rows, ceilings, task), **extra,
+  return {**figures(rows, ceilings, task), **extra, **sweep_figures(rows, task),
           **delong_figures(work_dir, task, job.seeds, {r["mode"] for r in rows})}
 
 
@@ -506,6 +661,7 @@ def render(output_dir: str) -> None:
     if summary:
       with tf.io.gfile.GFile(os.path.join(output_dir, _svg_name(task)), "w") as f:
         f.write(bar_chart_svg(bars(summary), ceilings))
+    sweep_plot(out, task, os.path.join(output_dir, _svg_name(task, "sweeps")))
   with tf.io.gfile.GFile(os.path.join(output_dir, "EVIDENCE.md"), "w") as f:
     f.write(markdown(out))
   print(markdown(out))

@@ -57,7 +57,7 @@ def run_variants(dataset: str | dataset_lib.PublishedDataset, work_dir: str,
       results = train.train_and_evaluate(
           dataset, os.path.join(work_dir, f"{name}-seed{seed}"), model_config,
           dataclasses.replace(train_config, seed=seed), build_model)
-      row = {"mode": name, "seed": seed}
+      row = {"mode": name, "seed": seed, "train_seconds": results["train_seconds"]}
       for head in ("student", "teacher"):
         for metric in metrics:
           key = f"{head}_{metric}"

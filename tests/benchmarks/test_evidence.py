@@ -163,3 +163,42 @@ def test_world_figures_count_the_density_from_the_run_report(tiny_world):
       clicks / report.vocabulary_sizes["user_id"])
   assert out["quality.world.eval_purchases"] == report.positives("eval", "purchase")
   assert 0 < out["quality.world.train_ctr"] < 1
+
+
+def test_sweeps_are_paired_gains_per_value_and_rq4_compares_the_tables():
+  cvr = evidence.TASKS["cvr"]
+  variants = evidence.sweep_variants(cvr, steps=1000)
+  assert variants["swap_sweep-0.3"].swap_step == 300
+  assert variants["lambda_sweep-0.7"].lambda_value == 0.7
+  assert variants["lupi_lambda_sweep-0.1"].mode.value == "lupi"
+  rows = [{"mode": "student", "seed": s, "student_auc": 0.60, "train_seconds": 10.0}
+          for s in (0, 1)]
+  for value, gain in ((0.1, 0.010), (0.9, -0.02)):
+    rows += [{"mode": f"lambda_sweep-{value:g}", "seed": s,
+              "student_auc": 0.60 + gain + 0.001 * s, "train_seconds": 12.0}
+             for s in (0, 1)]
+  rows += [{"mode": "pfd", "seed": s, "student_auc": 0.61, "train_seconds": 12.0}
+           for s in (0, 1)]
+  rows += [{"mode": "pfd_independent", "seed": s, "student_auc": 0.605,
+            "train_seconds": 16.0} for s in (0, 1)]
+  out = evidence.sweep_figures(rows, "cvr")
+  assert out["quality.cvr.lambda_sweep.0.1"] == pytest.approx(0.0105)
+  assert out["quality.cvr.lambda_sweep.0.9_std"] == pytest.approx(0.0005)
+  assert "quality.cvr.lambda_sweep.0.5" not in out  # Not trained.
+  assert out["quality.cvr.shared_minus_independent"] == pytest.approx(0.005)
+  assert out["quality.cvr.shared_over_independent_seconds"] == pytest.approx(0.75)
+  text = "\n".join(evidence.sweep_lines(out, "cvr"))
+  assert "0.1: +0.0105 ± 0.0005, 0.9: -0.0195 ± 0.0005" in text and "falling" in text
+  assert "`shared_minus_independent` (RQ4)" in text
+
+
+def test_the_sweep_plot_is_an_svg_with_a_panel_per_sweep(tmp_path):
+  out = {"quality.cvr.lambda_sweep.0.1": 0.01, "quality.cvr.lambda_sweep.0.1_std": 0.001,
+         "quality.cvr.lambda_sweep.0.9": 0.0, "quality.cvr.lambda_sweep.0.9_std": 0.001,
+         "quality.cvr.swap_sweep.0": 0.01, "quality.cvr.swap_sweep.0_std": 0.001}
+  path = tmp_path / "sweeps.svg"
+  assert evidence.sweep_plot(out, "cvr", str(path))
+  svg = path.read_text()
+  assert "lambda_sweep" in svg and "swap_sweep" in svg
+  xml.dom.minidom.parseString(svg)
+  assert not evidence.sweep_plot({}, "ctr", str(tmp_path / "none.svg"))
