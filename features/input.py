@@ -9,6 +9,7 @@ parsed, so `tf.io.parse_example` runs once per batch rather than once per record
 
 from __future__ import annotations
 
+import functools
 import itertools
 import time
 from typing import Sequence
@@ -30,6 +31,7 @@ _MAX_OPEN_SHARDS = 8
 _READ_BLOCK = 256
 
 Features = dict[str, tf.Tensor | tf.RaggedTensor]
+TimeRange = tuple[int, int]  # [start, end) in ms of the spec's time feature.
 
 
 def _input_features(spec: spec_lib.FeatureSpec, task: spec_lib.Task,
@@ -55,13 +57,52 @@ def _input_features(spec: spec_lib.FeatureSpec, task: spec_lib.Task,
   return [spec[n] for n in names]
 
 
+def _run_starts(keys: tf.Tensor) -> tf.Tensor:
+  """`[n]` keys -> `[n]` bool, True where a run of equal consecutive keys starts."""
+  return tf.concat([tf.ones([tf.minimum(tf.size(keys), 1)], tf.bool),
+                    tf.not_equal(keys[1:], keys[:-1])], 0)
+
+
+def _whole_runs(elements: tf.data.Dataset) -> tf.data.Dataset:
+  """Elements `(records, keys)` of `[n]` tensors -> the same rows in the same order,
+  re-cut so that a run of equal consecutive keys never spans two elements.
+
+  Each element's last run may continue in the next one: it is held back and joined to
+  it (a sentinel after the last element flushes it). Elements left empty are dropped.
+  """
+  records_spec, keys_spec = elements.element_spec
+  empty = (tf.zeros([0], records_spec.dtype), tf.zeros([0], keys_spec.dtype))
+  flagged = elements.map(lambda records, keys: (records, keys, False)).concatenate(
+      tf.data.Dataset.from_tensors((*empty, True)))
+
+  def step(held, element):
+    records, keys, last = element
+    records = tf.concat([held[0], records], 0)
+    keys = tf.concat([held[1], keys], 0)
+    starts = tf.where(_run_starts(keys))[:, 0]
+    cut = tf.where(last, tf.size(keys, tf.int64),
+                   tf.reduce_max(tf.concat([[0], starts], 0)))
+    return (records[cut:], keys[cut:]), (records[:cut], keys[:cut])
+
+  return flagged.scan(empty, step).filter(lambda records, _: tf.size(records) > 0)
+
+
 def _task_blocks(dataset: dataset_lib.PublishedDataset, split: str, task: str, *,
                  shuffle: bool, seed: int | None, deterministic: bool,
-                 input_context: tf.distribute.InputContext | None = None
-                 ) -> tf.data.Dataset:
+                 input_context: tf.distribute.InputContext | None = None,
+                 time_range: TimeRange | None = None,
+                 request_feature: str | None = None) -> tf.data.Dataset:
   """`task_records` in blocks of up to _READ_BLOCK serialized records; with an
   `input_context`, that input pipeline's share: its shards where there are at least
-  as many as pipelines, else every n-th block of all shards read in a fixed order."""
+  as many as pipelines, else every n-th block of all shards read in a fixed order;
+  with a `time_range`, only the records whose `spec.time_feature` lies in it.
+
+  With a `request_feature`, blocks are `(records, request ids)` of whole requests (a
+  block ends where a request does, so it may pass _READ_BLOCK). That relies on the
+  join writing a request's impressions one after another: it writes each user's
+  impressions together, in time order, and a request's impressions share one
+  timestamp. A request found twice in one block fails the read.
+  """
   spec = dataset.spec
   task_spec = spec.task(task)
   view = layout.clicked_view(split)
@@ -77,16 +118,45 @@ def _task_blocks(dataset: dataset_lib.PublishedDataset, split: str, task: str, *
                      "by block: the shuffle needs a seed for them to agree.")
   deterministic = deterministic or share_blocks  # The same blocks in every pipeline.
   click = [spec[spec.click_label]]
+  if time_range is not None and spec.time_feature is None:
+    raise ValueError(f"A time_range needs the spec's time feature: a metadata feature "
+                     f"with source {spec_lib.IMPRESSION_TIME_SOURCE!r}; the spec of "
+                     f"{dataset.data_dir!r} has none.")
 
   def keep_clicked(serialized: tf.Tensor) -> tf.Tensor:
     """`[n]` serialized records -> `[m <= n]`, those with a click."""
     clicked = example_parser.parse_batch(serialized, click)[spec.click_label]
     return tf.boolean_mask(serialized, tf.equal(clicked, 1))
 
+  def keep_in_time_range(serialized: tf.Tensor) -> tf.Tensor:
+    """`[n]` serialized records -> `[m <= n]`, those of `time_range`."""
+    time = spec.time_feature
+    ts = example_parser.parse_batch(serialized, [spec[time]])[time]
+    return tf.boolean_mask(serialized, (ts >= time_range[0]) & (ts < time_range[1]))
+
+  def with_requests(serialized: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    ids = example_parser.parse_batch(serialized, [spec[request_feature]])
+    return serialized, ids[request_feature]
+
+  def check_contiguous(serialized: tf.Tensor, ids: tf.Tensor
+                       ) -> tuple[tf.Tensor, tf.Tensor]:
+    runs = tf.reduce_sum(tf.cast(_run_starts(ids), tf.int32))
+    check = tf.debugging.assert_equal(
+        tf.size(tf.unique(ids).y), runs, message=(
+            f"A request ({request_feature!r}) whose impressions are not consecutive "
+            "in its shard: request batching needs the join's order (a request's "
+            "impressions share one timestamp)."))
+    with tf.control_dependencies([check]):
+      return tf.identity(serialized), ids
+
   def read_blocks(shard: tf.Tensor) -> tf.data.Dataset:
     blocks = tf.data.TFRecordDataset(shard).batch(_READ_BLOCK)
     if task_spec.clicked_only and not read_view:
       blocks = blocks.map(keep_clicked)
+    if time_range is not None:
+      blocks = blocks.map(keep_in_time_range)
+    if request_feature is not None:
+      blocks = _whole_runs(blocks.map(with_requests)).map(check_contiguous)
     return blocks
 
   shards = tf.data.Dataset.from_tensor_slices(paths)
@@ -118,6 +188,19 @@ def task_records(dataset: str | dataset_lib.PublishedDataset, split: str, task: 
                       seed=seed, deterministic=deterministic).unbatch()
 
 
+@functools.lru_cache(maxsize=16)  # A published dataset does not change.
+def example_count(dataset: dataset_lib.PublishedDataset, split: str, task: str,
+                  time_range: TimeRange | None = None) -> int:
+  """How many examples of `task` `split` holds: the run report's count, or, within a
+  `time_range`, counted in one pass that parses only the time feature."""
+  if time_range is None:
+    return dataset.example_count(split, task)
+  blocks = _task_blocks(dataset, split, task, shuffle=False, seed=None,
+                        deterministic=False, time_range=time_range)
+  return int(blocks.reduce(tf.constant(0, tf.int64),
+                           lambda count, block: count + tf.size(block, tf.int64)))
+
+
 def shuffle_in_windows(blocks: tf.data.Dataset, window: int, seed: int | None
                        ) -> tf.data.Dataset:
   """Blocks of serialized records -> windows of `window` records, each permuted.
@@ -136,14 +219,66 @@ def shuffle_in_windows(blocks: tf.data.Dataset, window: int, seed: int | None
       lambda records, pair: tf.random.experimental.stateless_shuffle(records, pair))
 
 
+def shuffle_requests(blocks: tf.data.Dataset, window: int, seed: int | None
+                     ) -> tf.data.Dataset:
+  """Blocks `(records, request ids)` of whole requests -> windows of whole blocks,
+  about `window` records each, their requests permuted.
+
+  `shuffle_in_windows` for requests: a window's requests come in a uniform random
+  order, each request's records together and in their order; a new pass (an epoch)
+  draws new permutations, which `seed` fixes.
+  """
+  windows = blocks.ragged_batch(max(1, window // _READ_BLOCK)).map(
+      lambda records, ids: (records.flat_values, ids.flat_values))
+  seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+
+  def permute(window_records, pair):
+    records, ids = window_records
+    requests, request_of = tf.unique(ids)
+    rank = tf.random.experimental.stateless_shuffle(tf.range(tf.size(requests)), pair)
+    order = tf.argsort(tf.gather(rank, request_of), stable=True)
+    return tf.gather(records, order), tf.gather(ids, order)
+
+  return tf.data.Dataset.zip(windows, seeds).map(permute)
+
+
+def _batch_requests(blocks: tf.data.Dataset, batch_size: int, examples_per_pass: int
+                    ) -> tf.data.Dataset:
+  """Blocks `(records, request ids)` of whole requests -> batches of whole requests.
+
+  With n = ceil(examples_per_pass / batch_size), the number of batches a pass has
+  without request grouping (what `fit` is told), a request goes to batch
+  floor(o * n / examples_per_pass), o the position of its first record in the
+  stream: batches of about examples_per_pass / n <= batch_size records (within one
+  request's size), exactly n per pass unless a request is larger than that.
+  """
+  batches_per_pass = -(-examples_per_pass // batch_size)
+
+  def number(position, block):
+    records, ids = block
+    starts = _run_starts(ids)
+    first = tf.gather(tf.where(starts)[:, 0], tf.cumsum(tf.cast(starts, tf.int64)) - 1)
+    batch = (position + first) * batches_per_pass // examples_per_pass
+    return position + tf.size(ids, tf.int64), (records, batch)
+
+  def split(records, batch):
+    _, row = tf.unique(batch)
+    return tf.data.Dataset.from_tensor_slices(
+        tf.RaggedTensor.from_value_rowids(records, tf.cast(row, tf.int64)))
+
+  numbered = blocks.scan(tf.constant(0, tf.int64), number)
+  return _whole_runs(numbered).flat_map(split)
+
+
 def make_dataset(dataset: str | dataset_lib.PublishedDataset, split: str, task: str,
                  batch_size: int, *, features: Sequence[str] | None = None,
                  shuffle: bool = True,
                  shuffle_buffer: int = 10_000, seed: int | None = None,
                  deterministic: bool = False, repeat: bool = False,
                  drop_remainder: bool = False,
-                 input_context: tf.distribute.InputContext | None = None
-                 ) -> tf.data.Dataset:
+                 input_context: tf.distribute.InputContext | None = None,
+                 time_range: TimeRange | None = None,
+                 group_by_request: bool = False) -> tf.data.Dataset:
   """Batches of one split of a published dataset, labelled for one task.
 
   A `clicked_only` task (CVR) reads only clicked impressions (`task_records`: the
@@ -174,13 +309,20 @@ def make_dataset(dataset: str | dataset_lib.PublishedDataset, split: str, task: 
     drop_remainder: Drop the last, smaller batch, giving a static batch dimension.
     input_context: Read only this input pipeline's share of the split (a
       DatasetCreator's workers, each its own shards); needs `repeat`.
+    group_by_request: Batches of whole requests (`spec.request_feature`), for losses
+      that rank within a request: the shuffle permutes whole requests
+      (`shuffle_requests`), and a batch holds about `batch_size` examples, as many
+      batches per pass as without (`_batch_requests`). Excludes `drop_remainder`.
+    time_range: Only the examples whose `spec.time_feature` lies in `[start, end)`
+      ms (a validation slice of the train split, or the train split without it),
+      filtered serialized, like the click filter.
 
   Returns:
     A dataset of `(features, labels)`: features maps each name to a `[batch_size]`
     tensor (tf.string, tf.int64 or tf.float32 as stored) or, for sequence features, a
     `[batch_size, None]` RaggedTensor; labels is `[batch_size]` tf.float32. Without
-    `repeat`, its cardinality is its number of batches
-    (`PublishedDataset.example_count`).
+    `repeat`, its cardinality is its number of batches (`example_count`: a
+    `time_range` costs one pass to count its examples, once per dataset and range).
 
   Raises:
     FileNotFoundError: `dataset` is not published or lacks the split's shards.
@@ -200,6 +342,12 @@ def make_dataset(dataset: str | dataset_lib.PublishedDataset, split: str, task: 
   if deterministic and shuffle and seed is None:
     raise ValueError("deterministic=True shuffles reproducibly only with a seed: pass "
                      "seed=..., or shuffle=False.")
+  request_feature = spec.request_feature if group_by_request else None
+  if group_by_request and (request_feature is None or drop_remainder):
+    raise ValueError(
+        "group_by_request needs a spec that names its request feature (identity: "
+        f"request: <feature>; got identity {spec.identity}) and batches of varying "
+        f"size (drop_remainder=False, got {drop_remainder}).")
   to_parse = _input_features(spec, task_spec, features) + [spec[task_spec.label]]
 
   def parse(serialized: tf.Tensor) -> tuple[Features, tf.Tensor]:
@@ -212,20 +360,27 @@ def make_dataset(dataset: str | dataset_lib.PublishedDataset, split: str, task: 
     raise ValueError("input_context reads one pipeline's share of the split, whose "
                      "length is unknown: pass repeat=True and count steps.")
   records = _task_blocks(dataset, split, task, shuffle=shuffle, seed=seed,
-                         deterministic=deterministic, input_context=input_context)
+                         deterministic=deterministic, input_context=input_context,
+                         time_range=time_range, request_feature=request_feature)
   if repeat:
     records = records.repeat()
-  if shuffle:
-    records = shuffle_in_windows(records, shuffle_buffer, seed)
-  batches = (records.rebatch(batch_size, drop_remainder=drop_remainder)
-             .map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+  if group_by_request:
+    if shuffle:
+      records = shuffle_requests(records, shuffle_buffer, seed)
+    batched = _batch_requests(records, batch_size,
+                              example_count(dataset, split, task, time_range))
+  else:
+    if shuffle:
+      records = shuffle_in_windows(records, shuffle_buffer, seed)
+    batched = records.rebatch(batch_size, drop_remainder=drop_remainder)
+  batches = (batched.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
              .prefetch(tf.data.AUTOTUNE))
   if not repeat:
     # tf.data cannot count through the filters and rebatching, and Keras's `fit`
     # over a dataset of unknown length counts one optimizer step too many at the
     # end of the first epoch, which would move the lambda schedule's swap step. A
     # dataset whose length differs from its report fails at the end of a pass.
-    examples = dataset.example_count(split, task)
+    examples = example_count(dataset, split, task, time_range)
     num_batches = (examples // batch_size if drop_remainder
                    else -(-examples // batch_size))
     batches = batches.apply(tf.data.experimental.assert_cardinality(num_batches))

@@ -149,6 +149,12 @@ class RunReport:
     return self.data["positives"].get(f"{split}/{label}", 0)
 
   @property
+  def eval_start_ms(self) -> int | None:
+    """The eval split's first millisecond (pipelines/time_split.py): the train split
+    is what came before; None in a report written before it was recorded."""
+    return self.data.get(EVAL_START)
+
+  @property
   def vocabulary_sizes(self) -> dict[str, int]:
     return dict(self.data["vocabulary_sizes"])
 

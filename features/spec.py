@@ -31,6 +31,9 @@ DEFAULT_SPEC_PATH = os.path.join(os.path.dirname(__file__), "default_spec.yaml")
 # What a categorical feature takes where a record lacks it (absent, null or ""): a
 # token like any other in the vocabulary, never an empty line in its file.
 MISSING_TOKEN = "__missing__"
+# The impression's time, ms since the epoch (LOG_CONTRACT.md): the source of the
+# metadata feature that splits and slices the data by day.
+IMPRESSION_TIME_SOURCE = "impression.ts_ms"
 
 
 class SpecError(ValueError):
@@ -328,9 +331,15 @@ class FeatureSpec:
       raise ValueError(f"identity: user={self.identity['user']!r} must be read from a "
                        "top-level impression field (impression.<field>): the join "
                        "groups each user's impressions by it")
-    unknown = set(self.identity) - {"user", "item"}
+    request = self.identity.get("request")
+    if request is not None and (request not in self._by_name or self[request].kind
+                                not in (Kind.METADATA, Kind.CATEGORICAL)):
+      raise ValueError(f"identity: request={request!r} is not a metadata or "
+                       "categorical feature")
+    unknown = set(self.identity) - {"user", "item", "request"}
     if unknown:
-      raise ValueError(f"identity: unknown keys {sorted(unknown)}; known: item, user")
+      raise ValueError(f"identity: unknown keys {sorted(unknown)}; known: item, "
+                       "request, user")
     for s in self.slices:
       if s.feature not in self._by_name or self[s.feature].kind is not Kind.NUMERIC:
         raise ValueError(f"evaluation slice {s.name!r}: {s.feature!r} is not a numeric "
@@ -459,8 +468,21 @@ class FeatureSpec:
     return self.identity["user"]
 
   @property
+  def time_feature(self) -> str | None:
+    """The metadata feature holding each impression's time in ms (its source is
+    IMPRESSION_TIME_SOURCE), by which a split is sliced by day; None if not carried."""
+    return next((f.name for f in self.features if f.kind is Kind.METADATA
+                 and f.source == IMPRESSION_TIME_SOURCE), None)
+
+  @property
   def item_feature(self) -> str:
     return self.identity["item"]
+
+  @property
+  def request_feature(self) -> str | None:
+    """The feature identifying a request (the impressions served together), which
+    ranking losses and metrics group by; None when the spec names none."""
+    return self.identity.get("request")
 
   def derived(self, *ops: Op) -> list[Feature]:
     """Derived features, in spec order; only those of `ops` when given."""
@@ -481,9 +503,10 @@ class FeatureSpec:
     return names
 
   def metadata_features(self) -> list[Feature]:
-    """What evaluation reads beside a task's inputs: metadata, the user (GAUC) and
-    the slices' features."""
-    wanted = {self.user_feature} | {s.feature for s in self.slices}
+    """What evaluation reads beside a task's inputs: metadata, the user (GAUC), the
+    request (ranking metrics) and the slices' features."""
+    wanted = ({self.user_feature, self.request_feature}
+              | {s.feature for s in self.slices})
     return [f for f in self.features if f.kind is Kind.METADATA or f.name in wanted]
 
   def with_role(self, task_name: str, role: Role) -> list[Feature]:

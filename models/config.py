@@ -33,6 +33,11 @@ class Mode(str, enum.Enum):
   def has_teacher(self) -> bool:
     return self is not Mode.STUDENT
 
+  @property
+  def distills(self) -> bool:
+    """Whether the student learns from the teacher (lambda weighs that term)."""
+    return self in (Mode.PFD, Mode.LUPI, Mode.MD, Mode.TWO_STAGE)
+
 
 class Architecture(str, enum.Enum):
   """What one head is (models/distillation.py builds it)."""
@@ -40,6 +45,20 @@ class Architecture(str, enum.Enum):
   DCN = "dcn"  # The same with DCN-v2 cross layers before the MLP.
   # User tower . item tower (models/two_tower.py): what a pre-ranker can afford.
   TWO_TOWER = "two_tower"
+
+
+LAMBDA_AUTO = "auto"  # --lambda_value=auto: models.train chooses it on validation.
+
+
+def parse_lambda(text: str) -> float | str:
+  """`"0.5"` -> 0.5; `"auto"` -> LAMBDA_AUTO."""
+  if text == LAMBDA_AUTO:
+    return LAMBDA_AUTO
+  try:
+    return float(text)
+  except ValueError as e:
+    raise ValueError(f"lambda_value: {text!r} is neither a number nor "
+                     f"{LAMBDA_AUTO!r}.") from e
 
 
 def parse_hash_bins(text: str) -> tuple[tuple[str, int], ...]:
@@ -84,7 +103,12 @@ class ModelConfig:
       a vocabulary (e.g. {"user_id": 1_000_000}); others use the job's vocabulary.
     distillation_loss: Name in models.losses' registry.
     temperature: Soft-label temperature.
-    lambda_value: The distillation weight after the swap step.
+    ranking_top_k: K of the losses that distil the teacher's top K of a request
+      (models.losses.REQUEST_LOSSES batch whole requests).
+    lambda_value: The distillation weight after the swap step, or LAMBDA_AUTO:
+      models.train then trains one model per lambda of its `lambda_grid` (0, the
+      student alone trained the same way, included) and keeps the one that
+      validates best; a model is built from the chosen number.
     swap_step: lambda is exactly 0 before this optimizer step.
     ramp_steps: Linear ramp of lambda after swap_step (0: a step).
     distill_into_shared: Whether shared weights also receive the distillation
@@ -125,7 +149,11 @@ class ModelConfig:
       "cross_entropy",
       f"models.losses registry name: {', '.join(sorted(losses.DISTILLATION_LOSSES))}.")
   temperature: float = knob(1.0, "Soft-label temperature.")
-  lambda_value: float = knob(0.5, "Distillation weight after the swap step.")
+  ranking_top_k: int = knob(losses.DEFAULT_TOP_K, "top_k and ranking_distillation "
+                            "losses: the teacher's top K of a request.")
+  lambda_value: float | str = knob(
+      0.5, f"Distillation weight after the swap step; {LAMBDA_AUTO}: chosen on "
+      "validation from --lambda_grid.", parse=parse_lambda, flag_default="0.5")
   swap_step: int = knob(0, "Lambda is 0 before this step.")
   ramp_steps: int = knob(0, "Linear lambda ramp after the swap step.")
   distill_into_shared: bool = knob(True, "Shared weights also receive the "
@@ -160,6 +188,17 @@ class ModelConfig:
       raise ValueError(f"embedding_dim must be >= 1, got {self.embedding_dim}.")
     if self.temperature <= 0:
       raise ValueError(f"temperature must be > 0, got {self.temperature}.")
+    if self.ranking_top_k < 1:
+      raise ValueError(f"ranking_top_k must be >= 1, got {self.ranking_top_k}.")
+    if self.lambda_value == LAMBDA_AUTO:
+      if not self.mode.distills:
+        raise ValueError(f"lambda_value={LAMBDA_AUTO} chooses a distillation weight, "
+                         f"but mode {self.mode.value!r} does not distil.")
+    elif isinstance(self.lambda_value, str) or self.lambda_value < 0:
+      raise ValueError(f"lambda_value must be a number >= 0 or {LAMBDA_AUTO!r}, got "
+                       f"{self.lambda_value!r}.")
+    else:
+      object.__setattr__(self, "lambda_value", float(self.lambda_value))
     # Checked here, not when the model is built: a typo fails before any data loads.
     losses.get_distillation_loss(self.distillation_loss)
     if self.hint_weight < 0 or self.hint_weight and (

@@ -115,10 +115,18 @@ class DistillationModel(tf.keras.Model):
     self.teacher_frozen = False
     self.student_frozen = False
     self.distillation_loss = losses.get_distillation_loss(config.distillation_loss)
+    # A ranking loss reads each example's request from the batch's features.
+    self.request_feature = None
+    if config.distillation_loss in losses.REQUEST_LOSSES:
+      if spec.request_feature is None:
+        raise ValueError(
+            f"Distillation loss {config.distillation_loss!r} ranks within requests, "
+            "but the spec names no request feature: add `request: <feature>` to its "
+            "identity (WORKSPACE.md, 'The feature spec file').")
+      self.request_feature = spec.request_feature
     self.lambda_schedule = losses.LambdaSchedule(
-        config.lambda_value if config.mode in (Mode.PFD, Mode.LUPI, Mode.MD,
-                                               Mode.TWO_STAGE)
-        else 0.0, config.swap_step, config.ramp_steps)
+        config.lambda_value if config.mode.distills else 0.0, config.swap_step,
+        config.ramp_steps)
     # Hint transfer's projection of the student's hidden layer onto the teacher's: a
     # student-side weight, trained by the hint term alone, never exported.
     self.hint_projection = (tf.keras.layers.Dense(
@@ -233,7 +241,10 @@ class DistillationModel(tf.keras.Model):
         out["distillation_loss"] = average(self.distillation_loss(
             losses.DistillationInputs(teacher_logits=soft,
                                       student_logits=out["student_logits"],
-                                      labels=labels, temperature=config.temperature)))
+                                      labels=labels, temperature=config.temperature,
+                                      request_ids=(features[self.request_feature]
+                                                   if self.request_feature else None),
+                                      top_k=config.ranking_top_k)))
     lam = out["lambda"]
     transferred = out["distillation_loss"]
     if hints:

@@ -216,3 +216,82 @@ def delong_test(labels: npt.ArrayLike, scores_a: npt.ArrayLike,
     z = difference / math.sqrt(variance)
   return PairedAUCTest(float(aucs[0]), float(aucs[1]), float(z),
                        math.erfc(abs(z) / math.sqrt(2)))
+
+
+def _within_groups(groups: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray,
+                                                                    np.ndarray]:
+  """Group indices `[n]` (0..g-1) and each example's 0-based rank by descending
+  score within its group, ties by position (a stable sort)."""
+  group_ids = np.unique(groups, return_inverse=True)[1].reshape(-1)
+  order = np.lexsort((np.arange(len(scores)), -scores, group_ids))
+  counts = np.bincount(group_ids)
+  starts = np.cumsum(counts) - counts
+  rank = np.empty(len(scores), np.int64)
+  rank[order] = np.arange(len(scores)) - starts[group_ids[order]]
+  return group_ids, rank
+
+
+def _check_ranking_inputs(k: int, *arrays: np.ndarray) -> None:
+  if k < 1:
+    raise ValueError(f"k must be >= 1, got {k}.")
+  if any(a.ndim != 1 or a.shape != arrays[0].shape for a in arrays):
+    raise ValueError(f"Expected 1-D arrays of one length, got shapes "
+                     f"{[a.shape for a in arrays]}.")
+
+
+def request_ndcg(labels: npt.ArrayLike, scores: npt.ArrayLike,
+                 request_ids: npt.ArrayLike, k: int) -> float:
+  """NDCG@k of `scores` against 0/1 `labels` within each request, averaged over the
+  requests with a positive.
+
+  A pre-ranker's job is the order within a request: DCG@k = sum over its top k by
+  score of label / log2(rank + 2) (rank from 0; ties in score by position), over
+  the best order's. Requests without a positive have no NDCG and are left out.
+
+  Returns:
+    The mean NDCG@k, or NaN when no request has a positive.
+  """
+  labels, scores = np.asarray(labels, np.float64), np.asarray(scores, np.float64)
+  request_ids = np.asarray(request_ids)
+  _check_ranking_inputs(k, labels, scores, request_ids)
+  if not len(labels):
+    return float("nan")
+  discount = 1.0 / np.log2(np.arange(len(labels)) + 2.0)
+
+  def dcg(order_by):
+    group, rank = _within_groups(request_ids, order_by)
+    gains = np.where(rank < k, labels * discount[rank], 0.0)
+    return np.bincount(group, weights=gains)
+
+  ideal = dcg(labels)
+  valid = ideal > 0
+  if not valid.any():
+    return float("nan")
+  return float(np.mean(dcg(scores)[valid] / ideal[valid]))
+
+
+def teacher_topk_recall(teacher_scores: npt.ArrayLike, student_scores: npt.ArrayLike,
+                        request_ids: npt.ArrayLike, k: int) -> float:
+  """The share of the teacher's top k of a request that the student's top k holds,
+  averaged over the requests of more than k impressions.
+
+  What a pre-ranker distilled from a ranker should keep: the items the ranker would
+  have chosen among those it passes on. Ties by position in both orders; requests of
+  k or fewer impressions (recall 1 whatever the scores) are left out.
+
+  Returns:
+    The mean recall, or NaN when no request has more than k impressions.
+  """
+  teacher = np.asarray(teacher_scores, np.float64)
+  student = np.asarray(student_scores, np.float64)
+  request_ids = np.asarray(request_ids)
+  _check_ranking_inputs(k, teacher, student, request_ids)
+  if not len(teacher):
+    return float("nan")
+  group, teacher_rank = _within_groups(request_ids, teacher)
+  _, student_rank = _within_groups(request_ids, student)
+  valid = np.bincount(group) > k
+  if not valid.any():
+    return float("nan")
+  hits = np.bincount(group, weights=(teacher_rank < k) & (student_rank < k))
+  return float(np.mean(hits[valid] / k))

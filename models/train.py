@@ -9,6 +9,11 @@ final/weights (the trained model, which export/ restores), eval_scores.npz (eval
 labels and each head's scores, for paired tests between runs) and metrics.json: eval
 AUC, logloss, calibration and GAUC (by the spec's user feature) per head, an AUC per
 evaluation slice of the spec (`<head>_<slice>_auc`), and the configuration.
+
+A fair protocol (--validation_days=1): the train split's last UTC day validates
+instead of training; --early_stopping_patience stops on its AUC and keeps the best
+epoch; --learning_rate_grid and --lambda_value=auto (from --lambda_grid, 0 included)
+train one candidate each under candidates/ and ship the best on validation.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import json
 import os
 import sys
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 from absl import app
 from absl import logging
@@ -32,14 +37,17 @@ from features import dataset as dataset_lib
 from features import input as input_lib
 from features import spec as spec_lib
 from models import distillation
+from models import losses
 from models import metrics as metrics_lib
 from models import strategies
-from models.config import Mode, ModelConfig
+from models.config import LAMBDA_AUTO, Mode, ModelConfig
+from pipelines import time_split
 
 METRICS_FILE = "metrics.json"
 SCORES_FILE = "eval_scores.npz"  # Labels and per-head eval scores (`read_scores`).
 FINAL_WEIGHTS = os.path.join("final", "weights")  # What export/ restores.
 STAGE1_DIR = "stage1_teacher"  # two_stage: the teacher's stage.
+CANDIDATES_DIR = "candidates"  # A grid's runs, one subdirectory each.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,12 +72,40 @@ class TrainConfig:
                                  "over the parameter servers in shards of at least "
                                  "this many bytes.")
   deterministic: bool = knob(False, "Op determinism and ordered input.")
+  validation_days: int = knob(0, "The train split's last N UTC days validate "
+                              "(early stopping, the grids) instead of training; 0: "
+                              "off.")
+  early_stopping_patience: int = knob(
+      0, "With validation: stop after N epochs without a better validation AUC of the "
+      "shipped head and keep the best epoch's weights (--epochs is the most); 0: off.")
+  learning_rate_grid: tuple[float, ...] = knob(
+      (), "Learning rates to choose from on validation (default: --learning_rate).")
+  lambda_grid: tuple[float, ...] = knob(
+      (0.0, 0.25, 0.5, 0.75), "--lambda_value=auto: the lambdas to choose from on "
+      "validation; 0 (the student alone, trained the same way) among them.")
 
   def __post_init__(self):
     strategies.check_name(self.strategy)
     if self.batch_size < 1 or self.epochs < 1:
       raise ValueError(f"batch_size and epochs must be >= 1, got {self.batch_size}, "
                        f"{self.epochs}.")
+    if self.validation_days < 0 or self.early_stopping_patience < 0:
+      raise ValueError(f"validation_days and early_stopping_patience must be >= 0, "
+                       f"got {self.validation_days}, {self.early_stopping_patience}.")
+    if not self.validation_days and (self.early_stopping_patience
+                                     or self.learning_rate_grid):
+      raise ValueError("early_stopping_patience and learning_rate_grid follow the "
+                       "validation AUC: set validation_days (e.g. 1).")
+    if self.validation_days and self.strategy == "parameter_server":
+      # Keras's evaluation on the workers would skip the model's test_step
+      # (`evaluate`): validation needs a strategy whose evaluation runs it.
+      raise ValueError("validation_days needs a strategy other than parameter_server.")
+    if 0.0 not in self.lambda_grid or min(self.lambda_grid) < 0:
+      raise ValueError(f"lambda_grid must hold 0 (the baseline: an auto run then never "
+                       f"ships a student that validates worse than the student alone) "
+                       f"and no negative lambda, got {self.lambda_grid}.")
+    if any(rate <= 0 for rate in self.learning_rate_grid):
+      raise ValueError(f"learning_rate_grid must be > 0, got {self.learning_rate_grid}.")
 
 
 def _callbacks(model_dir: str) -> list[tf.keras.callbacks.Callback]:
@@ -110,13 +146,92 @@ def _draw_passes(train_data: tf.data.Dataset, passes: int) -> None:
     iter(train_data)
 
 
-def _fit(model, train_data, steps_per_epoch: int | None, epochs: int, model_dir: str):
+def _monitor(model: distillation.DistillationModel) -> str:
+  """The validation metric a fit follows: the AUC of the head it trains for shipping
+  (the teacher in teacher mode and in two_stage's first stage)."""
+  trains_teacher = model.student_frozen or not model.model_config.mode.has_student
+  return f"val_{'teacher' if trains_teacher else 'student'}_auc"
+
+
+def _fit(model, train_data, steps_per_epoch: int | None, epochs: int, model_dir: str,
+         validation_data: tf.data.Dataset | None = None, patience: int = 0
+         ) -> tuple[tf.keras.callbacks.History, dict[str, Any]]:
+  """Fits `epochs` (fewer if early stopping, with `patience`, stops it).
+
+  Returns:
+    The history, and with `validation_data` its record: the monitored AUC per epoch,
+    and the epoch whose weights the model ends with (the best with early stopping,
+    which restores it; else the last) and its AUC.
+  """
   _draw_passes(train_data, _backed_up_epochs(os.path.join(model_dir, "backup")))
   model.train_function = None  # Frozen flags may have changed: trace again.
+  monitor = _monitor(model)
+  callbacks = _callbacks(model_dir)
+  if patience:
+    callbacks.append(tf.keras.callbacks.EarlyStopping(
+        monitor, patience=patience, mode="max", restore_best_weights=True))
   # verbose: a bar for people, lines for logs.
-  return model.fit(train_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                   callbacks=_callbacks(model_dir),
-                   verbose=1 if sys.stdout.isatty() else 2)
+  history = model.fit(train_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                      validation_data=validation_data, callbacks=callbacks,
+                      verbose=1 if sys.stdout.isatty() else 2)
+  if validation_data is None:
+    return history, {}
+  aucs = [float(v) for v in history.history[monitor]]
+  # np.argmax keeps the first of equal values, as EarlyStopping's strict `>` does.
+  kept = int(np.argmax(aucs)) if patience else len(aucs) - 1
+  return history, {"monitor": monitor, "auc_per_epoch": aucs, "auc": aucs[kept],
+                   "kept_epoch": history.epoch[kept] + 1}  # 1-based, as checkpoints.
+
+
+def _validation_split(dataset: dataset_lib.PublishedDataset, task: str, days: int
+                      ) -> tuple[input_lib.TimeRange | None, input_lib.TimeRange | None]:
+  """(What trains, what validates): with `days`, the train split without its last
+  `days` UTC days, and those days; else (None, None), the whole split trains.
+
+  Raises:
+    ValueError: The run report does not record where the train split ends, or one
+      of the two holds no example of `task`.
+  """
+  if not days:
+    return None, None
+  end = dataset.report.eval_start_ms
+  if end is None:
+    raise ValueError(f"validation_days needs the end of the train split, which the run "
+                     f"report of {dataset.data_dir!r} does not record (eval_start_ms): "
+                     "publish the dataset again with pipelines.join_logs.")
+  # The last `days` UTC days before eval's start, as the join chose eval's days.
+  start = time_split.eval_start_ms(end - 1, days)
+  train_range, validation_range = (0, start), (start, end)
+  for what, time_range in (("train on", train_range),
+                           ("validate on", validation_range)):
+    if not input_lib.example_count(dataset, "train", task, time_range):
+      raise ValueError(f"validation_days={days} leaves no example of task {task!r} to "
+                       f"{what} in the train split of {dataset.data_dir!r}.")
+  return train_range, validation_range
+
+
+def _candidates(model_config: ModelConfig, train_config: TrainConfig
+                ) -> list[ModelConfig]:
+  """The configs a run chooses from on validation: each lambda of `lambda_grid` (with
+  lambda_value=auto; ascending, so that a tie keeps the smaller) with each rate of
+  `learning_rate_grid` (a product: lambda 0 gets the same tuning); else
+  `model_config` alone."""
+  auto = model_config.lambda_value == LAMBDA_AUTO
+  if auto and not train_config.validation_days:
+    raise ValueError(f"lambda_value={LAMBDA_AUTO} chooses lambda on a validation slice: "
+                     "set validation_days (e.g. 1), got validation_days=0.")
+  lambdas = sorted(train_config.lambda_grid) if auto else [model_config.lambda_value]
+  rates = train_config.learning_rate_grid or [model_config.learning_rate]
+  return [dataclasses.replace(model_config, lambda_value=value, learning_rate=rate)
+          for value in lambdas for rate in rates]
+
+
+class _Trained(NamedTuple):
+  """One candidate, trained."""
+  model: distillation.DistillationModel
+  config: ModelConfig
+  history: dict[str, list[float]]
+  validation: dict[str, Any]  # `_fit`'s record (two_stage: the teacher's in "stage1").
 
 
 def _in_slice(values: np.ndarray, top_fraction: float) -> np.ndarray:
@@ -128,8 +243,10 @@ def _in_slice(values: np.ndarray, top_fraction: float) -> np.ndarray:
 
 def evaluate(model: distillation.DistillationModel, eval_data: tf.data.Dataset,
              scores_path: str | None = None) -> dict[str, Any]:
-  """Per head: Keras metrics, GAUC by the spec's user feature, and an AUC per
-  evaluation slice of the spec, `{head}_{slice}_auc`.
+  """Per head: Keras metrics, GAUC by the spec's user feature, an AUC per
+  evaluation slice of the spec, `{head}_{slice}_auc`, and, where the spec names a
+  request feature, NDCG@K within requests, `{head}_ndcg_at_{K}`, and the student's
+  recall of the teacher's top K, `student_teacher_top{K}_recall` (K: ranking_top_k).
 
   Args:
     model: Its `spec` names the user feature and the slices.
@@ -150,7 +267,11 @@ def evaluate(model: distillation.DistillationModel, eval_data: tf.data.Dataset,
   else:
     results = {k: float(v) for k, v in model.evaluate(eval_data, return_dict=True,
                                                       verbose=0).items()}
-  wanted = [spec.user_feature] + [s.feature for s in spec.slices]
+  # Ranking metrics within a request, at the K the ranking losses distil.
+  request = spec.request_feature
+  k = model.model_config.ranking_top_k if request else None
+  wanted = [spec.user_feature] + [s.feature for s in spec.slices] + (
+      [request] if request else [])
   labels, columns, scores = [], {name: [] for name in wanted}, {}
   for features, batch_labels in eval_data:
     labels.append(batch_labels.numpy())
@@ -167,6 +288,13 @@ def evaluate(model: distillation.DistillationModel, eval_data: tf.data.Dataset,
                                                     columns[spec.user_feature])
     for name, rows in slices.items():
       results[f"{head}_{name}_auc"] = metrics_lib.auc(labels[rows], head_scores[rows])
+    if request:
+      results[f"{head}_ndcg_at_{k}"] = metrics_lib.request_ndcg(
+          labels, head_scores, columns[request], k)
+  if request and {"student", "teacher"} <= scores.keys():
+    results[f"student_teacher_top{k}_recall"] = metrics_lib.teacher_topk_recall(
+        np.concatenate(scores["teacher"]), np.concatenate(scores["student"]),
+        columns[request], k)
   results["eval_examples"] = int(len(labels))
   results["eval_positives"] = int(labels.sum())
   if scores_path:
@@ -197,6 +325,13 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
                        ) -> dict[str, Any]:
   """Trains per `model_config.mode`, evaluates on the eval split, writes metrics.json.
 
+  With `train_config.validation_days`, the train split's last days validate each
+  epoch (and early stopping follows them); with grids (lambda_value=auto,
+  `learning_rate_grid`), each candidate trains in its own directory under
+  CANDIDATES_DIR and the one with the best validation AUC of the shipped head is
+  the run: its config (the chosen numbers) and weights, and the eval split, read
+  once, for it alone.
+
   Args:
     dataset: A PublishedDataset, or the directory of one; `model_config.task` must
       be a task of its spec.
@@ -206,21 +341,23 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
   Returns:
     What metrics.json holds.
   """
+  candidates = _candidates(model_config, train_config)
   cluster = strategies.make(train_config.strategy, train_config.ps_min_shard_bytes)
-  tf.keras.utils.set_random_seed(train_config.seed)
   if train_config.deterministic:
     tf.config.experimental.enable_op_determinism()
   dataset = dataset_lib.published(dataset)
   task = model_config.task
+  train_range, validation_range = _validation_split(dataset, task,
+                                                    train_config.validation_days)
 
   def train_batches(batch_size: int, input_context=None) -> tf.data.Dataset:
     return input_lib.make_dataset(
         dataset, "train", task, batch_size, shuffle=True,
         shuffle_buffer=train_config.shuffle_buffer, seed=train_config.seed,
         deterministic=train_config.deterministic, repeat=input_context is not None,
-        input_context=input_context)
+        input_context=input_context, time_range=train_range,
+        group_by_request=model_config.distillation_loss in losses.REQUEST_LOSSES)
 
-  train_data = cluster.distribute(train_batches, train_config.batch_size)
   # Workers that repeat their shards have no epochs of their own: an epoch is then
   # the split's number of batches.
   steps_per_epoch = train_config.steps_per_epoch or (
@@ -229,40 +366,79 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
   eval_data = cluster.data_sharded(input_lib.make_dataset(
       dataset, "eval", task, train_config.batch_size, shuffle=False,
       deterministic=True))
-  with cluster.strategy.scope():
-    model = build_model(dataset.spec, dataset.data_dir, model_config)
-    model.compile(optimizer=tf.keras.optimizers.Adam(model_config.learning_rate))
-    model.build_from_batch(next(iter(eval_data))[0])
+  validation_data = None if validation_range is None else cluster.data_sharded(
+      input_lib.make_dataset(dataset, "train", task, train_config.batch_size,
+                             shuffle=False, deterministic=True,
+                             time_range=validation_range))
+  patience = train_config.early_stopping_patience
+
+  def train_candidate(config: ModelConfig, run_dir: str) -> _Trained:
+    # The same seed, data and initialisation for every candidate: lambda 0 is the
+    # student alone trained as it would be in its own run.
+    tf.keras.utils.set_random_seed(train_config.seed)
+    train_data = cluster.distribute(train_batches, train_config.batch_size)
+    with cluster.strategy.scope():
+      model = build_model(dataset.spec, dataset.data_dir, config)
+      model.compile(optimizer=tf.keras.optimizers.Adam(config.learning_rate))
+      model.build_from_batch(next(iter(
+          eval_data if validation_data is None else validation_data))[0])
+    validation = {}
+    if config.mode is Mode.TWO_STAGE:
+      # A restarted run whose first stage had finished resumes in the second.
+      stage1_dir = os.path.join(run_dir, STAGE1_DIR)
+      stage1_weights = os.path.join(stage1_dir, FINAL_WEIGHTS)
+      teacher_epochs = train_config.teacher_epochs or train_config.epochs
+      model.student_frozen = True
+      if tf.io.gfile.exists(f"{stage1_weights}.index"):
+        model.load_weights(stage1_weights)
+        # The stage's fit drew a pass per epoch plus one: Keras's enumerate_epochs
+        # opens an iterator before its epochs and a fresh one for each.
+        _draw_passes(train_data, teacher_epochs + 1)
+      else:
+        _, stage1 = _fit(model, train_data, steps_per_epoch, teacher_epochs, stage1_dir,
+                         validation_data, patience)
+        validation["stage1"] = stage1
+        model.save_weights(os.path.join(cluster.write_dir(stage1_dir), FINAL_WEIGHTS))
+      model.student_frozen, model.teacher_frozen = False, True
+    history, record = _fit(model, train_data, steps_per_epoch, train_config.epochs,
+                           run_dir, validation_data, patience)
+    return _Trained(model, config, {name: [float(v) for v in values]
+                                    for name, values in history.history.items()},
+                    {**record, **validation})
+
   start = time.perf_counter()
-  if model_config.mode is Mode.TWO_STAGE:
-    # A restarted run whose first stage had finished resumes in the second.
-    stage1_dir = os.path.join(model_dir, STAGE1_DIR)
-    stage1_weights = os.path.join(stage1_dir, FINAL_WEIGHTS)
-    teacher_epochs = train_config.teacher_epochs or train_config.epochs
-    model.student_frozen = True
-    if tf.io.gfile.exists(f"{stage1_weights}.index"):
-      model.load_weights(stage1_weights)
-      # The stage's fit drew a pass per epoch plus one: Keras's enumerate_epochs opens
-      # an iterator before its epochs and a fresh one for each.
-      _draw_passes(train_data, teacher_epochs + 1)
-    else:
-      _fit(model, train_data, steps_per_epoch, teacher_epochs, stage1_dir)
-      model.save_weights(os.path.join(cluster.write_dir(stage1_dir), FINAL_WEIGHTS))
-    model.student_frozen, model.teacher_frozen = False, True
-  history = _fit(model, train_data, steps_per_epoch, train_config.epochs, model_dir)
+  chosen, tried = None, []
+  for config in candidates:
+    run = train_candidate(config, model_dir if len(candidates) == 1 else os.path.join(
+        model_dir, CANDIDATES_DIR,
+        f"lambda_{config.lambda_value:g}-lr_{config.learning_rate:g}"))
+    tried.append({"lambda_value": config.lambda_value,
+                  "learning_rate": config.learning_rate, **run.validation})
+    if chosen is None or run.validation["auc"] > chosen.validation["auc"]:
+      chosen = run  # Only one model is held beside the best.
+  model = chosen.model
   train_seconds = time.perf_counter() - start
   results = {
       "task": task, "mode": model_config.mode.value,
-      "model_config": model_config.to_dict(),
+      # The chosen config's concrete numbers: what export rebuilds the model from.
+      "model_config": chosen.config.to_dict(),
       "train_config": dataclasses.asdict(train_config),
       "train_seconds": train_seconds,
       "train_steps": int(model.optimizer.iterations.numpy()),
       # Per epoch this process ran (a resumed run: those after the restart).
-      "history": {name: [float(v) for v in values]
-                  for name, values in history.history.items()},
+      "history": chosen.history,
       "eval": evaluate(model, eval_data, os.path.join(
           cluster.write_dir(model_dir), SCORES_FILE)),
   }
+  if validation_data is not None:
+    results["validation"] = {
+        "days": train_config.validation_days, "time_range_ms": list(validation_range),
+        "examples": input_lib.example_count(dataset, "train", task, validation_range),
+        **chosen.validation}
+  if len(candidates) > 1:
+    results["selection"] = {"by": chosen.validation["monitor"], "candidates": tried,
+                            "lambda_value": chosen.config.lambda_value,
+                            "learning_rate": chosen.config.learning_rate}
   # Every worker saves (the save is collective); the chief's copy is the run's.
   model.save_weights(os.path.join(cluster.write_dir(model_dir), FINAL_WEIGHTS))
   if cluster.is_chief:

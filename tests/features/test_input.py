@@ -290,3 +290,51 @@ def test_an_input_context_needs_repeat(data_dir):
   with pytest.raises(ValueError, match="repeat"):
     input_lib.make_dataset(data_dir, "train", "ctr", 8, seed=0,
                            input_context=tf.distribute.InputContext(2, 0))
+
+
+@pytest.mark.parametrize("task", ["ctr", "cvr"])
+def test_request_batches_hold_whole_requests_and_every_example(data_dir, task):
+  batches = _epoch(data_dir, "train", task, batch_size=64, shuffle=True,
+                   shuffle_buffer=500, seed=1, group_by_request=True)
+  per_batch = [set(features[SPEC.request_feature]) for features, _ in batches]
+  # A request lies in one batch only, and no example is lost or repeated.
+  assert sum(len(s) for s in per_batch) == len(set().union(*per_batch))
+  ids = _impression_ids(batches)
+  assert len(ids) == len(set(ids))
+  assert set(ids) == set(_impression_ids(_epoch(data_dir, "train", task)))
+  # As many batches as without requests, each near the batch size.
+  assert len(batches) == -(-len(ids) // 64)
+  assert max(len(labels) for _, labels in batches) < 64 + 20
+
+
+def test_request_batches_reshuffle_whole_requests_each_pass(data_dir):
+  dataset = input_lib.make_dataset(data_dir, "train", "ctr", 64, shuffle_buffer=500,
+                                   seed=3, deterministic=True, group_by_request=True)
+
+  def request_order():
+    order = [r for features, _ in dataset.as_numpy_iterator()
+             for r in features[SPEC.request_feature]]
+    return list(dict.fromkeys(order))  # Each request once, where it first comes.
+
+  first, second = request_order(), request_order()
+  assert sorted(first) == sorted(second) and first != second
+  unshuffled = list(dict.fromkeys(
+      r for features, _ in _epoch(data_dir, "train", "ctr", group_by_request=True)
+      for r in features[SPEC.request_feature]))
+  assert first != unshuffled
+
+
+def test_request_batches_need_a_request_feature_and_varying_sizes(data_dir, tmp_path):
+  with pytest.raises(ValueError, match="drop_remainder"):
+    input_lib.make_dataset(data_dir, "train", "ctr", 8, group_by_request=True,
+                           drop_remainder=True)
+  copy = str(tmp_path / "no_requests")
+  shutil.copytree(data_dir, copy)
+  path = os.path.join(copy, "feature_spec.json")
+  with open(path) as f:
+    payload = json.load(f)
+  del payload["identity"]["request"]
+  with open(path, "w") as f:
+    json.dump(payload, f)
+  with pytest.raises(ValueError, match="identity: request"):
+    input_lib.make_dataset(copy, "train", "ctr", 8, group_by_request=True)

@@ -2,8 +2,10 @@
 
 import dataclasses
 
+from absl import flags
 import pytest
 
+import config_flags
 from features import spec as spec_lib
 from models.config import Architecture, ModelConfig
 
@@ -53,5 +55,27 @@ def test_the_task_is_the_specs_to_check_not_the_configs():
 def test_the_distillation_loss_is_a_registry_name_checked_at_construction():
   assert ModelConfig(task="cvr", distillation_loss="kl").distillation_loss == "kl"
   with pytest.raises(ValueError, match="'hinge'.*'confidence_ranking', 'cross_entropy', "
-                     "'js', 'kl', 'mse_logits'"):
+                     "'js', 'kl', 'listwise', 'mse_logits'"):
     ModelConfig(task="cvr", distillation_loss="hinge")
+
+
+def test_ranking_top_k_is_at_least_one():
+  assert ModelConfig(task="ctr", ranking_top_k=5).ranking_top_k == 5
+  with pytest.raises(ValueError, match="ranking_top_k must be >= 1, got 0"):
+    ModelConfig(task="ctr", ranking_top_k=0)
+
+
+def test_lambda_value_is_a_number_or_auto_from_its_flag():
+  flag_values = flags.FlagValues()
+  config_flags.define(ModelConfig, flag_values=flag_values)
+  flag_values(["train", "--lambda_value=auto"])
+  assert config_flags.explicit(ModelConfig, flag_values) == {"lambda_value": "auto"}
+  flag_values(["train", "--lambda_value=0.25"])
+  assert config_flags.from_flags(ModelConfig, flag_values, task="cvr").lambda_value == 0.25
+  with pytest.raises(ValueError, match="'half' is neither a number nor 'auto'"):
+    flag_values(["train", "--lambda_value=half"])
+    config_flags.values(ModelConfig, flag_values)
+  with pytest.raises(ValueError, match="mode 'student' does not distil"):
+    ModelConfig(task="cvr", mode="student", lambda_value="auto")
+  with pytest.raises(ValueError, match="a number >= 0 or 'auto'"):
+    ModelConfig(task="cvr", lambda_value=-0.5)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from features import spec as spec_lib
 from models import distillation
 from models.config import ModelConfig
 
@@ -317,3 +318,21 @@ def test_without_hints_there_is_no_projection_and_no_hint_figure(data_dir):
 def test_a_hint_needs_two_mlp_or_dcn_heads(overrides):
   with pytest.raises(ValueError, match="hint_weight"):
     ModelConfig(**{**SMALL, **overrides})
+
+
+@pytest.mark.parametrize("loss", ["bpr", "listwise", "rcr"])
+def test_a_ranking_loss_trains_and_never_reaches_the_teacher(data_dir, loss):
+  # make_batch's request ids repeat within its 16 examples: the batch has pairs.
+  model = build(data_dir, mode="pfd", distillation_loss=loss)
+  assert_distillation_misses_the_teacher(model)
+  (logs,) = train(model, [make_batch(0)])
+  assert np.isfinite(logs["distillation_loss"]) and logs["distillation_loss"] > 0
+
+
+def test_a_ranking_loss_needs_a_spec_that_names_requests(data_dir):
+  identity = {k: v for k, v in SPEC.identity.items() if k != "request"}
+  spec = spec_lib.FeatureSpec(SPEC.features, SPEC.tasks.values(), SPEC.events.values(),
+                              identity, SPEC.slices)
+  with pytest.raises(ValueError, match="'bpr' ranks within requests.*identity"):
+    distillation.DistillationModel(spec, data_dir,
+                                   ModelConfig(**SMALL, distillation_loss="bpr"))

@@ -1,17 +1,24 @@
 """The training job: modes end to end on the tiny world, its outputs, its checks."""
 
+import functools
 import json
 import os
+import types
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
+from benchmarks import teacher_ceiling
 from features import dataset as dataset_lib
+from features import input as input_lib
 from features import spec as spec_lib
 from models import compare
 from models import metrics
 from models import train
 from models.config import Mode, ModelConfig
+from pipelines import time_split
+from simulation import load_oracle
 
 SMALL = dict(task="ctr", embedding_dim=4, student_hidden=(8,), teacher_hidden=(8,))
 FAST = train.TrainConfig(batch_size=128, epochs=1, steps_per_epoch=5)
@@ -140,3 +147,134 @@ def test_evaluate_groups_by_the_specs_user_and_scores_its_slices():
   assert results["student_heavy_auc"] == pytest.approx(0.75)
   assert not any("expensive" in key for key in results)
   assert (results["eval_examples"], results["eval_positives"]) == (8, 4)
+
+
+class _HeadsScoreGiven(_ScoresGiven):
+  """Both heads, from the `score` and `teacher_score` columns, over a spec whose
+  requests are `visit`s, at K = 1."""
+  spec = spec_lib.FeatureSpec.from_dict({
+      **MEMBERS.to_dict(),
+      "identity": {"user": "member", "item": "sku", "request": "visit"},
+      "features": MEMBERS.to_dict()["features"] + [
+          {"name": "visit", "kind": "metadata", "dtype": "string",
+           "source": "impression.visit"}]})
+  model_config = types.SimpleNamespace(ranking_top_k=1)
+
+  def predict_step(self, batch):
+    return {"student": batch[0]["score"], "teacher": batch[0]["teacher_score"]}
+
+
+def test_evaluate_ranks_within_the_specs_requests():
+  # Visit x (rows 0-3): the student's top 1 is row 0, a positive (NDCG@1 1), the
+  # teacher's row 2, also a positive, but not the student's (recall 0). Visit y: both
+  # put row 7, a negative, first (NDCG@1 0, recall 1).
+  features = {
+      "member": tf.constant(["a"] * 8),
+      "visit": tf.constant(["x"] * 4 + ["y"] * 4),
+      "weight_kg": tf.constant([8, 7, 1, 2, 6, 5, 3, 4], tf.float32),
+      "score": tf.constant([.9, .1, .8, .2, .3, .4, .35, .45]),
+      "teacher_score": tf.constant([.1, .2, .9, .3, .1, .2, .3, .9]),
+  }
+  labels = tf.constant([1, 0, 1, 0, 1, 0, 1, 0], tf.float32)
+  eval_data = tf.data.Dataset.from_tensor_slices((features, labels)).batch(3)
+  results = train.evaluate(_HeadsScoreGiven(), eval_data)
+  assert results["student_ndcg_at_1"] == pytest.approx(0.5)
+  assert results["teacher_ndcg_at_1"] == pytest.approx(0.5)
+  assert results["student_teacher_top1_recall"] == pytest.approx(0.5)
+
+
+def _times(dataset, time_range=None):
+  """The train split's ctr examples' times, sorted."""
+  time = dataset.spec.time_feature
+  return np.sort(np.concatenate([
+      features[time].numpy() for features, _ in input_lib.make_dataset(
+          dataset, "train", "ctr", 512, features=[time], shuffle=False,
+          time_range=time_range)]))
+
+
+def test_validation_is_the_train_splits_last_day_and_trains_none_of_it(tiny_world,
+                                                                       tmp_path):
+  dataset = dataset_lib.PublishedDataset.open(tiny_world.examples_dir)
+  times = _times(dataset)
+  last_day = times // time_split.DAY_MS == times.max() // time_split.DAY_MS
+  batch_size = 64
+  results = train.train_and_evaluate(
+      dataset, str(tmp_path), ModelConfig(mode="student", **SMALL),
+      train.TrainConfig(batch_size=batch_size, epochs=1, validation_days=1))
+  start, end = results["validation"]["time_range_ms"]
+  assert start == times[last_day].min() // time_split.DAY_MS * time_split.DAY_MS
+  assert end == start + time_split.DAY_MS
+  assert results["validation"]["examples"] == last_day.sum() > 0
+  # One optimizer step per batch of the other days: training read them alone.
+  assert results["train_steps"] == -(-(~last_day).sum() // batch_size)
+  np.testing.assert_array_equal(_times(dataset, (start, end)), times[last_day])
+  np.testing.assert_array_equal(_times(dataset, (0, start)), times[~last_day])
+
+
+def _model_variables(path: str) -> dict[str, np.ndarray]:
+  """The heads' variables saved at `path` (not the optimizer's or the metrics')."""
+  reader = tf.train.load_checkpoint(path)
+  return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
+          if name.startswith(("student/", "teacher/"))}
+
+
+def test_early_stopping_ships_the_best_validation_epochs_weights(tiny_world, tmp_path):
+  # At this rate the student overfits the tiny train days: its validation AUC peaks
+  # before the last epoch.
+  results = train.train_and_evaluate(
+      tiny_world.examples_dir, str(tmp_path),
+      ModelConfig(mode="student", learning_rate=0.1, **SMALL),
+      train.TrainConfig(batch_size=32, epochs=4, validation_days=1,
+                        early_stopping_patience=1, deterministic=True))
+  aucs = results["history"]["val_student_auc"]
+  kept = results["validation"]["kept_epoch"]
+  assert kept == int(np.argmax(aucs)) + 1 and len(aucs) == kept + 1  # Patience 1.
+  assert results["validation"]["auc"] == max(aucs)
+  final = _model_variables(str(tmp_path / train.FINAL_WEIGHTS))
+  best, last = (_model_variables(str(tmp_path / "checkpoints" / f"epoch-{epoch:03d}"))
+                for epoch in (kept, len(aucs)))
+  assert final and final.keys() == best.keys()
+  assert all(np.array_equal(final[name], best[name]) for name in final)
+  assert not all(np.array_equal(final[name], last[name]) for name in final)
+
+
+class _AntiOracleTeacher(teacher_ceiling.OracleTeacherModel):
+  """A teacher that ranks the impressions in the reverse of the truth."""
+
+  def teacher_logits(self, features, training=False, lookups=None):
+    return -super().teacher_logits(features, training, lookups)
+
+
+@pytest.mark.parametrize("teacher, chosen", [
+    (teacher_ceiling.OracleTeacherModel, 1.0),  # Soft labels P(click | x): a help.
+    (_AntiOracleTeacher, 0.0),  # Distilling the reverse ranking hurts.
+])
+def test_lambda_auto_distils_only_where_it_validates_better(tiny_world, tmp_path,
+                                                            teacher, chosen):
+  table = teacher_ceiling.oracle_logits(
+      load_oracle(os.path.join(tiny_world.raw_dir, "oracle")), "p_click_regular")
+  train.train_and_evaluate(
+      tiny_world.examples_dir, str(tmp_path),
+      ModelConfig(mode="pfd", lambda_value="auto", learning_rate=0.03, **SMALL),
+      train.TrainConfig(batch_size=32, epochs=3, validation_days=1,
+                        lambda_grid=(1.0, 0.0), deterministic=True),
+      build_model=functools.partial(teacher, table=table))
+  on_disk = json.load(open(tmp_path / "metrics.json"))
+  candidates = on_disk["selection"]["candidates"]
+  assert [c["lambda_value"] for c in candidates] == [0.0, 1.0]  # The baseline first.
+  assert max(candidates, key=lambda c: c["auc"])["lambda_value"] == chosen
+  assert on_disk["selection"]["lambda_value"] == chosen
+  # What export rebuilds the model from.
+  assert ModelConfig.from_dict(on_disk["model_config"]).lambda_value == chosen
+  assert len(os.listdir(tmp_path / train.CANDIDATES_DIR)) == 2
+
+
+def test_choosing_on_validation_needs_validation_days():
+  no_validation = train.TrainConfig(validation_days=0)
+  with pytest.raises(ValueError, match="lambda_value=auto.*set validation_days"):
+    train.train_and_evaluate("unused", "unused", ModelConfig(
+        task="ctr", lambda_value="auto"), no_validation)
+  with pytest.raises(ValueError, match="learning_rate_grid.*set validation_days"):
+    train.TrainConfig(learning_rate_grid=(1e-3, 1e-2))
+  with pytest.raises(ValueError, match="lambda_grid must hold 0"):
+    train.TrainConfig(validation_days=1, lambda_grid=(0.5, 1.0))
