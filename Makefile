@@ -40,10 +40,12 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m benchmarks.run_all --output=benchmarks/results.json
 
-# Model quality over seeds on the default world (reuses `make demo`'s dataset).
+# Model quality over seeds on the default world (reuses `make demo`'s dataset);
+# EVIDENCE_FLAGS=--quick runs the RQ1 rows alone (WORKSPACE.md, benchmarks.evidence).
+EVIDENCE_FLAGS ?=
 evidence: $(STAMP)
 	$(PY) -m benchmarks.evidence --data_dir=$(WORKSPACE)/examples \
-	  --raw_dir=$(WORKSPACE)/raw --work_dir=$(WORKSPACE)/evidence
+	  --raw_dir=$(WORKSPACE)/raw --work_dir=$(WORKSPACE)/evidence $(EVIDENCE_FLAGS)
 
 clean:
 	rm -rf $(VENV) $(WORKSPACE) *.egg-info .pytest_cache

@@ -86,6 +86,9 @@ class TaskEvidence:
       `quality.<task>.paper.<row>_auc` (a reference, not a measurement).
     baseline: The variant whose gap to the Bayes ceiling a gain over it closes.
     sweeps: Name -> Sweep, run unless the job is --quick.
+    methods: The literature's other distillations (issue 16), each on the task it
+      fits, run unless --quick: name -> config, the run `method.<name>` and the gain
+      `method.<name>_gain` over the baseline.
     independent: The variant whose embeddings are not shared (RQ4) and the one it
       is compared to: `quality.<task>.shared_minus_independent` (student AUC) and
       `quality.<task>.shared_over_independent_seconds` (train time).
@@ -103,7 +106,14 @@ class TaskEvidence:
   baseline: str = "student"
   oracle_teachers: bool = False
   sweeps: Mapping[str, Sweep] = dataclasses.field(default_factory=dict)
+  methods: Mapping[str, ModelConfig] = dataclasses.field(default_factory=dict)
   independent: tuple[str, str] | None = None
+
+  @property
+  def all_gains(self) -> dict[str, tuple[str, str]]:
+    """`gains` and a gain over the baseline per method."""
+    return {**self.gains, **{f"method.{name}_gain": (f"method.{name}", self.baseline)
+                             for name in self.methods}}
 
   @property
   def row_names(self) -> list[str]:
@@ -231,6 +241,16 @@ TASKS: Mapping[str, TaskEvidence] = {
                                            RQ3_LAMBDAS),
                 "swap_sweep": Sweep(_cvr(Mode.PFD), SWAP_FRACTION, (0.0, 0.1, 0.3))},
         independent=("pfd_independent", "pfd"),
+        methods={
+            "kl": _cvr(Mode.PFD, distillation_loss="kl"),
+            "js": _cvr(Mode.PFD, distillation_loss="js"),
+            "hint": _cvr(Mode.PFD, hint_weight=1.0),
+            "cr": _cvr(Mode.PFD, distillation_loss="confidence_ranking"),
+            "rcr": _cvr(Mode.PFD, distillation_loss="rcr"),
+            "md": _cvr(Mode.MD, teacher_hidden=(256, 128)),
+            "pfd_md": _cvr(Mode.PFD, teacher_architecture=Architecture.DCN,
+                           teacher_hidden=(256, 128)),
+        },
         gains={"pfd_gain": ("pfd", "student"),
                "lupi_gain": ("lupi", "student"),
                "pfd_shared_encoding_gain": ("pfd_shared_encoding", "student"),
@@ -255,6 +275,8 @@ TASKS: Mapping[str, TaskEvidence] = {
         sweeps={"lambda_sweep": Sweep(_ctr(Mode.PFD), "lambda_value", RQ3_LAMBDAS),
                 "lupi_lambda_sweep": Sweep(_ctr(Mode.LUPI), "lambda_value",
                                            RQ3_LAMBDAS)},
+        methods={loss: _ctr(Mode.PFD, distillation_loss=loss)
+                 for loss in ("top_k", "bpr", "listwise", "ranking_distillation")},
         gains={"pfd_gain": ("pfd", "student"), "pfdmd_gain": ("pfd_md", "student"),
                "pfdmd_over_pfd_gain": ("pfd_md", "pfd")},
         batch_size=512,
@@ -312,7 +334,7 @@ def delong_figures(work_dir: str, task: str, seeds: Sequence[int],
   over seeds (`<gain>_delong_p_max`)."""
   prefix = f"quality.{task}"
   out = {}
-  for name, (variant, reference) in TASKS[task].gains.items():
+  for name, (variant, reference) in TASKS[task].all_gains.items():
     if not {variant, reference} <= trained:
       continue
     p_values = []
@@ -344,7 +366,7 @@ def figures(rows, ceilings: dict[str, float], task: str = "cvr") -> dict[str, fl
   for row, auc in evidence.paper.items():
     out[f"{prefix}.paper.{row}_auc"] = auc
   trained = {r["mode"] for r in rows}
-  for name, (variant, reference) in evidence.gains.items():
+  for name, (variant, reference) in evidence.all_gains.items():
     if not {variant, reference} <= trained:
       continue
     step = name.removesuffix("_gain")
@@ -490,6 +512,27 @@ def sweep_lines(out: Mapping[str, float], task: str) -> list[str]:
   return lines
 
 
+def method_lines(out: Mapping[str, float], task: str) -> list[str]:
+  """The methods table: each method's paired gain over the baseline, from the
+  figures."""
+  evidence, prefix = TASKS[task], f"quality.{task}.method."
+  rows = []
+  for name, config in evidence.methods.items():
+    mean = out.get(f"{prefix}{name}_gain_mean")
+    if mean is None:
+      continue
+    p_max = out.get(f"{prefix}{name}_gain_delong_p_max")
+    verdict = holds(out, task, f"method.{name}_gain")
+    rows.append(f"| {name} | {config.mode.value}, {config.distillation_loss} | "
+                f"{mean:+.4f} ± {out[f'{prefix}{name}_gain_std']:.4f} | "
+                + ("" if p_max is None else f"{p_max:.2g}") + " | "
+                + _says(verdict, "helps", "does not help") + " |")
+  if not rows:
+    return []
+  return ["| method | mode, loss | student AUC gain over the baseline | DeLong p, max "
+          "over seeds | by the goal |", "| --- | --- | --- | --- | --- |", *rows]
+
+
 def sweep_plot(out: Mapping[str, float], task: str, path: str) -> bool:
   """One panel per sweep: gain over the baseline against the value, with std bars.
   Writes `path` (SVG) and returns True where the task has sweep figures."""
@@ -549,6 +592,9 @@ def task_section(out: Mapping[str, float], task: str) -> str:
   if evidence.notes:
     lines += ["", evidence.notes(out)]
   lines += ["", f"![AUC by mode and head]({_svg_name(task)})", ""]
+  methods = method_lines(out, task)
+  if methods:
+    lines += ["### Methods", "", *methods, ""]
   sweeps = sweep_lines(out, task)
   if sweeps:
     lines += ["### Sweeps", "", *sweeps, "",
@@ -627,6 +673,8 @@ def run_task(job: EvidenceJob, task: str) -> dict[str, float]:
     steps = job.epochs * (job.steps_per_epoch or -(-dataset.example_count(
         "train", task) // train_config.batch_size))
     variants.update(sweep_variants(evidence, steps))
+    variants.update({f"method.{name}": config
+                     for name, config in evidence.methods.items()})
   rows = compare.run_variants(dataset, work_dir, variants, job.seeds, train_config)
   extra = {}
   if evidence.oracle_teachers:

@@ -202,3 +202,15 @@ def test_the_sweep_plot_is_an_svg_with_a_panel_per_sweep(tmp_path):
   assert "lambda_sweep" in svg and "swap_sweep" in svg
   xml.dom.minidom.parseString(svg)
   assert not evidence.sweep_plot({}, "ctr", str(tmp_path / "none.svg"))
+
+
+def test_methods_get_paired_gains_and_a_table_row_each():
+  rows = [dict(r) for r in ROWS] + [
+      {"mode": "method.kl", "seed": s, "student_auc": 0.64 + 0.02 * s,
+       "student_gauc": 0.5} for s in (0, 1)]
+  out = evidence.figures(rows, {})
+  assert out["quality.cvr.method.kl_gain_mean"] == pytest.approx(0.04)
+  out["quality.cvr.method.kl_gain_delong_p_max"] = 1e-3
+  table = "\n".join(evidence.method_lines(out, "cvr"))
+  assert "| kl | pfd, kl | +0.0400 ± 0.0000 | 0.001 | helps |" in table
+  assert "| js |" not in table  # Not trained: no row.
