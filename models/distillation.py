@@ -27,7 +27,7 @@ from models import losses
 from models import metrics as metrics_lib
 from models import towers
 from models import two_tower
-from models.config import Architecture, Mode, ModelConfig
+from models.config import LAMBDA_AUTO, Architecture, Mode, ModelConfig
 
 
 def _unique(variables) -> list[tf.Variable]:
@@ -124,6 +124,10 @@ class DistillationModel(tf.keras.Model):
             "but the spec names no request feature: add `request: <feature>` to its "
             "identity (WORKSPACE.md, 'The feature spec file').")
       self.request_feature = spec.request_feature
+    if config.lambda_value == LAMBDA_AUTO:
+      raise ValueError(f"lambda_value={LAMBDA_AUTO!r} is chosen by models.train on "
+                       "validation; a model is built with a number (the chosen one is "
+                       "metrics.json's model_config).")
     self.lambda_schedule = losses.LambdaSchedule(
         config.lambda_value if config.mode.distills else 0.0, config.swap_step,
         config.ramp_steps)

@@ -336,3 +336,9 @@ def test_a_ranking_loss_needs_a_spec_that_names_requests(data_dir):
   with pytest.raises(ValueError, match="'bpr' ranks within requests.*identity"):
     distillation.DistillationModel(spec, data_dir,
                                    ModelConfig(**SMALL, distillation_loss="bpr"))
+
+
+def test_a_model_needs_a_concrete_lambda(data_dir):
+  with pytest.raises(ValueError, match="chosen by models.train on validation"):
+    distillation.DistillationModel(SPEC, data_dir, ModelConfig(task="cvr",
+                                                                lambda_value="auto"))
