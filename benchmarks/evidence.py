@@ -212,8 +212,7 @@ def ctr_findings(out: Mapping[str, float]) -> str:
 
 
 # Every vocabulary of the default spec: no table shared (RQ4's independent row).
-ALL_VOCABULARIES = frozenset(f.vocabulary for f in spec_lib.DEFAULT_SPEC
-                             if f.vocabulary is not None)
+ALL_VOCABULARIES = frozenset(spec_lib.DEFAULT_SPEC.vocabularies())
 
 
 def _cvr(mode: Mode, **overrides) -> ModelConfig:

@@ -15,6 +15,8 @@ ratios):
 * train.pfd_shared_encoding_over_student: the same when the teacher also reads the
   student's encoding (ModelConfig.share_student_encoding: the pooled behaviour
   sequence is computed once, not per head);
+* train.<method>_over_student: the same ratio for PFD with each distillation of the
+  literature (METHODS: other losses, hint transfer), on the same batches;
 * input.examples_per_s_over_training: the tf.data pipeline alone (features.input, read
   from disk) over the training loop that consumes it (the student's compiled step,
   fed by the same pipeline), in rounds of one each: input is never the bottleneck
@@ -43,6 +45,14 @@ CACHED_BATCHES = 20
 TIMED_STEPS = 200
 REPEATS = 5
 TASK = "cvr"
+# PFD variants whose step cost the bench compares (ModelConfig overrides): each loss
+# of models.losses beyond the default cross-entropy, and hint transfer.
+METHODS = {
+    **{loss: {"distillation_loss": loss}
+       for loss in ("kl", "js", "confidence_ranking", "mse_logits", "top_k",
+                    "ranking_distillation", "bpr", "listwise", "rcr")},
+    "hint": {"hint_weight": 1.0},
+}
 
 
 Batch = tuple[dict[str, tf.Tensor], tf.Tensor]
@@ -108,11 +118,13 @@ def measure() -> dict[str, float]:
                                   unshared_vocabularies=every_vocabulary),
         "pfd_shared_encoding": _model(dataset, Mode.PFD,
                                       share_student_encoding=True),
+        **{name: _model(dataset, Mode.PFD, **overrides)
+           for name, overrides in METHODS.items()},
     }, batches)
     input_rounds = _input_rounds(_model(dataset, Mode.STUDENT), pipeline)
   figures = {f"train.{name}_examples_per_s": _median(rounds, lambda r: r[name])
              for name in rounds[0]}
-  for name in ("pfd_shared", "pfd_independent", "pfd_shared_encoding"):
+  for name in ("pfd_shared", "pfd_independent", "pfd_shared_encoding", *METHODS):
     # The ratio within each round, then the median: a burst of load on the machine
     # moves one round's speeds together, not their ratio.
     figures[f"train.{name}_over_student"] = _median(
