@@ -75,6 +75,7 @@ _NESTED = ("user", "item")  # The impression's objects whose keys are features.
 _METADATA = {"impression_id": spec_lib.DType.STRING,
              "request_id": spec_lib.DType.STRING, "ts_ms": spec_lib.DType.INT64}
 _IDENTITY = {"user": "user_id", "item": "item_id"}
+_REQUEST = "request_id"  # The metadata key that groups a request's impressions.
 _POSITION = "position"
 _EVENT_KEYS = {"impression_id", "ts_ms", "event"}  # Every detail line's; not fields.
 _SCALARS = (str, int, float, type(None))  # Else (bool, list, object): unusable.
@@ -482,10 +483,14 @@ class _Proposer:
     for key, dtype in _METADATA.items():
       stats = self.imp.stats.get(f"impression.{key}")
       if stats is not None and stats.present:
+        name = self.names.take(key)
+        notes = [f"{self._lacking(stats)}; the job requires it on every line."]
+        if key == _REQUEST:
+          self.out.identity["request"] = name
+          notes.append("identity.request: ranking losses and metrics rank within it.")
         entries.append(_Entry(
-            {"name": self.names.take(key), "kind": "metadata", "dtype": dtype.value,
-             "source": f"impression.{key}"},
-            [f"{self._lacking(stats)}; the job requires it on every line."]))
+            {"name": name, "kind": "metadata", "dtype": dtype.value,
+             "source": f"impression.{key}"}, notes))
     return entries
 
   def _logged(self) -> tuple[list[_Entry], list[_Entry], list[_Entry]]:

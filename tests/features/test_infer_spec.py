@@ -82,7 +82,7 @@ def test_kinds_follow_the_values(inferred):
   # scores is 9.97..., so 2 x p99.9 = 19.9... -> 20.
   assert score.bounds == (0.0, 20.0)
   assert score.default == 3.0  # The median of 0.5 1.5 2.5 3.5 4.5 10, to 2 digits.
-  assert spec.identity == {"user": "user_id", "item": "item_id"}
+  assert spec.identity == {"user": "user_id", "item": "item_id", "request": "request_id"}
   assert {f.name for f in spec if f.kind is spec_lib.Kind.METADATA} == {
       "impression_id", "request_id", "ts_ms"}
   assert spec["position"].privileged_in == frozenset({"ctr", "cvr"})
