@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from absl import app
 import numpy as np
@@ -563,9 +563,16 @@ def task_section(out: Mapping[str, float], task: str) -> str:
   prefix = f"quality.{task}"
   summary, ceilings = from_figures(out, task)
   seeds = out.get(f"{prefix}.num_seeds")
+  protocol = {key.removeprefix(f"{prefix}.protocol."): value for key, value in
+              out.items() if key.startswith(f"{prefix}.protocol.")}
   lines = [f"## {task.upper()}", "",
            (f"{int(seeds)} seeds; " if seeds else "") + "mean ± std over seeds. "
            f"{evidence.legend}", "",
+           *([f"Protocol, alike for every row: " + ", ".join(
+               f"{name} {value:g}" for name, value in sorted(protocol.items()))
+              + " (validation_days: the train split's last days validate; "
+              "early_stopping_patience: epochs without a better validation AUC before "
+              "the best epoch is restored; each off at zero).", ""] if protocol else []),
            compare.format_table(summary, ceilings, spec_lib.DEFAULT_SPEC), ""]
   for name, (variant, reference) in evidence.gains.items():
     if f"{prefix}.{name}_mean" not in out:
@@ -658,12 +665,21 @@ class EvidenceJob:
                        f"{sorted(TASKS)}.")
 
 
-def run_task(job: EvidenceJob, task: str) -> dict[str, float]:
-  """Trains the task's variants for every seed; returns its figures."""
+def run_task(job: EvidenceJob, task: str, protocol: Mapping[str, Any] | None = None
+             ) -> dict[str, float]:
+  """Trains the task's variants for every seed; returns its figures.
+
+  Args:
+    protocol: TrainConfig overrides every run gets alike (e.g. validation_days,
+      early_stopping_patience, learning_rate_grid: models.train's flags), recorded as
+      `quality.<task>.protocol.<knob>` where numeric.
+  """
   evidence = TASKS[task]
-  train_config = train.TrainConfig(
-      epochs=job.epochs, batch_size=job.batch_size or evidence.batch_size,
-      steps_per_epoch=job.steps_per_epoch, shuffle_buffer=evidence.shuffle_buffer)
+  protocol = dict(protocol or {})
+  train_config = train.TrainConfig(**{
+      "epochs": job.epochs, "batch_size": job.batch_size or evidence.batch_size,
+      "steps_per_epoch": job.steps_per_epoch,
+      "shuffle_buffer": evidence.shuffle_buffer, **protocol})
   work_dir = os.path.join(job.work_dir, task)
   oracle_dir = os.path.join(job.raw_dir, "oracle")
   dataset = dataset_lib.PublishedDataset.open(job.data_dir)
@@ -683,6 +699,9 @@ def run_task(job: EvidenceJob, task: str) -> dict[str, float]:
     extra[f"quality.{task}.soft_label_noise_kept"] = (
         teacher_ceiling.soft_label_noise_kept(oracle))
   ceilings = compare.load_ceilings(oracle_dir, task)
+  extra.update({f"quality.{task}.protocol.{name}": float(getattr(train_config, name))
+                for name in ("epochs", "batch_size", "validation_days",
+                             "early_stopping_patience")})
   return {**figures(rows, ceilings, task), **extra, **sweep_figures(rows, task),
           **delong_figures(work_dir, task, job.seeds, {r["mode"] for r in rows})}
 
@@ -694,8 +713,12 @@ def main(argv: Sequence[str]) -> None:
   path = os.path.join(job.output_dir, "evidence.json")
   results.update_results(path, world_figures(
       dataset_lib.PublishedDataset.open(job.data_dir)))
+  # models.train's protocol flags, alike for every run (the job's own win).
+  protocol = {name: value for name, value in config_flags.explicit(
+      train.TrainConfig).items() if name not in
+              {f.name for f in dataclasses.fields(EvidenceJob)}}
   for task in job.tasks:
-    results.update_results(path, run_task(job, task))
+    results.update_results(path, run_task(job, task, protocol))
   render(job.output_dir)
 
 
@@ -716,4 +739,5 @@ def render(output_dir: str) -> None:
 
 if __name__ == "__main__":
   config_flags.define(EvidenceJob)
+  config_flags.define(train.TrainConfig)
   app.run(main)

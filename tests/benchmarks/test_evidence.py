@@ -123,6 +123,7 @@ def _every_figure(task, low):
                 f"{step}_gauc_gain_std"):
       out[f"{prefix}.{key}"] = low + rng.random() / 2
   for key in ("bayes_auc_regular", "bayes_auc_full", "soft_label_noise_kept",
+              "protocol.epochs", "protocol.validation_days",
               *(f"paper.{row}_auc" for row in evidence_task.paper)):
     out[f"{prefix}.{key}"] = low + rng.random() / 2
   return out
