@@ -17,17 +17,17 @@ enter L_d through tf.stop_gradient, so the distillation term never reaches the t
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import tensorflow as tf
 
 from features import spec as spec_lib
 from models import embeddings
+from models import heads
 from models import losses
 from models import metrics as metrics_lib
 from models import towers
-from models import two_tower
-from models.config import LAMBDA_AUTO, Architecture, Mode, ModelConfig
+from models.config import LAMBDA_AUTO, Mode, ModelConfig
 
 
 def _unique(variables) -> list[tf.Variable]:
@@ -37,32 +37,6 @@ def _unique(variables) -> list[tf.Variable]:
       seen.add(id(v))
       result.append(v)
   return result
-
-
-Head = towers.MlpHead | two_tower.TwoTowerHead
-
-
-def build_head(name: str, features: Sequence[spec_lib.Feature],
-               tables: Mapping[str, embeddings.EmbeddingTable],
-               spec: spec_lib.FeatureSpec, config: ModelConfig,
-               shared_encoder: towers.FeatureEncoder | None = None) -> Head:
-  """The student or teacher head (`name`), of the architecture `config` gives it.
-
-  Every head maps the batch to `[batch]` logits, so losses, gradient routing and modes
-  are the same whatever the heads are.
-
-  Args:
-    shared_encoder: For an MLP/DCN head: another head's encoder it also reads.
-  """
-  architecture = getattr(config, f"{name}_architecture")
-  hidden = getattr(config, f"{name}_hidden")
-  if architecture is Architecture.TWO_TOWER:
-    return two_tower.TwoTowerHead(features, tables, spec, hidden, config.tower_dim,
-                                  config.inner_product_scale, config.item_bias,
-                                  name=name)
-  cross_layers = config.cross_layers if architecture is Architecture.DCN else 0
-  return towers.MlpHead(features, tables, spec, hidden, cross_layers, shared_encoder,
-                        name=name)
 
 
 class DistillationModel(tf.keras.Model):
@@ -100,7 +74,8 @@ class DistillationModel(tf.keras.Model):
     def head(name, features, vocabs, shared_encoder=None):
       tables = {**embeddings.build_tables(data_dir, vocabs - shared_names, dim, name,
                                           hash_bins), **shared}
-      return build_head(name, features, tables, spec, config, shared_encoder)
+      return heads.build_head(heads.HeadInputs(name, features, tables, spec, config,
+                                               shared_encoder))
 
     if config.mode.has_student:
       self.student = head("student", self.student_features, student_vocabs)

@@ -1,0 +1,104 @@
+"""What a teacher or student head is: a declared interface and a registry of builders.
+
+Adding an architecture touches this module (a builder, registered under a new
+`config.Architecture`) plus the module of the head itself; `DistillationModel` only
+asks `build_head` for its two heads and routes their gradients.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Mapping, Protocol, Sequence, runtime_checkable
+
+import tensorflow as tf
+
+from features import spec as spec_lib
+from models import embeddings
+from models import towers
+from models import two_tower
+from models.config import Architecture, ModelConfig
+
+
+@runtime_checkable
+class Head(Protocol):
+  """A head maps a batch to `[batch]` logits, so losses, gradient routing and modes
+  are the same whatever the heads are (tensorflow-recommenders declares its
+  `factorized_top_k.TopK` the same way)."""
+  trainable_variables: list[tf.Variable]
+
+  def __call__(self, features: Mapping[str, tf.Tensor], training: bool = False,
+               lookups: towers.BatchLookups | None = None) -> tf.Tensor:
+    ...
+
+
+@dataclasses.dataclass(frozen=True)
+class HeadInputs:
+  """What a builder reads to build one head.
+
+  Attributes:
+    name: "student" or "teacher": which of the config's `<name>_*` knobs apply.
+    features: The features the head reads.
+    tables: Embedding tables by vocabulary (shared ones included).
+    spec: The dataset's spec.
+    config: The model's config.
+    shared_encoder: Another head's encoder this one also reads (MLP/DCN heads).
+  """
+  name: str
+  features: Sequence[spec_lib.Feature]
+  tables: Mapping[str, embeddings.EmbeddingTable]
+  spec: spec_lib.FeatureSpec
+  config: ModelConfig
+  shared_encoder: towers.FeatureEncoder | None = None
+
+  @property
+  def hidden(self) -> tuple[int, ...]:
+    return getattr(self.config, f"{self.name}_hidden")
+
+
+HeadBuilder = Callable[[HeadInputs], Head]
+HEADS: dict[Architecture, HeadBuilder] = {}
+
+
+def register_head(architecture: Architecture) -> Callable[[HeadBuilder], HeadBuilder]:
+  """Decorator adding a builder to `HEADS` for `architecture`."""
+
+  def register(builder: HeadBuilder) -> HeadBuilder:
+    if architecture in HEADS:
+      raise ValueError(f"Head {architecture.value!r} is already registered (by "
+                       f"{HEADS[architecture].__qualname__}).")
+    HEADS[architecture] = builder
+    return builder
+
+  return register
+
+
+def build_head(inputs: HeadInputs) -> Head:
+  """The head of the architecture `inputs.config` gives `inputs.name`."""
+  architecture = getattr(inputs.config, f"{inputs.name}_architecture")
+  if architecture not in HEADS:
+    raise ValueError(f"No head builder for {inputs.name}_architecture="
+                     f"{architecture.value!r}; registered: "
+                     f"{sorted(a.value for a in HEADS)}.")
+  return HEADS[architecture](inputs)
+
+
+@register_head(Architecture.MLP)
+def mlp_head(inputs: HeadInputs) -> towers.MlpHead:
+  return towers.MlpHead(inputs.features, inputs.tables, inputs.spec, inputs.hidden, 0,
+                        inputs.shared_encoder, name=inputs.name)
+
+
+@register_head(Architecture.DCN)
+def dcn_head(inputs: HeadInputs) -> towers.MlpHead:
+  return towers.MlpHead(inputs.features, inputs.tables, inputs.spec, inputs.hidden,
+                        inputs.config.cross_layers, inputs.shared_encoder,
+                        name=inputs.name)
+
+
+@register_head(Architecture.TWO_TOWER)
+def two_tower_head(inputs: HeadInputs) -> two_tower.TwoTowerHead:
+  config = inputs.config
+  return two_tower.TwoTowerHead(inputs.features, inputs.tables, inputs.spec,
+                                inputs.hidden, config.tower_dim,
+                                config.inner_product_scale, config.item_bias,
+                                name=inputs.name)

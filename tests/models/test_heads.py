@@ -1,0 +1,33 @@
+"""The head registry: every architecture has a builder, and each builds its head."""
+
+import pytest
+
+from models import embeddings
+from models import heads
+from models import towers
+from models import two_tower
+from models.config import Architecture, ModelConfig
+from synthetic import SPEC
+
+
+def test_every_architecture_has_a_builder_and_a_duplicate_is_refused():
+  assert set(heads.HEADS) == set(Architecture)
+  with pytest.raises(ValueError, match="'mlp' is already registered"):
+    heads.register_head(Architecture.MLP)(heads.mlp_head)
+
+
+@pytest.mark.parametrize("architecture, kind, crosses", [
+    (Architecture.MLP, towers.MlpHead, 0), (Architecture.DCN, towers.MlpHead, 3),
+    (Architecture.TWO_TOWER, two_tower.TwoTowerHead, None)])
+def test_each_builder_builds_its_head_from_the_config(data_dir, architecture, kind,
+                                                      crosses):
+  config = ModelConfig(task="cvr", teacher_architecture=architecture, cross_layers=3,
+                       teacher_hidden=(8,))
+  features = SPEC.regular("cvr")
+  tables = embeddings.build_tables(
+      data_dir, {f.vocabulary for f in features if f.vocabulary}, 4, "teacher", {})
+  head = heads.build_head(heads.HeadInputs("teacher", features, tables, SPEC, config))
+  assert isinstance(head, kind) and isinstance(head, heads.Head)
+  assert head.name == "teacher"
+  if crosses is not None:
+    assert len(head.tower._crosses) == crosses  # pylint: disable=protected-access
