@@ -51,8 +51,9 @@ model = built[0]
 devices = {{v.name: v.device for v in model.variables}}
 # The distillation term's gradient, read on the coordinator, on one eval batch.
 from features import input as input_lib
+# In order: the export check below compares the split's first 64 records.
 features, labels = next(iter(input_lib.make_dataset({data_dir!r}, "eval", "ctr", 64,
-                                                    shuffle=False)))
+                                                    shuffle=False, deterministic=True)))
 with tf.GradientTape(persistent=True) as tape:
   out = model.compute_losses(features, labels, None, training=True)
 teacher_only = model.variable_groups()["teacher_only"]
