@@ -163,11 +163,19 @@ def cvr_findings(out: Mapping[str, float]) -> str:
         + ("falls below it, as in the paper: its teacher sees post-event features "
            "only, so its soft labels carry less of what the student can learn from "
            "its own features." if below else
-           "does not fall below it, unlike the paper: post-event behaviour in this "
-           "world also reflects the user x item affinity the student can learn "
-           "(post_event_affinity), so a teacher without regular features still "
-           "teaches it."))
+           "does not fall below it, unlike the paper. A likely reason, which the "
+           "post_event_affinity sweep tests: post-event behaviour in this world also "
+           "reflects the user x item affinity that the student can learn, so a "
+           "teacher without regular features can still teach it."))
   full, regular = f("oracle_full_gain_mean"), f("oracle_regular_gain_mean")
+  pfd, sharing = f("pfd_gain_mean"), f("shared_minus_independent")
+  if None not in (pfd, full, sharing) and pfd > full:
+    parts.append(
+        f"PFD's gain exceeds the perfect privileged teacher's ({full:+.4f}): its "
+        "learnt teacher also trains the embedding tables it shares with the student, "
+        "an auxiliary task the oracle teacher has no weights for. With independent "
+        f"tables PFD gains {pfd - sharing:+.4f}, and sharing adds {sharing:+.4f} "
+        f"± {f('shared_minus_independent_std'):.4f} (RQ4).")
   if full is not None and regular is not None:
     closed = f("oracle_full_gap_closed")
     parts.append(
@@ -175,8 +183,7 @@ def cvr_findings(out: Mapping[str, float]) -> str:
         + (f" ({closed:.1%} of the gap to the regular-feature ceiling)"
            if closed is not None else "")
         + f", and handing the student P(purchase | x) itself (oracle_regular) "
-        f"{regular:+.4f}: that is all any teacher can give the student here, and what "
-        "the learnt teacher gives is bounded by it.")
+        f"{regular:+.4f}: all that soft labels alone can give the student here.")
   return " ".join(parts)
 
 
@@ -298,23 +305,28 @@ def ensure_dataset(data_dir: str, raw_dir: str, world: str = "demo") -> None:
                                preset=world)
 
 
-def world_figures(dataset: dataset_lib.PublishedDataset) -> dict[str, float]:
-  """How dense the world is, from its run report: `quality.world.*` (train clicks per
-  user and per item over the vocabularies' ids, eval purchases, the rates)."""
+def world_figures(dataset: dataset_lib.PublishedDataset, task: str
+                  ) -> dict[str, float]:
+  """How dense the world a task ran on is, from its run report:
+  `quality.<task>.world.*` (its users and items, train clicks per user and per item
+  over the vocabularies' ids, train CTR; for a clicked-only task its eval positives
+  and their rate per click)."""
   spec, report = dataset.spec, dataset.report
+  prefix = f"quality.{task}.world"
   clicks = report.positives("train", spec.click_label)
   sizes = report.vocabulary_sizes
-  out = {"quality.world.train_clicks": float(clicks),
-         "quality.world.train_ctr": clicks / report.examples("train")}
+  out = {f"{prefix}.train_clicks": float(clicks),
+         f"{prefix}.train_ctr": clicks / report.examples("train")}
   for group in ("user", "item"):
     vocabulary = spec[getattr(spec, f"{group}_feature")].vocabulary
-    out[f"quality.world.train_clicks_per_{group}"] = clicks / sizes[vocabulary]
-  for task in spec.tasks.values():
-    if task.clicked_only:
-      positives = report.positives("eval", task.label)
-      out[f"quality.world.eval_{task.label}s"] = float(positives)
-      out[f"quality.world.eval_{task.name}"] = positives / report.positives(
-          "eval", spec.click_label)
+    out[f"{prefix}.{group}s"] = float(sizes[vocabulary])
+    out[f"{prefix}.train_clicks_per_{group}"] = clicks / sizes[vocabulary]
+  task_spec = spec.task(task)
+  if task_spec.clicked_only:
+    positives = report.positives("eval", task_spec.label)
+    out[f"{prefix}.eval_positives"] = float(positives)
+    out[f"{prefix}.eval_positive_rate"] = positives / report.positives(
+        "eval", spec.click_label)
   return out
 
 
@@ -567,7 +579,7 @@ def task_section(out: Mapping[str, float], task: str) -> str:
               out.items() if key.startswith(f"{prefix}.protocol.")}
   lines = [f"## {task.upper()}", "",
            (f"{int(seeds)} seeds; " if seeds else "") + "mean ± std over seeds. "
-           f"{evidence.legend}", "",
+           f"{evidence.legend}", "", *world_line(out, task),
            *([f"Protocol, alike for every row: " + ", ".join(
                f"{name} {value:g}" for name, value in sorted(protocol.items()))
               + " (validation_days: the train split's last days validate; "
@@ -603,26 +615,27 @@ def task_section(out: Mapping[str, float], task: str) -> str:
     lines += ["### Methods", "", *methods, ""]
   sweeps = sweep_lines(out, task)
   if sweeps:
-    lines += ["### Sweeps", "", *sweeps, "",
-              f"![Gain over the baseline by sweep]({_svg_name(task, 'sweeps')})", ""]
+    plotted = any(_sweep_points(out, task, name) for name in evidence.sweeps)
+    lines += ["### Sweeps", "", *sweeps, ""] + (
+        [f"![Gain over the baseline by sweep]({_svg_name(task, 'sweeps')})", ""]
+        if plotted else [])
   return "\n".join(lines)
 
 
-def world_section(out: Mapping[str, float]) -> list[str]:
-  """The world's density (`world_figures`), where measured."""
-  f = functools.partial(_figure, out, "world")
+def world_line(out: Mapping[str, float], task: str) -> list[str]:
+  """The density of the world the task ran on (`world_figures`), where measured."""
+  f = functools.partial(_figure, out, f"{task}.world")
   if f("train_clicks") is None:
-    return []
-  rates = ", ".join(f"eval {key.removeprefix('quality.world.eval_')} rate {out[key]:.2%}"
-                    for key in sorted(out) if key.startswith("quality.world.eval_")
-                    and not key.endswith("s"))
-  counts = ", ".join(f"{out[key]:,.0f} {key.removeprefix('quality.world.')}"
-                     .replace("_", " ") for key in sorted(out)
-                     if key.startswith("quality.world.eval_") and key.endswith("s"))
-  return [f"World: {f('train_clicks'):,.0f} train clicks, "
+    return ["World: not recorded with these figures (runs before "
+            "`quality.<task>.world` existed).", ""]
+  positives = ("" if f("eval_positives") is None else
+               f"; {f('eval_positives'):,.0f} eval positives, "
+               f"{f('eval_positive_rate'):.2%} of eval clicks")
+  return [f"World: {f('users'):,.0f} users and {f('items'):,.0f} items (the "
+          f"vocabularies' ids), {f('train_clicks'):,.0f} train clicks, "
           f"{f('train_clicks_per_user'):.1f} per user and "
-          f"{f('train_clicks_per_item'):.1f} per item (over the vocabularies' ids), "
-          f"train CTR {f('train_ctr'):.2%}; {counts}; {rates}.", ""]
+          f"{f('train_clicks_per_item'):.1f} per item, train CTR "
+          f"{f('train_ctr'):.2%}{positives}.", ""]
 
 
 def markdown(out: Mapping[str, float]) -> str:
@@ -633,7 +646,6 @@ def markdown(out: Mapping[str, float]) -> str:
       "Written by `make evidence` (benchmarks/evidence.py) from the figures in "
       "benchmarks/evidence.json.",
       "",
-      *world_section(out),
       *[task_section(out, t) for t in present],
   ])
 
@@ -711,14 +723,13 @@ def main(argv: Sequence[str]) -> None:
   job = config_flags.from_flags(EvidenceJob)
   ensure_dataset(job.data_dir, job.raw_dir, job.world)
   path = os.path.join(job.output_dir, "evidence.json")
-  results.update_results(path, world_figures(
-      dataset_lib.PublishedDataset.open(job.data_dir)))
   # models.train's protocol flags, alike for every run (the job's own win).
   protocol = {name: value for name, value in config_flags.explicit(
       train.TrainConfig).items() if name not in
               {f.name for f in dataclasses.fields(EvidenceJob)}}
   for task in job.tasks:
-    results.update_results(path, run_task(job, task, protocol))
+    results.update_results(path, {**run_task(job, task, protocol), **world_figures(
+        dataset_lib.PublishedDataset.open(job.data_dir), task)})
   render(job.output_dir)
 
 

@@ -135,10 +135,12 @@ def test_every_number_in_the_evidence_prose_is_read_from_the_figures():
   texts = []
   for low, stds, p in ((0.0, 2.0, 0.01), (0.5, 3.5, 0.002)):
     out = {k: v for task in evidence.TASKS for k, v in _every_figure(task, low).items()}
-    out.update({f"quality.world.{name}": (1 + low) * value for name, value in (
-        ("train_clicks", 1e5), ("train_clicks_per_user", 31.0),
-        ("train_clicks_per_item", 117.0), ("train_ctr", 0.031),
-        ("eval_purchases", 3333.0), ("eval_cvr", 0.017))})
+    out.update({f"quality.{task}.world.{name}": (1 + low) * value
+                for task in evidence.TASKS for name, value in (
+                    ("users", 7e3), ("items", 3e3), ("train_clicks", 1e5),
+                    ("train_clicks_per_user", 31.0), ("train_clicks_per_item", 117.0),
+                    ("train_ctr", 0.031), ("eval_positives", 3333.0),
+                    ("eval_positive_rate", 0.017))})
     with pytest.MonkeyPatch.context() as patch:
       patch.setattr(evidence, "GAIN_STDS", stds)
       patch.setattr(evidence, "DELONG_P", p)
@@ -156,14 +158,16 @@ def test_every_number_in_the_evidence_prose_is_read_from_the_figures():
 
 def test_world_figures_count_the_density_from_the_run_report(tiny_world):
   dataset = dataset_lib.PublishedDataset.open(tiny_world.examples_dir)
-  out = evidence.world_figures(dataset)
+  out = evidence.world_figures(dataset, "cvr")
   report = dataset.report
   clicks = report.positives("train", "click")
-  assert out["quality.world.train_clicks"] == clicks > 0
-  assert out["quality.world.train_clicks_per_user"] == pytest.approx(
+  assert out["quality.cvr.world.train_clicks"] == clicks > 0
+  assert out["quality.cvr.world.train_clicks_per_user"] == pytest.approx(
       clicks / report.vocabulary_sizes["user_id"])
-  assert out["quality.world.eval_purchases"] == report.positives("eval", "purchase")
-  assert 0 < out["quality.world.train_ctr"] < 1
+  assert out["quality.cvr.world.eval_positives"] == report.positives("eval", "purchase")
+  assert 0 < out["quality.cvr.world.train_ctr"] < 1
+  assert "quality.ctr.world.eval_positives" not in evidence.world_figures(dataset, "ctr")
+  assert "World: " in "\n".join(evidence.world_line(out, "cvr"))
 
 
 def test_sweeps_are_paired_gains_per_value_and_rq4_compares_the_tables():
