@@ -135,7 +135,7 @@ def _figure(out: Mapping[str, float], task: str, name: str) -> float | None:
 def holds(out: Mapping[str, float], task: str, gain: str) -> bool | None:
   """Whether `gain` meets the goal (GAIN_STDS, DELONG_P); None where not measured."""
   mean, std = _figure(out, task, f"{gain}_mean"), _figure(out, task, f"{gain}_std")
-  p_max = _figure(out, task, f"{gain}_delong_p_max")
+  p_max = _figure(out, task, f"{gain.removesuffix('_gain')}_delong_p_max")
   if mean is None or p_max is None:
     return None
   return mean > GAIN_STDS * std and p_max < DELONG_P
@@ -155,7 +155,7 @@ def cvr_findings(out: Mapping[str, float]) -> str:
         f"PFD {'beats' if verdict else 'does not beat'} the baseline by the goal "
         f"(a paired gain beyond {GAIN_STDS:g} std and DeLong's p below {DELONG_P:g} on "
         f"every seed): {f('pfd_gain_mean'):+.4f} ± {f('pfd_gain_std'):.4f}, p at most "
-        f"{f('pfd_gain_delong_p_max'):.2g}.")
+        f"{f('pfd_delong_p_max'):.2g}.")
   if f("lupi_gain_mean") is not None:
     below = f("lupi_gain_mean") < 0
     parts.append(
@@ -341,8 +341,8 @@ def paired_gain(rows, mode: str, baseline: str, metric: str) -> np.ndarray:
 def delong_figures(work_dir: str, task: str, seeds: Sequence[int],
                    trained: set[str]) -> dict[str, float]:
   """Per gain and seed, DeLong's p-value for the variant's student AUC against the
-  reference's on the same eval examples (`<gain>_delong_p_seed<s>`), and the largest
-  over seeds (`<gain>_delong_p_max`)."""
+  reference's on the same eval examples (`<step>_delong_p_seed<s>`, the gain's name
+  without `_gain`), and the largest over seeds (`<step>_delong_p_max`)."""
   prefix = f"quality.{task}"
   out = {}
   for name, (variant, reference) in TASKS[task].all_gains.items():
@@ -356,8 +356,8 @@ def delong_figures(work_dir: str, task: str, seeds: Sequence[int],
                                     err_msg=f"{variant} and {reference}, seed {seed}")
       p_values.append(metrics.delong_test(a["labels"], a["student"],
                                           b["student"]).p_value)
-      out[f"{prefix}.{name}_delong_p_seed{seed}"] = p_values[-1]
-    out[f"{prefix}.{name}_delong_p_max"] = max(p_values)
+      out[f"{prefix}.{name.removesuffix('_gain')}_delong_p_seed{seed}"] = p_values[-1]
+    out[f"{prefix}.{name.removesuffix('_gain')}_delong_p_max"] = max(p_values)
   return out
 
 
@@ -532,7 +532,7 @@ def method_lines(out: Mapping[str, float], task: str) -> list[str]:
     mean = out.get(f"{prefix}{name}_gain_mean")
     if mean is None:
       continue
-    p_max = out.get(f"{prefix}{name}_gain_delong_p_max")
+    p_max = out.get(f"{prefix}{name}_delong_p_max")
     verdict = holds(out, task, f"method.{name}_gain")
     rows.append(f"| {name} | {config.mode.value}, {config.distillation_loss} | "
                 f"{mean:+.4f} ± {out[f'{prefix}{name}_gain_std']:.4f} | "
@@ -593,7 +593,7 @@ def task_section(out: Mapping[str, float], task: str) -> str:
     per_seed = ", ".join(f"{out[key]:+.4f}" for key in sorted(out)
                          if key.startswith(f"{prefix}.{name}_seed"))
     verdict = "beyond" if mean > GAIN_STDS * std else "NOT beyond"
-    p_max = out.get(f"{prefix}.{name}_delong_p_max")
+    p_max = out.get(f"{prefix}.{name.removesuffix('_gain')}_delong_p_max")
     closed = out.get(f"{prefix}.{name.removesuffix('_gain')}_gap_closed")
     lines.append(f"- `{name}`: {variant} student AUC minus {reference}'s, paired by "
                  f"seed: {mean:+.4f} ± {std:.4f}"

@@ -88,9 +88,9 @@ def test_each_gain_gets_delong_p_values_per_seed_and_their_max(tmp_path):
     _write_scores(tmp_path / f"pfd-seed{seed}", labels,
                   (1.5 if seed == 0 else 0.3) * labels + noise)
   out = evidence.delong_figures(str(tmp_path), "cvr", [0, 1], {"student", "pfd"})
-  assert out["quality.cvr.pfd_gain_delong_p_seed0"] < 1e-6
-  assert out["quality.cvr.pfd_gain_delong_p_seed1"] == 1.0
-  assert out["quality.cvr.pfd_gain_delong_p_max"] == 1.0
+  assert out["quality.cvr.pfd_delong_p_seed0"] < 1e-6
+  assert out["quality.cvr.pfd_delong_p_seed1"] == 1.0
+  assert out["quality.cvr.pfd_delong_p_max"] == 1.0
   assert not any("oracle" in key for key in out)  # Not trained: no test.
   every_metric = {f"{head}_{m}": 0.5 for head in ("student", "teacher")
                   for m in ("gauc", "expensive_auc", "calibration")}
@@ -119,7 +119,7 @@ def _every_figure(task, low):
   for name in evidence_task.gains:
     step = name.removesuffix("_gain")
     for key in (f"{name}_mean", f"{name}_std", f"{name}_seed0", f"{name}_seed1",
-                f"{name}_delong_p_max", f"{step}_gap_closed", f"{step}_gauc_gain_mean",
+                f"{step}_delong_p_max", f"{step}_gap_closed", f"{step}_gauc_gain_mean",
                 f"{step}_gauc_gain_std"):
       out[f"{prefix}.{key}"] = low + rng.random() / 2
   for key in ("bayes_auc_regular", "bayes_auc_full", "soft_label_noise_kept",
@@ -151,9 +151,9 @@ def test_every_number_in_the_evidence_prose_is_read_from_the_figures():
   # What the findings say follows the figures: the goal is met, then it is not.
   gain = {"quality.cvr.pfd_gain_mean": 0.01, "quality.cvr.pfd_gain_std": 0.001}
   assert "PFD beats the baseline by the goal" in evidence.cvr_findings(
-      {**gain, "quality.cvr.pfd_gain_delong_p_max": 1e-4})
+      {**gain, "quality.cvr.pfd_delong_p_max": 1e-4})
   assert "PFD does not beat the baseline by the goal" in evidence.cvr_findings(
-      {**gain, "quality.cvr.pfd_gain_delong_p_max": 0.05})
+      {**gain, "quality.cvr.pfd_delong_p_max": 0.05})
 
 
 def test_world_figures_count_the_density_from_the_run_report(tiny_world):
@@ -215,7 +215,7 @@ def test_methods_get_paired_gains_and_a_table_row_each():
        "student_gauc": 0.5} for s in (0, 1)]
   out = evidence.figures(rows, {})
   assert out["quality.cvr.method.kl_gain_mean"] == pytest.approx(0.04)
-  out["quality.cvr.method.kl_gain_delong_p_max"] = 1e-3
+  out["quality.cvr.method.kl_delong_p_max"] = 1e-3
   table = "\n".join(evidence.method_lines(out, "cvr"))
   assert "| kl | pfd, kl | +0.0400 ± 0.0000 | 0.001 | helps |" in table
   assert "| js |" not in table  # Not trained: no row.
