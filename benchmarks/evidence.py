@@ -36,6 +36,7 @@ from config_flags import knob
 from benchmarks import datasets
 from benchmarks import results
 from benchmarks import teacher_ceiling
+from benchmarks import world_sweeps
 from features import dataset as dataset_lib
 from features import layout
 from features import spec as spec_lib
@@ -330,14 +331,6 @@ def world_figures(dataset: dataset_lib.PublishedDataset, task: str
   return out
 
 
-def paired_gain(rows, mode: str, baseline: str, metric: str) -> np.ndarray:
-  """Per seed: `mode`'s student metric minus the baseline's, same seed."""
-  by_seed = {(r["mode"], r["seed"]): r for r in rows}
-  seeds = sorted({r["seed"] for r in rows})
-  return np.array([by_seed[(mode, s)][metric] - by_seed[(baseline, s)][metric]
-                   for s in seeds])
-
-
 def delong_figures(work_dir: str, task: str, seeds: Sequence[int],
                    trained: set[str]) -> dict[str, float]:
   """Per gain and seed, DeLong's p-value for the variant's student AUC against the
@@ -382,10 +375,10 @@ def figures(rows, ceilings: dict[str, float], task: str = "cvr") -> dict[str, fl
       continue
     step = name.removesuffix("_gain")
     for metric, figure in (("student_auc", name), ("student_gauc", f"{step}_gauc_gain")):
-      gain = paired_gain(rows, variant, reference, metric)
+      gain = compare.paired_gain(rows, variant, reference, metric)
       out[f"{prefix}.{figure}_mean"] = float(gain.mean())
       out[f"{prefix}.{figure}_std"] = float(gain.std())
-    for seed, gain in zip(seeds, paired_gain(rows, variant, reference, "student_auc")):
+    for seed, gain in zip(seeds, compare.paired_gain(rows, variant, reference, "student_auc")):
       out[f"{prefix}.{name}_seed{seed}"] = float(gain)
     if "regular" in ceilings and reference == evidence.baseline:
       gap = ceilings["regular"] - summary[evidence.baseline]["student_auc"][0]
@@ -473,12 +466,12 @@ def sweep_figures(rows, task: str) -> dict[str, float]:
   for name, sweep in evidence.sweeps.items():
     for value in sweep.values:
       if f"{name}-{value:g}" in trained:
-        gain = paired_gain(rows, f"{name}-{value:g}", evidence.baseline, "student_auc")
+        gain = compare.paired_gain(rows, f"{name}-{value:g}", evidence.baseline, "student_auc")
         out[f"{prefix}.{name}.{value:g}"] = float(gain.mean())
         out[f"{prefix}.{name}.{value:g}_std"] = float(gain.std())
   if evidence.independent and set(evidence.independent) <= trained:
     independent, shared = evidence.independent
-    gain = paired_gain(rows, shared, independent, "student_auc")
+    gain = compare.paired_gain(rows, shared, independent, "student_auc")
     out[f"{prefix}.shared_minus_independent"] = float(gain.mean())
     out[f"{prefix}.shared_minus_independent_std"] = float(gain.std())
     seconds = {mode: np.mean([r["train_seconds"] for r in rows if r["mode"] == mode])
@@ -492,23 +485,38 @@ def _sweep_points(out: Mapping[str, float], task: str, name: str
                   ) -> list[tuple[float, float, float]]:
   """(value, gain mean, std) of one sweep's figures, in value order."""
   prefix = f"quality.{task}.{name}."
+  # Not the oracle rows beside a world sweep's (`<sweep>.<row>.<value>`).
   return sorted((float(key[len(prefix):]), out[key], out[f"{key}_std"])
-                for key in out if key.startswith(prefix) and not key.endswith("_std"))
+                for key in out if key.startswith(prefix) and not key.endswith("_std")
+                and key[len(prefix):].replace(".", "", 1).isdigit())
+
+
+def _swept(task: str) -> dict[str, tuple[str, str]]:
+  """Sweep name -> (what is trained, the knob swept): the task's sweeps, then the
+  world sweeps (benchmarks/world_sweeps.py) of its task."""
+  swept = {name: (sweep.base.mode.value, sweep.field)
+           for name, sweep in TASKS[task].sweeps.items()}
+  if task == world_sweeps.TASK:
+    swept.update({name: ("pfd, a world per value", sweep.field)
+                  for name, sweep in world_sweeps.WORLD_SWEEPS.items()})
+  return swept
 
 
 def sweep_lines(out: Mapping[str, float], task: str) -> list[str]:
   """The sweeps' and RQ4's markdown, from the figures."""
-  evidence, lines = TASKS[task], []
-  for name, sweep in evidence.sweeps.items():
+  lines = []
+  for name, (what, field) in _swept(task).items():
     points = _sweep_points(out, task, name)
     if not points:
       continue
     means = [mean for _, mean, _ in points]
     spread, noise = max(means) - min(means), max(std for _, _, std in points)
+    peak = int(np.argmax(means))
     shape = ("flat within noise" if spread <= GAIN_STDS * noise else
-             "falling" if means[-1] < means[0] else "rising" if means[-1] > means[0]
-             else "not monotone")
-    lines.append(f"- `{name}` ({sweep.base.mode.value}, {sweep.field}): " + ", ".join(
+             f"rising, then falling (peak at {points[peak][0]:g})"
+             if 0 < peak < len(means) - 1 else
+             "falling" if means[-1] < means[0] else "rising")
+    lines.append(f"- `{name}` ({what}, {field}): " + ", ".join(
         f"{value:g}: {mean:+.4f} ± {std:.4f}" for value, mean, std in points)
         + f" over the baseline; {shape} (spread {spread:.4f}, largest std "
         f"{noise:.4f}).")
@@ -547,7 +555,8 @@ def method_lines(out: Mapping[str, float], task: str) -> list[str]:
 def sweep_plot(out: Mapping[str, float], task: str, path: str) -> bool:
   """One panel per sweep: gain over the baseline against the value, with std bars.
   Writes `path` (SVG) and returns True where the task has sweep figures."""
-  names = [n for n in TASKS[task].sweeps if _sweep_points(out, task, n)]
+  swept = _swept(task)
+  names = [n for n in swept if _sweep_points(out, task, n)]
   if not names:
     return False
   import matplotlib  # pylint: disable=g-import-not-at-top
@@ -560,7 +569,7 @@ def sweep_plot(out: Mapping[str, float], task: str, path: str) -> bool:
     axis.errorbar(values, means, yerr=stds, marker="o", capsize=3)
     axis.axhline(0.0, color="gray", linestyle="--", linewidth=1)
     axis.set_title(name)
-    axis.set_xlabel(TASKS[task].sweeps[name].field)
+    axis.set_xlabel(swept[name][1])
     axis.set_ylabel("student AUC gain over baseline")
   figure.tight_layout()
   with tf.io.gfile.GFile(path, "wb") as f:
@@ -615,7 +624,7 @@ def task_section(out: Mapping[str, float], task: str) -> str:
     lines += ["### Methods", "", *methods, ""]
   sweeps = sweep_lines(out, task)
   if sweeps:
-    plotted = any(_sweep_points(out, task, name) for name in evidence.sweeps)
+    plotted = any(_sweep_points(out, task, name) for name in _swept(task))
     lines += ["### Sweeps", "", *sweeps, ""] + (
         [f"![Gain over the baseline by sweep]({_svg_name(task, 'sweeps')})", ""]
         if plotted else [])

@@ -87,6 +87,15 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, tuple[float
           for mode, metrics in by_mode.items()}
 
 
+def paired_gain(rows: Sequence[dict[str, Any]], mode: str, baseline: str, metric: str
+                ) -> np.ndarray:
+  """Per seed: `mode`'s `metric` minus the baseline's, same seed (seed order)."""
+  by_seed = {(r["mode"], r["seed"]): r for r in rows}
+  seeds = sorted({r["seed"] for r in rows})
+  return np.array([by_seed[(mode, s)][metric] - by_seed[(baseline, s)][metric]
+                   for s in seeds])
+
+
 def load_ceilings(oracle_dir: str | None, task: str) -> dict[str, float]:
   """The simulator's Bayes-optimal eval AUCs for the task, if an oracle is at hand."""
   path = oracle_dir and os.path.join(oracle_dir, "summary.json")

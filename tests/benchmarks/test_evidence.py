@@ -219,3 +219,12 @@ def test_methods_get_paired_gains_and_a_table_row_each():
   table = "\n".join(evidence.method_lines(out, "cvr"))
   assert "| kl | pfd, kl | +0.0400 ± 0.0000 | 0.001 | helps |" in table
   assert "| js |" not in table  # Not trained: no row.
+
+
+def test_a_sweep_that_peaks_inside_reads_as_rising_then_falling():
+  gains = {0.25: 0.001, 1: 0.004, 8: 0.0}
+  out = {f"quality.cvr.informativeness_sweep.{v:g}": g for v, g in gains.items()}
+  out.update({f"{k}_std": 0.0005 for k in list(out)})
+  out["quality.cvr.informativeness_sweep.oracle_full.1"] = 0.9  # Beside, not a point.
+  text = "\n".join(evidence.sweep_lines(out, "cvr"))
+  assert "rising, then falling (peak at 1)" in text and "0.9000" not in text
