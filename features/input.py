@@ -117,22 +117,20 @@ def _task_blocks(dataset: dataset_lib.PublishedDataset, split: str, task: str, *
     raise ValueError(f"{pipelines} input pipelines share {len(paths)} shard(s) block "
                      "by block: the shuffle needs a seed for them to agree.")
   deterministic = deterministic or share_blocks  # The same blocks in every pipeline.
-  click = [spec[spec.click_label]]
   if time_range is not None and spec.time_feature is None:
     raise ValueError(f"A time_range needs the spec's time feature: a metadata feature "
                      f"with source {spec_lib.IMPRESSION_TIME_SOURCE!r}; the spec of "
                      f"{dataset.data_dir!r} has none.")
 
-  def keep_clicked(serialized: tf.Tensor) -> tf.Tensor:
-    """`[n]` serialized records -> `[m <= n]`, those with a click."""
-    clicked = example_parser.parse_batch(serialized, click)[spec.click_label]
-    return tf.boolean_mask(serialized, tf.equal(clicked, 1))
+  def keep_where(feature: str, wanted):
+    """A filter of `[n]` serialized records -> `[m <= n]`, those whose `feature`
+    (the only one parsed) is `wanted`."""
 
-  def keep_in_time_range(serialized: tf.Tensor) -> tf.Tensor:
-    """`[n]` serialized records -> `[m <= n]`, those of `time_range`."""
-    time = spec.time_feature
-    ts = example_parser.parse_batch(serialized, [spec[time]])[time]
-    return tf.boolean_mask(serialized, (ts >= time_range[0]) & (ts < time_range[1]))
+    def keep(serialized: tf.Tensor) -> tf.Tensor:
+      values = example_parser.parse_batch(serialized, [spec[feature]])[feature]
+      return tf.boolean_mask(serialized, wanted(values))
+
+    return keep
 
   def with_requests(serialized: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     ids = example_parser.parse_batch(serialized, [spec[request_feature]])
@@ -152,9 +150,10 @@ def _task_blocks(dataset: dataset_lib.PublishedDataset, split: str, task: str, *
   def read_blocks(shard: tf.Tensor) -> tf.data.Dataset:
     blocks = tf.data.TFRecordDataset(shard).batch(_READ_BLOCK)
     if task_spec.clicked_only and not read_view:
-      blocks = blocks.map(keep_clicked)
+      blocks = blocks.map(keep_where(spec.click_label, lambda click: click == 1))
     if time_range is not None:
-      blocks = blocks.map(keep_in_time_range)
+      blocks = blocks.map(keep_where(
+          spec.time_feature, lambda ts: (ts >= time_range[0]) & (ts < time_range[1])))
     if request_feature is not None:
       blocks = _whole_runs(blocks.map(with_requests)).map(check_contiguous)
     return blocks

@@ -361,7 +361,8 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
   # Workers that repeat their shards have no epochs of their own: an epoch is then
   # the split's number of batches.
   steps_per_epoch = train_config.steps_per_epoch or (
-      -(-dataset.example_count("train", task) // train_config.batch_size)
+      -(-input_lib.example_count(dataset, "train", task, train_range)
+        // train_config.batch_size)
       if cluster.coordinated else None)
   eval_data = cluster.data_sharded(input_lib.make_dataset(
       dataset, "eval", task, train_config.batch_size, shuffle=False,
