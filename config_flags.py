@@ -75,6 +75,15 @@ def _text(value: Any) -> str:
   return value.value if isinstance(value, enum.Enum) else str(value)
 
 
+def check_choices(name: str, given: Iterable[str], known: Iterable[str], what: str
+                  ) -> None:
+  """Raises ValueError naming the knob `name` and the values of `given` that are none
+  of `known` (`what` they are, e.g. "benchmarks"), with the known ones."""
+  unknown = sorted(set(given) - set(known))
+  if unknown:
+    raise ValueError(f"{name}: {unknown} are no {what}; known: {sorted(known)}.")
+
+
 def define(config_cls: type, required: Iterable[str] = (),
            flag_values: flags.FlagValues = flags.FLAGS) -> None:
   """Defines a flag per `knob` field of `config_cls` (a field already defined as a

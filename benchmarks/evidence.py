@@ -680,10 +680,7 @@ class EvidenceJob:
                      "teachers): no sweeps.")
 
   def __post_init__(self):
-    unknown = sorted(set(self.tasks) - set(TASKS))
-    if unknown:
-      raise ValueError(f"tasks: {unknown} are no evidence tasks; known: "
-                       f"{sorted(TASKS)}.")
+    config_flags.check_choices("tasks", self.tasks, TASKS, "evidence tasks")
 
 
 def run_task(job: EvidenceJob, task: str, protocol: Mapping[str, Any] | None = None

@@ -38,10 +38,7 @@ class BenchJob:
                               "by their BENCHMARKS names.")
 
   def __post_init__(self):
-    unknown = sorted(self.only - set(BENCHMARKS))
-    if unknown:
-      raise ValueError(f"only: {unknown} are no benchmarks; known: "
-                       f"{sorted(BENCHMARKS)}.")
+    config_flags.check_choices("only", self.only, BENCHMARKS, "benchmarks")
 
 
 def main(argv: Sequence[str]) -> None:

@@ -106,10 +106,7 @@ class WorldSweepJob:
   output: str = knob("benchmarks/evidence.json", "Where the figures are merged.")
 
   def __post_init__(self):
-    unknown = sorted(set(self.sweeps) - set(WORLD_SWEEPS))
-    if unknown:
-      raise ValueError(f"sweeps: {unknown} are no world sweeps; known: "
-                       f"{sorted(WORLD_SWEEPS)}.")
+    config_flags.check_choices("sweeps", self.sweeps, WORLD_SWEEPS, "world sweeps")
 
 
 def main(argv: Sequence[str]) -> None:

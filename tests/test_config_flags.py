@@ -90,3 +90,11 @@ def test_a_repeated_list_flag_keeps_every_value():
       "p", widths=(16, 4, 2), names=frozenset({"a"}))
   assert config_flags.from_flags(Config, _parsed(["--path=p", "--names="])).names == (
       frozenset())
+
+
+def test_a_choice_outside_the_known_ones_is_named_with_them():
+  config_flags.check_choices("only", ["sim"], {"sim": 1, "beam": 2}, "benchmarks")
+  with pytest.raises(ValueError, match=r"only: \['gpu'\] are no benchmarks; known: "
+                     r"\['beam', 'sim'\]"):
+    config_flags.check_choices("only", ["sim", "gpu"], {"sim": 1, "beam": 2},
+                               "benchmarks")
