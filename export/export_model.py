@@ -35,6 +35,7 @@ from features import input as input_lib
 from features import layout
 from features import spec as spec_lib
 from models import distillation
+from models import heads
 from models import item_vectors
 from models import metrics as metrics_lib
 from models import restore
@@ -92,18 +93,26 @@ def _in_batches(score, serialized: np.ndarray) -> np.ndarray:
   return np.concatenate(outputs) if outputs else np.zeros([0], np.float32)
 
 
-def predict(signature, serialized: np.ndarray) -> np.ndarray:
-  """`[n]` probabilities from a serving_default-like signature."""
-  return _in_batches(lambda batch: signature(examples=batch)["probability"], serialized)
+def predict(signature, serialized: np.ndarray, output: str = "probability"
+            ) -> np.ndarray:
+  """`[n]` probabilities (`output`) from a serving_default-like signature."""
+  return _in_batches(lambda batch: signature(examples=batch)[output], serialized)
 
 
 def _in_memory_probabilities(model: distillation.DistillationModel,
-                             spec: spec_lib.FeatureSpec, serialized: np.ndarray
-                             ) -> np.ndarray:
-  """The parity reference: the trained model's own student on parsed features."""
+                             spec: spec_lib.FeatureSpec, serialized: np.ndarray,
+                             label: str | None = None) -> np.ndarray:
+  """The parity reference: the trained model's own student on parsed features (with
+  `label`, a multi-task student's probability of that auxiliary label)."""
   regular = spec.regular(model.model_config.task)
-  return _in_batches(lambda batch: tf.sigmoid(model(example_parser.parse_batch(
-      batch, regular))), serialized)
+
+  def score(batch):
+    features = example_parser.parse_batch(batch, regular)
+    if label is None:
+      return tf.sigmoid(model(features))
+    return tf.sigmoid(heads.auxiliary_logits(model.student, features)[label])
+
+  return _in_batches(score, serialized)
 
 
 def _check_item_index(reloaded, index: retrieval.Index, spec: spec_lib.FeatureSpec,
@@ -178,6 +187,11 @@ def export_module(module: signatures.ServingModule,
     candidate = predict(reloaded.signatures[signatures.DEFAULT], examples.serialized)
     reference = _in_memory_probabilities(model, spec, examples.serialized)
     parity = {"parity_max_abs_diff": gate.check_parity(candidate, reference)}
+    for label in module.auxiliary_labels:  # Every head a multi-task student serves.
+      output = signatures.auxiliary_output(label)
+      parity[f"{output}_parity_max_abs_diff"] = gate.check_parity(
+          predict(reloaded.signatures[signatures.DEFAULT], examples.serialized, output),
+          _in_memory_probabilities(model, spec, examples.serialized, label))
     if signatures.SCORE_CANDIDATES in reloaded.signatures:
       parity.update(_check_item_index(reloaded, module.index, spec, examples,
                                       min_recall))

@@ -7,8 +7,11 @@ only, parsed with the training spec's defaults, so a request that lacks a featur
 scored as training saw a record that lacked it.
 
 Signatures (every output leads with the batch dimension, which may be 0):
-  serving_default: `examples`, serialized tf.Examples -> `probability`, `logit`.
-  raw: each regular feature as a named tensor -> `probability`, `logit`. Scalars are
+  serving_default: `examples`, serialized tf.Examples -> `probability`, `logit`; a
+    multi-task student (models.heads.MultiTaskHead, e.g. ESMM) adds
+    `<label>_probability` and `<label>_logit` per auxiliary label (`click_probability`:
+    its pCTR beside the task's pCTCVR), so one export serves every head.
+  raw: each regular feature as a named tensor -> the same outputs. Scalars are
     `[batch]`; sequences are `[batch, max_len]` strings padded with "".
   regress: TF Serving's Regress API: `inputs` (tf.Examples) -> `outputs` (probability).
   classify: TF Serving's Classify API: `inputs` -> `scores` `[batch, 2]` (P(0), P(1))
@@ -36,7 +39,9 @@ from tensorflow.core.protobuf import saved_model_pb2
 
 from features import example_parser
 from features import spec as spec_lib
+from models import heads
 from models import retrieval
+from models import towers
 from models import two_tower
 
 DEFAULT = "serving_default"
@@ -60,6 +65,11 @@ CLASSES = ("0", "1")
 _EXAMPLES = tf.TensorSpec([None], tf.string)
 
 
+def auxiliary_output(label: str, output: str = "probability") -> str:
+  """A multi-task student's output (`probability` or `logit`) of auxiliary `label`."""
+  return f"{label}_{output}"
+
+
 class ServingModule(tf.Module):
   """What ships: a student head and the features it is served with.
 
@@ -78,9 +88,21 @@ class ServingModule(tf.Module):
   def feature_names(self) -> list[str]:
     return [f.name for f in self._features]
 
+  @property
+  def auxiliary_labels(self) -> tuple[str, ...]:
+    """The labels a multi-task student also scores (`auxiliary_output` each)."""
+    return heads.auxiliary_labels(self.student)
+
   def _outputs(self, features: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-    logit = self.student(features, training=False)
-    return {"probability": tf.sigmoid(logit), "logit": logit}
+    # One lookups: a multi-task student runs its shared layers once for all outputs.
+    lookups = towers.BatchLookups()
+    logit = self.student(features, training=False, lookups=lookups)
+    outputs = {"probability": tf.sigmoid(logit), "logit": logit}
+    for label, logits in heads.auxiliary_logits(self.student, features,
+                                                lookups=lookups).items():
+      outputs[auxiliary_output(label)] = tf.sigmoid(logits)
+      outputs[auxiliary_output(label, "logit")] = logits
+    return outputs
 
   def _parse(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
     return example_parser.parse_batch(examples, self._features)

@@ -32,6 +32,7 @@ _READ_BLOCK = 256
 
 Features = dict[str, tf.Tensor | tf.RaggedTensor]
 TimeRange = tuple[int, int]  # [start, end) in ms of the spec's time feature.
+_FRACTION_BINS = 1 << 20
 
 
 def _input_features(spec: spec_lib.FeatureSpec, task: spec_lib.Task,
@@ -90,12 +91,13 @@ def _whole_runs(elements: tf.data.Dataset) -> tf.data.Dataset:
 def _task_blocks(dataset: dataset_lib.PublishedDataset, split: str, task: str, *,
                  shuffle: bool, seed: int | None, deterministic: bool,
                  input_context: tf.distribute.InputContext | None = None,
-                 time_range: TimeRange | None = None,
+                 time_range: TimeRange | None = None, fraction: float = 1.0,
                  request_feature: str | None = None) -> tf.data.Dataset:
   """`task_records` in blocks of up to _READ_BLOCK serialized records; with an
   `input_context`, that input pipeline's share: its shards where there are at least
   as many as pipelines, else every n-th block of all shards read in a fixed order;
-  with a `time_range`, only the records whose `spec.time_feature` lies in it.
+  with a `time_range`, only the records whose `spec.time_feature` lies in it; with a
+  `fraction` below 1, the records whose hash falls in that share of the hash range.
 
   With a `request_feature`, blocks are `(records, request ids)` of whole requests (a
   block ends where a request does, so it may pass _READ_BLOCK). That relies on the
@@ -121,6 +123,8 @@ def _task_blocks(dataset: dataset_lib.PublishedDataset, split: str, task: str, *
     raise ValueError(f"A time_range needs the spec's time feature: a metadata feature "
                      f"with source {spec_lib.IMPRESSION_TIME_SOURCE!r}; the spec of "
                      f"{dataset.data_dir!r} has none.")
+  if not 0.0 < fraction <= 1.0:
+    raise ValueError(f"fraction must be in (0, 1], got {fraction}.")
 
   def keep_where(feature: str, wanted):
     """A filter of `[n]` serialized records -> `[m <= n]`, those whose `feature`
@@ -154,6 +158,11 @@ def _task_blocks(dataset: dataset_lib.PublishedDataset, split: str, task: str, *
     if time_range is not None:
       blocks = blocks.map(keep_where(
           spec.time_feature, lambda ts: (ts >= time_range[0]) & (ts < time_range[1])))
+    if fraction < 1.0:
+      # A hash of the record's bytes: the same subset in every run and pipeline.
+      blocks = blocks.map(lambda serialized: tf.boolean_mask(serialized, (
+          tf.strings.to_hash_bucket_fast(serialized, _FRACTION_BINS)
+          < int(fraction * _FRACTION_BINS))))
     if request_feature is not None:
       blocks = _whole_runs(blocks.map(with_requests)).map(check_contiguous)
     return blocks
@@ -189,13 +198,14 @@ def task_records(dataset: str | dataset_lib.PublishedDataset, split: str, task: 
 
 @functools.lru_cache(maxsize=16)  # A published dataset does not change.
 def example_count(dataset: dataset_lib.PublishedDataset, split: str, task: str,
-                  time_range: TimeRange | None = None) -> int:
+                  time_range: TimeRange | None = None, fraction: float = 1.0) -> int:
   """How many examples of `task` `split` holds: the run report's count, or, within a
-  `time_range`, counted in one pass that parses only the time feature."""
-  if time_range is None:
+  `time_range` or a `fraction`, counted in one pass that parses only the time
+  feature."""
+  if time_range is None and fraction == 1.0:
     return dataset.example_count(split, task)
   blocks = _task_blocks(dataset, split, task, shuffle=False, seed=None,
-                        deterministic=False, time_range=time_range)
+                        deterministic=False, time_range=time_range, fraction=fraction)
   return int(blocks.reduce(tf.constant(0, tf.int64),
                            lambda count, block: count + tf.size(block, tf.int64)))
 
@@ -276,7 +286,7 @@ def make_dataset(dataset: str | dataset_lib.PublishedDataset, split: str, task: 
                  deterministic: bool = False, repeat: bool = False,
                  drop_remainder: bool = False,
                  input_context: tf.distribute.InputContext | None = None,
-                 time_range: TimeRange | None = None,
+                 time_range: TimeRange | None = None, fraction: float = 1.0,
                  group_by_request: bool = False) -> tf.data.Dataset:
   """Batches of one split of a published dataset, labelled for one task.
 
@@ -315,11 +325,15 @@ def make_dataset(dataset: str | dataset_lib.PublishedDataset, split: str, task: 
     time_range: Only the examples whose `spec.time_feature` lies in `[start, end)`
       ms (a validation slice of the train split, or the train split without it),
       filtered serialized, like the click filter.
+    fraction: Only this share of the examples, a subset fixed by a hash of each
+      serialized record (e.g. to see how a gain grows with the amount of data).
 
   Returns:
     A dataset of `(features, labels)`: features maps each name to a `[batch_size]`
     tensor (tf.string, tf.int64 or tf.float32 as stored) or, for sequence features, a
-    `[batch_size, None]` RaggedTensor; labels is `[batch_size]` tf.float32. Without
+    `[batch_size, None]` RaggedTensor, and each of the task's `auxiliary_labels` to a
+    `[batch_size]` tf.float32 (for a multi-task head's loss; no head reads a label as
+    an input); labels is `[batch_size]` tf.float32. Without
     `repeat`, its cardinality is its number of batches (`example_count`: a
     `time_range` costs one pass to count its examples, once per dataset and range).
 
@@ -347,10 +361,13 @@ def make_dataset(dataset: str | dataset_lib.PublishedDataset, split: str, task: 
         "group_by_request needs a spec that names its request feature (identity: "
         f"request: <feature>; got identity {spec.identity}) and batches of varying "
         f"size (drop_remainder=False, got {drop_remainder}).")
-  to_parse = _input_features(spec, task_spec, features) + [spec[task_spec.label]]
+  to_parse = _input_features(spec, task_spec, features) + [
+      spec[label] for label in (task_spec.label, *task_spec.auxiliary_labels)]
 
   def parse(serialized: tf.Tensor) -> tuple[Features, tf.Tensor]:
     parsed = example_parser.parse_batch(serialized, to_parse)
+    for label in task_spec.auxiliary_labels:
+      parsed[label] = tf.cast(parsed[label], tf.float32)
     return parsed, tf.cast(parsed.pop(task_spec.label), tf.float32)
 
   # Records stay in blocks up to the batch (`rebatch` slices and joins whole
@@ -360,14 +377,16 @@ def make_dataset(dataset: str | dataset_lib.PublishedDataset, split: str, task: 
                      "length is unknown: pass repeat=True and count steps.")
   records = _task_blocks(dataset, split, task, shuffle=shuffle, seed=seed,
                          deterministic=deterministic, input_context=input_context,
-                         time_range=time_range, request_feature=request_feature)
+                         time_range=time_range, fraction=fraction,
+                         request_feature=request_feature)
   if repeat:
     records = records.repeat()
   if group_by_request:
     if shuffle:
       records = shuffle_requests(records, shuffle_buffer, seed)
     batched = _batch_requests(records, batch_size,
-                              example_count(dataset, split, task, time_range))
+                              example_count(dataset, split, task, time_range,
+                                            fraction))
   else:
     if shuffle:
       records = shuffle_in_windows(records, shuffle_buffer, seed)
@@ -379,7 +398,7 @@ def make_dataset(dataset: str | dataset_lib.PublishedDataset, split: str, task: 
     # over a dataset of unknown length counts one optimizer step too many at the
     # end of the first epoch, which would move the lambda schedule's swap step. A
     # dataset whose length differs from its report fails at the end of a pass.
-    examples = example_count(dataset, split, task, time_range)
+    examples = example_count(dataset, split, task, time_range, fraction)
     num_batches = (examples // batch_size if drop_remainder
                    else -(-examples // batch_size))
     batches = batches.apply(tf.data.experimental.assert_cardinality(num_batches))

@@ -134,12 +134,16 @@ class Task:
   Attributes:
     model_defaults: models.config.ModelConfig fields this task deploys with (what
       `ModelConfig.for_task` starts from); validated by the models, not here.
+    auxiliary_labels: Other label features the task's models may also learn from
+      (ESMM's click beside CTCVR's purchase): `features.input.make_dataset` delivers
+      them in the features, never as inputs of a head.
   """
   name: str
   label: str
   examples: Examples = Examples.ALL
   description: str = ""
   model_defaults: tuple[tuple[str, Any], ...] = ()
+  auxiliary_labels: tuple[str, ...] = ()
 
   @property
   def clicked_only(self) -> bool:
@@ -320,6 +324,14 @@ class FeatureSpec:
       if t.label not in self._by_name or self[t.label].kind is not Kind.LABEL:
         raise ValueError(f"task {t.name!r}: its label {t.label!r} is not a feature of "
                          "kind label")
+      for label in t.auxiliary_labels:
+        if label not in self._by_name or self[label].kind is not Kind.LABEL:
+          raise ValueError(f"task {t.name!r}: its auxiliary label {label!r} is not a "
+                           "feature of kind label")
+      labels = [t.label, *t.auxiliary_labels]
+      if len(set(labels)) != len(labels):
+        raise ValueError(f"task {t.name!r}: auxiliary_labels {list(t.auxiliary_labels)} "
+                         f"repeat a label or name the task's own ({t.label!r})")
     for role, key in (("user", "user"), ("item", "item")):
       name = self.identity.get(key)
       if name is None:
@@ -555,7 +567,8 @@ class FeatureSpec:
         "tasks": {t.name: _drop_none({
             "label": t.label, "examples": t.examples.value,
             "description": t.description or None,
-            "model_defaults": dict(t.model_defaults) or None})
+            "model_defaults": dict(t.model_defaults) or None,
+            "auxiliary_labels": list(t.auxiliary_labels) or None})
                   for t in self.tasks.values()},
         "evaluation": {"slices": {s.name: {"feature": s.feature,
                                            "top_fraction": s.top_fraction}
@@ -625,7 +638,7 @@ _FEATURE_KEYS = {"name", "kind", "dtype", "group", "source", "derive", "vocabula
                  "required", "privileged_in", "excluded_from", "description"}
 _DERIVE_KEYS = {"op", "event", "field", "of", "window", "before"}
 _TOP_KEYS = {"version", "identity", "events", "tasks", "evaluation", "features"}
-_TASK_KEYS = {"label", "examples", "description", "model_defaults"}
+_TASK_KEYS = {"label", "examples", "description", "model_defaults", "auxiliary_labels"}
 _FIELD_KEYS = {"dtype", "required", "bounds"}
 
 
@@ -713,11 +726,16 @@ class _SpecReader:
     if "label" not in body:
       raise ValueError(f"task {name!r} needs a label")
     defaults = _mapping(body.get("model_defaults"), f"task {name!r} model_defaults")
+    auxiliary = body.get("auxiliary_labels") or []
+    if not isinstance(auxiliary, list):
+      raise ValueError(f"task {name!r}: auxiliary_labels must be a list of label "
+                       f"features, got {auxiliary!r}")
     return Task(str(name), str(body["label"]),
                 _enum(Examples, body.get("examples", "all"), f"task {name!r} examples"),
                 str(body.get("description", "")),
                 tuple((k, tuple(v) if isinstance(v, list) else v)
-                      for k, v in defaults.items()))
+                      for k, v in defaults.items()),
+                tuple(map(str, auxiliary)))
 
   @staticmethod
   def _feature(row: Any, index: int) -> Feature:

@@ -45,6 +45,9 @@ class Architecture(str, enum.Enum):
   DCN = "dcn"  # The same with DCN-v2 cross layers before the MLP.
   # User tower . item tower (models/two_tower.py): what a pre-ranker can afford.
   TWO_TOWER = "two_tower"
+  # ESMM over MMoE experts (models/esmm.py): pCTCVR = pCTR x pCVR, the CTR tower
+  # learnt on the task's auxiliary click label; DMTL's multi-task teacher.
+  ESMM = "esmm"
 
 
 LAMBDA_AUTO = "auto"  # --lambda_value=auto: models.train chooses it on validation.
@@ -120,6 +123,10 @@ class ModelConfig:
       teacher's (gradient-blocked), weighted like the distillation term (lambda) times
       this; 0 turns it off. MLP/DCN heads only.
     learning_rate: Adam's learning rate.
+    mmoe_experts: ESMM heads: MMoE experts shared by the CTR and CVR towers, each
+      task mixing them by its own softmax gate (Ma et al., KDD 2018).
+    expert_hidden: ESMM heads: each expert's MLP widths (the towers' are the head's
+      `<name>_hidden`).
     share_student_encoding: The teacher (MLP or DCN) reads the student's encoding of
       the regular features (their embeddings and the attention-pooled behaviour) and
       encodes only the privileged ones itself. Sharing embeddings is the paper's;
@@ -165,6 +172,9 @@ class ModelConfig:
                             "hidden layer's squared error to the teacher's (MLP/DCN "
                             "heads; 0: off).")
   learning_rate: float = knob(1e-3, "Adam learning rate.")
+  mmoe_experts: int = knob(4, "ESMM heads: MMoE experts shared by the CTR and CVR "
+                           "towers.")
+  expert_hidden: tuple[int, ...] = knob((64,), "ESMM heads: each expert's MLP widths.")
   share_student_encoding: bool = knob(
       False, "The teacher reads the student's encoding of the regular features and "
       "encodes only the privileged ones (a cheaper step).")
@@ -201,17 +211,16 @@ class ModelConfig:
       object.__setattr__(self, "lambda_value", float(self.lambda_value))
     # Checked here, not when the model is built: a typo fails before any data loads.
     losses.get_distillation_loss(self.distillation_loss)
+    mlp_heads = {self.student_architecture, self.teacher_architecture} <= {
+        Architecture.MLP, Architecture.DCN}
     if self.hint_weight < 0 or self.hint_weight and (
-        Architecture.TWO_TOWER in (self.student_architecture, self.teacher_architecture)
-        or self.mode in (Mode.STUDENT, Mode.TEACHER)):
+        not mlp_heads or self.mode in (Mode.STUDENT, Mode.TEACHER)):
       raise ValueError(
           f"hint_weight={self.hint_weight} needs to be >= 0 and, when on, a student and "
           f"a teacher with MLP or DCN heads (mode {self.mode.value!r}, heads "
           f"{self.student_architecture.value!r}, {self.teacher_architecture.value!r}).")
     if self.share_student_encoding and (
-        self.mode not in (Mode.PFD, Mode.TWO_STAGE)
-        or Architecture.TWO_TOWER in (self.student_architecture,
-                                      self.teacher_architecture)):
+        self.mode not in (Mode.PFD, Mode.TWO_STAGE) or not mlp_heads):
       raise ValueError(
           "share_student_encoding needs a student and a teacher that sees regular "
           f"features (mode pfd or two_stage, got {self.mode.value!r}) and MLP or DCN "
@@ -220,6 +229,9 @@ class ModelConfig:
     if self.cross_layers < 0 or self.tower_dim < 1:
       raise ValueError(f"cross_layers must be >= 0 and tower_dim >= 1, got "
                        f"{self.cross_layers} and {self.tower_dim}.")
+    if self.mmoe_experts < 1 or not self.expert_hidden:
+      raise ValueError(f"mmoe_experts must be >= 1 and expert_hidden non-empty, got "
+                       f"{self.mmoe_experts} and {self.expert_hidden}.")
     if self.inner_product_scale is not None and self.inner_product_scale <= 0:
       raise ValueError(f"inner_product_scale must be > 0 or None (learnt), got "
                        f"{self.inner_product_scale}.")
@@ -260,7 +272,8 @@ class ModelConfig:
                   unshared_vocabularies=sorted(self.unshared_vocabularies),
                   hash_bins=dict(self.hash_bins),
                   student_hidden=list(self.student_hidden),
-                  teacher_hidden=list(self.teacher_hidden))
+                  teacher_hidden=list(self.teacher_hidden),
+                  expert_hidden=list(self.expert_hidden))
     return values
 
 

@@ -3,10 +3,9 @@
 `call()` is the student alone and reads only the task's regular features: it is what
 gets exported. The teacher exists only inside `train_step` / `test_step`.
 
-Losses (per example, averaged over the GLOBAL batch so a distribution strategy gives
-the same update as one device):
-  teacher_loss = BCE(y, teacher)
-  student_loss = (1 - lambda) * BCE(y, student) + lambda * L_d(teacher, student)
+The model builds the heads (`heads.build_head`), runs them once per batch into
+`tasks.HeadOutputs`, and routes gradients; its `tasks.DistillationTask` turns those
+outputs into the losses and keeps the metrics.
 
 Gradient routing is explicit (`_route_gradients`): teacher-only weights learn from the
 teacher loss only; student-only weights from the student loss; shared weights (the
@@ -24,10 +23,9 @@ import tensorflow as tf
 from features import spec as spec_lib
 from models import embeddings
 from models import heads
-from models import losses
-from models import metrics as metrics_lib
+from models import tasks
 from models import towers
-from models.config import LAMBDA_AUTO, Mode, ModelConfig
+from models.config import Mode, ModelConfig
 
 
 def _unique(variables) -> list[tf.Variable]:
@@ -89,36 +87,24 @@ class DistillationModel(tf.keras.Model):
     # against the frozen teacher. Changing these needs a new train function.
     self.teacher_frozen = False
     self.student_frozen = False
-    self.distillation_loss = losses.get_distillation_loss(config.distillation_loss)
+    self.task = tasks.DistillationTask(config, {
+        name: heads.auxiliary_labels(getattr(self, name))
+        for name in ("student", "teacher") if getattr(config.mode, f"has_{name}")})
     # A ranking loss reads each example's request from the batch's features.
     self.request_feature = None
-    if config.distillation_loss in losses.REQUEST_LOSSES:
+    if self.task.reads_requests:
       if spec.request_feature is None:
         raise ValueError(
             f"Distillation loss {config.distillation_loss!r} ranks within requests, "
             "but the spec names no request feature: add `request: <feature>` to its "
             "identity (WORKSPACE.md, 'The feature spec file').")
       self.request_feature = spec.request_feature
-    if config.lambda_value == LAMBDA_AUTO:
-      raise ValueError(f"lambda_value={LAMBDA_AUTO!r} is chosen by models.train on "
-                       "validation; a model is built with a number (the chosen one is "
-                       "metrics.json's model_config).")
-    self.lambda_schedule = losses.LambdaSchedule(
-        config.lambda_value if config.mode.distills else 0.0, config.swap_step,
-        config.ramp_steps)
     # Hint transfer's projection of the student's hidden layer onto the teacher's: a
-    # student-side weight, trained by the hint term alone, never exported.
+    # student-side weight, trained by the hint term alone, never exported. A model
+    # variable, not the task's, so that the routing sees every trainable weight.
     self.hint_projection = (tf.keras.layers.Dense(
         config.teacher_hidden[-1], name="hint_projection")
                             if config.hint_weight else None)
-    self._trackers = {name: tf.keras.metrics.Mean(name=name) for name in (
-        "student_loss", "teacher_loss", "distillation_loss", "lambda") + (
-            ("hint_loss",) if config.hint_weight else ())}
-    self._head_metrics = {}
-    for head, present in (("student", config.mode.has_student),
-                          ("teacher", config.mode.has_teacher)):
-      if present:
-        self._head_metrics[head] = metrics_lib.head_metrics(head)
 
   # --- Heads -------------------------------------------------------------------
 
@@ -179,63 +165,58 @@ class DistillationModel(tf.keras.Model):
 
   # --- Losses ------------------------------------------------------------------
 
-  def compute_losses(self, features, labels, sample_weight, training: bool
-                     ) -> dict[str, tf.Tensor]:
-    """Scalar losses (global-batch averages) and the heads' logits."""
+  def head_outputs(self, features: Mapping[str, tf.Tensor], labels: tf.Tensor,
+                   sample_weight: tf.Tensor | None, training: bool
+                   ) -> tasks.HeadOutputs:
+    """Every present head run once on the batch: what the task's losses read.
+
+    Args:
+      features: The batch's features (auxiliary labels and request ids included).
+      labels: [batch_size] 0/1 labels of the task.
+      sample_weight: None or [batch_size] weights.
+      training: Passed to the heads.
+    """
     config = self.model_config
-    labels = tf.cast(labels, tf.float32)
-
-    def average(per_example):
-      return tf.nn.compute_average_loss(per_example, sample_weight=sample_weight)
-
-    out = {"lambda": self.lambda_schedule(self.optimizer.iterations)
-           if self.optimizer is not None else tf.constant(0.0)}
-    zero = tf.constant(0.0)
-    out["teacher_loss"] = out["distillation_loss"] = out["student_bce"] = zero
     # Shared tables are looked up once per batch for both heads, and their poolings
     # of a shared sequence run together.
     lookups = towers.BatchLookups(self._encoders())
-    hints = bool(config.hint_weight)
-    if config.mode.has_teacher:
-      if hints:
-        out["teacher_logits"], teacher_hidden = self.teacher(
-            features, training=training, lookups=lookups, with_hidden=True)
+    outputs, auxiliary_labels = {}, {}
+    # The teacher through `teacher_logits`, which a subclass may override.
+    for head, logits_of in (("teacher", self.teacher_logits), ("student", self)):
+      if not getattr(config.mode, f"has_{head}"):
+        continue
+      module, hint = getattr(self, head), None
+      if config.hint_weight:  # MLP/DCN heads only (ModelConfig): no auxiliary outputs.
+        logits, hint = module(features, training=training, lookups=lookups,
+                              with_hidden=True)
+        if head == "student":
+          hint = self.hint_projection(hint)
       else:
-        out["teacher_logits"] = self.teacher_logits(features, training=training,
-                                                    lookups=lookups)
-      out["teacher_loss"] = average(losses.binary_cross_entropy(
-          labels, out["teacher_logits"]))
-    if config.mode.has_student:
-      if hints:
-        out["student_logits"], student_hidden = self.student(
-            features, training=training, lookups=lookups, with_hidden=True)
-      else:
-        out["student_logits"] = self(features, training=training, lookups=lookups)
-      out["student_bce"] = average(losses.binary_cross_entropy(
-          labels, out["student_logits"]))
-      if config.mode.has_teacher:
-        soft = out["teacher_logits"]
-        if config.block_distillation_gradient:
-          soft = tf.stop_gradient(soft)
-        out["distillation_loss"] = average(self.distillation_loss(
-            losses.DistillationInputs(teacher_logits=soft,
-                                      student_logits=out["student_logits"],
-                                      labels=labels, temperature=config.temperature,
-                                      request_ids=(features[self.request_feature]
-                                                   if self.request_feature else None),
-                                      top_k=config.ranking_top_k)))
-    lam = out["lambda"]
-    transferred = out["distillation_loss"]
-    if hints:
-      # The teacher's side is blocked as the soft label is: the hint teaches the
-      # student only.
-      target = (tf.stop_gradient(teacher_hidden) if config.block_distillation_gradient
-                else teacher_hidden)
-      out["hint_loss"] = average(tf.reduce_mean(tf.math.squared_difference(
-          self.hint_projection(student_hidden), target), axis=-1))
-      transferred += config.hint_weight * out["hint_loss"]
-    out["student_loss"] = (1.0 - lam) * out["student_bce"] + lam * transferred
-    return out
+        logits = logits_of(features, training=training, lookups=lookups)
+      auxiliary = heads.auxiliary_logits(module, features, training=training,
+                                         lookups=lookups)
+      for label in auxiliary:
+        if label not in features:
+          raise ValueError(
+              f"The {head} learns the auxiliary label {label!r}, which the batch's "
+              f"features lack ({sorted(features)}): make_dataset delivers the task's "
+              "auxiliary_labels there.")
+        auxiliary_labels[label] = features[label]
+      outputs[head] = tasks.HeadOutput(logits, auxiliary, hint)
+    return tasks.HeadOutputs(
+        labels=tf.cast(labels, tf.float32), **outputs,
+        auxiliary_labels=auxiliary_labels,
+        request_ids=features[self.request_feature] if self.request_feature else None,
+        sample_weight=sample_weight)
+
+  def compute_losses(self, features: Mapping[str, tf.Tensor], labels: tf.Tensor,
+                     sample_weight: tf.Tensor | None, training: bool
+                     ) -> dict[str, tf.Tensor]:
+    """The task's scalar losses of the batch (`tasks.DistillationTask.call`, which
+    also updates the metrics)."""
+    step = self.optimizer.iterations if self.optimizer is not None else None
+    return self.task(self.head_outputs(features, labels, sample_weight, training),
+                     step=step)
 
   def objectives(self, out: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
     """The loss each variable group learns from (call inside the tape: the sums here
@@ -294,12 +275,12 @@ class DistillationModel(tf.keras.Model):
       self.optimizer.build(self.trainable_variables)
     self.optimizer.apply_gradients(self._route_gradients(tape, objectives))
     del tape
-    return self._update_metrics(out, labels, sample_weight)
+    return self._results()
 
   def test_step(self, data):
     features, labels, sample_weight = tf.keras.utils.unpack_x_y_sample_weight(data)
-    out = self.compute_losses(features, labels, sample_weight, training=False)
-    return self._update_metrics(out, labels, sample_weight)
+    self.compute_losses(features, labels, sample_weight, training=False)
+    return self._results()
 
   def predict_step(self, data):
     features, _, _ = tf.keras.utils.unpack_x_y_sample_weight(data)
@@ -310,24 +291,13 @@ class DistillationModel(tf.keras.Model):
       predictions["teacher"] = tf.sigmoid(self.teacher_logits(features))
     return predictions
 
-  def _update_metrics(self, out, labels, sample_weight) -> dict[str, tf.Tensor]:
-    # compute_average_loss gives each replica its share of the global average; the
-    # trackers average over replicas, so scale back to the global value.
-    replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    for name, tracker in self._trackers.items():
-      scale = 1.0 if name == "lambda" else float(replicas)
-      tracker.update_state(out[name] * scale)
-    for head, head_metrics in self._head_metrics.items():
-      probabilities = tf.sigmoid(out[f"{head}_logits"])
-      for metric in head_metrics:
-        metric.update_state(labels, probabilities, sample_weight=sample_weight)
+  def _results(self) -> dict[str, tf.Tensor]:
     return {m.name: m.result() for m in self.metrics}
 
   @property
   def metrics(self):
-    # Listed here so Keras resets them at each epoch and evaluation.
-    return list(self._trackers.values()) + [
-        m for head_metrics in self._head_metrics.values() for m in head_metrics]
+    # The task's: listed here so Keras resets them at each epoch and evaluation.
+    return self.task.metrics
 
   def get_config(self) -> dict[str, Any]:
     return {"model_config": self.model_config.to_dict()}

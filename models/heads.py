@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from features import spec as spec_lib
 from models import embeddings
+from models import esmm
 from models import towers
 from models import two_tower
 from models.config import Architecture, ModelConfig
@@ -29,6 +30,39 @@ class Head(Protocol):
   def __call__(self, features: Mapping[str, tf.Tensor], training: bool = False,
                lookups: towers.BatchLookups | None = None) -> tf.Tensor:
     ...
+
+
+@runtime_checkable
+class MultiTaskHead(Head, Protocol):
+  """A head that also predicts some of its task's auxiliary labels.
+
+  Its `__call__` logits stay what the task's label, distillation and the export's
+  `probability` read; `tasks.DistillationTask` adds each auxiliary label's BCE to
+  the head's hard-label loss, and the export serves `<label>_probability` beside it.
+  """
+  auxiliary_labels: tuple[str, ...]
+
+  def auxiliary_logits(self, features: Mapping[str, tf.Tensor], training: bool = False,
+                       lookups: towers.BatchLookups | None = None
+                       ) -> dict[str, tf.Tensor]:
+    """Auxiliary label -> `[batch]` logits (with the call's `lookups`, computed once
+    for both)."""
+    ...
+
+
+def auxiliary_labels(head: Head) -> tuple[str, ...]:
+  """The labels a MultiTaskHead also predicts; () for any other head."""
+  return head.auxiliary_labels if isinstance(head, MultiTaskHead) else ()
+
+
+def auxiliary_logits(head: Head, features: Mapping[str, tf.Tensor],
+                     training: bool = False,
+                     lookups: towers.BatchLookups | None = None
+                     ) -> dict[str, tf.Tensor]:
+  """A MultiTaskHead's auxiliary logits by label; {} for any other head."""
+  if isinstance(head, MultiTaskHead):
+    return head.auxiliary_logits(features, training=training, lookups=lookups)
+  return {}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,3 +136,19 @@ def two_tower_head(inputs: HeadInputs) -> two_tower.TwoTowerHead:
                                 inputs.hidden, config.tower_dim,
                                 config.inner_product_scale, config.item_bias,
                                 name=inputs.name)
+
+
+@register_head(Architecture.ESMM)
+def esmm_head(inputs: HeadInputs) -> esmm.EsmmHead:
+  config = inputs.config
+  task = inputs.spec.task(config.task)
+  if task.clicked_only or len(task.auxiliary_labels) != 1:
+    raise ValueError(
+        f"An esmm head ({inputs.name}) models its task's label over all impressions as "
+        f"pCTR x pCVR, pCTR learnt from the task's one auxiliary (click) label; task "
+        f"{task.name!r} has examples {task.examples.value!r} and auxiliary_labels "
+        f"{list(task.auxiliary_labels)}. Use a task like the default spec's ctcvr "
+        "(examples: all, auxiliary_labels: [click]).")
+  return esmm.EsmmHead(inputs.features, inputs.tables, inputs.spec, inputs.hidden,
+                       config.mmoe_experts, config.expert_hidden,
+                       task.auxiliary_labels[0], name=inputs.name)

@@ -1,10 +1,10 @@
 """Per-example losses of the teacher and student heads; the distillation weight schedule.
 
-Every loss returns one loss per example, shape `[batch_size]`, never a mean: the model
-reduces with `tf.nn.compute_average_loss` over the global batch, so that under
-`MirroredStrategy` each replica's gradient is its share of the global mean and the
-summed update equals the single-device one (a per-replica mean would be scaled by the
-number of replicas).
+Every loss returns one loss per example, shape `[batch_size]`, never a mean: the task
+(`models.tasks`) reduces with `tf.nn.compute_average_loss` over the global batch, so
+that under `MirroredStrategy` each replica's gradient is its share of the global mean
+and the summed update equals the single-device one (a per-replica mean would be
+scaled by the number of replicas).
 
 The student of PFD (Xu et al., KDD 2020, eq. 3) minimises
 

@@ -22,6 +22,8 @@ def _renamed_click_spec() -> spec_lib.FeatureSpec:
   for task in payload["tasks"].values():
     if task["label"] == "click":
       task["label"] = "tap"
+    task["auxiliary_labels"] = ["tap" if label == "click" else label
+                                for label in task.get("auxiliary_labels", [])]
   return spec_lib.FeatureSpec.from_dict(payload)
 
 

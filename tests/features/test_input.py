@@ -223,17 +223,49 @@ def test_teacher_gets_privileged_features_and_student_names_restrict(data_dir, t
   regular = [f.name for f in SPEC.regular(task)]
   student, _ = next(iter(input_lib.make_dataset(data_dir, "train", task, 8, seed=0,
                                                 features=regular)))
-  assert set(student) == set(regular)
+  # A task's auxiliary labels come too: a multi-task head's loss reads them.
+  assert set(student) == set(regular) | set(SPEC.task(task).auxiliary_labels)
+
+
+def test_ctcvr_is_purchase_over_all_impressions_with_the_click_beside_it(data_dir,
+                                                                        report,
+                                                                        records):
+  batches = _epoch(data_dir, "train", "ctcvr", batch_size=256)
+  _assert_full_batches(batches, 256, report["examples"]["train"])
+  for features, labels in batches:
+    assert features["click"].dtype == np.float32
+    for impression_id, click, label in zip(features["impression_id"],
+                                           features["click"], labels):
+      example = records[impression_id]
+      assert (click, label) == (_int(example, "click"), _int(example, "purchase"))
+      assert label <= click  # ESMM's premise: a purchase follows a click.
+
+
+@pytest.mark.parametrize("task", ["ctr", "cvr"])
+def test_a_fraction_is_one_fixed_subset_of_about_that_share(data_dir, task):
+  everything = set(_impression_ids(_epoch(data_dir, "train", task)))
+  half = _impression_ids(_epoch(data_dir, "train", task, fraction=0.5))
+  shuffled = input_lib.make_dataset(data_dir, "train", task, 64, fraction=0.5, seed=3)
+  assert sorted(i for features, _ in shuffled.as_numpy_iterator()
+                for i in features["impression_id"]) == sorted(half)
+  assert set(half) < everything and len(set(half)) == len(half)
+  # A binomial share of the records: within 4 standard deviations of a half.
+  assert abs(len(half) - len(everything) / 2) < 4 * np.sqrt(len(everything) / 4)
+  dataset = dataset_lib.PublishedDataset.open(data_dir)
+  assert input_lib.example_count(dataset, "train", task, fraction=0.5) == len(half)
+  assert set(_impression_ids(_epoch(data_dir, "train", task, fraction=0.25))) < set(half)
 
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(split="test"), "Unknown split 'test'; known splits: \\['train', 'eval'\\]"),
-    (dict(task="ltr"), "Unknown task 'ltr'; this spec's tasks: \\['ctr', 'cvr'\\]"),
+    (dict(task="ltr"),
+     "Unknown task 'ltr'; this spec's tasks: \\['ctcvr', 'ctr', 'cvr'\\]"),
     (dict(features=["price", "colour"]), "Unknown features \\['colour'\\]"),
     (dict(features=["price", "click"]), "\\['click'\\] cannot be inputs"),
     (dict(features=["dwell_ms_total"]), "\\['dwell_ms_total'\\] cannot be inputs"),
     (dict(deterministic=True), "with a seed"),
     (dict(batch_size=0), "batch_size must be >= 1, got 0"),
+    (dict(fraction=0.0), "fraction must be in \\(0, 1\\], got 0.0"),
 ])
 def test_bad_arguments_name_the_offending_value(data_dir, kwargs, message):
   arguments = dict(split="train", task="ctr", batch_size=8) | kwargs

@@ -23,7 +23,8 @@ def _serving_features(schema: schema_pb2.Schema, task_name: str) -> set[str]:
 
 def test_environments_are_training_and_one_serving_per_task():
   schema = schema_lib.build_schema(SPEC)
-  assert list(schema.default_environment) == ["TRAINING", "SERVING_CTR", "SERVING_CVR"]
+  assert list(schema.default_environment) == ["TRAINING", "SERVING_CTR", "SERVING_CVR",
+                                              "SERVING_CTCVR"]
 
 
 @pytest.mark.parametrize("task_name", sorted(SPEC.tasks))
@@ -37,7 +38,7 @@ def test_privileged_and_excluded_features_are_tagged(task_name):
   features = _by_name(schema_lib.build_schema(SPEC))
   privileged = {f.name for f in SPEC.privileged(task_name)}
   excluded = {f.name for f in SPEC.with_role(task_name, spec_lib.Role.EXCLUDED)}
-  assert privileged  # Both tasks have some in the default spec; only CTR excludes.
+  assert privileged  # Every task has some in the default spec; CVR excludes none.
   for name, proto in features.items():
     assert (f"privileged:{task_name}" in proto.annotation.tag) == (name in privileged)
     assert (f"excluded:{task_name}" in proto.annotation.tag) == (name in excluded)
@@ -49,7 +50,8 @@ def test_labels_and_metadata_are_tagged_and_never_served():
   assert "label" in features["purchase"].annotation.tag
   assert "metadata" in features["impression_id"].annotation.tag
   for name in ("click", "purchase", "impression_id", "request_id", "ts_ms"):
-    assert list(features[name].not_in_environment) == ["SERVING_CTR", "SERVING_CVR"]
+    assert list(features[name].not_in_environment) == ["SERVING_CTR", "SERVING_CVR",
+                                                       "SERVING_CTCVR"]
   assert list(features["item_id"].not_in_environment) == []
   assert list(features["item_id"].annotation.tag) == ["vocabulary:item_id"]
 

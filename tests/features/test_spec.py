@@ -26,8 +26,16 @@ def _default_with(feature_name, **changes):
 
 
 def test_the_default_file_loads_with_its_tasks_events_and_roles():
-  assert sorted(DEFAULT.tasks) == ["ctr", "cvr"]
+  assert sorted(DEFAULT.tasks) == ["ctcvr", "ctr", "cvr"]
   assert DEFAULT.click_label == "click" and DEFAULT.task("cvr").clicked_only
+  ctcvr = DEFAULT.task("ctcvr")
+  assert (ctcvr.label, ctcvr.examples, ctcvr.auxiliary_labels) == (
+      "purchase", spec_lib.Examples.ALL, ("click",))
+  # Over all impressions the post-event features would reveal ESMM's click target.
+  assert {f.name for f in DEFAULT.privileged("ctcvr")} == {f.name for f in
+                                                           DEFAULT.privileged("ctr")}
+  assert {f.name for f in DEFAULT.post_event_features()} <= {
+      f.name for f in DEFAULT.with_role("ctcvr", spec_lib.Role.EXCLUDED)}
   assert {f.name for f in DEFAULT.privileged("cvr")} >= {"dwell_ms_total", "position"}
   assert "user_category_clicks_24h" in {f.name for f in DEFAULT.privileged("ctr")}
   assert DEFAULT["hist_category_ids"].vocabulary == "category_id"
@@ -65,7 +73,7 @@ def test_bad_features_fail_naming_file_feature_and_rule(tmp_path, changes, messa
      r"feature 'view_count' \(derive op count\): event 'scroll' is not declared"),
     ("dwell_ms_total", dict(derive={"op": "sum", "event": "view", "field": "depth"}),
      r"field 'depth' is not a field of event 'view'"),
-    ("view_count", dict(excluded_from=None, privileged_in=["ctr", "cvr"]),
+    ("view_count", dict(excluded_from=["ctcvr"], privileged_in=["ctr", "cvr"]),
      r"would leak the click label of task 'ctr'"),
     ("view_count", dict(privileged_in=None),
      r"post-event features do not exist when a ranker scores"),
@@ -90,6 +98,14 @@ def test_bad_tasks_and_sections_fail(tmp_path):
   payload["tasks"]["cvr"]["examples"] = "viewed"
   with pytest.raises(spec_lib.SpecError, match=r"unknown task 'cvr' examples 'viewed'"):
     spec_lib.load_spec_file(_write(tmp_path, payload))
+  for auxiliary, message in ((["price"], r"auxiliary label 'price' is not a feature "
+                                         "of kind label"),
+                             (["purchase"], r"repeat a label or name the task's own"),
+                             ("click", r"auxiliary_labels must be a list")):
+    payload = DEFAULT.to_dict()
+    payload["tasks"]["ctcvr"]["auxiliary_labels"] = auxiliary
+    with pytest.raises(spec_lib.SpecError, match=rf"task 'ctcvr': .*{message}"):
+      spec_lib.load_spec_file(_write(tmp_path, payload))
   payload = DEFAULT.to_dict()
   payload["identity"]["user"] = "segment"
   with pytest.raises(spec_lib.SpecError, match=r"identity: user='segment' must be read "

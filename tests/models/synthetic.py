@@ -37,6 +37,8 @@ def make_batch(seed: int, batch_size: int = 16):
       prefix = f.vocabulary or f.name
       features[f.name] = tf.constant(
           [f"{prefix}_{k}" for k in rng.integers(0, TOKENS + 1, batch_size)])
+    elif f.kind is spec_lib.Kind.LABEL:  # Auxiliary labels come in the features.
+      features[f.name] = tf.constant(rng.integers(0, 2, batch_size), tf.float32)
     elif f.dtype is spec_lib.DType.INT64:
       features[f.name] = tf.constant(rng.integers(0, 5, batch_size), tf.int64)
     else:

@@ -37,6 +37,15 @@ def test_the_default_specs_ctr_deploys_a_two_tower_under_a_dcn():
   assert ModelConfig.for_task(SPEC, "cvr") == ModelConfig(task="cvr")
 
 
+def test_the_default_specs_ctcvr_is_dmtl_and_its_esmm_knobs_round_trip():
+  config = ModelConfig.for_task(SPEC, "ctcvr", mmoe_experts=2, expert_hidden=(8, 4))
+  assert (config.student_architecture, config.teacher_architecture) == (
+      Architecture.TWO_TOWER, Architecture.ESMM)
+  assert ModelConfig.from_dict(config.to_dict()) == config
+  with pytest.raises(ValueError, match=r"mmoe_experts must be >= 1 .* got 0 and"):
+    ModelConfig(task="ctcvr", mmoe_experts=0)
+
+
 def test_an_unknown_model_default_names_the_task_and_the_key():
   spec = _with_model_defaults(cross_layers=3, teacher_depth=4)
   with pytest.raises(ValueError,
@@ -46,7 +55,8 @@ def test_an_unknown_model_default_names_the_task_and_the_key():
 
 def test_the_task_is_the_specs_to_check_not_the_configs():
   assert ModelConfig(task="ltr").task == "ltr"  # Another dataset may have it.
-  with pytest.raises(ValueError, match=r"Unknown task 'ltr'.*\['ctr', 'cvr'\]"):
+  with pytest.raises(ValueError,
+                     match=r"Unknown task 'ltr'.*\['ctcvr', 'ctr', 'cvr'\]"):
     ModelConfig.for_task(SPEC, "ltr")
   with pytest.raises(ValueError, match="task must name a task"):
     ModelConfig(task="")

@@ -187,7 +187,7 @@ def test_md_teacher_reads_the_students_features_and_is_blocked(data_dir):
       f.name for f in model.student_features]
   assert not {f.name for f in SPEC.privileged("cvr")} & {
       f.name for f in model.teacher_features}
-  assert float(model.lambda_schedule(0)) == 0.5  # MD distils like PFD.
+  assert float(model.task.lambda_schedule(0)) == 0.5  # MD distils like PFD.
   assert_distillation_misses_the_teacher(model)
 
 

@@ -135,12 +135,12 @@ def _two_label_rules():
                            spec_lib.Op.EVENT, event="cart", window_ms=120 * MIN)),
       spec_lib.Feature("longest_view_ms", spec_lib.DType.FLOAT32, spec_lib.Kind.NUMERIC,
                        spec_lib.Group.POST_EVENT, "derived",
-                       excluded_from=frozenset({"ctr", "cvr"}),
+                       excluded_from=frozenset(SPEC.tasks),
                        derive=spec_lib.Derivation(spec_lib.Op.MAX, event="view",
                                                   field="dwell_ms", before="carted")),
       spec_lib.Feature("chats_before_cart", spec_lib.DType.INT64, spec_lib.Kind.NUMERIC,
                        spec_lib.Group.POST_EVENT, "derived",
-                       excluded_from=frozenset({"ctr", "cvr"}),
+                       excluded_from=frozenset(SPEC.tasks),
                        derive=spec_lib.Derivation(spec_lib.Op.COUNT, event="chat",
                                                   before="carted"))]
   return impression_join.JoinRules.from_spec(SPEC.with_features(features))

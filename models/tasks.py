@@ -1,0 +1,216 @@
+"""The distillation task: PFD's losses and metrics of one batch of head outputs.
+
+Shaped like tensorflow-recommenders' `tasks.Ranking`: a layer built from the config
+that owns the loss functions, the lambda schedule and the metrics, and maps what the
+heads produced (`HeadOutputs`) to scalar losses while updating its metrics. The model
+(`models.distillation`) only runs the heads and routes each loss's gradients.
+
+Losses (per example, averaged over the GLOBAL batch so a distribution strategy gives
+the same update as one device):
+  teacher_loss = BCE(y, teacher)
+  student_loss = (1 - lambda) * BCE(y, student) + lambda * L_d(teacher, student)
+A multi-task head (`heads.MultiTaskHead`, e.g. ESMM) adds BCE(y_aux, its auxiliary
+logit) for each auxiliary label to its BCE(y, .): the hard-label loss; L_d reads the
+main logits only. With hints, lambda also weighs hint_weight * hint_loss. L_d is the
+`losses` registry's `config.distillation_loss`, so a new loss is registered there alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Mapping, Sequence
+
+import tensorflow as tf
+
+from models import losses
+from models import metrics as metrics_lib
+from models.config import LAMBDA_AUTO, ModelConfig
+
+# The heads in the order their outputs are scored and logged.
+_HEADS = ("student", "teacher")
+
+
+@dataclasses.dataclass(frozen=True)
+class HeadOutput:
+  """One head's outputs on a batch.
+
+  Attributes:
+    logits: [batch_size] float logits of the task's label.
+    auxiliary_logits: Auxiliary label -> [batch_size] float logits (a MultiTaskHead's;
+      empty for any other head).
+    hint: [batch_size, width] float, what the hint term matches (the teacher's last
+      hidden layer; the student's, projected onto the teacher's width); None without
+      hints.
+  """
+  logits: tf.Tensor
+  auxiliary_logits: Mapping[str, tf.Tensor] = dataclasses.field(default_factory=dict)
+  hint: tf.Tensor | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class HeadOutputs:
+  """What the heads produced for one batch: all a loss or a metric reads.
+
+  Attributes:
+    labels: [batch_size] float 0/1 labels of the task.
+    student: The student's outputs; None in a mode without a student.
+    teacher: The teacher's outputs; None in a mode without a teacher.
+    auxiliary_labels: Label -> [batch_size] 0/1, each auxiliary label a head predicts.
+    request_ids: [batch_size] request of each example (any dtype), for the
+      `losses.REQUEST_LOSSES`; None for pointwise losses.
+    sample_weight: None, or [batch_size] float weights of the examples in every loss
+      average and metric.
+  """
+  labels: tf.Tensor
+  student: HeadOutput | None = None
+  teacher: HeadOutput | None = None
+  auxiliary_labels: Mapping[str, tf.Tensor] = dataclasses.field(default_factory=dict)
+  request_ids: tf.Tensor | None = None
+  sample_weight: tf.Tensor | None = None
+
+  def heads(self) -> dict[str, HeadOutput]:
+    """Head name -> its outputs, for the heads present."""
+    present = {"student": self.student, "teacher": self.teacher}
+    return {name: present[name] for name in _HEADS if present[name] is not None}
+
+
+class DistillationTask(tf.keras.layers.Layer):
+  """PFD's losses of one batch of `HeadOutputs`, and the metrics that follow them.
+
+  Args:
+    config: The model's config: its mode (which heads are scored), distillation loss,
+      temperature, top K, lambda schedule, hint weight and gradient block.
+    auxiliary_labels: Head name -> the auxiliary labels it predicts
+      (`heads.auxiliary_labels`): each has its BCE and its `<head>_<label>_` metrics.
+  """
+
+  def __init__(self, config: ModelConfig,
+               auxiliary_labels: Mapping[str, Sequence[str]] | None = None,
+               name: str = "task", **kwargs):
+    super().__init__(name=name, **kwargs)
+    self.model_config = config
+    self.heads = tuple(head for head in _HEADS
+                       if getattr(config.mode, f"has_{head}"))
+    self.distillation_loss = losses.get_distillation_loss(config.distillation_loss)
+    # A ranking loss needs HeadOutputs.request_ids (the model reads them then only).
+    self.reads_requests = config.distillation_loss in losses.REQUEST_LOSSES
+    if config.lambda_value == LAMBDA_AUTO:
+      raise ValueError(f"lambda_value={LAMBDA_AUTO!r} is chosen by models.train on "
+                       "validation; a model is built with a number (the chosen one is "
+                       "metrics.json's model_config).")
+    self.lambda_schedule = losses.LambdaSchedule(
+        config.lambda_value if config.mode.distills else 0.0, config.swap_step,
+        config.ramp_steps)
+    self._trackers = {name: tf.keras.metrics.Mean(name=name) for name in (
+        "student_loss", "teacher_loss", "distillation_loss", "lambda") + (
+            ("hint_loss",) if config.hint_weight else ())}
+    # By prefix: each head's main output ("student") and auxiliary ones
+    # ("student_click"), each against its own label.
+    auxiliary_labels = auxiliary_labels or {}
+    self._head_metrics = {}
+    for head in self.heads:
+      for prefix in (head, *(f"{head}_{label}"
+                             for label in auxiliary_labels.get(head, ()))):
+        self._head_metrics[prefix] = metrics_lib.head_metrics(prefix)
+
+  def call(self, outputs: HeadOutputs, step: int | tf.Tensor | None = None
+           ) -> dict[str, tf.Tensor]:
+    """The batch's scalar losses, global-batch averages; updates the metrics.
+
+    Args:
+      outputs: What the heads produced for the batch.
+      step: The training step the lambda schedule reads (optimizer.iterations);
+        None (no optimizer) gives lambda 0.
+
+    Returns:
+      Name -> [] float32: "teacher_loss", "student_loss", "distillation_loss",
+      "lambda", "student_bce" (the student's hard-label loss) and, with hints,
+      "hint_loss"; 0 for the losses of a head the mode lacks.
+    """
+    config = self.model_config
+    present = outputs.heads()
+    if tuple(present) != self.heads:
+      raise ValueError(f"Mode {config.mode.value!r} scores the heads {self.heads}; "
+                       f"the outputs hold {tuple(present)}.")
+    scored = self._scored(outputs)
+
+    def average(per_example):
+      return tf.nn.compute_average_loss(per_example,
+                                        sample_weight=outputs.sample_weight)
+
+    def hard_label_loss(head):
+      return average(tf.add_n([losses.binary_cross_entropy(labels, logits)
+                               for labels, logits in scored[head].values()]))
+
+    def soft(teacher_side):
+      # PFD section 4: the distillation terms never reach the teacher (switchable so
+      # a test can show what the block prevents).
+      return (tf.stop_gradient(teacher_side) if config.block_distillation_gradient
+              else teacher_side)
+
+    zero = tf.constant(0.0)
+    out = {"lambda": zero if step is None else self.lambda_schedule(step),
+           "teacher_loss": zero, "distillation_loss": zero, "student_bce": zero}
+    student, teacher = outputs.student, outputs.teacher
+    if teacher is not None:
+      out["teacher_loss"] = hard_label_loss("teacher")
+    if student is not None:
+      out["student_bce"] = hard_label_loss("student")
+    if student is not None and teacher is not None:
+      out["distillation_loss"] = average(self.distillation_loss(
+          losses.DistillationInputs(
+              teacher_logits=soft(teacher.logits), student_logits=student.logits,
+              labels=outputs.labels, temperature=config.temperature,
+              request_ids=outputs.request_ids, top_k=config.ranking_top_k)))
+    transferred = out["distillation_loss"]
+    if config.hint_weight:
+      missing = [head for head, output in present.items() if output.hint is None]
+      if missing:
+        raise ValueError(f"hint_weight={config.hint_weight} matches both heads' "
+                         f"hints; the outputs lack the hint of {missing}.")
+      out["hint_loss"] = average(tf.reduce_mean(tf.math.squared_difference(
+          student.hint, soft(teacher.hint)), axis=-1))
+      transferred += config.hint_weight * out["hint_loss"]
+    lam = out["lambda"]
+    out["student_loss"] = (1.0 - lam) * out["student_bce"] + lam * transferred
+    self._update_metrics(out, scored, outputs.sample_weight)
+    return out
+
+  def _scored(self, outputs: HeadOutputs
+              ) -> dict[str, dict[str, tuple[tf.Tensor, tf.Tensor]]]:
+    """Head -> metric prefix -> ([batch] labels, [batch] logits): the head's main
+    output and each auxiliary one, against its own label (its hard-label loss sums
+    their BCEs)."""
+    scored = {}
+    for head, output in outputs.heads().items():
+      scored[head] = {head: (outputs.labels, output.logits)}
+      for label, logits in output.auxiliary_logits.items():
+        scored[head][f"{head}_{label}"] = (outputs.auxiliary_labels[label], logits)
+    return scored
+
+  def _update_metrics(self, out: Mapping[str, tf.Tensor],
+                      scored: Mapping[str, Mapping[str, tuple[tf.Tensor, tf.Tensor]]],
+                      sample_weight: tf.Tensor | None) -> None:
+    # compute_average_loss gives each replica its share of the global average; the
+    # trackers average over replicas, so scale back to the global value.
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    for name, tracker in self._trackers.items():
+      tracker.update_state(out[name] * (1.0 if name == "lambda" else float(replicas)))
+    for prefix, (labels, logits) in (pair for head in scored.values()
+                                     for pair in head.items()):
+      for metric in self._head_metrics[prefix]:
+        metric.update_state(labels, tf.sigmoid(logits), sample_weight=sample_weight)
+
+  def _trackable_children(self, save_type="checkpoint", **kwargs):
+    # Metric states restart at each epoch and evaluation: not model state. Kept out
+    # of checkpoints, runs saved while they were the model's own still restore.
+    if save_type == "checkpoint":
+      return {}
+    return super()._trackable_children(save_type, **kwargs)
+
+  @property
+  def metrics(self) -> list[tf.keras.metrics.Metric]:
+    # Listed here so Keras resets them at each epoch and evaluation (the model's
+    # `metrics` are these).
+    return list(self._trackers.values()) + [
+        m for head_metrics in self._head_metrics.values() for m in head_metrics]
