@@ -40,12 +40,16 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m benchmarks.run_all --output=benchmarks/results.json
 
-# Model quality over seeds on the default world (reuses `make demo`'s dataset);
-# EVIDENCE_FLAGS=--quick runs the RQ1 rows alone (WORKSPACE.md, benchmarks.evidence).
+# Model quality over seeds on the evidence world (generated and joined on the first
+# run), split between EVIDENCE_PROCESSES processes; EVIDENCE_FLAGS=--quick runs the
+# RQ1 rows alone (WORKSPACE.md, benchmarks.evidence). A rerun reads finished runs.
 EVIDENCE_FLAGS ?=
+EVIDENCE_PROCESSES ?= 2
 evidence: $(STAMP)
-	$(PY) -m benchmarks.evidence --data_dir=$(WORKSPACE)/examples \
-	  --raw_dir=$(WORKSPACE)/raw --work_dir=$(WORKSPACE)/evidence $(EVIDENCE_FLAGS)
+	$(PY) -m benchmarks.evidence --world=evidence \
+	  --data_dir=$(WORKSPACE)/evidence_world/examples \
+	  --raw_dir=$(WORKSPACE)/evidence_world/raw --work_dir=$(WORKSPACE)/evidence \
+	  --processes=$(EVIDENCE_PROCESSES) $(EVIDENCE_FLAGS)
 
 clean:
 	rm -rf $(VENV) $(WORKSPACE) *.egg-info .pytest_cache

@@ -25,6 +25,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import subprocess
+import sys
+import time
 from typing import Any, Callable, Mapping, Sequence
 
 from absl import app
@@ -44,7 +47,7 @@ from models import compare
 from models import metrics
 from models import train
 from models.config import Architecture, Mode, ModelConfig
-from simulation import load_oracle
+from simulation import load_oracle, preset
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +70,10 @@ class Sweep:
 
 SWAP_FRACTION = "swap_fraction"
 RQ3_LAMBDAS = (0.1, 0.3, 0.5, 0.7, 0.9)
+SIZE_SWEEP = (50_000, 200_000, 800_000)  # Train clicks (issue 15).
+SIZE_SWEEP_NAME = "size_sweep"
+# What `make evidence` runs beside the RQ1 rows, in this order (EvidenceJob.parts).
+PARTS = ("world_sweeps", "sweeps", "methods")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,6 +103,13 @@ class TaskEvidence:
     oracle_teachers: Also train the "pfd" variant taught by the simulator's oracle
       (benchmarks/teacher_ceiling.py: rows oracle_full, oracle_regular): how much
       any teacher could give the student in this world.
+    train_examples: Every run trains on at most this many of the task's train
+      examples (a fixed hashed subset, TrainConfig.train_fraction), which bounds a
+      run's time on a large world.
+    sizes: The size sweep, unless --quick: at each number of train examples (a
+      hashed subset), the "pfd" variant's student AUC minus the baseline's at the
+      same size, `quality.<task>.size_sweep.<size>`. A size beyond the split is
+      skipped and said.
   """
   variants: Mapping[str, ModelConfig]
   gains: Mapping[str, tuple[str, str]]
@@ -109,6 +123,8 @@ class TaskEvidence:
   sweeps: Mapping[str, Sweep] = dataclasses.field(default_factory=dict)
   methods: Mapping[str, ModelConfig] = dataclasses.field(default_factory=dict)
   independent: tuple[str, str] | None = None
+  train_examples: int | None = None
+  sizes: tuple[int, ...] = ()
 
   @property
   def all_gains(self) -> dict[str, tuple[str, str]]:
@@ -177,6 +193,26 @@ def cvr_findings(out: Mapping[str, float]) -> str:
         "an auxiliary task the oracle teacher has no weights for. With independent "
         f"tables PFD gains {pfd - sharing:+.4f}, and sharing adds {sharing:+.4f} "
         f"± {f('shared_minus_independent_std'):.4f} (RQ4).")
+  informativeness = _sweep_points(out, "cvr", "informativeness_sweep")
+  if len(informativeness) >= 3:
+    _, _, shape = sweep_shape(informativeness)
+    parts.append(
+        "Yang et al. (NeurIPS, \"Towards Understanding Privileged Features "
+        "Distillation in Learning-to-Rank\") find the student's gain first rising, "
+        "then falling as the privileged features grow more predictive; over "
+        "post_event_informativeness PFD's gain here is " + shape + ", which "
+        + ("reproduces" if shape.startswith("rising, then") else "does not reproduce")
+        + " it.")
+  lupi_by_affinity = dict((value, mean) for value, mean, _ in _sweep_points(
+      out, "cvr", "affinity_sweep.lupi"))
+  if lupi_by_affinity:
+    lowest = min(lupi_by_affinity)
+    parts.append(
+        f"Where post-event behaviour carries the least user x item affinity "
+        f"(post_event_affinity {lowest:g}), the LUPI student gains "
+        f"{lupi_by_affinity[lowest]:+.4f} over that world's baseline, and "
+        + (f"{lupi_by_affinity[max(lupi_by_affinity)]:+.4f} at "
+           f"{max(lupi_by_affinity):g}." if len(lupi_by_affinity) > 1 else "."))
   if full is not None and regular is not None:
     closed = f("oracle_full_gap_closed")
     parts.append(
@@ -231,6 +267,10 @@ def _ctr(mode: Mode, **overrides) -> ModelConfig:
   return ModelConfig.for_task(spec_lib.DEFAULT_SPEC, "ctr", mode=mode, **overrides)
 
 
+def _ctcvr(mode: Mode, **overrides) -> ModelConfig:
+  return ModelConfig.for_task(spec_lib.DEFAULT_SPEC, "ctcvr", mode=mode, **overrides)
+
+
 TASKS: Mapping[str, TaskEvidence] = {
     # At 512, one epoch of the ~57k clicks is far from converging the student, and
     # PFD's halved hard-label gradient shows as a loss; 128 gives ~450 steps.
@@ -263,7 +303,7 @@ TASKS: Mapping[str, TaskEvidence] = {
                "pfd_shared_encoding_gain": ("pfd_shared_encoding", "student"),
                "oracle_full_gain": ("oracle_full", "student"),
                "oracle_regular_gain": ("oracle_regular", "student")},
-        batch_size=128, oracle_teachers=True,
+        batch_size=128, oracle_teachers=True, sizes=SIZE_SWEEP,
         shuffle_buffer=100_000,  # All ~57k clicked train rows (written user by user).
         legend="MLP heads. lupi: the teacher sees post-event features only. "
         "pfd_shared_encoding: PFD whose teacher reads the student's encoding of the "
@@ -272,8 +312,10 @@ TASKS: Mapping[str, TaskEvidence] = {
         "P(purchase | x, x*) / P(purchase | x) (benchmarks/teacher_ceiling.py); their "
         "teacher rows are the oracle itself.",
         notes=cvr_findings),
-    # All 1.28M train impressions: 2,500 steps per epoch at 512.
+    # At most 650k train impressions (half the demo world's): 1,270 steps per epoch
+    # at 512, which keeps the CTR rows within `make evidence`'s time on 2 cores.
     "ctr": TaskEvidence(
+        train_examples=650_000,
         variants={
             "student": _ctr(Mode.STUDENT),
             "pfd": _ctr(Mode.PFD, teacher_architecture=Architecture.TWO_TOWER),
@@ -296,6 +338,20 @@ TASKS: Mapping[str, TaskEvidence] = {
         "user side; pfd_md: its teacher is a DCN over all features (PFD+MD).",
         notes=ctr_findings,
         paper={"student": 0.6625, "pfd": 0.6712, "pfd_md": 0.6745}),
+    # DMTL (issue 16): the two-tower pre-ranker by CTCVR over all impressions, taught
+    # by a multi-task ESMM/MMoE teacher, against one taught by a single-task DCN.
+    "ctcvr": TaskEvidence(
+        train_examples=650_000,
+        variants={"student": _ctcvr(Mode.STUDENT),
+                  "pfd_md": _ctcvr(Mode.PFD, teacher_architecture=Architecture.DCN)},
+        methods={"dmtl": _ctcvr(Mode.PFD)},
+        gains={"pfdmd_gain": ("pfd_md", "student"),
+               "dmtl_over_pfdmd_gain": ("method.dmtl", "pfd_md")},
+        batch_size=512, shuffle_buffer=1_500_000,  # As CTR's, over the same records.
+        legend="The student is a two-tower scoring click-and-purchase over all "
+        "impressions. pfd_md: its teacher is a DCN over all features but the "
+        "post-click ones; dmtl (methods): an ESMM teacher (pCTCVR = pCTR x pCVR over "
+        "MMoE experts) learning from the click too."),
 }
 
 
@@ -380,7 +436,8 @@ def figures(rows, ceilings: dict[str, float], task: str = "cvr") -> dict[str, fl
       out[f"{prefix}.{figure}_std"] = float(gain.std())
     for seed, gain in zip(seeds, compare.paired_gain(rows, variant, reference, "student_auc")):
       out[f"{prefix}.{name}_seed{seed}"] = float(gain)
-    if "regular" in ceilings and reference == evidence.baseline:
+    # The oracle's AUC is undefined (None) on an eval split without positives.
+    if ceilings.get("regular") is not None and reference == evidence.baseline:
       gap = ceilings["regular"] - summary[evidence.baseline]["student_auc"][0]
       out[f"{prefix}.{step}_gap_closed"] = out[f"{prefix}.{name}_mean"] / gap
   return out
@@ -469,6 +526,13 @@ def sweep_figures(rows, task: str) -> dict[str, float]:
         gain = compare.paired_gain(rows, f"{name}-{value:g}", evidence.baseline, "student_auc")
         out[f"{prefix}.{name}.{value:g}"] = float(gain.mean())
         out[f"{prefix}.{name}.{value:g}_std"] = float(gain.std())
+  for size in evidence.sizes:
+    run = f"{SIZE_SWEEP_NAME}-{size}-"
+    if f"{run}pfd" in trained:
+      gain = compare.paired_gain(rows, f"{run}pfd", f"{run}{evidence.baseline}",
+                                 "student_auc")
+      out[f"{prefix}.{SIZE_SWEEP_NAME}.{size}"] = float(gain.mean())
+      out[f"{prefix}.{SIZE_SWEEP_NAME}.{size}_std"] = float(gain.std())
   if evidence.independent and set(evidence.independent) <= trained:
     independent, shared = evidence.independent
     gain = compare.paired_gain(rows, shared, independent, "student_auc")
@@ -496,10 +560,27 @@ def _swept(task: str) -> dict[str, tuple[str, str]]:
   world sweeps (benchmarks/world_sweeps.py) of its task."""
   swept = {name: (sweep.base.mode.value, sweep.field)
            for name, sweep in TASKS[task].sweeps.items()}
+  if TASKS[task].sizes:
+    swept[SIZE_SWEEP_NAME] = ("pfd over the baseline trained on as many",
+                              "train examples")
   if task == world_sweeps.TASK:
     swept.update({name: ("pfd, a world per value", sweep.field)
                   for name, sweep in world_sweeps.WORLD_SWEEPS.items()})
   return swept
+
+
+def sweep_shape(points: Sequence[tuple[float, float, float]]
+                ) -> tuple[float, float, str]:
+  """(spread of the means, largest std, shape) of a sweep's (value, mean, std):
+  flat within noise, rising, falling, or rising then falling (a peak inside)."""
+  means = [mean for _, mean, _ in points]
+  spread, noise = max(means) - min(means), max(std for _, _, std in points)
+  peak = int(np.argmax(means))
+  shape = ("flat within noise" if spread <= GAIN_STDS * noise else
+           f"rising, then falling (peak at {points[peak][0]:g})"
+           if 0 < peak < len(means) - 1 else
+           "falling" if means[-1] < means[0] else "rising")
+  return spread, noise, shape
 
 
 def sweep_lines(out: Mapping[str, float], task: str) -> list[str]:
@@ -509,13 +590,7 @@ def sweep_lines(out: Mapping[str, float], task: str) -> list[str]:
     points = _sweep_points(out, task, name)
     if not points:
       continue
-    means = [mean for _, mean, _ in points]
-    spread, noise = max(means) - min(means), max(std for _, _, std in points)
-    peak = int(np.argmax(means))
-    shape = ("flat within noise" if spread <= GAIN_STDS * noise else
-             f"rising, then falling (peak at {points[peak][0]:g})"
-             if 0 < peak < len(means) - 1 else
-             "falling" if means[-1] < means[0] else "rising")
+    spread, noise, shape = sweep_shape(points)
     lines.append(f"- `{name}` ({what}, {field}): " + ", ".join(
         f"{value:g}: {mean:+.4f} ± {std:.4f}" for value, mean, std in points)
         + f" over the baseline; {shape} (spread {spread:.4f}, largest std "
@@ -655,8 +730,20 @@ def markdown(out: Mapping[str, float]) -> str:
       "Written by `make evidence` (benchmarks/evidence.py) from the figures in "
       "benchmarks/evidence.json.",
       "",
+      *job_line(out),
       *[task_section(out, t) for t in present],
   ])
+
+
+def job_line(out: Mapping[str, float]) -> list[str]:
+  """How long the last job took, and on what, where recorded."""
+  f = functools.partial(_figure, out, "job")
+  if f("seconds") is None:
+    return []
+  return [f"The last job took {f('seconds') / 60:.1f} min of wall time in "
+          f"{f('processes'):.0f} process(es) on {f('cpus'):.0f} CPUs (runs finished "
+          "before it started are read, not trained, so only a job from an empty "
+          "work directory times the whole).", ""]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -667,75 +754,182 @@ class EvidenceJob:
   raw_dir: str = knob("workspace/raw", "Its raw logs and oracle.")
   world: str = knob("demo", "The simulation preset to generate: demo, or evidence "
                     "(simulation/config.py: dense enough for a gain to show).")
-  work_dir: str = knob("workspace/evidence", "Model directories, under <task>/.")
+  sweep_world: str = knob("sweep", "The preset each world of the world sweeps "
+                          "(benchmarks/world_sweeps.py) starts from.")
+  work_dir: str = knob("workspace/evidence", "Model directories, under <task>/, "
+                       "and the world sweeps' worlds; a finished run there is read, "
+                       "not trained again.")
   tasks: tuple[str, ...] = knob(tuple(TASKS), "Tasks to run (the others' figures "
                                 "stay).")
   seeds: tuple[int, ...] = knob((0, 1, 2), "Seeds.")
+  sweep_seeds: int = knob(2, "How many of --seeds each sweep value runs (the RQ3, "
+                          "swap, size and world sweeps).")
   epochs: int = knob(1, "Epochs per run (id-embedding models overfit after one).")
   batch_size: int | None = knob(None, "Batch size (default: the task's, TASKS).")
   steps_per_epoch: int | None = knob(None, "Cap on steps per epoch (default: the "
                                      "whole train split).")
   output_dir: str = knob("benchmarks", "Where evidence.* go.")
-  quick: bool = knob(False, "The paper's RQ1 rows alone (TASKS' variants and oracle "
-                     "teachers): no sweeps.")
+  parts: tuple[str, ...] = knob(PARTS, "What runs beside the RQ1 rows (TASKS' "
+                                "variants and oracle teachers), in this order: "
+                                "world_sweeps, sweeps (RQ3, swap, size), methods.")
+  quick: bool = knob(False, "The RQ1 rows alone: --parts empty.")
+  processes: int = knob(1, "Processes that split the runs, each training one at a "
+                        "time (a run keeps about one core busy).")
+  share_index: int = knob(0, "Which share of the runs this process trains; the job "
+                          "sets it for the processes it starts.")
 
   def __post_init__(self):
     config_flags.check_choices("tasks", self.tasks, TASKS, "evidence tasks")
+    config_flags.check_choices("parts", self.parts, PARTS, "evidence parts")
+    if self.quick:
+      object.__setattr__(self, "parts", ())
+    if not 1 <= self.sweep_seeds <= len(self.seeds):
+      raise ValueError(f"sweep_seeds={self.sweep_seeds} must be in [1, "
+                       f"{len(self.seeds)}] (the number of --seeds).")
+
+  @property
+  def share(self) -> compare.Share | None:
+    """This process's share of the runs; None: all of them (the gathering pass)."""
+    return (compare.Share(self.share_index, self.processes) if self.processes > 1
+            else None)
 
 
-def run_task(job: EvidenceJob, task: str, protocol: Mapping[str, Any] | None = None
-             ) -> dict[str, float]:
-  """Trains the task's variants for every seed; returns its figures.
+def run_task(job: EvidenceJob, task: str, protocol: Mapping[str, Any] | None = None,
+             share: compare.Share | None = None,
+             parts: Sequence[str] | None = None) -> dict[str, float]:
+  """Trains the task's variants for every seed, and its `parts` (default: the
+  job's); returns its figures.
 
   Args:
     protocol: TrainConfig overrides every run gets alike (e.g. validation_days,
       early_stopping_patience, learning_rate_grid: models.train's flags), recorded as
       `quality.<task>.protocol.<knob>` where numeric.
+    share: Train only this share of the runs and return no figures.
   """
+  parts = job.parts if parts is None else parts
   evidence = TASKS[task]
-  protocol = dict(protocol or {})
+  dataset = dataset_lib.PublishedDataset.open(job.data_dir)
+  available = dataset.example_count("train", task)
   train_config = train.TrainConfig(**{
       "epochs": job.epochs, "batch_size": job.batch_size or evidence.batch_size,
       "steps_per_epoch": job.steps_per_epoch,
-      "shuffle_buffer": evidence.shuffle_buffer, **protocol})
+      "shuffle_buffer": evidence.shuffle_buffer,
+      "train_fraction": min(1.0, (evidence.train_examples or available) / available),
+      **(protocol or {})})
   work_dir = os.path.join(job.work_dir, task)
   oracle_dir = os.path.join(job.raw_dir, "oracle")
-  dataset = dataset_lib.PublishedDataset.open(job.data_dir)
-  variants = dict(evidence.variants)
-  if not job.quick:
-    steps = job.epochs * (job.steps_per_epoch or -(-dataset.example_count(
-        "train", task) // train_config.batch_size))
-    variants.update(sweep_variants(evidence, steps))
-    variants.update({f"method.{name}": config
-                     for name, config in evidence.methods.items()})
-  rows = compare.run_variants(dataset, work_dir, variants, job.seeds, train_config)
-  extra = {}
+  sweep_seeds = job.seeds[:job.sweep_seeds]
+  run = functools.partial(compare.run_variants, dataset, work_dir, share=share)
+  rows = run(dict(evidence.variants), job.seeds, train_config)
   if evidence.oracle_teachers:
     oracle = load_oracle(oracle_dir)
     rows += teacher_ceiling.run(dataset, work_dir, oracle, job.seeds,
-                                evidence.variants["pfd"], train_config)
+                                evidence.variants["pfd"], train_config, share)
+  if "methods" in parts:
+    rows += run({f"method.{name}": config
+                 for name, config in evidence.methods.items()}, job.seeds, train_config)
+  if "sweeps" in parts:
+    steps = job.epochs * (job.steps_per_epoch or -(-int(
+        available * train_config.train_fraction) // train_config.batch_size))
+    rows += run(sweep_variants(evidence, steps), sweep_seeds, train_config)
+    for size in evidence.sizes:
+      if size <= available:
+        rows += run({f"{SIZE_SWEEP_NAME}-{size}-{name}": evidence.variants[name]
+                     for name in (evidence.baseline, "pfd")}, sweep_seeds,
+                    dataclasses.replace(train_config, train_fraction=size / available))
+  if share is not None:
+    return {}
+  extra = {f"quality.{task}.protocol.{name}": float(getattr(train_config, name))
+           for name in ("epochs", "batch_size", "validation_days",
+                        "early_stopping_patience", "train_fraction")}
+  extra[f"quality.{task}.protocol.sweep_seeds"] = float(job.sweep_seeds)
+  if evidence.oracle_teachers:
     extra[f"quality.{task}.soft_label_noise_kept"] = (
         teacher_ceiling.soft_label_noise_kept(oracle))
+  if evidence.sizes and "sweeps" in parts:
+    extra[f"quality.{task}.{SIZE_SWEEP_NAME}.available"] = float(available)
   ceilings = compare.load_ceilings(oracle_dir, task)
-  extra.update({f"quality.{task}.protocol.{name}": float(getattr(train_config, name))
-                for name in ("epochs", "batch_size", "validation_days",
-                             "early_stopping_patience")})
   return {**figures(rows, ceilings, task), **extra, **sweep_figures(rows, task),
           **delong_figures(work_dir, task, job.seeds, {r["mode"] for r in rows})}
+
+
+def run_world_sweeps(job: EvidenceJob, share: compare.Share | None = None
+                     ) -> dict[str, float]:
+  """The world sweeps' figures (benchmarks/world_sweeps.py) for the task they are of,
+  with its batch size and shuffle; with a `share`, its worlds alone, no figures."""
+  evidence = TASKS[world_sweeps.TASK]
+  train_config = train.TrainConfig(epochs=job.epochs,
+                                   batch_size=job.batch_size or evidence.batch_size,
+                                   shuffle_buffer=evidence.shuffle_buffer)
+  out = {}
+  for name, sweep in world_sweeps.WORLD_SWEEPS.items():
+    out.update(world_sweeps.run_sweep(
+        name, sweep, preset(job.sweep_world),
+        os.path.join(job.work_dir, "world_sweeps"), job.seeds[:job.sweep_seeds],
+        train_config, share=share))
+  return {} if share is not None else out
+
+
+def _wait_for_dataset(data_dir: str, poll_seconds: float = 10.0) -> None:
+  """Until the job's first process has published `data_dir` (it builds the world
+  while the others start on theirs)."""
+  parent = os.getppid()
+  while not tf.io.gfile.exists(os.path.join(data_dir, layout.SUCCESS_FILE)):
+    if os.getppid() != parent:
+      raise RuntimeError(f"The job's first process ended before publishing "
+                         f"{data_dir!r}.")
+    time.sleep(poll_seconds)
 
 
 def main(argv: Sequence[str]) -> None:
   del argv
   job = config_flags.from_flags(EvidenceJob)
-  ensure_dataset(job.data_dir, job.raw_dir, job.world)
-  path = os.path.join(job.output_dir, "evidence.json")
+  start = time.perf_counter()
   # models.train's protocol flags, alike for every run (the job's own win).
   protocol = {name: value for name, value in config_flags.explicit(
       train.TrainConfig).items() if name not in
               {f.name for f in dataclasses.fields(EvidenceJob)}}
+  share = job.share
+
+  def train_share() -> None:
+    # The RQ1 rows first, then each part in turn: a job stopped early has the most
+    # basic figures' runs; a run or world goes to one process whichever part it is
+    # met in (Share.take by its directory).
+    for part in ("rq1", *job.parts):
+      if part == "world_sweeps":
+        run_world_sweeps(job, share)
+        continue
+      for task in job.tasks:
+        run_task(job, task, protocol, share, parts=() if part == "rq1" else (part,))
+
+  if job.share_index:  # A process the first one started: its share, then done.
+    if "world_sweeps" in job.parts and not tf.io.gfile.exists(
+        os.path.join(job.data_dir, layout.SUCCESS_FILE)):
+      run_world_sweeps(job, share)  # While the first process builds the world.
+    _wait_for_dataset(job.data_dir)
+    train_share()
+    return
+  others = [subprocess.Popen([sys.executable, "-m", "benchmarks.evidence",
+                              *sys.argv[1:], f"--share_index={index}"])
+            for index in range(1, job.processes)]
+  ensure_dataset(job.data_dir, job.raw_dir, job.world)
+  if share is not None:
+    train_share()
+  for index, process in enumerate(others, 1):
+    if process.wait():
+      raise RuntimeError(f"The evidence process of share {index} of {job.processes} "
+                         f"failed (exit status {process.returncode}); its finished "
+                         "runs are kept, a rerun trains the rest.")
+  path = os.path.join(job.output_dir, "evidence.json")
+  dataset = dataset_lib.PublishedDataset.open(job.data_dir)
   for task in job.tasks:
-    results.update_results(path, {**run_task(job, task, protocol), **world_figures(
-        dataset_lib.PublishedDataset.open(job.data_dir), task)})
+    results.update_results(path, {**run_task(job, task, protocol),
+                                  **world_figures(dataset, task)})
+  if "world_sweeps" in job.parts:
+    results.update_results(path, run_world_sweeps(job))
+  results.update_results(path, {"quality.job.seconds": time.perf_counter() - start,
+                                "quality.job.processes": float(job.processes),
+                                "quality.job.cpus": float(os.cpu_count())})
   render(job.output_dir)
 
 

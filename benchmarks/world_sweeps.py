@@ -1,11 +1,11 @@
 r"""When PFD helps (issue 15, item 6): the CVR gain over worlds that differ in one knob.
 
 For each value of a WorldConfig knob (WORLD_SWEEPS), a world is generated from the
-`--world` preset with that value, joined, and the baseline student, PFD and PFD
+`--world` preset with that value, joined, and the baseline student, PFD, LUPI and PFD
 taught by each oracle (benchmarks/teacher_ceiling.py) train on it for every seed.
 Figures, merged into evidence.json: `quality.cvr.<sweep>.<value>` (PFD's student AUC
 gain over the baseline, paired by seed) and `_std`, and `quality.cvr.<sweep>.<oracle
-row>.<value>` for the oracle teachers beside it. benchmarks.evidence renders them.
+row>.<value>` for LUPI and the oracle teachers beside it. benchmarks.evidence renders them.
 
     python -m benchmarks.world_sweeps --world=demo --sweeps=affinity_sweep \
       --work_dir=workspace/world_sweeps [--seeds=0,1,2]
@@ -70,23 +70,39 @@ def generate_and_join(world: WorldConfig, root: str) -> tuple[str, str]:
   return examples_dir, os.path.join(raw_dir, "oracle")
 
 
+def world_name(world: WorldConfig, base: WorldConfig) -> str:
+  """A world's directory name: the knobs that differ from `base`, so that sweeps
+  through the base's own value share one world."""
+  return "-".join(f"{f.name}-{getattr(world, f.name):g}"
+                  for f in dataclasses.fields(world)
+                  if getattr(world, f.name) != getattr(base, f.name)) or "base"
+
+
 def run_sweep(name: str, sweep: WorldSweep, base: WorldConfig, work_dir: str,
               seeds: Sequence[int], train_config: train.TrainConfig,
-              make_world: MakeWorld = generate_and_join) -> dict[str, float]:
-  """The sweep's figures (module docstring), one world per value."""
+              make_world: MakeWorld = generate_and_join,
+              share: compare.Share | None = None) -> dict[str, float]:
+  """The sweep's figures (module docstring), one world per value.
+
+  Args:
+    share: Build and train only this share of the worlds (each wholly by one
+      process) and return no figures for the others.
+  """
   student = ModelConfig(task=TASK, mode=Mode.STUDENT)
-  pfd = dataclasses.replace(student, mode=Mode.PFD)
+  pfd, lupi = (dataclasses.replace(student, mode=mode) for mode in (Mode.PFD, Mode.LUPI))
   out = {}
   for value in sweep.values:
-    root = os.path.join(work_dir, f"{name}-{value:g}")
-    data_dir, oracle_dir = make_world(
-        dataclasses.replace(base, **{sweep.field: value}), root)
+    world = dataclasses.replace(base, **{sweep.field: value})
+    root = os.path.join(work_dir, world_name(world, base))
+    if share is not None and not share.take(root):
+      continue
+    data_dir, oracle_dir = make_world(world, root)
     runs = os.path.join(root, "runs")
-    rows = compare.run_variants(data_dir, runs, {"student": student, "pfd": pfd},
-                                seeds, train_config)
+    rows = compare.run_variants(data_dir, runs, {"student": student, "pfd": pfd,
+                                                 "lupi": lupi}, seeds, train_config)
     rows += teacher_ceiling.run(data_dir, runs, load_oracle(oracle_dir), seeds, pfd,
                                 train_config)
-    for row in ("pfd", *teacher_ceiling.ORACLE_COLUMNS):
+    for row in ("pfd", "lupi", *teacher_ceiling.ORACLE_COLUMNS):
       gain = compare.paired_gain(rows, row, "student", "student_auc")
       key = f"quality.{TASK}.{name}." + ("" if row == "pfd" else f"{row}.") + f"{value:g}"
       out[key], out[f"{key}_std"] = float(gain.mean()), float(gain.std())

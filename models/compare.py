@@ -36,27 +36,63 @@ def head_metrics(spec: spec_lib.FeatureSpec) -> list[tuple[str, str]]:
           ("calibration", "calibration")]
 
 
+@dataclasses.dataclass
+class Share:
+  """One process's share of a job's runs, when `count` processes split them.
+
+  Every process enumerates the same runs in the same order and each takes every
+  `count`-th, from its `index`; runs already finished are read, whoever's they were.
+  """
+  index: int = 0
+  count: int = 1
+  dealt: dict[str, bool] = dataclasses.field(default_factory=dict)
+
+  def __post_init__(self):
+    if not 0 <= self.index < self.count:
+      raise ValueError(f"Share index {self.index} is not in [0, {self.count}).")
+
+  def take(self, key: str | None = None) -> bool:
+    """Whether the next run is this process's; a `key` dealt before (e.g. one world
+    that two sweeps share) goes where it went then."""
+    if key in self.dealt:
+      return self.dealt[key]
+    mine = len(self.dealt) % self.count == self.index
+    self.dealt[key if key is not None else f"#{len(self.dealt)}"] = mine
+    return mine
+
+
 def run_variants(dataset: str | dataset_lib.PublishedDataset, work_dir: str,
                  variants: Mapping[str, ModelConfig], seeds: Sequence[int],
                  train_config: train.TrainConfig,
-                 build_model: train.ModelBuilder = distillation.DistillationModel
-                 ) -> list[dict[str, Any]]:
+                 build_model: train.ModelBuilder = distillation.DistillationModel,
+                 share: Share | None = None) -> list[dict[str, Any]]:
   """One training run per (variant, seed): a row of eval metrics per run.
+
+  A run whose directory holds a finished run of the same configs is read, not
+  trained again (train.finished_run).
 
   Args:
     dataset: A PublishedDataset, or the directory of one (opened once for all runs).
     variants: Row name -> model config, e.g. two PFD runs with different teachers.
       The name goes into the rows' "mode" and the run directory's name.
     build_model: Builds every variant's model (see train.train_and_evaluate).
+    share: Train only this process's share of the runs; the others' rows are
+      left out unless finished.
   """
   dataset = dataset_lib.published(dataset)
   metrics = [metric for metric, _ in head_metrics(dataset.spec)]
   rows = []
   for seed in seeds:
     for name, model_config in variants.items():
-      results = train.train_and_evaluate(
-          dataset, os.path.join(work_dir, f"{name}-seed{seed}"), model_config,
-          dataclasses.replace(train_config, seed=seed), build_model)
+      run_dir = os.path.join(work_dir, f"{name}-seed{seed}")
+      seeded = dataclasses.replace(train_config, seed=seed)
+      mine = share is None or share.take(run_dir)
+      results = train.finished_run(run_dir, model_config, seeded)
+      if results is None and not mine:
+        continue
+      if results is None:
+        results = train.train_and_evaluate(dataset, run_dir, model_config, seeded,
+                                           build_model)
       row = {"mode": name, "seed": seed, "train_seconds": results["train_seconds"]}
       for head in ("student", "teacher"):
         for metric in metrics:
@@ -91,7 +127,7 @@ def paired_gain(rows: Sequence[dict[str, Any]], mode: str, baseline: str, metric
                 ) -> np.ndarray:
   """Per seed: `mode`'s `metric` minus the baseline's, same seed (seed order)."""
   by_seed = {(r["mode"], r["seed"]): r for r in rows}
-  seeds = sorted({r["seed"] for r in rows})
+  seeds = sorted({r["seed"] for r in rows if r["mode"] == mode})
   return np.array([by_seed[(mode, s)][metric] - by_seed[(baseline, s)][metric]
                    for s in seeds])
 
@@ -103,7 +139,9 @@ def load_ceilings(oracle_dir: str | None, task: str) -> dict[str, float]:
     return {}
   with tf.io.gfile.GFile(path) as f:
     auc = json.load(f)["eval"]["auc"]
-  return {"regular": auc[f"{task}_regular"], "full": auc[f"{task}_full"]}
+  # The oracle knows the simulator's tasks only (none for a task a spec adds).
+  return {name: auc[f"{task}_{name}"] for name in ("regular", "full")
+          if f"{task}_{name}" in auc}
 
 
 def format_table(summary: dict[str, dict[str, tuple[float, float]]],

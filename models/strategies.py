@@ -59,11 +59,24 @@ class Cluster:
     if scratch != model_dir and tf.io.gfile.exists(scratch):
       tf.io.gfile.rmtree(scratch)
 
+  def repeats(self, whole_batches: bool = False) -> bool:
+    """Whether `distribute` gives `fit` a DatasetCreator of repeated batches (whose
+    epochs are then a number of steps)."""
+    return self.coordinated or (whole_batches and self.name == "mirrored"
+                                and self.strategy.num_replicas_in_sync > 1)
+
   def distribute(self, make_dataset: Callable[..., tf.data.Dataset],
-                 batch_size: int):
+                 batch_size: int, whole_batches: bool = False):
     """What `fit` reads: `make_dataset(batch_size, input_context=None)`'s batches, for
-    parameter_server a DatasetCreator of each worker's shards, repeated."""
-    if self.coordinated:
+    parameter_server a DatasetCreator of each worker's shards, repeated.
+
+    Args:
+      whole_batches: The batches must reach a replica whole (batches of whole
+        requests): under mirrored, each replica takes whole batches of the
+        per-replica size in turn (a DatasetCreator, repeated) instead of a slice of
+        every global batch. multi_worker still slices them.
+    """
+    if self.repeats(whole_batches):
       return tf.keras.utils.experimental.DatasetCreator(
           lambda context: make_dataset(context.get_per_replica_batch_size(batch_size),
                                        input_context=context))

@@ -75,6 +75,9 @@ class TrainConfig:
   validation_days: int = knob(0, "The train split's last N UTC days validate "
                               "(early stopping, the grids) instead of training; 0: "
                               "off.")
+  train_fraction: float = knob(1.0, "Train on this share of the train examples (a "
+                               "subset fixed by a hash of each record): how a result "
+                               "grows with data. Validation reads all of its days.")
   early_stopping_patience: int = knob(
       0, "With validation: stop after N epochs without a better validation AUC of the "
       "shipped head and keep the best epoch's weights (--epochs is the most); 0: off.")
@@ -89,6 +92,8 @@ class TrainConfig:
     if self.batch_size < 1 or self.epochs < 1:
       raise ValueError(f"batch_size and epochs must be >= 1, got {self.batch_size}, "
                        f"{self.epochs}.")
+    if not 0.0 < self.train_fraction <= 1.0:
+      raise ValueError(f"train_fraction must be in (0, 1], got {self.train_fraction}.")
     if self.validation_days < 0 or self.early_stopping_patience < 0:
       raise ValueError(f"validation_days and early_stopping_patience must be >= 0, "
                        f"got {self.validation_days}, {self.early_stopping_patience}.")
@@ -273,11 +278,13 @@ def evaluate(model: distillation.DistillationModel, eval_data: tf.data.Dataset,
   wanted = [spec.user_feature] + [s.feature for s in spec.slices] + (
       [request] if request else [])
   labels, columns, scores = [], {name: [] for name in wanted}, {}
+  # Eager calls dispatch op by op: several times the train step's cost per batch.
+  predict = tf.function(model.predict_step, reduce_retracing=True)
   for features, batch_labels in eval_data:
     labels.append(batch_labels.numpy())
     for name in wanted:
       columns[name].append(features[name].numpy())
-    for head, p in model.predict_step((features, batch_labels)).items():
+    for head, p in predict((features, batch_labels)).items():
       scores.setdefault(head, []).append(p.numpy())
   labels = np.concatenate(labels)
   columns = {name: np.concatenate(values) for name, values in columns.items()}
@@ -315,6 +322,27 @@ def read_scores(model_dir: str) -> dict[str, np.ndarray]:
       return dict(arrays)
 
 
+def _requested(model_config: ModelConfig, train_config: TrainConfig) -> dict[str, Any]:
+  """The configs a run was asked for (a grid's, not the chosen ones), as JSON holds
+  them."""
+  return json.loads(json.dumps({"model_config": model_config.to_dict(),
+                                "train_config": dataclasses.asdict(train_config)}))
+
+
+def finished_run(model_dir: str, model_config: ModelConfig, train_config: TrainConfig
+                 ) -> dict[str, Any] | None:
+  """The metrics.json of a finished run in `model_dir` asked for exactly these
+  configs, or None: a job that reruns (after a preemption, or split between
+  processes) reads it instead of training again."""
+  path = os.path.join(model_dir, METRICS_FILE)
+  if not tf.io.gfile.exists(path):
+    return None
+  with tf.io.gfile.GFile(path) as f:
+    results = json.load(f)
+  return results if results.get("requested") == _requested(
+      model_config, train_config) else None
+
+
 ModelBuilder = Callable[[spec_lib.FeatureSpec, str, ModelConfig],
                        distillation.DistillationModel]
 
@@ -341,6 +369,7 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
   Returns:
     What metrics.json holds.
   """
+  run_start = time.perf_counter()
   candidates = _candidates(model_config, train_config)
   cluster = strategies.make(train_config.strategy, train_config.ps_min_shard_bytes)
   if train_config.deterministic:
@@ -350,34 +379,41 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
   train_range, validation_range = _validation_split(dataset, task,
                                                     train_config.validation_days)
 
+  # A ranking loss sees whole requests in every split it is computed on, so its
+  # validation and eval values count every pair.
+  by_request = model_config.distillation_loss in losses.REQUEST_LOSSES
+
   def train_batches(batch_size: int, input_context=None) -> tf.data.Dataset:
     return input_lib.make_dataset(
         dataset, "train", task, batch_size, shuffle=True,
         shuffle_buffer=train_config.shuffle_buffer, seed=train_config.seed,
         deterministic=train_config.deterministic, repeat=input_context is not None,
         input_context=input_context, time_range=train_range,
-        group_by_request=model_config.distillation_loss in losses.REQUEST_LOSSES)
+        fraction=train_config.train_fraction,
+        group_by_request=by_request)
 
   # Workers that repeat their shards have no epochs of their own: an epoch is then
   # the split's number of batches.
   steps_per_epoch = train_config.steps_per_epoch or (
-      -(-input_lib.example_count(dataset, "train", task, train_range)
+      -(-input_lib.example_count(dataset, "train", task, train_range,
+                                 train_config.train_fraction)
         // train_config.batch_size)
-      if cluster.coordinated else None)
+      if cluster.repeats(by_request) else None)
   eval_data = cluster.data_sharded(input_lib.make_dataset(
       dataset, "eval", task, train_config.batch_size, shuffle=False,
-      deterministic=True))
+      deterministic=True, group_by_request=by_request))
   validation_data = None if validation_range is None else cluster.data_sharded(
       input_lib.make_dataset(dataset, "train", task, train_config.batch_size,
                              shuffle=False, deterministic=True,
-                             time_range=validation_range))
+                             time_range=validation_range,
+                             group_by_request=by_request))
   patience = train_config.early_stopping_patience
 
   def train_candidate(config: ModelConfig, run_dir: str) -> _Trained:
     # The same seed, data and initialisation for every candidate: lambda 0 is the
     # student alone trained as it would be in its own run.
     tf.keras.utils.set_random_seed(train_config.seed)
-    train_data = cluster.distribute(train_batches, train_config.batch_size)
+    train_data = cluster.distribute(train_batches, train_config.batch_size, by_request)
     with cluster.strategy.scope():
       model = build_model(dataset.spec, dataset.data_dir, config)
       model.compile(optimizer=tf.keras.optimizers.Adam(config.learning_rate))
@@ -421,6 +457,7 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
   train_seconds = time.perf_counter() - start
   results = {
       "task": task, "mode": model_config.mode.value,
+      "requested": _requested(model_config, train_config),
       # The chosen config's concrete numbers: what export rebuilds the model from.
       "model_config": chosen.config.to_dict(),
       "train_config": dataclasses.asdict(train_config),
@@ -442,6 +479,7 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
                             "learning_rate": chosen.config.learning_rate}
   # Every worker saves (the save is collective); the chief's copy is the run's.
   model.save_weights(os.path.join(cluster.write_dir(model_dir), FINAL_WEIGHTS))
+  results["run_seconds"] = time.perf_counter() - run_start  # Eval and saves too.
   if cluster.is_chief:
     with tf.io.gfile.GFile(os.path.join(model_dir, METRICS_FILE), "w") as f:
       f.write(json.dumps(results, indent=2, sort_keys=True))

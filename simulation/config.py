@@ -181,6 +181,13 @@ PRESETS = {
         _DEMO, n_users=8_000, n_items=2_500, n_categories=50, n_shops=500,
         n_brands=200, n_days=5, num_impressions=6_000_000,
         max_requests_per_user_day=32.0, click_buffer_size=256),
+    # `make evidence`'s world sweeps (benchmarks/world_sweeps.py): a world per knob
+    # value, so a quarter of the evidence world's users, items and impressions, at
+    # its density per user and per item (about a quarter of its eval purchases).
+    "sweep": dataclasses.replace(
+        _DEMO, n_users=2_000, n_items=625, n_categories=50, n_shops=125, n_brands=50,
+        n_days=5, num_impressions=1_500_000, max_requests_per_user_day=32.0,
+        click_buffer_size=256),
     # Scale runs: 10M impressions over 14 days, written shard by shard.
     "large": dataclasses.replace(
         _DEMO, n_users=150_000, n_items=150_000, n_categories=300, n_shops=10_000,
@@ -189,7 +196,8 @@ PRESETS = {
 
 
 def preset(name: str) -> WorldConfig:
-  """Returns the named preset (`tiny`, `small`, `demo`, `evidence` or `large`)."""
+  """Returns the named preset (`tiny`, `small`, `demo`, `evidence`, `sweep` or
+  `large`)."""
   if name not in PRESETS:
     raise ValueError(f"Unknown preset {name!r}; expected one of {sorted(PRESETS)}.")
   return PRESETS[name]

@@ -141,6 +141,14 @@ def test_every_number_in_the_evidence_prose_is_read_from_the_figures():
                     ("train_clicks_per_user", 31.0), ("train_clicks_per_item", 117.0),
                     ("train_ctr", 0.031), ("eval_positives", 3333.0),
                     ("eval_positive_rate", 0.017))})
+    # World sweeps (their values are read from the figures' names too).
+    for i, (value, gain) in enumerate(((0.3, 0.01), (1.3, 0.03), (7.3, 0.02))):
+      for key in (f"informativeness_sweep.{value + low:g}",
+                  f"affinity_sweep.lupi.{(i + 1) * (3 + low) + 0.1:g}"):
+        out[f"quality.cvr.{key}"] = gain * (1 + low) + low / 7
+        out[f"quality.cvr.{key}_std"] = 0.001 + low / 70
+    out.update({"quality.job.seconds": 5000.0 * (1 + low),
+                "quality.job.processes": 5 + 4 * low, "quality.job.cpus": 11 + 4 * low})
     with pytest.MonkeyPatch.context() as patch:
       patch.setattr(evidence, "GAIN_STDS", stds)
       patch.setattr(evidence, "DELONG_P", p)
@@ -148,6 +156,7 @@ def test_every_number_in_the_evidence_prose_is_read_from_the_figures():
   numbers = [set(_NUMBER.findall(text)) for text in texts]
   assert numbers[0] and numbers[1]
   assert numbers[0] & numbers[1] == set()
+  assert "which reproduces it" in texts[0] and "LUPI student gains" in texts[0]
   # What the findings say follows the figures: the goal is met, then it is not.
   gain = {"quality.cvr.pfd_gain_mean": 0.01, "quality.cvr.pfd_gain_std": 0.001}
   assert "PFD beats the baseline by the goal" in evidence.cvr_findings(
@@ -186,7 +195,14 @@ def test_sweeps_are_paired_gains_per_value_and_rq4_compares_the_tables():
            for s in (0, 1)]
   rows += [{"mode": "pfd_independent", "seed": s, "student_auc": 0.605,
             "train_seconds": 16.0} for s in (0, 1)]
+  # The size sweep pairs PFD with the baseline trained on as many examples.
+  rows += [{"mode": f"size_sweep-50000-{mode}", "seed": s, "student_auc": auc + 0.01 * s,
+            "train_seconds": 1.0} for mode, auc in (("student", 0.55), ("pfd", 0.552))
+           for s in (0, 1)]
   out = evidence.sweep_figures(rows, "cvr")
+  assert out["quality.cvr.size_sweep.50000"] == pytest.approx(0.002)
+  assert out["quality.cvr.size_sweep.50000_std"] == pytest.approx(0.0)
+  assert "quality.cvr.size_sweep.200000" not in out
   assert out["quality.cvr.lambda_sweep.0.1"] == pytest.approx(0.0105)
   assert out["quality.cvr.lambda_sweep.0.9_std"] == pytest.approx(0.0005)
   assert "quality.cvr.lambda_sweep.0.5" not in out  # Not trained.
@@ -195,6 +211,8 @@ def test_sweeps_are_paired_gains_per_value_and_rq4_compares_the_tables():
   text = "\n".join(evidence.sweep_lines(out, "cvr"))
   assert "0.1: +0.0105 ± 0.0005, 0.9: -0.0195 ± 0.0005" in text and "falling" in text
   assert "`shared_minus_independent` (RQ4)" in text
+  assert "`size_sweep` (pfd over the baseline trained on as many, train examples): " \
+      "50000: +0.0020 ± 0.0000" in text
 
 
 def test_the_sweep_plot_is_an_svg_with_a_panel_per_sweep(tmp_path):

@@ -41,3 +41,15 @@ def test_a_world_sweep_trains_a_world_per_value_and_renders(tmp_path):
 def test_an_unknown_world_sweep_is_refused():
   with pytest.raises(ValueError, match="no world sweeps"):
     world_sweeps.WorldSweepJob(sweeps=("size_sweep",))
+
+
+def test_sweeps_through_the_base_value_share_its_world():
+  base = preset("sweep")
+  names = {sweep.field: [world_sweeps.world_name(
+      dataclasses.replace(base, **{sweep.field: value}), base) for value in sweep.values]
+           for sweep in world_sweeps.WORLD_SWEEPS.values()}
+  assert names["post_event_affinity"] == [
+      "post_event_affinity-0", "post_event_affinity-0.5", "base",
+      "post_event_affinity-2"]
+  assert "base" in names["post_event_informativeness"]
+  assert len({n for ns in names.values() for n in ns}) == sum(map(len, names.values())) - 1

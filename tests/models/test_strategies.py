@@ -1,5 +1,9 @@
 """Strategies by name: what each refuses before touching a cluster."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 import tensorflow as tf
 
@@ -25,3 +29,51 @@ def test_the_default_strategy_is_its_own_chief_and_writes_in_place(tmp_path):
   assert cluster.write_dir(str(tmp_path)) == str(tmp_path)
   dataset = tf.data.Dataset.range(4).batch(2)
   assert cluster.distribute(lambda batch_size: dataset, 2) is dataset
+
+
+WHOLE_REQUESTS_SCRIPT = r"""
+import sys
+sys.path[:0] = [{root!r}]
+import legacy_keras
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from features import input as input_lib
+from models import strategies
+
+cluster = strategies.make("mirrored")
+assert cluster.repeats(whole_batches=True) and not cluster.repeats()
+creator = cluster.distribute(
+    lambda batch_size, input_context=None: input_lib.make_dataset(
+        {data_dir!r}, "train", "ctr", batch_size, seed=0, repeat=True,
+        input_context=input_context, group_by_request=True), 64, whole_batches=True)
+batches = iter(cluster.strategy.distribute_datasets_from_function(creator))
+for _ in range(20):
+  features, _ = next(batches)
+  one, two = (set(t.numpy().tolist()) for t in
+              cluster.strategy.experimental_local_results(features["request_id"]))
+  assert one and two and not one & two, (one & two)
+print("WHOLE")
+
+# And fit trains from them: a step per global batch, steps_per_epoch counted.
+from models import train
+from models.config import ModelConfig
+results = train.train_and_evaluate({data_dir!r}, {model_dir!r}, ModelConfig(
+    task="ctr", mode="pfd", distillation_loss="bpr", embedding_dim=4,
+    student_hidden=(8,), teacher_hidden=(8,)), train.TrainConfig(
+        batch_size=64, epochs=1, strategy="mirrored"))
+print("STEPS", results["train_steps"])
+"""
+
+
+def test_mirrored_replicas_get_whole_requests_for_a_ranking_loss(tiny_world, tmp_path):
+  # Two logical CPUs need a fresh process: devices are fixed at TF's first use.
+  root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  result = subprocess.run(
+      [sys.executable, "-c", WHOLE_REQUESTS_SCRIPT.format(
+          root=root, data_dir=tiny_world.examples_dir, model_dir=str(tmp_path))],
+      capture_output=True, text=True, check=False, cwd=root)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "WHOLE" in result.stdout
+  train_examples = tiny_world.report["examples"]["train"]
+  assert int(result.stdout.split("STEPS")[1]) == -(-train_examples // 64)

@@ -1,5 +1,6 @@
 """The training job: modes end to end on the tiny world, its outputs, its checks."""
 
+import dataclasses
 import functools
 import json
 import os
@@ -89,6 +90,51 @@ def test_compare_table_has_a_row_per_head_and_the_ceilings(tiny_world, tmp_path)
   assert modes.count("pfd") == 2 and modes.count("student") == 1
   assert "Bayes-optimal (regular features)" in table
   assert "| AUC, expensive |" in table.splitlines()[0]
+
+
+def test_shares_split_the_runs_and_a_finished_run_is_read_not_trained(
+    tiny_world, tmp_path, monkeypatch):
+  variants = {"student": ModelConfig(mode="student", **SMALL),
+              "pfd": ModelConfig(mode="pfd", **SMALL)}
+  fast = train.TrainConfig(batch_size=128, epochs=1, steps_per_epoch=2)
+  run = functools.partial(compare.run_variants, tiny_world.examples_dir,
+                          str(tmp_path), variants, [0, 1])
+  first = run(fast, share=compare.Share(0, 2))
+  assert [(r["mode"], r["seed"]) for r in first] == [("student", 0), ("student", 1)]
+  second = run(fast, share=compare.Share(1, 2))  # Reads the first share's runs.
+  assert [(r["mode"], r["seed"]) for r in second] == [
+      ("student", 0), ("pfd", 0), ("student", 1), ("pfd", 1)]
+  trained = []
+  real = train.train_and_evaluate
+  monkeypatch.setattr(train, "train_and_evaluate",
+                      lambda *args: trained.append(args[1]) or real(*args))
+  assert run(fast) == second and not trained
+  changed = run(dataclasses.replace(fast, steps_per_epoch=1))
+  assert len(trained) == 4 and all(r["train_seconds"] > 0 for r in changed)
+
+
+def test_a_ranking_loss_evaluates_whole_requests_in_the_same_example_order(
+    tiny_world, tmp_path):
+  # Paired tests between runs (DeLong) need one eval order whatever the loss.
+  config = train.TrainConfig(batch_size=64, epochs=1, steps_per_epoch=2)
+  for name, loss in (("pointwise", "cross_entropy"), ("bpr", "bpr")):
+    train.train_and_evaluate(tiny_world.examples_dir, str(tmp_path / name),
+                             ModelConfig(mode="pfd", distillation_loss=loss, **SMALL),
+                             config)
+  pointwise, bpr = (train.read_scores(str(tmp_path / name))
+                    for name in ("pointwise", "bpr"))
+  np.testing.assert_array_equal(pointwise["labels"], bpr["labels"])
+  assert len(bpr["labels"]) > 64  # More than one batch: requests met batch edges.
+
+
+def test_a_share_deals_in_turn_and_a_key_goes_where_it_went():
+  shares = [compare.Share(i, 3) for i in range(3)]
+  dealt = [[share.take(key) for share in shares]
+           for key in ("a", None, "b", "a", None)]
+  assert dealt == [[True, False, False], [False, True, False], [False, False, True],
+                   [True, False, False], [True, False, False]]
+  with pytest.raises(ValueError, match="Share index 3 is not in \\[0, 3\\)"):
+    compare.Share(3, 3)
 
 
 def test_an_undefined_ceiling_prints_as_na():

@@ -24,6 +24,17 @@ def test_the_evidence_world_keeps_the_demos_behaviour_model():
   assert differing == scale
 
 
+def test_the_sweep_world_is_the_evidence_world_at_a_quarter_of_its_size():
+  evidence, sweep = config_lib.preset("evidence"), config_lib.preset("sweep")
+  differing = {f.name for f in dataclasses.fields(sweep)
+               if getattr(sweep, f.name) != getattr(evidence, f.name)}
+  assert differing == {"n_users", "n_items", "n_shops", "n_brands", "num_impressions"}
+  # Impressions per user and per item, hence clicks per user and per item, kept.
+  for size in ("n_users", "n_items"):
+    assert (evidence.num_impressions / getattr(evidence, size)
+            == sweep.num_impressions / getattr(sweep, size))
+
+
 def test_unknown_preset_names_the_choices():
   with pytest.raises(ValueError, match="'huge'.*demo"):
     config_lib.preset("huge")
