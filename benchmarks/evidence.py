@@ -143,6 +143,7 @@ class TaskEvidence:
 # many standard deviations over seeds, and DeLong's p below DELONG_P on every seed.
 GAIN_STDS = 2.0
 DELONG_P = 0.01
+MIN_SEEDS = 2  # Seeds a gain needs to be reported (mean and std over them).
 
 
 def _figure(out: Mapping[str, float], task: str, name: str) -> float | None:
@@ -156,6 +157,11 @@ def holds(out: Mapping[str, float], task: str, gain: str) -> bool | None:
   if mean is None or p_max is None:
     return None
   return mean > GAIN_STDS * std and p_max < DELONG_P
+
+
+def p_text(p: float) -> str:
+  """A p-value for the prose; 0 is one too small for a double, not a certainty."""
+  return f"{p:.2g}" if p > 0 else "0 (below a double's range)"
 
 
 def _says(verdict: bool | None, yes: str, no: str) -> str:
@@ -172,7 +178,7 @@ def cvr_findings(out: Mapping[str, float]) -> str:
         f"PFD {'beats' if verdict else 'does not beat'} the baseline by the goal "
         f"(a paired gain beyond {GAIN_STDS:g} std and DeLong's p below {DELONG_P:g} on "
         f"every seed): {f('pfd_gain_mean'):+.4f} ± {f('pfd_gain_std'):.4f}, p at most "
-        f"{f('pfd_delong_p_max'):.2g}.")
+        f"{p_text(f('pfd_delong_p_max'))}.")
   if f("lupi_gain_mean") is not None:
     below = f("lupi_gain_mean") < 0
     parts.append(
@@ -388,17 +394,23 @@ def world_figures(dataset: dataset_lib.PublishedDataset, task: str
 
 
 def delong_figures(work_dir: str, task: str, seeds: Sequence[int],
-                   trained: set[str]) -> dict[str, float]:
+                   trained: set[tuple[str, int]]) -> dict[str, float]:
   """Per gain and seed, DeLong's p-value for the variant's student AUC against the
   reference's on the same eval examples (`<step>_delong_p_seed<s>`, the gain's name
-  without `_gain`), and the largest over seeds (`<step>_delong_p_max`)."""
+  without `_gain`), and the largest over seeds (`<step>_delong_p_max`).
+
+  Args:
+    trained: (row, seed) of the finished runs: a seed counts where both have one.
+  """
   prefix = f"quality.{task}"
   out = {}
   for name, (variant, reference) in TASKS[task].all_gains.items():
-    if not {variant, reference} <= trained:
+    paired = [seed for seed in seeds
+              if {(variant, seed), (reference, seed)} <= trained]
+    if not paired:
       continue
     p_values = []
-    for seed in seeds:
+    for seed in paired:
       a, b = (train.read_scores(os.path.join(work_dir, f"{run}-seed{seed}"))
               for run in (variant, reference))
       np.testing.assert_array_equal(a["labels"], b["labels"],
@@ -408,6 +420,12 @@ def delong_figures(work_dir: str, task: str, seeds: Sequence[int],
       out[f"{prefix}.{name.removesuffix('_gain')}_delong_p_seed{seed}"] = p_values[-1]
     out[f"{prefix}.{name.removesuffix('_gain')}_delong_p_max"] = max(p_values)
   return out
+
+
+def _spread_over_seeds(rows, variant: str, reference: str) -> bool:
+  """Whether the pair has MIN_SEEDS seeds in common (a job stopped early may have
+  fewer): a gain's std over one seed would read as no noise at all."""
+  return len(compare.paired_gain(rows, variant, reference, "student_auc")) >= MIN_SEEDS
 
 
 def figures(rows, ceilings: dict[str, float], task: str = "cvr") -> dict[str, float]:
@@ -427,7 +445,8 @@ def figures(rows, ceilings: dict[str, float], task: str = "cvr") -> dict[str, fl
     out[f"{prefix}.paper.{row}_auc"] = auc
   trained = {r["mode"] for r in rows}
   for name, (variant, reference) in evidence.all_gains.items():
-    if not {variant, reference} <= trained:
+    if not {variant, reference} <= trained or not _spread_over_seeds(
+        rows, variant, reference):
       continue
     step = name.removesuffix("_gain")
     for metric, figure in (("student_auc", name), ("student_gauc", f"{step}_gauc_gain")):
@@ -522,13 +541,15 @@ def sweep_figures(rows, task: str) -> dict[str, float]:
   out = {}
   for name, sweep in evidence.sweeps.items():
     for value in sweep.values:
-      if f"{name}-{value:g}" in trained:
+      if f"{name}-{value:g}" in trained and _spread_over_seeds(
+          rows, f"{name}-{value:g}", evidence.baseline):
         gain = compare.paired_gain(rows, f"{name}-{value:g}", evidence.baseline, "student_auc")
         out[f"{prefix}.{name}.{value:g}"] = float(gain.mean())
         out[f"{prefix}.{name}.{value:g}_std"] = float(gain.std())
   for size in evidence.sizes:
     run = f"{SIZE_SWEEP_NAME}-{size}-"
-    if f"{run}pfd" in trained:
+    if f"{run}pfd" in trained and _spread_over_seeds(
+        rows, f"{run}pfd", f"{run}{evidence.baseline}"):
       gain = compare.paired_gain(rows, f"{run}pfd", f"{run}{evidence.baseline}",
                                  "student_auc")
       out[f"{prefix}.{SIZE_SWEEP_NAME}.{size}"] = float(gain.mean())
@@ -619,7 +640,7 @@ def method_lines(out: Mapping[str, float], task: str) -> list[str]:
     verdict = holds(out, task, f"method.{name}_gain")
     rows.append(f"| {name} | {config.mode.value}, {config.distillation_loss} | "
                 f"{mean:+.4f} ± {out[f'{prefix}{name}_gain_std']:.4f} | "
-                + ("" if p_max is None else f"{p_max:.2g}") + " | "
+                + ("" if p_max is None else p_text(p_max)) + " | "
                 + _says(verdict, "helps", "does not help") + " |")
   if not rows:
     return []
@@ -683,7 +704,7 @@ def task_section(out: Mapping[str, float], task: str) -> str:
                  f"seed: {mean:+.4f} ± {std:.4f}"
                  + (f" (per seed {per_seed})" if per_seed else "")
                  + f", {verdict} {GAIN_STDS:g} std"
-                 + (f"; DeLong's p on the same eval examples at most {p_max:.2g} "
+                 + (f"; DeLong's p on the same eval examples at most {p_text(p_max)} "
                     "over seeds" if p_max is not None else "")
                  + (f"; {closed:+.1%} of the baseline's gap to the regular-feature "
                     "Bayes ceiling" if closed is not None else "") + ".")
@@ -773,6 +794,9 @@ class EvidenceJob:
                                 "variants and oracle teachers), in this order: "
                                 "world_sweeps, sweeps (RQ3, swap, size), methods.")
   quick: bool = knob(False, "The RQ1 rows alone: --parts empty.")
+  train_missing: bool = knob(True, "Train the runs not finished yet; false: the "
+                             "figures of the finished ones alone (after a job was "
+                             "stopped).")
   processes: int = knob(1, "Processes that split the runs, each training one at a "
                         "time (a run keeps about one core busy).")
   share_index: int = knob(0, "Which share of the runs this process trains; the job "
@@ -819,12 +843,14 @@ def run_task(job: EvidenceJob, task: str, protocol: Mapping[str, Any] | None = N
   work_dir = os.path.join(job.work_dir, task)
   oracle_dir = os.path.join(job.raw_dir, "oracle")
   sweep_seeds = job.seeds[:job.sweep_seeds]
-  run = functools.partial(compare.run_variants, dataset, work_dir, share=share)
+  run = functools.partial(compare.run_variants, dataset, work_dir, share=share,
+                          train_missing=job.train_missing)
   rows = run(dict(evidence.variants), job.seeds, train_config)
   if evidence.oracle_teachers:
     oracle = load_oracle(oracle_dir)
     rows += teacher_ceiling.run(dataset, work_dir, oracle, job.seeds,
-                                evidence.variants["pfd"], train_config, share)
+                                evidence.variants["pfd"], train_config, share,
+                                job.train_missing)
   if "methods" in parts:
     rows += run({f"method.{name}": config
                  for name, config in evidence.methods.items()}, job.seeds, train_config)
@@ -850,7 +876,8 @@ def run_task(job: EvidenceJob, task: str, protocol: Mapping[str, Any] | None = N
     extra[f"quality.{task}.{SIZE_SWEEP_NAME}.available"] = float(available)
   ceilings = compare.load_ceilings(oracle_dir, task)
   return {**figures(rows, ceilings, task), **extra, **sweep_figures(rows, task),
-          **delong_figures(work_dir, task, job.seeds, {r["mode"] for r in rows})}
+          **delong_figures(work_dir, task, job.seeds,
+                           {(r["mode"], r["seed"]) for r in rows})}
 
 
 def run_world_sweeps(job: EvidenceJob, share: compare.Share | None = None
@@ -866,7 +893,7 @@ def run_world_sweeps(job: EvidenceJob, share: compare.Share | None = None
     out.update(world_sweeps.run_sweep(
         name, sweep, preset(job.sweep_world),
         os.path.join(job.work_dir, "world_sweeps"), job.seeds[:job.sweep_seeds],
-        train_config, share=share))
+        train_config, share=share, train_missing=job.train_missing))
   return {} if share is not None else out
 
 

@@ -81,14 +81,16 @@ def soft_label_noise_kept(oracle: Mapping[str, np.ndarray]) -> float:
 def run(dataset: str | dataset_lib.PublishedDataset, work_dir: str,
         oracle: Mapping[str, np.ndarray], seeds: Sequence[int],
         model_config: ModelConfig, train_config: train.TrainConfig,
-        share: compare.Share | None = None) -> list[dict[str, Any]]:
-  """Rows (as models.compare's) of PFD runs taught by each oracle column (`share`:
-  as compare.run_variants)."""
+        share: compare.Share | None = None, train_missing: bool = True
+        ) -> list[dict[str, Any]]:
+  """Rows (as models.compare's) of PFD runs taught by each oracle column (`share`,
+  `train_missing`: as compare.run_variants)."""
   dataset = dataset_lib.published(dataset)
   rows = []
   for name, column in ORACLE_COLUMNS.items():
     rows += compare.run_variants(
         dataset, work_dir, {name: dataclasses.replace(model_config, mode=Mode.PFD)},
         seeds, train_config, build_model=functools.partial(
-            OracleTeacherModel, table=oracle_logits(oracle, column)), share=share)
+            OracleTeacherModel, table=oracle_logits(oracle, column)), share=share,
+        train_missing=train_missing)
   return rows

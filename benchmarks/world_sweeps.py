@@ -81,12 +81,15 @@ def world_name(world: WorldConfig, base: WorldConfig) -> str:
 def run_sweep(name: str, sweep: WorldSweep, base: WorldConfig, work_dir: str,
               seeds: Sequence[int], train_config: train.TrainConfig,
               make_world: MakeWorld = generate_and_join,
-              share: compare.Share | None = None) -> dict[str, float]:
+              share: compare.Share | None = None, train_missing: bool = True
+              ) -> dict[str, float]:
   """The sweep's figures (module docstring), one world per value.
 
   Args:
     share: Build and train only this share of the worlds (each wholly by one
       process) and return no figures for the others.
+    train_missing: False: build and train nothing; the figures of the published
+      worlds' finished runs.
   """
   student = ModelConfig(task=TASK, mode=Mode.STUDENT)
   pfd, lupi = (dataclasses.replace(student, mode=mode) for mode in (Mode.PFD, Mode.LUPI))
@@ -94,15 +97,20 @@ def run_sweep(name: str, sweep: WorldSweep, base: WorldConfig, work_dir: str,
   for value in sweep.values:
     world = dataclasses.replace(base, **{sweep.field: value})
     root = os.path.join(work_dir, world_name(world, base))
-    if share is not None and not share.take(root):
+    if share is not None and not share.take(root) or not train_missing and not (
+        tf.io.gfile.exists(os.path.join(root, "examples", layout.SUCCESS_FILE))):
       continue
     data_dir, oracle_dir = make_world(world, root)
     runs = os.path.join(root, "runs")
     rows = compare.run_variants(data_dir, runs, {"student": student, "pfd": pfd,
-                                                 "lupi": lupi}, seeds, train_config)
+                                                 "lupi": lupi}, seeds, train_config,
+                                train_missing=train_missing)
     rows += teacher_ceiling.run(data_dir, runs, load_oracle(oracle_dir), seeds, pfd,
-                                train_config)
+                                train_config, train_missing=train_missing)
+    finished = {r["mode"] for r in rows}
     for row in ("pfd", "lupi", *teacher_ceiling.ORACLE_COLUMNS):
+      if not {row, "student"} <= finished:
+        continue
       gain = compare.paired_gain(rows, row, "student", "student_auc")
       key = f"quality.{TASK}.{name}." + ("" if row == "pfd" else f"{row}.") + f"{value:g}"
       out[key], out[f"{key}_std"] = float(gain.mean()), float(gain.std())

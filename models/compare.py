@@ -65,7 +65,8 @@ def run_variants(dataset: str | dataset_lib.PublishedDataset, work_dir: str,
                  variants: Mapping[str, ModelConfig], seeds: Sequence[int],
                  train_config: train.TrainConfig,
                  build_model: train.ModelBuilder = distillation.DistillationModel,
-                 share: Share | None = None) -> list[dict[str, Any]]:
+                 share: Share | None = None, train_missing: bool = True
+                 ) -> list[dict[str, Any]]:
   """One training run per (variant, seed): a row of eval metrics per run.
 
   A run whose directory holds a finished run of the same configs is read, not
@@ -78,6 +79,7 @@ def run_variants(dataset: str | dataset_lib.PublishedDataset, work_dir: str,
     build_model: Builds every variant's model (see train.train_and_evaluate).
     share: Train only this process's share of the runs; the others' rows are
       left out unless finished.
+    train_missing: False: train nothing, the finished runs' rows alone.
   """
   dataset = dataset_lib.published(dataset)
   metrics = [metric for metric, _ in head_metrics(dataset.spec)]
@@ -86,7 +88,7 @@ def run_variants(dataset: str | dataset_lib.PublishedDataset, work_dir: str,
     for name, model_config in variants.items():
       run_dir = os.path.join(work_dir, f"{name}-seed{seed}")
       seeded = dataclasses.replace(train_config, seed=seed)
-      mine = share is None or share.take(run_dir)
+      mine = (share is None or share.take(run_dir)) and train_missing
       results = train.finished_run(run_dir, model_config, seeded)
       if results is None and not mine:
         continue

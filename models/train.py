@@ -379,8 +379,10 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
   train_range, validation_range = _validation_split(dataset, task,
                                                     train_config.validation_days)
 
-  # A ranking loss sees whole requests in every split it is computed on, so its
-  # validation and eval values count every pair.
+  # A ranking loss trains on whole requests. Eval and validation are read in the
+  # split's order (request batches of several shards interleave in another order,
+  # which would break paired tests between runs); their ranking loss loses the
+  # pairs cut at batch edges, their metrics none.
   by_request = model_config.distillation_loss in losses.REQUEST_LOSSES
 
   def train_batches(batch_size: int, input_context=None) -> tf.data.Dataset:
@@ -401,12 +403,11 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
       if cluster.repeats(by_request) else None)
   eval_data = cluster.data_sharded(input_lib.make_dataset(
       dataset, "eval", task, train_config.batch_size, shuffle=False,
-      deterministic=True, group_by_request=by_request))
+      deterministic=True))
   validation_data = None if validation_range is None else cluster.data_sharded(
       input_lib.make_dataset(dataset, "train", task, train_config.batch_size,
                              shuffle=False, deterministic=True,
-                             time_range=validation_range,
-                             group_by_request=by_request))
+                             time_range=validation_range))
   patience = train_config.early_stopping_patience
 
   def train_candidate(config: ModelConfig, run_dir: str) -> _Trained:

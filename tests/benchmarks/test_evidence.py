@@ -87,7 +87,8 @@ def test_each_gain_gets_delong_p_values_per_seed_and_their_max(tmp_path):
     # Seed 0: PFD clearly better; seed 1: the same ranking as the baseline.
     _write_scores(tmp_path / f"pfd-seed{seed}", labels,
                   (1.5 if seed == 0 else 0.3) * labels + noise)
-  out = evidence.delong_figures(str(tmp_path), "cvr", [0, 1], {"student", "pfd"})
+  out = evidence.delong_figures(str(tmp_path), "cvr", [0, 1], {
+      (mode, seed) for mode in ("student", "pfd") for seed in (0, 1)})
   assert out["quality.cvr.pfd_delong_p_seed0"] < 1e-6
   assert out["quality.cvr.pfd_delong_p_seed1"] == 1.0
   assert out["quality.cvr.pfd_delong_p_max"] == 1.0
@@ -199,7 +200,11 @@ def test_sweeps_are_paired_gains_per_value_and_rq4_compares_the_tables():
   rows += [{"mode": f"size_sweep-50000-{mode}", "seed": s, "student_auc": auc + 0.01 * s,
             "train_seconds": 1.0} for mode, auc in (("student", 0.55), ("pfd", 0.552))
            for s in (0, 1)]
+  # A value with one seed finished (a stopped job) is not reported: no std to show.
+  rows += [{"mode": "lambda_sweep-0.3", "seed": 0, "student_auc": 0.7,
+            "train_seconds": 1.0}]
   out = evidence.sweep_figures(rows, "cvr")
+  assert "quality.cvr.lambda_sweep.0.3" not in out
   assert out["quality.cvr.size_sweep.50000"] == pytest.approx(0.002)
   assert out["quality.cvr.size_sweep.50000_std"] == pytest.approx(0.0)
   assert "quality.cvr.size_sweep.200000" not in out
@@ -246,3 +251,8 @@ def test_a_sweep_that_peaks_inside_reads_as_rising_then_falling():
   out["quality.cvr.informativeness_sweep.oracle_full.1"] = 0.9  # Beside, not a point.
   text = "\n".join(evidence.sweep_lines(out, "cvr"))
   assert "rising, then falling (peak at 1)" in text and "0.9000" not in text
+
+
+def test_a_p_value_that_underflows_is_not_printed_as_a_certainty():
+  assert evidence.p_text(0.0062) == "0.0062"
+  assert evidence.p_text(0.0) == "0 (below a double's range)"

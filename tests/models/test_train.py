@@ -113,7 +113,7 @@ def test_shares_split_the_runs_and_a_finished_run_is_read_not_trained(
   assert len(trained) == 4 and all(r["train_seconds"] > 0 for r in changed)
 
 
-def test_a_ranking_loss_evaluates_whole_requests_in_the_same_example_order(
+def test_a_ranking_loss_evaluates_in_the_same_example_order(
     tiny_world, tmp_path):
   # Paired tests between runs (DeLong) need one eval order whatever the loss.
   config = train.TrainConfig(batch_size=64, epochs=1, steps_per_epoch=2)
@@ -124,7 +124,7 @@ def test_a_ranking_loss_evaluates_whole_requests_in_the_same_example_order(
   pointwise, bpr = (train.read_scores(str(tmp_path / name))
                     for name in ("pointwise", "bpr"))
   np.testing.assert_array_equal(pointwise["labels"], bpr["labels"])
-  assert len(bpr["labels"]) > 64  # More than one batch: requests met batch edges.
+  assert len(bpr["labels"]) > 64  # More than one batch.
 
 
 def test_a_share_deals_in_turn_and_a_key_goes_where_it_went():
