@@ -90,7 +90,19 @@ def run(dataset: str | dataset_lib.PublishedDataset, work_dir: str,
   for name, column in ORACLE_COLUMNS.items():
     rows += compare.run_variants(
         dataset, work_dir, {name: dataclasses.replace(model_config, mode=Mode.PFD)},
-        seeds, train_config, build_model=functools.partial(
-            OracleTeacherModel, table=oracle_logits(oracle, column)), share=share,
+        seeds, train_config, build_model=_builder(oracle, column), share=share,
         train_missing=train_missing)
   return rows
+
+
+def _builder(oracle: Mapping[str, np.ndarray], column: str) -> train.ModelBuilder:
+  """OracleTeacherModel's builder, its table made at the first run that trains: a
+  table of millions of ids is never freed, and a job that reads finished runs
+  needs none."""
+
+  @functools.cache
+  def table() -> tf.lookup.StaticHashTable:
+    return oracle_logits(oracle, column)
+
+  return lambda spec, data_dir, config: OracleTeacherModel(spec, data_dir, config,
+                                                           table())
