@@ -818,6 +818,15 @@ class EvidenceJob:
             else None)
 
 
+def _train_config(job: EvidenceJob, evidence: TaskEvidence,
+                  overrides: Mapping[str, Any] | None = None) -> train.TrainConfig:
+  """The job's epochs, the task's batch size (unless the job's) and shuffle, then
+  `overrides`."""
+  return train.TrainConfig(**{
+      "epochs": job.epochs, "batch_size": job.batch_size or evidence.batch_size,
+      "shuffle_buffer": evidence.shuffle_buffer, **(overrides or {})})
+
+
 def run_task(job: EvidenceJob, task: str, protocol: Mapping[str, Any] | None = None,
              share: compare.Share | None = None,
              parts: Sequence[str] | None = None) -> dict[str, float]:
@@ -834,10 +843,8 @@ def run_task(job: EvidenceJob, task: str, protocol: Mapping[str, Any] | None = N
   evidence = TASKS[task]
   dataset = dataset_lib.PublishedDataset.open(job.data_dir)
   available = dataset.example_count("train", task)
-  train_config = train.TrainConfig(**{
-      "epochs": job.epochs, "batch_size": job.batch_size or evidence.batch_size,
+  train_config = _train_config(job, evidence, {
       "steps_per_epoch": job.steps_per_epoch,
-      "shuffle_buffer": evidence.shuffle_buffer,
       "train_fraction": min(1.0, (evidence.train_examples or available) / available),
       **(protocol or {})})
   work_dir = os.path.join(job.work_dir, task)
@@ -884,10 +891,7 @@ def run_world_sweeps(job: EvidenceJob, share: compare.Share | None = None
                      ) -> dict[str, float]:
   """The world sweeps' figures (benchmarks/world_sweeps.py) for the task they are of,
   with its batch size and shuffle; with a `share`, its worlds alone, no figures."""
-  evidence = TASKS[world_sweeps.TASK]
-  train_config = train.TrainConfig(epochs=job.epochs,
-                                   batch_size=job.batch_size or evidence.batch_size,
-                                   shuffle_buffer=evidence.shuffle_buffer)
+  train_config = _train_config(job, TASKS[world_sweeps.TASK])
   out = {}
   for name, sweep in world_sweeps.WORLD_SWEEPS.items():
     out.update(world_sweeps.run_sweep(

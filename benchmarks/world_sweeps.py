@@ -56,12 +56,17 @@ WORLD_SWEEPS: Mapping[str, WorldSweep] = {
 MakeWorld = Callable[[WorldConfig, str], tuple[str, str]]
 
 
+def published(root: str) -> bool:
+  """Whether the world under `root` has been joined (generate_and_join's layout)."""
+  return tf.io.gfile.exists(os.path.join(root, "examples", layout.SUCCESS_FILE))
+
+
 def generate_and_join(world: WorldConfig, root: str) -> tuple[str, str]:
   """Simulates `world` (with its oracle) under root/raw and joins it into
   root/examples, the join job in process; reuses a dataset already published."""
   from pipelines import join_logs  # pylint: disable=g-import-not-at-top
   raw_dir, examples_dir = os.path.join(root, "raw"), os.path.join(root, "examples")
-  if not tf.io.gfile.exists(os.path.join(examples_dir, layout.SUCCESS_FILE)):
+  if not published(root):
     simulate(world, raw_dir, with_oracle=True)
     join_logs.run(join_logs.JoinConfig(
         impressions=f"{raw_dir}/impressions/*", clicks=f"{raw_dir}/clicks/*",
@@ -97,8 +102,9 @@ def run_sweep(name: str, sweep: WorldSweep, base: WorldConfig, work_dir: str,
   for value in sweep.values:
     world = dataclasses.replace(base, **{sweep.field: value})
     root = os.path.join(work_dir, world_name(world, base))
-    if share is not None and not share.take(root) or not train_missing and not (
-        tf.io.gfile.exists(os.path.join(root, "examples", layout.SUCCESS_FILE))):
+    if share is not None and not share.take(root):
+      continue
+    if not train_missing and not published(root):
       continue
     data_dir, oracle_dir = make_world(world, root)
     runs = os.path.join(root, "runs")

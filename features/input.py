@@ -200,8 +200,8 @@ def task_records(dataset: str | dataset_lib.PublishedDataset, split: str, task: 
 def example_count(dataset: dataset_lib.PublishedDataset, split: str, task: str,
                   time_range: TimeRange | None = None, fraction: float = 1.0) -> int:
   """How many examples of `task` `split` holds: the run report's count, or, within a
-  `time_range` or a `fraction`, counted in one pass that parses only the time
-  feature."""
+  `time_range` or a `fraction`, counted in one pass of their filters (which parse
+  the time feature at most)."""
   if time_range is None and fraction == 1.0:
     return dataset.example_count(split, task)
   blocks = _task_blocks(dataset, split, task, shuffle=False, seed=None,

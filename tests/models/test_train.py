@@ -176,19 +176,22 @@ class _ScoresGiven:
     return {"student": batch[0]["score"]}
 
 
+def _eight_rows(**columns) -> tf.data.Dataset:
+  """Eval batches of 3 over eight labelled rows: weight_kg and the student's score
+  beside `columns`."""
+  features = {"weight_kg": tf.constant([8, 7, 1, 2, 6, 5, 3, 4], tf.float32),
+              "score": tf.constant([.9, .1, .8, .2, .3, .4, .35, .45]), **columns}
+  labels = tf.constant([1, 0, 1, 0, 1, 0, 1, 0], tf.float32)
+  return tf.data.Dataset.from_tensor_slices((features, labels)).batch(3)
+
+
 def test_evaluate_groups_by_the_specs_user_and_scores_its_slices():
   # Member a ranks both positives first (AUC 1), member b both last (AUC 0): GAUC,
   # with 4 examples each, is 0.5, where one AUC over both would be 12/16.
   # Heavy (weight >= the median, 4.5): rows 0, 1, 4, 5; positives .9, .3 against
   # negatives .1, .4 win 3 of 4 pairs.
-  features = {
-      "member": tf.constant(["a"] * 4 + ["b"] * 4),
-      "weight_kg": tf.constant([8, 7, 1, 2, 6, 5, 3, 4], tf.float32),
-      "score": tf.constant([.9, .1, .8, .2, .3, .4, .35, .45]),
-  }
-  labels = tf.constant([1, 0, 1, 0, 1, 0, 1, 0], tf.float32)
-  eval_data = tf.data.Dataset.from_tensor_slices((features, labels)).batch(3)
-  results = train.evaluate(_ScoresGiven(), eval_data)
+  results = train.evaluate(_ScoresGiven(), _eight_rows(
+      member=tf.constant(["a"] * 4 + ["b"] * 4)))
   assert results["student_gauc"] == pytest.approx(0.5)
   assert results["student_heavy_auc"] == pytest.approx(0.75)
   assert not any("expensive" in key for key in results)
@@ -214,16 +217,9 @@ def test_evaluate_ranks_within_the_specs_requests():
   # Visit x (rows 0-3): the student's top 1 is row 0, a positive (NDCG@1 1), the
   # teacher's row 2, also a positive, but not the student's (recall 0). Visit y: both
   # put row 7, a negative, first (NDCG@1 0, recall 1).
-  features = {
-      "member": tf.constant(["a"] * 8),
-      "visit": tf.constant(["x"] * 4 + ["y"] * 4),
-      "weight_kg": tf.constant([8, 7, 1, 2, 6, 5, 3, 4], tf.float32),
-      "score": tf.constant([.9, .1, .8, .2, .3, .4, .35, .45]),
-      "teacher_score": tf.constant([.1, .2, .9, .3, .1, .2, .3, .9]),
-  }
-  labels = tf.constant([1, 0, 1, 0, 1, 0, 1, 0], tf.float32)
-  eval_data = tf.data.Dataset.from_tensor_slices((features, labels)).batch(3)
-  results = train.evaluate(_HeadsScoreGiven(), eval_data)
+  results = train.evaluate(_HeadsScoreGiven(), _eight_rows(
+      member=tf.constant(["a"] * 8), visit=tf.constant(["x"] * 4 + ["y"] * 4),
+      teacher_score=tf.constant([.1, .2, .9, .3, .1, .2, .3, .9])))
   assert results["student_ndcg_at_1"] == pytest.approx(0.5)
   assert results["teacher_ndcg_at_1"] == pytest.approx(0.5)
   assert results["student_teacher_top1_recall"] == pytest.approx(0.5)
