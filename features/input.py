@@ -379,15 +379,19 @@ def make_dataset(dataset: str | dataset_lib.PublishedDataset, split: str, task: 
                          deterministic=deterministic, input_context=input_context,
                          time_range=time_range, fraction=fraction,
                          request_feature=request_feature)
-  if repeat:
-    records = records.repeat()
   if group_by_request:
     if shuffle:
       records = shuffle_requests(records, shuffle_buffer, seed)
+    if repeat:
+      # After the shuffle: a window across two passes would hold two copies of a
+      # request, which its permutation merges into one request of twice the size.
+      records = records.repeat()
     batched = _batch_requests(records, batch_size,
                               example_count(dataset, split, task, time_range,
                                             fraction))
   else:
+    if repeat:
+      records = records.repeat()
     if shuffle:
       records = shuffle_in_windows(records, shuffle_buffer, seed)
     batched = records.rebatch(batch_size, drop_remainder=drop_remainder)

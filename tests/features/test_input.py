@@ -339,6 +339,21 @@ def test_request_batches_hold_whole_requests_and_every_example(data_dir, task):
   assert max(len(labels) for _, labels in batches) < 64 + 20
 
 
+def test_repeated_request_batches_hold_each_request_once_per_pass(data_dir):
+  # A window larger than the split: repeated before the shuffle, one window would
+  # hold two passes' copies of every request, merged into one request.
+  examples = len(_impression_ids(_epoch(data_dir, "train", "ctr")))
+  dataset = input_lib.make_dataset(data_dir, "train", "ctr", 64, repeat=True,
+                                   shuffle_buffer=10 * examples, seed=1,
+                                   deterministic=True, group_by_request=True)
+  passes = 2
+  batches = list(dataset.take(passes * -(-examples // 64)).as_numpy_iterator())
+  ids = _impression_ids(batches)
+  assert len(ids) == passes * examples and max(len(l) for _, l in batches) < 64 + 20
+  first = _impression_ids(batches[:len(batches) // passes])
+  assert sorted(first) == sorted(set(ids))
+
+
 def test_request_batches_reshuffle_whole_requests_each_pass(data_dir):
   dataset = input_lib.make_dataset(data_dir, "train", "ctr", 64, shuffle_buffer=500,
                                    seed=3, deterministic=True, group_by_request=True)
