@@ -7,7 +7,10 @@ writes.
   worker runs the same command). Each worker reads the whole split and keeps its
   slice of every global batch (data sharding): every worker then takes the same
   number of steps (a worker whose files ran out first would stall the all-reduce),
-  and the global batches, so the lambda schedule, are those of one process.
+  and the global batches, so the lambda schedule, are those of one process. Batches
+  that must stay whole (a ranking loss's requests) cannot be sliced: each worker
+  then reads its own share of the split (`DatasetCreator`), repeated, and all take
+  the steps the run counts.
 - `parameter_server`: ParameterServerStrategy, the chief coordinating the workers and
   parameter servers of `TF_CONFIG` (their processes serve until killed); tables of
   at least `min_shard_bytes` are partitioned over the parameter servers, and each
@@ -62,7 +65,8 @@ class Cluster:
   def repeats(self, whole_batches: bool = False) -> bool:
     """Whether `distribute` gives `fit` a DatasetCreator of repeated batches (whose
     epochs are then a number of steps)."""
-    return self.coordinated or (whole_batches and self.name == "mirrored"
+    return self.coordinated or (whole_batches and
+                                self.name in ("mirrored", "multi_worker")
                                 and self.strategy.num_replicas_in_sync > 1)
 
   def distribute(self, make_dataset: Callable[..., tf.data.Dataset],
@@ -72,9 +76,10 @@ class Cluster:
 
     Args:
       whole_batches: The batches must reach a replica whole (batches of whole
-        requests): under mirrored, each replica takes whole batches of the
-        per-replica size in turn (a DatasetCreator, repeated) instead of a slice of
-        every global batch. multi_worker still slices them.
+        requests): under mirrored and multi_worker, each replica takes whole batches
+        of the per-replica size (a DatasetCreator, repeated; each worker's pipeline
+        reads its own share of the split, so no request reaches two workers) instead
+        of a slice of every global batch.
     """
     if self.repeats(whole_batches):
       return tf.keras.utils.experimental.DatasetCreator(

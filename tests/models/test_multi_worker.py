@@ -1,5 +1,6 @@
 """Beyond one process: 2 MultiWorkerMirrored workers on localhost end where one process
-trained on the same global batches ends, and the chief alone writes the run's files."""
+trained on the same global batches ends, and the chief alone writes the run's files;
+with a ranking loss, each worker trains on whole requests of its own."""
 
 import json
 import os
@@ -53,3 +54,76 @@ def test_two_workers_end_within_1e5_of_one_process_on_the_same_global_batches(
   # The chief's files only: the other worker's scratch copies are gone.
   assert not [name for name in os.listdir(cluster) if "scratch" in name or "temp" in name]
   assert os.path.exists(os.path.join(cluster, "tensorboard"))
+
+
+WHOLE_REQUESTS_SCRIPT = r"""
+import json
+import os
+import sys
+sys.path[:0] = [{root!r}]
+import legacy_keras
+import numpy as np
+import tensorflow as tf
+from models import distillation
+from models import train
+from models.config import ModelConfig
+
+steps, built = [], []
+
+
+class RecordingModel(distillation.DistillationModel):
+  # The request ids of each batch this worker's replica trains on, step by step: what
+  # fit hands it, whichever way the cluster distributes the input.
+  def train_step(self, data):
+    tf.py_function(lambda ids: steps.append(sorted(set(
+        i.decode() for i in ids.numpy().tolist()))), [data[0]["request_id"]], [])
+    return super().train_step(data)
+
+
+def build(*args):
+  built.append(RecordingModel(*args))
+  return built[-1]
+
+
+# A shuffle window within one read block: a wider one would span several passes of
+# the tiny, repeated split, and the request shuffle groups a request's copies.
+results = train.train_and_evaluate({data_dir!r}, {model_dir!r}, ModelConfig(
+    task="ctr", mode="pfd", distillation_loss="bpr", embedding_dim=4,
+    student_hidden=(8,), teacher_hidden=(8,)), train.TrainConfig(
+        batch_size=16, epochs=1, steps_per_epoch={steps}, shuffle_buffer=200, seed=5,
+        strategy="multi_worker"), build_model=build)
+index = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
+with open(os.path.join({out_dir!r}, f"worker-{{index}}.json"), "w") as f:
+  json.dump({{"requests": steps, "history": results["history"]}}, f)
+np.savez(os.path.join({out_dir!r}, f"weights-{{index}}.npz"), *built[-1].get_weights())
+"""
+
+
+def test_two_workers_train_a_ranking_loss_on_whole_requests_of_their_own(
+    tiny_world, tmp_path):
+  root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  # The tiny world's requests are 5 impressions each, and most global batches of 16
+  # hold 3 of them: sliced in two (8 and 7 examples), they cut a request.
+  script = WHOLE_REQUESTS_SCRIPT.format(root=root, data_dir=tiny_world.examples_dir,
+                                        model_dir=str(tmp_path / "run"),
+                                        out_dir=str(tmp_path), steps=STEPS)
+  local_cluster.run_workers([sys.executable, "-c", script],
+                            local_cluster.cluster_of(worker=2), timeout_s=400)
+
+  workers = [json.load(open(tmp_path / f"worker-{i}.json")) for i in range(2)]
+  requests = [w["requests"] for w in workers]
+  assert [len(steps) for steps in requests] == [STEPS, STEPS]
+  assert all(all(step) for steps in requests for step in steps)
+  # Each worker reads its own requests: none is shared, within a step (two slices of
+  # one global batch) or across steps (workers whose parallel input stages emit the
+  # batches in different orders slice different global batches).
+  shared = set().union(*requests[0]) & set().union(*requests[1])
+  assert not shared, sorted(shared)
+  for name, values in workers[0]["history"].items():
+    assert np.isfinite(values).all(), name
+  # Synchronous training: both workers hold the same weights at the end.
+  weights = [np.load(tmp_path / f"weights-{i}.npz") for i in range(2)]
+  assert weights[0].files and weights[0].files == weights[1].files
+  for name in weights[0].files:
+    np.testing.assert_allclose(weights[1][name], weights[0][name], rtol=0, atol=1e-6,
+                               err_msg=name)
