@@ -17,6 +17,10 @@ ratios):
   sequence is computed once, not per head);
 * train.<method>_over_student: the same ratio for PFD with each distillation of the
   literature (METHODS: other losses, hint transfer), on the same batches;
+* train.dmtl_over_student: the same ratio for DMTL (`dmtl_configs`: the CTCVR
+  two-tower student taught by an ESMM teacher) over that student alone, on CTCVR
+  batches of their own (all impressions, with the click label the teacher also
+  learns), in rounds of their own;
 * input.examples_per_s_over_training: the tf.data pipeline alone (features.input, read
   from disk) over the training loop that consumes it (the student's compiled step,
   fed by the same pipeline), in rounds of one each: input is never the bottleneck
@@ -37,6 +41,7 @@ import tensorflow as tf
 from benchmarks import datasets
 from features import dataset as dataset_lib
 from features import input as input_lib
+from features import spec as spec_lib
 from models import distillation
 from models.config import Mode, ModelConfig
 
@@ -53,6 +58,7 @@ METHODS = {
                     "ranking_distillation", "bpr", "listwise", "rcr")},
     "hint": {"hint_weight": 1.0},
 }
+DMTL_TASK = "ctcvr"
 
 
 Batch = tuple[dict[str, tf.Tensor], tf.Tensor]
@@ -95,12 +101,33 @@ def _median(rounds: list[dict[str, float]], value) -> float:
   return float(np.median([value(r) for r in rounds]))
 
 
+def dmtl_configs(spec: spec_lib.FeatureSpec) -> dict[str, ModelConfig]:
+  """The CTCVR student alone and DMTL (that student taught by the task's ESMM
+  teacher), by the spec's model_defaults: what benchmarks/evidence.py trains as the
+  ctcvr task's `student` and its `dmtl` method."""
+  return {"ctcvr_student": ModelConfig.for_task(spec, DMTL_TASK, mode=Mode.STUDENT),
+          "dmtl": ModelConfig.for_task(spec, DMTL_TASK, mode=Mode.PFD)}
+
+
 def _model(dataset: dataset_lib.PublishedDataset, mode: Mode, **overrides):
+  return _compiled(dataset, ModelConfig(task=TASK, mode=mode, **overrides))
+
+
+def _compiled(dataset: dataset_lib.PublishedDataset, config: ModelConfig):
   tf.keras.utils.set_random_seed(0)
-  model = distillation.DistillationModel(dataset.spec, dataset.data_dir, ModelConfig(
-      task=TASK, mode=mode, **overrides))
+  model = distillation.DistillationModel(dataset.spec, dataset.data_dir, config)
   model.compile(optimizer=tf.keras.optimizers.Adam(1e-3))
   return model
+
+
+def _dmtl_rounds(dataset: dataset_lib.PublishedDataset) -> list[dict[str, float]]:
+  """`_rounds` of `dmtl_configs` on CTCVR batches: DMTL's task reads every
+  impression and its teacher a label more, so the CVR batches would not do."""
+  batches = list(input_lib.make_dataset(
+      dataset, "train", DMTL_TASK, BATCH_SIZE, seed=0, repeat=True,
+      drop_remainder=True).take(CACHED_BATCHES))
+  return _rounds({name: _compiled(dataset, config)
+                  for name, config in dmtl_configs(dataset.spec).items()}, batches)
 
 
 def measure() -> dict[str, float]:
@@ -121,14 +148,17 @@ def measure() -> dict[str, float]:
         **{name: _model(dataset, Mode.PFD, **overrides)
            for name, overrides in METHODS.items()},
     }, batches)
+    dmtl_rounds = _dmtl_rounds(dataset)
     input_rounds = _input_rounds(_model(dataset, Mode.STUDENT), pipeline)
-  figures = {f"train.{name}_examples_per_s": _median(rounds, lambda r: r[name])
-             for name in rounds[0]}
+  figures = {f"train.{name}_examples_per_s": _median(each, lambda r: r[name])
+             for each in (rounds, dmtl_rounds) for name in each[0]}
   for name in ("pfd_shared", "pfd_independent", "pfd_shared_encoding", *METHODS):
     # The ratio within each round, then the median: a burst of load on the machine
     # moves one round's speeds together, not their ratio.
     figures[f"train.{name}_over_student"] = _median(
         rounds, lambda r: r["student"] / r[name])
+  figures["train.dmtl_over_student"] = _median(
+      dmtl_rounds, lambda r: r["ctcvr_student"] / r["dmtl"])
   figures["input.examples_per_s"] = _median(input_rounds, lambda r: r["input"])
   figures["input.examples_per_s_over_training"] = _median(
       input_rounds, lambda r: r["input"] / r["training"])
