@@ -9,6 +9,7 @@ What `make demo` prints at the end, and what `make evidence` repeats over seeds.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 from typing import Any, Mapping, Sequence
@@ -38,27 +39,30 @@ def head_metrics(spec: spec_lib.FeatureSpec) -> list[tuple[str, str]]:
 
 @dataclasses.dataclass
 class Share:
-  """One process's share of a job's runs, when `count` processes split them.
+  """One process's share of a job's runs, when several processes split them.
 
-  Every process enumerates the same runs in the same order and each takes every
-  `count`-th, from its `index`; runs already finished are read, whoever's they were.
+  Every process enumerates the same runs in the same order, and a run goes to the
+  first process that claims it: a directory made under `claims_dir` (os.mkdir is
+  atomic on one machine's file system). A process that ends its runs early takes
+  the next one instead of idling while another still has a queue of its own, as a
+  fixed deal in turn would leave it. Runs already finished are read, whoever's
+  they were.
   """
-  index: int = 0
-  count: int = 1
-  dealt: dict[str, bool] = dataclasses.field(default_factory=dict)
+  claims_dir: str
+  claimed: set[str] = dataclasses.field(default_factory=set)
 
-  def __post_init__(self):
-    if not 0 <= self.index < self.count:
-      raise ValueError(f"Share index {self.index} is not in [0, {self.count}).")
-
-  def take(self, key: str | None = None) -> bool:
-    """Whether the next run is this process's; a `key` dealt before (e.g. one world
-    that two sweeps share) goes where it went then."""
-    if key in self.dealt:
-      return self.dealt[key]
-    mine = len(self.dealt) % self.count == self.index
-    self.dealt[key if key is not None else f"#{len(self.dealt)}"] = mine
-    return mine
+  def take(self, key: str) -> bool:
+    """Whether the run named `key` (its directory) is this process's; a key it
+    claimed before (e.g. one world that two sweeps share) stays its own."""
+    if key in self.claimed:
+      return True
+    try:
+      os.mkdir(os.path.join(self.claims_dir,
+                            hashlib.sha256(key.encode()).hexdigest()))
+    except FileExistsError:
+      return False
+    self.claimed.add(key)
+    return True
 
 
 def run_variants(dataset: str | dataset_lib.PublishedDataset, work_dir: str,

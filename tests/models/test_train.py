@@ -1,9 +1,11 @@
 """The training job: modes end to end on the tiny world, its outputs, its checks."""
 
+import concurrent.futures
 import dataclasses
 import functools
 import json
 import os
+import threading
 import types
 
 import numpy as np
@@ -98,10 +100,16 @@ def test_shares_split_the_runs_and_a_finished_run_is_read_not_trained(
               "pfd": ModelConfig(mode="pfd", **SMALL)}
   fast = train.TrainConfig(batch_size=128, epochs=1, steps_per_epoch=2)
   run = functools.partial(compare.run_variants, tiny_world.examples_dir,
-                          str(tmp_path), variants, [0, 1])
-  first = run(fast, share=compare.Share(0, 2))
-  assert [(r["mode"], r["seed"]) for r in first] == [("student", 0), ("student", 1)]
-  second = run(fast, share=compare.Share(1, 2))  # Reads the first share's runs.
+                          str(tmp_path / "runs"), variants, [0, 1])
+  claims = tmp_path / "claims"
+  claims.mkdir()
+  other = compare.Share(str(claims))
+  # Another process has claimed the first and third runs: this one trains the rest.
+  for name in ("student-seed0", "student-seed1"):
+    assert other.take(str(tmp_path / "runs" / name))
+  first = run(fast, share=compare.Share(str(claims)))
+  assert [(r["mode"], r["seed"]) for r in first] == [("pfd", 0), ("pfd", 1)]
+  second = run(fast, share=other)  # Trains its claims, reads the first's runs.
   assert [(r["mode"], r["seed"]) for r in second] == [
       ("student", 0), ("pfd", 0), ("student", 1), ("pfd", 1)]
   trained = []
@@ -127,14 +135,29 @@ def test_a_ranking_loss_evaluates_in_the_same_example_order(
   assert len(bpr["labels"]) > 64  # More than one batch.
 
 
-def test_a_share_deals_in_turn_and_a_key_goes_where_it_went():
-  shares = [compare.Share(i, 3) for i in range(3)]
-  dealt = [[share.take(key) for share in shares]
-           for key in ("a", None, "b", "a", None)]
-  assert dealt == [[True, False, False], [False, True, False], [False, False, True],
-                   [True, False, False], [True, False, False]]
-  with pytest.raises(ValueError, match="Share index 3 is not in \\[0, 3\\)"):
-    compare.Share(3, 3)
+def test_a_run_goes_to_the_first_share_that_claims_it_and_stays_there(tmp_path):
+  first, second = (compare.Share(str(tmp_path)) for _ in range(2))
+  dealt = [(share.take(key), key) for share, key in (
+      (first, "a"), (second, "a"), (second, "b"), (first, "b"), (first, "a"),
+      (second, "c"), (second, "b"))]
+  assert [taken for taken, _ in dealt] == [True, False, True, False, True, True, True]
+  assert first.claimed == {"a"} and second.claimed == {"b", "c"}
+
+
+def test_racing_claims_split_the_runs_disjointly_and_cover_them(tmp_path):
+  # The claim is the file system's (one mkdir): the same call races between the
+  # job's processes as between these threads.
+  keys = [str(k) for k in range(300)]
+  barrier = threading.Barrier(3)
+
+  def claim(_) -> set[str]:
+    share = compare.Share(str(tmp_path))
+    barrier.wait()
+    return {key for key in keys if share.take(key)}
+
+  with concurrent.futures.ThreadPoolExecutor(3) as pool:
+    taken = list(pool.map(claim, range(3)))
+  assert sum(map(len, taken)) == len(keys) and set.union(*taken) == set(keys)
 
 
 def test_an_undefined_ceiling_prints_as_na():
