@@ -43,13 +43,16 @@ bench: $(STAMP)
 # Model quality over seeds on the evidence world (generated and joined on the first
 # run), split between EVIDENCE_PROCESSES processes; EVIDENCE_FLAGS=--quick runs the
 # RQ1 rows alone (WORKSPACE.md, benchmarks.evidence). A rerun reads finished runs.
+# EVIDENCE_PROTOCOL, alike for every run: the train split's last day validates, and
+# early stopping keeps the best of at most 3 epochs.
 EVIDENCE_FLAGS ?=
+EVIDENCE_PROTOCOL ?= --validation_days=1 --early_stopping_patience=1 --epochs=3
 EVIDENCE_PROCESSES ?= 2
 evidence: $(STAMP)
 	$(PY) -m benchmarks.evidence --world=evidence \
 	  --data_dir=$(WORKSPACE)/evidence_world/examples \
 	  --raw_dir=$(WORKSPACE)/evidence_world/raw --work_dir=$(WORKSPACE)/evidence \
-	  --processes=$(EVIDENCE_PROCESSES) $(EVIDENCE_FLAGS)
+	  --processes=$(EVIDENCE_PROCESSES) $(EVIDENCE_PROTOCOL) $(EVIDENCE_FLAGS)
 
 clean:
 	rm -rf $(VENV) $(WORKSPACE) *.egg-info .pytest_cache

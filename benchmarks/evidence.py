@@ -24,9 +24,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from typing import Any, Callable, Mapping, Sequence
 
@@ -41,6 +44,7 @@ from benchmarks import results
 from benchmarks import teacher_ceiling
 from benchmarks import world_sweeps
 from features import dataset as dataset_lib
+from features import input as input_lib
 from features import layout
 from features import spec as spec_lib
 from models import compare
@@ -73,7 +77,10 @@ RQ3_LAMBDAS = (0.1, 0.3, 0.5, 0.7, 0.9)
 SIZE_SWEEP = (50_000, 200_000, 800_000)  # Train clicks (issue 15).
 SIZE_SWEEP_NAME = "size_sweep"
 # What `make evidence` runs beside the RQ1 rows, in this order (EvidenceJob.parts).
-PARTS = ("world_sweeps", "sweeps", "methods")
+PARTS = ("methods", "world_sweeps", "sweeps", "lr_grid")
+# The lr_grid part's rates: ModelConfig's default learning rate, half and twice it.
+LR_GRID = (5e-4, 1e-3, 2e-3)
+LR_GRID_NAME = "lr_grid"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,6 +117,11 @@ class TaskEvidence:
       hashed subset), the "pfd" variant's student AUC minus the baseline's at the
       same size, `quality.<task>.size_sweep.<size>`. A size beyond the split is
       skipped and said.
+    tuned: The lr_grid part, unless --quick: each of these variants trains once (the
+      first seed) with the learning rate chosen from LR_GRID on validation
+      (TrainConfig.learning_rate_grid), `quality.<task>.lr_grid.<variant>.chosen`
+      beside each candidate's validation AUC: whether the rate every row trains at
+      is the one validation would pick for each mode.
   """
   variants: Mapping[str, ModelConfig]
   gains: Mapping[str, tuple[str, str]]
@@ -125,6 +137,7 @@ class TaskEvidence:
   independent: tuple[str, str] | None = None
   train_examples: int | None = None
   sizes: tuple[int, ...] = ()
+  tuned: tuple[str, ...] = ()
 
   @property
   def all_gains(self) -> dict[str, tuple[str, str]]:
@@ -278,8 +291,9 @@ def _ctcvr(mode: Mode, **overrides) -> ModelConfig:
 
 
 TASKS: Mapping[str, TaskEvidence] = {
-    # At 512, one epoch of the ~57k clicks is far from converging the student, and
-    # PFD's halved hard-label gradient shows as a loss; 128 gives ~450 steps.
+    # 256: ~1,000 steps per epoch of the evidence world's ~260k clicked train rows
+    # (its last train day validates), for several epochs under early stopping: half
+    # the steps of 128, each far less than twice as dear (a step's fixed cost rules).
     "cvr": TaskEvidence(
         variants={
             **{m.value: ModelConfig(task="cvr", mode=m)
@@ -294,6 +308,7 @@ TASKS: Mapping[str, TaskEvidence] = {
                                            RQ3_LAMBDAS),
                 "swap_sweep": Sweep(_cvr(Mode.PFD), SWAP_FRACTION, (0.0, 0.1, 0.3))},
         independent=("pfd_independent", "pfd"),
+        tuned=("student", "pfd", "teacher", "lupi"),
         methods={
             "kl": _cvr(Mode.PFD, distillation_loss="kl"),
             "js": _cvr(Mode.PFD, distillation_loss="js"),
@@ -309,8 +324,9 @@ TASKS: Mapping[str, TaskEvidence] = {
                "pfd_shared_encoding_gain": ("pfd_shared_encoding", "student"),
                "oracle_full_gain": ("oracle_full", "student"),
                "oracle_regular_gain": ("oracle_regular", "student")},
-        batch_size=128, oracle_teachers=True, sizes=SIZE_SWEEP,
-        shuffle_buffer=100_000,  # All ~57k clicked train rows (written user by user).
+        batch_size=256, oracle_teachers=True, sizes=SIZE_SWEEP,
+        # All the evidence world's ~350k clicked train rows (written user by user).
+        shuffle_buffer=400_000,
         legend="MLP heads. lupi: the teacher sees post-event features only. "
         "pfd_shared_encoding: PFD whose teacher reads the student's encoding of the "
         "regular features (ModelConfig.share_student_encoding, the cheaper step). "
@@ -318,10 +334,11 @@ TASKS: Mapping[str, TaskEvidence] = {
         "P(purchase | x, x*) / P(purchase | x) (benchmarks/teacher_ceiling.py); their "
         "teacher rows are the oracle itself.",
         notes=cvr_findings),
-    # At most 650k train impressions (half the demo world's): 1,270 steps per epoch
-    # at 512, which keeps the CTR rows within `make evidence`'s time on 2 cores.
+    # At most 400k train impressions (a twelfth of the evidence world's): ~780
+    # steps per epoch at 512, which keeps the CTR rows, sweeps and methods within
+    # `make evidence`'s time on 2 cores.
     "ctr": TaskEvidence(
-        train_examples=650_000,
+        train_examples=400_000,
         variants={
             "student": _ctr(Mode.STUDENT),
             "pfd": _ctr(Mode.PFD, teacher_architecture=Architecture.TWO_TOWER),
@@ -334,6 +351,7 @@ TASKS: Mapping[str, TaskEvidence] = {
                  for loss in ("top_k", "bpr", "listwise", "ranking_distillation")},
         gains={"pfd_gain": ("pfd", "student"), "pfdmd_gain": ("pfd_md", "student"),
                "pfdmd_over_pfd_gain": ("pfd_md", "pfd")},
+        tuned=("student", "pfd", "pfd_md"),
         batch_size=512,
         # A full shuffle: the split is written user by user and ends with ~100k
         # impressions of users who never click, which a 10k buffer leaves together
@@ -347,7 +365,7 @@ TASKS: Mapping[str, TaskEvidence] = {
     # DMTL (issue 16): the two-tower pre-ranker by CTCVR over all impressions, taught
     # by a multi-task ESMM/MMoE teacher, against one taught by a single-task DCN.
     "ctcvr": TaskEvidence(
-        train_examples=650_000,
+        train_examples=400_000,
         variants={"student": _ctcvr(Mode.STUDENT),
                   "pfd_md": _ctcvr(Mode.PFD, teacher_architecture=Architecture.DCN)},
         methods={"dmtl": _ctcvr(Mode.PFD)},
@@ -718,6 +736,9 @@ def task_section(out: Mapping[str, float], task: str) -> str:
   methods = method_lines(out, task)
   if methods:
     lines += ["### Methods", "", *methods, ""]
+  rates = lr_grid_lines(out, task)
+  if rates:
+    lines += ["### Learning rate on validation", "", *rates, ""]
   sweeps = sweep_lines(out, task)
   if sweeps:
     plotted = any(_sweep_points(out, task, name) for name in _swept(task))
@@ -799,8 +820,9 @@ class EvidenceJob:
                              "stopped).")
   processes: int = knob(1, "Processes that split the runs, each training one at a "
                         "time (a run keeps about one core busy).")
-  share_index: int = knob(0, "Which share of the runs this process trains; the job "
-                          "sets it for the processes it starts.")
+  claims_dir: str = knob("", "Where the processes claim runs (compare.Share); the "
+                         "job sets it for the processes it starts, which it marks "
+                         "as such.")
 
   def __post_init__(self):
     config_flags.check_choices("tasks", self.tasks, TASKS, "evidence tasks")
@@ -811,11 +833,6 @@ class EvidenceJob:
       raise ValueError(f"sweep_seeds={self.sweep_seeds} must be in [1, "
                        f"{len(self.seeds)}] (the number of --seeds).")
 
-  @property
-  def share(self) -> compare.Share | None:
-    """This process's share of the runs; None: all of them (the gathering pass)."""
-    return (compare.Share(self.share_index, self.processes) if self.processes > 1
-            else None)
 
 
 def _train_config(job: EvidenceJob, evidence: TaskEvidence,
@@ -842,7 +859,10 @@ def run_task(job: EvidenceJob, task: str, protocol: Mapping[str, Any] | None = N
   parts = job.parts if parts is None else parts
   evidence = TASKS[task]
   dataset = dataset_lib.PublishedDataset.open(job.data_dir)
-  available = dataset.example_count("train", task)
+  # What trains: the train split without its validation days, if any.
+  train_range, _ = train.validation_split(dataset, task, (protocol or {}).get(
+      "validation_days", train.TrainConfig.validation_days))
+  available = input_lib.example_count(dataset, "train", task, train_range)
   train_config = _train_config(job, evidence, {
       "steps_per_epoch": job.steps_per_epoch,
       "train_fraction": min(1.0, (evidence.train_examples or available) / available),
@@ -870,11 +890,16 @@ def run_task(job: EvidenceJob, task: str, protocol: Mapping[str, Any] | None = N
         rows += run({f"{SIZE_SWEEP_NAME}-{size}-{name}": evidence.variants[name]
                      for name in (evidence.baseline, "pfd")}, sweep_seeds,
                     dataclasses.replace(train_config, train_fraction=size / available))
+  tuned = {}
+  if LR_GRID_NAME in parts and evidence.tuned:
+    tuned = tune_learning_rates(job, task, train_config, share)
   if share is not None:
     return {}
   extra = {f"quality.{task}.protocol.{name}": float(getattr(train_config, name))
            for name in ("epochs", "batch_size", "validation_days",
                         "early_stopping_patience", "train_fraction")}
+  extra[f"quality.{task}.protocol.learning_rate"] = (
+      evidence.variants[evidence.baseline].learning_rate)
   extra[f"quality.{task}.protocol.sweep_seeds"] = float(job.sweep_seeds)
   if evidence.oracle_teachers:
     extra[f"quality.{task}.soft_label_noise_kept"] = (
@@ -882,16 +907,72 @@ def run_task(job: EvidenceJob, task: str, protocol: Mapping[str, Any] | None = N
   if evidence.sizes and "sweeps" in parts:
     extra[f"quality.{task}.{SIZE_SWEEP_NAME}.available"] = float(available)
   ceilings = compare.load_ceilings(oracle_dir, task)
-  return {**figures(rows, ceilings, task), **extra, **sweep_figures(rows, task),
+  return {**figures(rows, ceilings, task), **extra, **tuned, **sweep_figures(rows, task),
           **delong_figures(work_dir, task, job.seeds,
                            {(r["mode"], r["seed"]) for r in rows})}
 
 
-def run_world_sweeps(job: EvidenceJob, share: compare.Share | None = None
-                     ) -> dict[str, float]:
+def tune_learning_rates(job: EvidenceJob, task: str, train_config: train.TrainConfig,
+                        share: compare.Share | None = None) -> dict[str, float]:
+  """The lr_grid part (TaskEvidence.tuned): per tuned variant, one run on the first
+  seed choosing its rate from LR_GRID on validation; its figures
+  `quality.<task>.lr_grid.<variant>.chosen` and `.<rate>` (the validation AUC of each
+  candidate), for the runs finished (none with a `share`)."""
+  if not train_config.validation_days:
+    raise ValueError(f"The {LR_GRID_NAME} part chooses on validation: set "
+                     "--validation_days (make evidence's EVIDENCE_PROTOCOL does).")
+  evidence, work_dir = TASKS[task], os.path.join(job.work_dir, task)
+  variants = {f"{LR_GRID_NAME}.{name}": evidence.variants[name]
+              for name in evidence.tuned}
+  seed = job.seeds[0]
+  compare.run_variants(job.data_dir, work_dir, variants, [seed], dataclasses.replace(
+      train_config, learning_rate_grid=LR_GRID), share=share,
+                       train_missing=job.train_missing)
+  out = {}
+  for run in variants:
+    path = os.path.join(work_dir, f"{run}-seed{seed}", train.METRICS_FILE)
+    if share is not None or not tf.io.gfile.exists(path):
+      continue
+    with tf.io.gfile.GFile(path) as f:
+      selection = json.load(f)["selection"]
+    prefix = f"quality.{task}.{run}"
+    out[f"{prefix}.chosen"] = selection["learning_rate"]
+    for candidate in selection["candidates"]:
+      out[f"{prefix}.{candidate['learning_rate']:g}"] = candidate["auc"]
+  return out
+
+
+def lr_grid_lines(out: Mapping[str, float], task: str) -> list[str]:
+  """The lr_grid part's markdown, from the figures (rates read from their names)."""
+  prefix = f"quality.{task}.{LR_GRID_NAME}."
+  chosen = {key[len(prefix):-len(".chosen")]: value for key, value in out.items()
+            if key.startswith(prefix) and key.endswith(".chosen")}
+  rate = out.get(f"quality.{task}.protocol.learning_rate")
+  if not chosen or rate is None:
+    return []
+  lines = []
+  for variant, best in chosen.items():
+    candidates = sorted((float(key[len(f"{prefix}{variant}."):]), auc)
+                        for key, auc in out.items()
+                        if key.startswith(f"{prefix}{variant}.")
+                        and not key.endswith(".chosen"))
+    lines.append(f"- `{variant}`: validation AUC by learning rate " + ", ".join(
+        f"{value:g}: {auc:.4f}" for value, auc in candidates) + f"; chosen {best:g}.")
+  others = sorted(v for v, best in chosen.items() if best != rate)
+  lines.append(
+      f"Every row above trains at learning rate {rate:g}; "
+      + ("validation (on one seed) chooses it for every mode tuned here." if not others
+         else f"validation chooses another rate for {', '.join(others)}: their rows "
+         "may understate what those modes reach with their own rate."))
+  return lines
+
+
+def run_world_sweeps(job: EvidenceJob, protocol: Mapping[str, Any] | None = None,
+                     share: compare.Share | None = None) -> dict[str, float]:
   """The world sweeps' figures (benchmarks/world_sweeps.py) for the task they are of,
-  with its batch size and shuffle; with a `share`, its worlds alone, no figures."""
-  train_config = _train_config(job, TASKS[world_sweeps.TASK])
+  with its batch size and shuffle and the job's `protocol` (as run_task's); with a
+  `share`, its worlds alone, no figures."""
+  train_config = _train_config(job, TASKS[world_sweeps.TASK], protocol)
   out = {}
   for name, sweep in world_sweeps.WORLD_SWEEPS.items():
     out.update(world_sweeps.run_sweep(
@@ -920,7 +1001,11 @@ def main(argv: Sequence[str]) -> None:
   protocol = {name: value for name, value in config_flags.explicit(
       train.TrainConfig).items() if name not in
               {f.name for f in dataclasses.fields(EvidenceJob)}}
-  share = job.share
+  # Each process claims the next run not yet claimed (compare.Share), from a
+  # directory on this machine that the first process makes for the job.
+  claims_dir = job.claims_dir or (tempfile.mkdtemp(prefix="evidence-claims-")
+                                  if job.processes > 1 else "")
+  share = compare.Share(claims_dir) if claims_dir else None
 
   def train_share() -> None:
     # The RQ1 rows first, then each part in turn: a job stopped early has the most
@@ -928,36 +1013,38 @@ def main(argv: Sequence[str]) -> None:
     # met in (Share.take by its directory).
     for part in ("rq1", *job.parts):
       if part == "world_sweeps":
-        run_world_sweeps(job, share)
+        run_world_sweeps(job, protocol, share)
         continue
       for task in job.tasks:
         run_task(job, task, protocol, share, parts=() if part == "rq1" else (part,))
 
-  if job.share_index:  # A process the first one started: its share, then done.
+  if job.claims_dir:  # A process the first one started: its share, then done.
     if "world_sweeps" in job.parts and not tf.io.gfile.exists(
         os.path.join(job.data_dir, layout.SUCCESS_FILE)):
-      run_world_sweeps(job, share)  # While the first process builds the world.
+      run_world_sweeps(job, protocol, share)  # While the first process builds the world.
     _wait_for_dataset(job.data_dir)
     train_share()
     return
   others = [subprocess.Popen([sys.executable, "-m", "benchmarks.evidence",
-                              *sys.argv[1:], f"--share_index={index}"])
-            for index in range(1, job.processes)]
+                              *sys.argv[1:], f"--claims_dir={claims_dir}"])
+            for _ in range(1, job.processes)]
   ensure_dataset(job.data_dir, job.raw_dir, job.world)
   if share is not None:
     train_share()
   for index, process in enumerate(others, 1):
     if process.wait():
-      raise RuntimeError(f"The evidence process of share {index} of {job.processes} "
-                         f"failed (exit status {process.returncode}); its finished "
+      raise RuntimeError(f"Evidence process {index} of {job.processes - 1} it "
+                         f"started failed (exit status {process.returncode}); its finished "
                          "runs are kept, a rerun trains the rest.")
+  if claims_dir:
+    shutil.rmtree(claims_dir)
   path = os.path.join(job.output_dir, "evidence.json")
   dataset = dataset_lib.PublishedDataset.open(job.data_dir)
   for task in job.tasks:
     results.update_results(path, {**run_task(job, task, protocol),
                                   **world_figures(dataset, task)})
   if "world_sweeps" in job.parts:
-    results.update_results(path, run_world_sweeps(job))
+    results.update_results(path, run_world_sweeps(job, protocol))
   results.update_results(path, {"quality.job.seconds": time.perf_counter() - start,
                                 "quality.job.processes": float(job.processes),
                                 "quality.job.cpus": float(os.cpu_count())})

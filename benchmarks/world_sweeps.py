@@ -49,7 +49,7 @@ WORLD_SWEEPS: Mapping[str, WorldSweep] = {
     "affinity_sweep": WorldSweep("post_event_affinity", (0.0, 0.5, 1.0, 2.0)),
     # Wide enough for a rise and a fall: from barely to very predictive of intent.
     "informativeness_sweep": WorldSweep("post_event_informativeness",
-                                        (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)),
+                                        (0.25, 1.0, 4.0, 16.0)),
 }
 
 # (world, directory) -> (published dataset directory, oracle directory).

@@ -188,7 +188,7 @@ def _fit(model, train_data, steps_per_epoch: int | None, epochs: int, model_dir:
                    "kept_epoch": history.epoch[kept] + 1}  # 1-based, as checkpoints.
 
 
-def _validation_split(dataset: dataset_lib.PublishedDataset, task: str, days: int
+def validation_split(dataset: dataset_lib.PublishedDataset, task: str, days: int
                       ) -> tuple[input_lib.TimeRange | None, input_lib.TimeRange | None]:
   """(What trains, what validates): with `days`, the train split without its last
   `days` UTC days, and those days; else (None, None), the whole split trains.
@@ -376,7 +376,7 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
     tf.config.experimental.enable_op_determinism()
   dataset = dataset_lib.published(dataset)
   task = model_config.task
-  train_range, validation_range = _validation_split(dataset, task,
+  train_range, validation_range = validation_split(dataset, task,
                                                     train_config.validation_days)
 
   # A ranking loss trains on whole requests. Eval and validation are read in the

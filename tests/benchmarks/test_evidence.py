@@ -1,5 +1,6 @@
 """Evidence figures: gains paired by seed, the gap PFD closes, a well-formed plot."""
 
+import dataclasses
 import re
 import xml.dom.minidom
 
@@ -124,9 +125,14 @@ def _every_figure(task, low):
                 f"{step}_gauc_gain_std"):
       out[f"{prefix}.{key}"] = low + rng.random() / 2
   for key in ("bayes_auc_regular", "bayes_auc_full", "soft_label_noise_kept",
-              "protocol.epochs", "protocol.validation_days",
+              "protocol.epochs", "protocol.validation_days", "protocol.learning_rate",
               *(f"paper.{row}_auc" for row in evidence_task.paper)):
     out[f"{prefix}.{key}"] = low + rng.random() / 2
+  for variant in evidence_task.tuned:  # Rates read from the figures' names too.
+    rates = [low + rng.random() / 2 for _ in range(2)]
+    out[f"{prefix}.lr_grid.{variant}.chosen"] = rates[0]
+    for rate in rates:
+      out[f"{prefix}.lr_grid.{variant}.{rate:g}"] = low + rng.random() / 2
   return out
 
 
@@ -158,6 +164,7 @@ def test_every_number_in_the_evidence_prose_is_read_from_the_figures():
   assert numbers[0] and numbers[1]
   assert numbers[0] & numbers[1] == set()
   assert "which reproduces it" in texts[0] and "LUPI student gains" in texts[0]
+  assert "Learning rate on validation" in texts[0]
   # What the findings say follows the figures: the goal is met, then it is not.
   gain = {"quality.cvr.pfd_gain_mean": 0.01, "quality.cvr.pfd_gain_std": 0.001}
   assert "PFD beats the baseline by the goal" in evidence.cvr_findings(
@@ -256,3 +263,39 @@ def test_a_sweep_that_peaks_inside_reads_as_rising_then_falling():
 def test_a_p_value_that_underflows_is_not_printed_as_a_certainty():
   assert evidence.p_text(0.0062) == "0.0062"
   assert evidence.p_text(0.0) == "0 (below a double's range)"
+
+
+def test_the_lr_grid_part_chooses_each_tuned_modes_rate_on_validation(
+    tiny_world, tmp_path, monkeypatch):
+  monkeypatch.setitem(evidence.TASKS, "cvr", dataclasses.replace(
+      evidence.TASKS["cvr"], tuned=("student",)))
+  job = evidence.EvidenceJob(data_dir=tiny_world.examples_dir, work_dir=str(tmp_path),
+                             seeds=(3, 4))
+  config = train.TrainConfig(batch_size=64, epochs=1, steps_per_epoch=2)
+  with pytest.raises(ValueError, match="validation_days"):
+    evidence.tune_learning_rates(job, "cvr", config)
+  out = evidence.tune_learning_rates(
+      job, "cvr", dataclasses.replace(config, validation_days=1))
+  # One run, on the first seed, whose candidates are the grid's rates.
+  assert sorted(p.name for p in (tmp_path / "cvr").iterdir()) == [
+      "lr_grid.student-seed3"]
+  aucs = {rate: out[f"quality.cvr.lr_grid.student.{rate:g}"]
+          for rate in evidence.LR_GRID}
+  assert out["quality.cvr.lr_grid.student.chosen"] == max(aucs, key=aucs.get)
+  lines = evidence.lr_grid_lines(
+      {**out, "quality.cvr.protocol.learning_rate": evidence.LR_GRID[0]}, "cvr")
+  chose_it = out["quality.cvr.lr_grid.student.chosen"] == evidence.LR_GRID[0]
+  assert ("chooses it for every mode" in lines[-1]) == chose_it
+  assert ("another rate for student" in lines[-1]) != chose_it
+
+
+def test_the_world_sweeps_train_under_the_jobs_protocol(monkeypatch):
+  seen = []
+  monkeypatch.setattr(evidence.world_sweeps, "run_sweep",
+                      lambda name, sweep, base, work_dir, seeds, config, **kwargs:
+                      seen.append(config) or {})
+  protocol = {"validation_days": 1, "early_stopping_patience": 1}
+  evidence.run_world_sweeps(evidence.EvidenceJob(epochs=3), protocol)
+  assert len(seen) == len(evidence.world_sweeps.WORLD_SWEEPS)
+  assert {(c.validation_days, c.early_stopping_patience, c.epochs,
+           c.batch_size) for c in seen} == {(1, 1, 3, evidence.TASKS["cvr"].batch_size)}
