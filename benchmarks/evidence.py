@@ -635,6 +635,13 @@ def sweep_lines(out: Mapping[str, float], task: str) -> list[str]:
         + f" over the baseline; {shape} (spread {spread:.4f}, largest std "
         f"{noise:.4f}).")
   prefix = f"quality.{task}"
+  available = out.get(f"{prefix}.{SIZE_SWEEP_NAME}.available")
+  skipped = [size for size in TASKS[task].sizes
+             if available is not None and size > available]
+  if skipped:
+    lines.append(f"- `{SIZE_SWEEP_NAME}`: " + ", ".join(f"{size:,}" for size in skipped)
+                 + f" not run: the world has {available:,.0f} train examples of the "
+                 "task (its validation days out).")
   if f"{prefix}.shared_minus_independent" in out:
     lines.append(
         f"- `shared_minus_independent` (RQ4): shared embedding tables' student AUC "

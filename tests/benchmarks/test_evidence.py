@@ -225,6 +225,10 @@ def test_sweeps_are_paired_gains_per_value_and_rq4_compares_the_tables():
   assert "`shared_minus_independent` (RQ4)" in text
   assert "`size_sweep` (pfd over the baseline trained on as many, train examples): " \
       "50000: +0.0020 ± 0.0000" in text
+  assert "not run" not in text
+  text = "\n".join(evidence.sweep_lines(
+      {**out, "quality.cvr.size_sweep.available": 300_000.0}, "cvr"))
+  assert "`size_sweep`: 800,000 not run: the world has 300,000 train examples" in text
 
 
 def test_the_sweep_plot_is_an_svg_with_a_panel_per_sweep(tmp_path):
