@@ -914,7 +914,8 @@ def run_task(job: EvidenceJob, task: str, protocol: Mapping[str, Any] | None = N
   if evidence.sizes and "sweeps" in parts:
     extra[f"quality.{task}.{SIZE_SWEEP_NAME}.available"] = float(available)
   ceilings = compare.load_ceilings(oracle_dir, task)
-  return {**figures(rows, ceilings, task), **extra, **tuned, **sweep_figures(rows, task),
+  return {**figures(rows, ceilings, task), **extra, **tuned,
+          **sweep_figures(rows, task),
           **delong_figures(work_dir, task, job.seeds,
                            {(r["mode"], r["seed"]) for r in rows})}
 
@@ -1028,7 +1029,8 @@ def main(argv: Sequence[str]) -> None:
   if job.claims_dir:  # A process the first one started: its share, then done.
     if "world_sweeps" in job.parts and not tf.io.gfile.exists(
         os.path.join(job.data_dir, layout.SUCCESS_FILE)):
-      run_world_sweeps(job, protocol, share)  # While the first process builds the world.
+      # While the first process builds the world.
+      run_world_sweeps(job, protocol, share)
     _wait_for_dataset(job.data_dir)
     train_share()
     return
@@ -1040,9 +1042,9 @@ def main(argv: Sequence[str]) -> None:
     train_share()
   for index, process in enumerate(others, 1):
     if process.wait():
-      raise RuntimeError(f"Evidence process {index} of {job.processes - 1} it "
-                         f"started failed (exit status {process.returncode}); its finished "
-                         "runs are kept, a rerun trains the rest.")
+      raise RuntimeError(f"Evidence process {index} of the {job.processes - 1} it "
+                         f"started failed (exit status {process.returncode}); its "
+                         "finished runs are kept, a rerun trains the rest.")
   if claims_dir:
     shutil.rmtree(claims_dir)
   path = os.path.join(job.output_dir, "evidence.json")

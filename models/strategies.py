@@ -88,12 +88,16 @@ class Cluster:
     return self.data_sharded(make_dataset(batch_size))
 
   def data_sharded(self, dataset: tf.data.Dataset) -> tf.data.Dataset:
-    """multi_worker: each worker keeps its slice of every batch (module docstring)."""
+    """multi_worker: each worker keeps its slice of every batch (module docstring),
+    in order: workers whose parallel stages emitted batches in different orders
+    would slice different global batches, training some examples twice and others
+    not at all."""
     if self.name != "multi_worker":
       return dataset
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = (
         tf.data.experimental.AutoShardPolicy.DATA)
+    options.deterministic = True
     return dataset.with_options(options)
 
 

@@ -23,6 +23,21 @@ def test_parameter_server_without_parameter_servers_is_refused():
     strategies.make("parameter_server", cluster_resolver=resolver)
 
 
+def test_multi_worker_slices_batches_that_every_worker_reads_in_one_order():
+  # Each worker keeps its slice of the same global batch only if all read the
+  # batches in one order: an unordered dataset is made ordered, sliced by DATA.
+  options = tf.data.Options()
+  options.deterministic = False
+  unordered = tf.data.Dataset.range(8).batch(2).with_options(options)
+  cluster = strategies.Cluster(tf.distribute.get_strategy(), "multi_worker")
+  sharded = cluster.data_sharded(unordered).options()
+  assert sharded.deterministic is True
+  assert (sharded.experimental_distribute.auto_shard_policy
+          == tf.data.experimental.AutoShardPolicy.DATA)
+  assert strategies.Cluster(tf.distribute.get_strategy(), "default").data_sharded(
+      unordered).options().deterministic is False
+
+
 def test_the_default_strategy_is_its_own_chief_and_writes_in_place(tmp_path):
   cluster = strategies.make("default")
   assert cluster.is_chief and not cluster.coordinated
