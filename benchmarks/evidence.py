@@ -77,7 +77,7 @@ RQ3_LAMBDAS = (0.1, 0.3, 0.5, 0.7, 0.9)
 SIZE_SWEEP = (50_000, 200_000, 800_000)  # Train clicks (issue 15).
 SIZE_SWEEP_NAME = "size_sweep"
 # What `make evidence` runs beside the RQ1 rows, in this order (EvidenceJob.parts).
-PARTS = ("methods", "world_sweeps", "sweeps", "lr_grid")
+PARTS = ("methods", "lr_grid", "world_sweeps", "sweeps")
 # The lr_grid part's rates: ModelConfig's default learning rate, half and twice it.
 LR_GRID = (5e-4, 1e-3, 2e-3)
 LR_GRID_NAME = "lr_grid"
@@ -113,6 +113,9 @@ class TaskEvidence:
     train_examples: Every run trains on at most this many of the task's train
       examples (a fixed hashed subset, TrainConfig.train_fraction), which bounds a
       run's time on a large world.
+    validation_examples / eval_examples: Likewise for what validates each epoch
+      and what each final model is evaluated on (TrainConfig.validation_fraction,
+      eval_fraction: the same hashed subset for every run, so DeLong stays paired).
     sizes: The size sweep, unless --quick: at each number of train examples (a
       hashed subset), the "pfd" variant's student AUC minus the baseline's at the
       same size, `quality.<task>.size_sweep.<size>`. A size beyond the split is
@@ -136,6 +139,8 @@ class TaskEvidence:
   methods: Mapping[str, ModelConfig] = dataclasses.field(default_factory=dict)
   independent: tuple[str, str] | None = None
   train_examples: int | None = None
+  validation_examples: int | None = None
+  eval_examples: int | None = None
   sizes: tuple[int, ...] = ()
   tuned: tuple[str, ...] = ()
 
@@ -334,11 +339,11 @@ TASKS: Mapping[str, TaskEvidence] = {
         "P(purchase | x, x*) / P(purchase | x) (benchmarks/teacher_ceiling.py); their "
         "teacher rows are the oracle itself.",
         notes=cvr_findings),
-    # At most 400k train impressions (a twelfth of the evidence world's): ~780
-    # steps per epoch at 512, which keeps the CTR rows, sweeps and methods within
-    # `make evidence`'s time on 2 cores.
+    # At most 300k train impressions (a twelfth of what trains in the evidence
+    # world), 100k validating each epoch and 300k evaluated (a quarter of a day
+    # each): a run's time on 2 cores is then a few minutes.
     "ctr": TaskEvidence(
-        train_examples=400_000,
+        train_examples=300_000, validation_examples=100_000, eval_examples=300_000,
         variants={
             "student": _ctr(Mode.STUDENT),
             "pfd": _ctr(Mode.PFD, teacher_architecture=Architecture.TWO_TOWER),
@@ -365,7 +370,7 @@ TASKS: Mapping[str, TaskEvidence] = {
     # DMTL (issue 16): the two-tower pre-ranker by CTCVR over all impressions, taught
     # by a multi-task ESMM/MMoE teacher, against one taught by a single-task DCN.
     "ctcvr": TaskEvidence(
-        train_examples=400_000,
+        train_examples=300_000, validation_examples=100_000, eval_examples=300_000,
         variants={"student": _ctcvr(Mode.STUDENT),
                   "pfd_md": _ctcvr(Mode.PFD, teacher_architecture=Architecture.DCN)},
         methods={"dmtl": _ctcvr(Mode.PFD)},
@@ -820,7 +825,8 @@ class EvidenceJob:
   output_dir: str = knob("benchmarks", "Where evidence.* go.")
   parts: tuple[str, ...] = knob(PARTS, "What runs beside the RQ1 rows (TASKS' "
                                 "variants and oracle teachers), in this order: "
-                                "world_sweeps, sweeps (RQ3, swap, size), methods.")
+                                "methods, lr_grid, world_sweeps, sweeps (RQ3, swap, "
+                                "size).")
   quick: bool = knob(False, "The RQ1 rows alone: --parts empty.")
   train_missing: bool = knob(True, "Train the runs not finished yet; false: the "
                              "figures of the finished ones alone (after a job was "
@@ -840,6 +846,11 @@ class EvidenceJob:
       raise ValueError(f"sweep_seeds={self.sweep_seeds} must be in [1, "
                        f"{len(self.seeds)}] (the number of --seeds).")
 
+
+
+# A process opens the world's dataset once: its filtered counts (a pass over the split
+# each) then serve every part and run.
+published = functools.cache(dataset_lib.PublishedDataset.open)
 
 
 def _train_config(job: EvidenceJob, evidence: TaskEvidence,
@@ -865,14 +876,25 @@ def run_task(job: EvidenceJob, task: str, protocol: Mapping[str, Any] | None = N
   """
   parts = job.parts if parts is None else parts
   evidence = TASKS[task]
-  dataset = dataset_lib.PublishedDataset.open(job.data_dir)
+  dataset = published(job.data_dir)
   # What trains: the train split without its validation days, if any.
-  train_range, _ = train.validation_split(dataset, task, (protocol or {}).get(
-      "validation_days", train.TrainConfig.validation_days))
+  train_range, validation_range = train.validation_split(dataset, task, (
+      protocol or {}).get("validation_days", train.TrainConfig.validation_days))
   available = input_lib.example_count(dataset, "train", task, train_range)
+
+  def capped(cap: int | None, count: int) -> float:
+    return min(1.0, (cap or count) / count)
+
   train_config = _train_config(job, evidence, {
       "steps_per_epoch": job.steps_per_epoch,
-      "train_fraction": min(1.0, (evidence.train_examples or available) / available),
+      "train_fraction": capped(evidence.train_examples, available),
+      "eval_fraction": capped(evidence.eval_examples,
+                              dataset.example_count("eval", task)),
+      **({} if validation_range is None else {
+          "validation_fraction": capped(evidence.validation_examples,
+                                        input_lib.example_count(
+                                            dataset, "train", task,
+                                            validation_range))}),
       **(protocol or {})})
   work_dir = os.path.join(job.work_dir, task)
   oracle_dir = os.path.join(job.raw_dir, "oracle")
@@ -904,7 +926,8 @@ def run_task(job: EvidenceJob, task: str, protocol: Mapping[str, Any] | None = N
     return {}
   extra = {f"quality.{task}.protocol.{name}": float(getattr(train_config, name))
            for name in ("epochs", "batch_size", "validation_days",
-                        "early_stopping_patience", "train_fraction")}
+                        "early_stopping_patience", "train_fraction",
+                        "validation_fraction", "eval_fraction")}
   extra[f"quality.{task}.protocol.learning_rate"] = (
       evidence.variants[evidence.baseline].learning_rate)
   extra[f"quality.{task}.protocol.sweep_seeds"] = float(job.sweep_seeds)
@@ -933,9 +956,9 @@ def tune_learning_rates(job: EvidenceJob, task: str, train_config: train.TrainCo
   variants = {f"{LR_GRID_NAME}.{name}": evidence.variants[name]
               for name in evidence.tuned}
   seed = job.seeds[0]
-  compare.run_variants(job.data_dir, work_dir, variants, [seed], dataclasses.replace(
-      train_config, learning_rate_grid=LR_GRID), share=share,
-                       train_missing=job.train_missing)
+  compare.run_variants(published(job.data_dir), work_dir, variants, [seed],
+                       dataclasses.replace(train_config, learning_rate_grid=LR_GRID),
+                       share=share, train_missing=job.train_missing)
   out = {}
   for run in variants:
     path = os.path.join(work_dir, f"{run}-seed{seed}", train.METRICS_FILE)
@@ -1048,7 +1071,7 @@ def main(argv: Sequence[str]) -> None:
   if claims_dir:
     shutil.rmtree(claims_dir)
   path = os.path.join(job.output_dir, "evidence.json")
-  dataset = dataset_lib.PublishedDataset.open(job.data_dir)
+  dataset = published(job.data_dir)
   for task in job.tasks:
     results.update_results(path, {**run_task(job, task, protocol),
                                   **world_figures(dataset, task)})

@@ -34,6 +34,9 @@ class PublishedDataset:
     self.data_dir = data_dir
     self.spec = spec
     self.report = report
+    # Counts within a time range or a fraction (features.input.example_count): one
+    # pass over the split each, so once per dataset object.
+    self.filtered_counts: dict[tuple[str, str, tuple[int, int] | None, float], int] = {}
 
   @classmethod
   def open(cls, data_dir: str) -> PublishedDataset:

@@ -201,13 +201,16 @@ def example_count(dataset: dataset_lib.PublishedDataset, split: str, task: str,
                   time_range: TimeRange | None = None, fraction: float = 1.0) -> int:
   """How many examples of `task` `split` holds: the run report's count, or, within a
   `time_range` or a `fraction`, counted in one pass of their filters (which parse
-  the time feature at most)."""
+  the time feature at most), once per dataset object (`filtered_counts`)."""
   if time_range is None and fraction == 1.0:
     return dataset.example_count(split, task)
-  blocks = _task_blocks(dataset, split, task, shuffle=False, seed=None,
-                        deterministic=False, time_range=time_range, fraction=fraction)
-  return int(blocks.reduce(tf.constant(0, tf.int64),
-                           lambda count, block: count + tf.size(block, tf.int64)))
+  key = (split, task, None if time_range is None else tuple(time_range), fraction)
+  if key not in dataset.filtered_counts:
+    blocks = _task_blocks(dataset, split, task, shuffle=False, seed=None,
+                          deterministic=False, time_range=time_range, fraction=fraction)
+    dataset.filtered_counts[key] = int(blocks.reduce(
+        tf.constant(0, tf.int64), lambda count, block: count + tf.size(block, tf.int64)))
+  return dataset.filtered_counts[key]
 
 
 def shuffle_in_windows(blocks: tf.data.Dataset, window: int, seed: int | None

@@ -78,6 +78,12 @@ class TrainConfig:
   train_fraction: float = knob(1.0, "Train on this share of the train examples (a "
                                "subset fixed by a hash of each record): how a result "
                                "grows with data. Validation reads all of its days.")
+  validation_fraction: float = knob(1.0, "Validate on this share of the validation "
+                                    "days' examples (a hashed subset): each epoch "
+                                    "validates, so a large day costs every epoch.")
+  eval_fraction: float = knob(1.0, "Evaluate on this share of the eval split (a "
+                              "subset fixed by a hash of each record, the same for "
+                              "every run: paired tests between runs stay paired).")
   early_stopping_patience: int = knob(
       0, "With validation: stop after N epochs without a better validation AUC of the "
       "shipped head and keep the best epoch's weights (--epochs is the most); 0: off.")
@@ -92,8 +98,9 @@ class TrainConfig:
     if self.batch_size < 1 or self.epochs < 1:
       raise ValueError(f"batch_size and epochs must be >= 1, got {self.batch_size}, "
                        f"{self.epochs}.")
-    if not 0.0 < self.train_fraction <= 1.0:
-      raise ValueError(f"train_fraction must be in (0, 1], got {self.train_fraction}.")
+    for name in ("train_fraction", "validation_fraction", "eval_fraction"):
+      if not 0.0 < getattr(self, name) <= 1.0:
+        raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}.")
     if self.validation_days < 0 or self.early_stopping_patience < 0:
       raise ValueError(f"validation_days and early_stopping_patience must be >= 0, "
                        f"got {self.validation_days}, {self.early_stopping_patience}.")
@@ -333,14 +340,20 @@ def finished_run(model_dir: str, model_config: ModelConfig, train_config: TrainC
                  ) -> dict[str, Any] | None:
   """The metrics.json of a finished run in `model_dir` asked for exactly these
   configs, or None: a job that reruns (after a preemption, or split between
-  processes) reads it instead of training again."""
+  processes) reads it instead of training again. A knob added since the run was
+  recorded counts at its default, the value the run had."""
   path = os.path.join(model_dir, METRICS_FILE)
   if not tf.io.gfile.exists(path):
     return None
   with tf.io.gfile.GFile(path) as f:
     results = json.load(f)
-  return results if results.get("requested") == _requested(
-      model_config, train_config) else None
+  wanted, stored = _requested(model_config, train_config), results.get("requested", {})
+  defaults = _requested(ModelConfig(task=model_config.task), TrainConfig())
+  same = stored.keys() == wanted.keys() and all(
+      stored[part].keys() <= wanted[part].keys() and all(
+          stored[part].get(name, defaults[part][name]) == value
+          for name, value in wanted[part].items()) for part in wanted)
+  return results if same else None
 
 
 ModelBuilder = Callable[[spec_lib.FeatureSpec, str, ModelConfig],
@@ -403,11 +416,12 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
       if cluster.repeats(by_request) else None)
   eval_data = cluster.data_sharded(input_lib.make_dataset(
       dataset, "eval", task, train_config.batch_size, shuffle=False,
-      deterministic=True))
+      deterministic=True, fraction=train_config.eval_fraction))
   validation_data = None if validation_range is None else cluster.data_sharded(
       input_lib.make_dataset(dataset, "train", task, train_config.batch_size,
                              shuffle=False, deterministic=True,
-                             time_range=validation_range))
+                             time_range=validation_range,
+                             fraction=train_config.validation_fraction))
   patience = train_config.early_stopping_patience
 
   def train_candidate(config: ModelConfig, run_dir: str) -> _Trained:
@@ -472,7 +486,8 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
   if validation_data is not None:
     results["validation"] = {
         "days": train_config.validation_days, "time_range_ms": list(validation_range),
-        "examples": input_lib.example_count(dataset, "train", task, validation_range),
+        "examples": input_lib.example_count(dataset, "train", task, validation_range,
+                                            train_config.validation_fraction),
         **chosen.validation}
   if len(candidates) > 1:
     results["selection"] = {"by": chosen.validation["monitor"], "candidates": tried,

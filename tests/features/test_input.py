@@ -256,6 +256,21 @@ def test_a_fraction_is_one_fixed_subset_of_about_that_share(data_dir, task):
   assert set(_impression_ids(_epoch(data_dir, "train", task, fraction=0.25))) < set(half)
 
 
+def test_a_filtered_count_is_one_pass_per_dataset_object(data_dir, monkeypatch):
+  dataset = dataset_lib.PublishedDataset.open(data_dir)
+  counted = [input_lib.example_count(dataset, "train", "ctr", fraction=0.5)]
+  passes = []
+  real = input_lib._task_blocks  # pylint: disable=protected-access
+  monkeypatch.setattr(input_lib, "_task_blocks",
+                      lambda *args, **kwargs: passes.append(1) or real(*args, **kwargs))
+  counted.append(input_lib.example_count(dataset, "train", "ctr", fraction=0.5))
+  assert not passes and counted[0] == counted[1]
+  other = dataset_lib.PublishedDataset.open(data_dir)  # A fresh object counts again.
+  assert input_lib.example_count(other, "train", "ctr", fraction=0.5) == counted[0]
+  assert input_lib.example_count(dataset, "train", "ctr", fraction=0.25) < counted[0]
+  assert len(passes) == 2
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(split="test"), "Unknown split 'test'; known splits: \\['train', 'eval'\\]"),
     (dict(task="ltr"),

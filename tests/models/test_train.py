@@ -121,6 +121,21 @@ def test_shares_split_the_runs_and_a_finished_run_is_read_not_trained(
   assert len(trained) == 4 and all(r["train_seconds"] > 0 for r in changed)
 
 
+def test_a_finished_run_recorded_before_a_knob_existed_ran_at_its_default(tmp_path):
+  model_config = ModelConfig(mode="pfd", **SMALL)
+  train_config = train.TrainConfig(batch_size=64, epochs=1)
+  requested = json.loads(json.dumps({"model_config": model_config.to_dict(),
+                                     "train_config": dataclasses.asdict(train_config)}))
+  del requested["train_config"]["eval_fraction"]  # As if recorded before it existed.
+  (tmp_path / train.METRICS_FILE).write_text(json.dumps({"requested": requested}))
+  assert train.finished_run(str(tmp_path), model_config, train_config) is not None
+  for changed in (dataclasses.replace(train_config, eval_fraction=0.5),
+                  dataclasses.replace(train_config, epochs=2)):
+    assert train.finished_run(str(tmp_path), model_config, changed) is None
+  assert train.finished_run(str(tmp_path), dataclasses.replace(
+      model_config, lambda_value=0.25), train_config) is None
+
+
 def test_a_ranking_loss_evaluates_in_the_same_example_order(
     tiny_world, tmp_path):
   # Paired tests between runs (DeLong) need one eval order whatever the loss.
