@@ -888,6 +888,8 @@ def run_task(job: EvidenceJob, task: str, protocol: Mapping[str, Any] | None = N
   train_config = _train_config(job, evidence, {
       "steps_per_epoch": job.steps_per_epoch,
       "train_fraction": capped(evidence.train_examples, available),
+      # A capped subset is small: held in memory, later epochs skip the split.
+      "cache_train": evidence.train_examples is not None,
       "eval_fraction": capped(evidence.eval_examples,
                               dataset.example_count("eval", task)),
       **({} if validation_range is None else {

@@ -290,7 +290,8 @@ def make_dataset(dataset: str | dataset_lib.PublishedDataset, split: str, task: 
                  drop_remainder: bool = False,
                  input_context: tf.distribute.InputContext | None = None,
                  time_range: TimeRange | None = None, fraction: float = 1.0,
-                 group_by_request: bool = False) -> tf.data.Dataset:
+                 group_by_request: bool = False, cache: bool = False
+                 ) -> tf.data.Dataset:
   """Batches of one split of a published dataset, labelled for one task.
 
   A `clicked_only` task (CVR) reads only clicked impressions (`task_records`: the
@@ -330,6 +331,10 @@ def make_dataset(dataset: str | dataset_lib.PublishedDataset, split: str, task: 
       filtered serialized, like the click filter.
     fraction: Only this share of the examples, a subset fixed by a hash of each
       serialized record (e.g. to see how a gain grows with the amount of data).
+    cache: Hold the serialized records that pass the filters in memory from the
+      first pass on: later passes neither read nor filter the split again (a small
+      `fraction` of a large split otherwise costs a pass over all of it). Later
+      passes keep the first one's shard order; the shuffle windows still draw anew.
 
   Returns:
     A dataset of `(features, labels)`: features maps each name to a `[batch_size]`
@@ -382,6 +387,8 @@ def make_dataset(dataset: str | dataset_lib.PublishedDataset, split: str, task: 
                          deterministic=deterministic, input_context=input_context,
                          time_range=time_range, fraction=fraction,
                          request_feature=request_feature)
+  if cache:
+    records = records.cache()
   if group_by_request:
     if shuffle:
       records = shuffle_requests(records, shuffle_buffer, seed)

@@ -81,6 +81,9 @@ class TrainConfig:
   validation_fraction: float = knob(1.0, "Validate on this share of the validation "
                                     "days' examples (a hashed subset): each epoch "
                                     "validates, so a large day costs every epoch.")
+  cache_train: bool = knob(False, "Hold the train records that pass the "
+                           "validation and fraction filters in memory after the "
+                           "first epoch (features.input.make_dataset's cache).")
   eval_fraction: float = knob(1.0, "Evaluate on this share of the eval split (a "
                               "subset fixed by a hash of each record, the same for "
                               "every run: paired tests between runs stay paired).")
@@ -405,7 +408,7 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
         deterministic=train_config.deterministic, repeat=input_context is not None,
         input_context=input_context, time_range=train_range,
         fraction=train_config.train_fraction,
-        group_by_request=by_request)
+        group_by_request=by_request, cache=train_config.cache_train)
 
   # Workers that repeat their shards have no epochs of their own: an epoch is then
   # the split's number of batches.

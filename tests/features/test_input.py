@@ -1,5 +1,6 @@
 """Tests for features/input.py on a tiny dataset published by the real join job."""
 
+import glob
 import json
 import os
 import shutil
@@ -400,3 +401,17 @@ def test_request_batches_need_a_request_feature_and_varying_sizes(data_dir, tmp_
     json.dump(payload, f)
   with pytest.raises(ValueError, match="identity: request"):
     input_lib.make_dataset(copy, "train", "ctr", 8, group_by_request=True)
+
+
+def test_a_cached_subset_is_read_once_and_reshuffled_each_pass(data_dir, tmp_path):
+  copy = str(tmp_path / "copy")
+  shutil.copytree(data_dir, copy)
+  dataset = input_lib.make_dataset(copy, "train", "ctr", 64, fraction=0.5, seed=2,
+                                   shuffle_buffer=10_000, cache=True)
+  first = _impression_ids(dataset.as_numpy_iterator())
+  for shard in glob.glob(os.path.join(copy, "*-train.tfrecord-*")):
+    os.remove(shard)  # A second pass that read the split again would fail.
+  second = _impression_ids(dataset.as_numpy_iterator())
+  assert sorted(first) == sorted(second) == sorted(
+      _impression_ids(_epoch(data_dir, "train", "ctr", fraction=0.5)))
+  assert first != second
