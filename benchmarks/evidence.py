@@ -1079,9 +1079,10 @@ def main(argv: Sequence[str]) -> None:
                                   **world_figures(dataset, task)})
   if "world_sweeps" in job.parts:
     results.update_results(path, run_world_sweeps(job, protocol))
-  results.update_results(path, {"quality.job.seconds": time.perf_counter() - start,
-                                "quality.job.processes": float(job.processes),
-                                "quality.job.cpus": float(os.cpu_count())})
+  if job.train_missing:  # A pass over finished runs alone times no job.
+    results.update_results(path, {"quality.job.seconds": time.perf_counter() - start,
+                                  "quality.job.processes": float(job.processes),
+                                  "quality.job.cpus": float(os.cpu_count())})
   render(job.output_dir)
 
 
