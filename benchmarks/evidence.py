@@ -270,8 +270,8 @@ def ctr_findings(out: Mapping[str, float]) -> str:
   full = f("bayes_auc_full")
   if full is not None and None not in teachers:
     parts.append(f"Both teachers stay {full - max(teachers):.4f} or more below the full "
-                 "Bayes ceiling: one epoch of id embeddings limits them, not their "
-                 "form.")
+                 "Bayes ceiling: id embeddings learnt from this much data limit "
+                 "them, not their form.")
   paper = [f(f"paper.{row}_auc") for row in ("student", "pfd", "pfd_md")]
   if None not in paper:
     parts.append("The paper, one day of Taobao logs: " + " -> ".join(
