@@ -199,7 +199,7 @@ def _fit(model, train_data, steps_per_epoch: int | None, epochs: int, model_dir:
 
 
 def validation_split(dataset: dataset_lib.PublishedDataset, task: str, days: int
-                      ) -> tuple[input_lib.TimeRange | None, input_lib.TimeRange | None]:
+                     ) -> tuple[input_lib.TimeRange | None, input_lib.TimeRange | None]:
   """(What trains, what validates): with `days`, the train split without its last
   `days` UTC days, and those days; else (None, None), the whole split trains.
 
