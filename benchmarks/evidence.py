@@ -339,11 +339,11 @@ TASKS: Mapping[str, TaskEvidence] = {
         "P(purchase | x, x*) / P(purchase | x) (benchmarks/teacher_ceiling.py); their "
         "teacher rows are the oracle itself.",
         notes=cvr_findings),
-    # At most 300k train impressions (a twelfth of what trains in the evidence
-    # world), 100k validating each epoch and 300k evaluated (a quarter of a day
-    # each): a run's time on 2 cores is then a few minutes.
+    # At most 100k train impressions (a 36th of what trains in the evidence world),
+    # 50k validating each epoch and 100k evaluated: PFD's CTR gain is many times
+    # DeLong's noise at this size, and the job's many CTR runs fit its time.
     "ctr": TaskEvidence(
-        train_examples=300_000, validation_examples=100_000, eval_examples=300_000,
+        train_examples=100_000, validation_examples=50_000, eval_examples=100_000,
         variants={
             "student": _ctr(Mode.STUDENT),
             "pfd": _ctr(Mode.PFD, teacher_architecture=Architecture.TWO_TOWER),
@@ -553,6 +553,16 @@ def sweep_variants(evidence: TaskEvidence, steps: int) -> dict[str, ModelConfig]
                 else {sweep.field: value})
       out[f"{name}-{value:g}"] = dataclasses.replace(sweep.base, **change)
   return out
+
+
+def sweep_runs(evidence: TaskEvidence, steps: int
+               ) -> tuple[dict[str, ModelConfig], dict[str, str]]:
+  """(the sweep points to train, point -> the row whose config it is): a point at a
+  row's own config (e.g. RQ3's lambda 0.5) reads that row's runs."""
+  points = sweep_variants(evidence, steps)
+  rows_of = {point: name for point, config in points.items()
+             for name, variant in evidence.variants.items() if config == variant}
+  return {p: c for p, c in points.items() if p not in rows_of}, rows_of
 
 
 def sweep_figures(rows, task: str) -> dict[str, float]:
@@ -853,13 +863,19 @@ class EvidenceJob:
 published = functools.cache(dataset_lib.PublishedDataset.open)
 
 
+# Validation and eval only score: large batches cost less per example and change no
+# metric (train.TrainConfig.eval_batch_size).
+EVAL_BATCH_SIZE = 4096
+
+
 def _train_config(job: EvidenceJob, evidence: TaskEvidence,
                   overrides: Mapping[str, Any] | None = None) -> train.TrainConfig:
   """The job's epochs, the task's batch size (unless the job's) and shuffle, then
   `overrides`."""
   return train.TrainConfig(**{
       "epochs": job.epochs, "batch_size": job.batch_size or evidence.batch_size,
-      "shuffle_buffer": evidence.shuffle_buffer, **(overrides or {})})
+      "eval_batch_size": EVAL_BATCH_SIZE, "shuffle_buffer": evidence.shuffle_buffer,
+      **(overrides or {})})
 
 
 def run_task(job: EvidenceJob, task: str, protocol: Mapping[str, Any] | None = None,
@@ -888,8 +904,9 @@ def run_task(job: EvidenceJob, task: str, protocol: Mapping[str, Any] | None = N
   train_config = _train_config(job, evidence, {
       "steps_per_epoch": job.steps_per_epoch,
       "train_fraction": capped(evidence.train_examples, available),
-      # A capped subset is small: held in memory, later epochs skip the split.
-      "cache_train": evidence.train_examples is not None,
+      # Capped subsets are small: held in memory, later epochs and runs of the
+      # process read them there instead of the split.
+      "cache_subsets": evidence.train_examples is not None,
       "eval_fraction": capped(evidence.eval_examples,
                               dataset.example_count("eval", task)),
       **({} if validation_range is None else {
@@ -915,7 +932,10 @@ def run_task(job: EvidenceJob, task: str, protocol: Mapping[str, Any] | None = N
   if "sweeps" in parts:
     steps = job.epochs * (job.steps_per_epoch or -(-int(
         available * train_config.train_fraction) // train_config.batch_size))
-    rows += run(sweep_variants(evidence, steps), sweep_seeds, train_config)
+    points, rows_of = sweep_runs(evidence, steps)
+    rows += run(points, sweep_seeds, train_config)
+    rows += [{**row, "mode": point} for point, name in rows_of.items() for row in rows
+             if row["mode"] == name and row["seed"] in sweep_seeds]
     for size in evidence.sizes:
       if size <= available:
         rows += run({f"{SIZE_SWEEP_NAME}-{size}-{name}": evidence.variants[name]
@@ -947,31 +967,35 @@ def run_task(job: EvidenceJob, task: str, protocol: Mapping[str, Any] | None = N
 
 def tune_learning_rates(job: EvidenceJob, task: str, train_config: train.TrainConfig,
                         share: compare.Share | None = None) -> dict[str, float]:
-  """The lr_grid part (TaskEvidence.tuned): per tuned variant, one run on the first
-  seed choosing its rate from LR_GRID on validation; its figures
-  `quality.<task>.lr_grid.<variant>.chosen` and `.<rate>` (the validation AUC of each
-  candidate), for the runs finished (none with a `share`)."""
+  """The lr_grid part (TaskEvidence.tuned): per tuned variant, on the first seed, a
+  run at each rate of LR_GRID beside its own (`lr_grid.<variant>.<rate>`; its own is
+  its RQ1 run, read, not trained again), and the rate whose run validates best: its
+  figures `quality.<task>.lr_grid.<variant>.chosen` and `.<rate>` (each rate's
+  validation AUC), for the runs finished (none with a `share`). What
+  `--learning_rate_grid` would choose, without training the row's own rate twice."""
   if not train_config.validation_days:
     raise ValueError(f"The {LR_GRID_NAME} part chooses on validation: set "
                      "--validation_days (make evidence's EVIDENCE_PROTOCOL does).")
   evidence, work_dir = TASKS[task], os.path.join(job.work_dir, task)
-  variants = {f"{LR_GRID_NAME}.{name}": evidence.variants[name]
-              for name in evidence.tuned}
   seed = job.seeds[0]
-  compare.run_variants(published(job.data_dir), work_dir, variants, [seed],
-                       dataclasses.replace(train_config, learning_rate_grid=LR_GRID),
-                       share=share, train_missing=job.train_missing)
   out = {}
-  for run in variants:
-    path = os.path.join(work_dir, f"{run}-seed{seed}", train.METRICS_FILE)
-    if share is not None or not tf.io.gfile.exists(path):
+  for name in evidence.tuned:
+    config = evidence.variants[name]
+    runs = {name: config, **{f"{LR_GRID_NAME}.{name}.{rate:g}": dataclasses.replace(
+        config, learning_rate=rate) for rate in LR_GRID if rate != config.learning_rate}}
+    rows = compare.run_variants(published(job.data_dir), work_dir, runs, [seed],
+                                train_config, share=share,
+                                train_missing=job.train_missing)
+    if share is not None or {row["mode"] for row in rows} != runs.keys():
       continue
-    with tf.io.gfile.GFile(path) as f:
-      selection = json.load(f)["selection"]
-    prefix = f"quality.{task}.{run}"
-    out[f"{prefix}.chosen"] = selection["learning_rate"]
-    for candidate in selection["candidates"]:
-      out[f"{prefix}.{candidate['learning_rate']:g}"] = candidate["auc"]
+    aucs = {}
+    for run, run_config in runs.items():
+      path = os.path.join(work_dir, f"{run}-seed{seed}", train.METRICS_FILE)
+      with tf.io.gfile.GFile(path) as f:
+        aucs[run_config.learning_rate] = json.load(f)["validation"]["auc"]
+    prefix = f"quality.{task}.{LR_GRID_NAME}.{name}"
+    out[f"{prefix}.chosen"] = max(aucs, key=aucs.get)
+    out.update({f"{prefix}.{rate:g}": auc for rate, auc in aucs.items()})
   return out
 
 

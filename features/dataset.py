@@ -37,6 +37,8 @@ class PublishedDataset:
     # Counts within a time range or a fraction (features.input.example_count): one
     # pass over the split each, so once per dataset object.
     self.filtered_counts: dict[tuple[str, str, tuple[int, int] | None, float], int] = {}
+    # features.input's in-memory caches of filtered records, shared by its pipelines.
+    self.cached_blocks: dict[tuple, tf.data.Dataset] = {}
 
   @classmethod
   def open(cls, data_dir: str) -> PublishedDataset:

@@ -153,16 +153,17 @@ def _task_blocks(dataset: dataset_lib.PublishedDataset, split: str, task: str, *
 
   def read_blocks(shard: tf.Tensor) -> tf.data.Dataset:
     blocks = tf.data.TFRecordDataset(shard).batch(_READ_BLOCK)
+    if fraction < 1.0:
+      # A hash of the record's bytes: the same subset in every run and pipeline.
+      # First: it parses nothing, and the filters after it then parse a fraction.
+      blocks = blocks.map(lambda serialized: tf.boolean_mask(serialized, (
+          tf.strings.to_hash_bucket_fast(serialized, _FRACTION_BINS)
+          < int(fraction * _FRACTION_BINS))))
     if task_spec.clicked_only and not read_view:
       blocks = blocks.map(keep_where(spec.click_label, lambda click: click == 1))
     if time_range is not None:
       blocks = blocks.map(keep_where(
           spec.time_feature, lambda ts: (ts >= time_range[0]) & (ts < time_range[1])))
-    if fraction < 1.0:
-      # A hash of the record's bytes: the same subset in every run and pipeline.
-      blocks = blocks.map(lambda serialized: tf.boolean_mask(serialized, (
-          tf.strings.to_hash_bucket_fast(serialized, _FRACTION_BINS)
-          < int(fraction * _FRACTION_BINS))))
     if request_feature is not None:
       blocks = _whole_runs(blocks.map(with_requests)).map(check_contiguous)
     return blocks
@@ -211,6 +212,21 @@ def example_count(dataset: dataset_lib.PublishedDataset, split: str, task: str,
     dataset.filtered_counts[key] = int(blocks.reduce(
         tf.constant(0, tf.int64), lambda count, block: count + tf.size(block, tf.int64)))
   return dataset.filtered_counts[key]
+
+
+def _cached_blocks(dataset: dataset_lib.PublishedDataset, split: str, task: str,
+                   time_range: TimeRange | None, fraction: float,
+                   request_feature: str | None) -> tf.data.Dataset:
+  """`_task_blocks` in the shards' order, cached in memory, one per dataset object
+  and filters (`cached_blocks`): pipelines built on it share what it holds."""
+  key = (split, task, None if time_range is None else tuple(time_range), fraction,
+         request_feature)
+  if key not in dataset.cached_blocks:
+    dataset.cached_blocks[key] = _task_blocks(
+        dataset, split, task, shuffle=False, seed=None, deterministic=True,
+        time_range=time_range, fraction=fraction,
+        request_feature=request_feature).cache()
+  return dataset.cached_blocks[key]
 
 
 def shuffle_in_windows(blocks: tf.data.Dataset, window: int, seed: int | None
@@ -333,8 +349,11 @@ def make_dataset(dataset: str | dataset_lib.PublishedDataset, split: str, task: 
       serialized record (e.g. to see how a gain grows with the amount of data).
     cache: Hold the serialized records that pass the filters in memory from the
       first pass on: later passes neither read nor filter the split again (a small
-      `fraction` of a large split otherwise costs a pass over all of it). Later
-      passes keep the first one's shard order; the shuffle windows still draw anew.
+      `fraction` of a large split otherwise costs a pass over all of it). Without an
+      `input_context`, the records are held once per dataset object and filters, and
+      read in the shards' fixed order: every later pipeline with the same filters
+      (another run in this process) reads them from memory too, each with its own
+      shuffle.
 
   Returns:
     A dataset of `(features, labels)`: features maps each name to a `[batch_size]`
@@ -383,12 +402,16 @@ def make_dataset(dataset: str | dataset_lib.PublishedDataset, split: str, task: 
   if input_context and not repeat:
     raise ValueError("input_context reads one pipeline's share of the split, whose "
                      "length is unknown: pass repeat=True and count steps.")
-  records = _task_blocks(dataset, split, task, shuffle=shuffle, seed=seed,
-                         deterministic=deterministic, input_context=input_context,
-                         time_range=time_range, fraction=fraction,
-                         request_feature=request_feature)
-  if cache:
-    records = records.cache()
+  if cache and input_context is None:
+    records = _cached_blocks(dataset, split, task, time_range, fraction,
+                             request_feature)
+  else:
+    records = _task_blocks(dataset, split, task, shuffle=shuffle, seed=seed,
+                           deterministic=deterministic, input_context=input_context,
+                           time_range=time_range, fraction=fraction,
+                           request_feature=request_feature)
+    if cache:
+      records = records.cache()
   if group_by_request:
     if shuffle:
       records = shuffle_requests(records, shuffle_buffer, seed)

@@ -54,6 +54,9 @@ CANDIDATES_DIR = "candidates"  # A grid's runs, one subdirectory each.
 class TrainConfig:
   """How long and how a run trains (the model's own knobs are in ModelConfig)."""
   batch_size: int = knob(512, "Global batch size.")
+  eval_batch_size: int | None = knob(None, "Batch size of validation and eval "
+                                     "(default: --batch_size): they only score, and "
+                                     "larger batches score for less per example.")
   epochs: int = knob(3, "Epochs (per stage for two_stage).")
   steps_per_epoch: int | None = knob(None, "Cap on steps per epoch.")
   # The join job writes each split user by user (the heaviest clickers first, the
@@ -81,9 +84,11 @@ class TrainConfig:
   validation_fraction: float = knob(1.0, "Validate on this share of the validation "
                                     "days' examples (a hashed subset): each epoch "
                                     "validates, so a large day costs every epoch.")
-  cache_train: bool = knob(False, "Hold the train records that pass the "
-                           "validation and fraction filters in memory after the "
-                           "first epoch (features.input.make_dataset's cache).")
+  cache_subsets: bool = knob(False, "Hold the train, validation and eval records that "
+                             "pass the filters (fractions, validation days) in "
+                             "memory, once per process and dataset: later epochs and "
+                             "later runs in the process read no split again "
+                             "(features.input.make_dataset's cache).")
   eval_fraction: float = knob(1.0, "Evaluate on this share of the eval split (a "
                               "subset fixed by a hash of each record, the same for "
                               "every run: paired tests between runs stay paired).")
@@ -98,9 +103,9 @@ class TrainConfig:
 
   def __post_init__(self):
     strategies.check_name(self.strategy)
-    if self.batch_size < 1 or self.epochs < 1:
-      raise ValueError(f"batch_size and epochs must be >= 1, got {self.batch_size}, "
-                       f"{self.epochs}.")
+    if self.batch_size < 1 or self.epochs < 1 or (self.eval_batch_size or 1) < 1:
+      raise ValueError(f"batch_size, eval_batch_size and epochs must be >= 1, got "
+                       f"{self.batch_size}, {self.eval_batch_size}, {self.epochs}.")
     for name in ("train_fraction", "validation_fraction", "eval_fraction"):
       if not 0.0 < getattr(self, name) <= 1.0:
         raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}.")
@@ -408,7 +413,7 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
         deterministic=train_config.deterministic, repeat=input_context is not None,
         input_context=input_context, time_range=train_range,
         fraction=train_config.train_fraction,
-        group_by_request=by_request, cache=train_config.cache_train)
+        group_by_request=by_request, cache=train_config.cache_subsets)
 
   # Workers that repeat their shards have no epochs of their own: an epoch is then
   # the split's number of batches.
@@ -417,14 +422,17 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
                                  train_config.train_fraction)
         // train_config.batch_size)
       if cluster.repeats(by_request) else None)
+  scoring_batch_size = train_config.eval_batch_size or train_config.batch_size
   eval_data = cluster.data_sharded(input_lib.make_dataset(
-      dataset, "eval", task, train_config.batch_size, shuffle=False,
-      deterministic=True, fraction=train_config.eval_fraction))
+      dataset, "eval", task, scoring_batch_size, shuffle=False,
+      deterministic=True, fraction=train_config.eval_fraction,
+      cache=train_config.cache_subsets))
   validation_data = None if validation_range is None else cluster.data_sharded(
-      input_lib.make_dataset(dataset, "train", task, train_config.batch_size,
+      input_lib.make_dataset(dataset, "train", task, scoring_batch_size,
                              shuffle=False, deterministic=True,
                              time_range=validation_range,
-                             fraction=train_config.validation_fraction))
+                             fraction=train_config.validation_fraction,
+                             cache=train_config.cache_subsets))
   patience = train_config.early_stopping_patience
 
   def train_candidate(config: ModelConfig, run_dir: str) -> _Trained:

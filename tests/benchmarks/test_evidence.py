@@ -231,6 +231,16 @@ def test_sweeps_are_paired_gains_per_value_and_rq4_compares_the_tables():
   assert "`size_sweep`: 800,000 not run: the world has 300,000 train examples" in text
 
 
+def test_a_sweep_point_at_a_rows_own_config_reads_that_rows_runs():
+  cvr = evidence.TASKS["cvr"]
+  points, rows_of = evidence.sweep_runs(cvr, steps=1000)
+  assert rows_of == {"lambda_sweep-0.5": "pfd", "swap_sweep-0": "pfd",
+                     "lupi_lambda_sweep-0.5": "lupi"}
+  assert not rows_of.keys() & points.keys()
+  assert points.keys() | rows_of.keys() == evidence.sweep_variants(cvr, 1000).keys()
+  assert all(config not in cvr.variants.values() for config in points.values())
+
+
 def test_the_sweep_plot_is_an_svg_with_a_panel_per_sweep(tmp_path):
   out = {"quality.cvr.lambda_sweep.0.1": 0.01, "quality.cvr.lambda_sweep.0.1_std": 0.001,
          "quality.cvr.lambda_sweep.0.9": 0.0, "quality.cvr.lambda_sweep.0.9_std": 0.001,
@@ -280,9 +290,12 @@ def test_the_lr_grid_part_chooses_each_tuned_modes_rate_on_validation(
     evidence.tune_learning_rates(job, "cvr", config)
   out = evidence.tune_learning_rates(
       job, "cvr", dataclasses.replace(config, validation_days=1))
-  # One run, on the first seed, whose candidates are the grid's rates.
-  assert sorted(p.name for p in (tmp_path / "cvr").iterdir()) == [
-      "lr_grid.student-seed3"]
+  # On the first seed, a run per rate of the grid other than the row's own, whose
+  # run is the row's.
+  own = evidence.TASKS["cvr"].variants["student"].learning_rate
+  assert sorted(p.name for p in (tmp_path / "cvr").iterdir()) == sorted(
+      [f"lr_grid.student.{rate:g}-seed3" for rate in evidence.LR_GRID if rate != own]
+      + ["student-seed3"])
   aucs = {rate: out[f"quality.cvr.lr_grid.student.{rate:g}"]
           for rate in evidence.LR_GRID}
   assert out["quality.cvr.lr_grid.student.chosen"] == max(aucs, key=aucs.get)

@@ -3,8 +3,10 @@
 import concurrent.futures
 import dataclasses
 import functools
+import glob
 import json
 import os
+import shutil
 import threading
 import types
 
@@ -358,3 +360,53 @@ def test_choosing_on_validation_needs_validation_days():
     train.TrainConfig(learning_rate_grid=(1e-3, 1e-2))
   with pytest.raises(ValueError, match="lambda_grid must hold 0"):
     train.TrainConfig(validation_days=1, lambda_grid=(0.5, 1.0))
+
+
+def test_cached_subsets_are_read_from_the_split_once_per_process(tiny_world, tmp_path,
+                                                               monkeypatch):
+  copy = str(tmp_path / "copy")
+  shutil.copytree(tiny_world.examples_dir, copy)
+
+  def remove_shards(split: str) -> None:
+    for shard in glob.glob(os.path.join(copy, f"*-{split}.tfrecord-*")):
+      os.remove(shard)
+
+  class RemoveTrainShards(tf.keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+      remove_shards("train")  # Later epochs that read the split would fail.
+
+  callbacks = train._callbacks
+  monkeypatch.setattr(train, "_callbacks",
+                      lambda model_dir: callbacks(model_dir) + [RemoveTrainShards()])
+  dataset = dataset_lib.PublishedDataset.open(copy)
+  config = train.TrainConfig(batch_size=64, epochs=3, validation_days=1,
+                             train_fraction=0.5, validation_fraction=0.5,
+                             eval_fraction=0.5, cache_subsets=True)
+  first = train.train_and_evaluate(dataset, str(tmp_path / "first"),
+                                   ModelConfig(mode="student", **SMALL), config)
+  assert len(first["history"]["val_student_auc"]) == 3
+  remove_shards("eval")
+  # Another run in the process, on the same dataset object: no split left to read.
+  second = train.train_and_evaluate(dataset, str(tmp_path / "second"),
+                                    ModelConfig(mode="student", **SMALL),
+                                    dataclasses.replace(config, seed=1))
+  assert second["eval"]["eval_examples"] == first["eval"]["eval_examples"] > 0
+  assert not glob.glob(os.path.join(copy, "*-train.tfrecord-*")) + glob.glob(
+      os.path.join(copy, "*-eval.tfrecord-*"))
+
+
+def test_the_eval_batch_size_changes_no_metric(tiny_world, tmp_path):
+  config = train.TrainConfig(batch_size=32, epochs=1, validation_days=1,
+                             deterministic=True)
+  runs = [train.train_and_evaluate(
+      tiny_world.examples_dir, str(tmp_path / str(size)),
+      ModelConfig(mode="pfd", **SMALL),
+      dataclasses.replace(config, eval_batch_size=size)) for size in (None, 1000)]
+  for part in ("eval", "validation"):
+    assert runs[0][part]["auc" if part == "validation" else "student_auc"] == \
+        pytest.approx(runs[1][part]["auc" if part == "validation" else "student_auc"],
+                      abs=1e-6)
+  assert runs[0]["eval"]["student_gauc"] == pytest.approx(
+      runs[1]["eval"]["student_gauc"], abs=1e-9)
+  np.testing.assert_allclose(*(train.read_scores(str(tmp_path / str(size)))["student"]
+                               for size in (None, 1000)), atol=1e-6)
