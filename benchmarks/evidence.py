@@ -1054,6 +1054,10 @@ def main(argv: Sequence[str]) -> None:
   del argv
   job = config_flags.from_flags(EvidenceJob)
   start = time.perf_counter()
+  # Each process's ops on its share of the cores: TF's default pool spans them all,
+  # and the processes' pools then contend.
+  tf.config.threading.set_intra_op_parallelism_threads(
+      max(1, (os.cpu_count() or 1) // job.processes))
   # models.train's protocol flags, alike for every run (the job's own win).
   protocol = {name: value for name, value in config_flags.explicit(
       train.TrainConfig).items() if name not in

@@ -12,7 +12,8 @@ independent:
     chat, cart    ~ Bernoulli(sigmoid(chat_logit)), Bernoulli(sigmoid(cart_logit))
 
 where every log-rate and logit is linear in z (scaled by post_event_informativeness),
-in a (scaled by post_event_affinity) and in lp. The price trap: lp raises the dwell scale
+in a (scaled by post_event_affinity) and in lp, the count means capped at
+MAX_MEAN_COUNT and the dwell scale at MAX_DWELL_SCALE_MS. The price trap: lp raises the dwell scale
 by price_trap and lowers the purchase logit by as much, so a model that reads dwell
 without price is misled on expensive items.
 
@@ -34,6 +35,11 @@ DWELL_SHAPE = 2.0
 MEAN_DWELL_MS = 20_000.0
 _MS_BETWEEN_EVENTS = 10_000
 _MAX_SPAN_MS = 50 * 60_000
+# Caps on the rates, part of the model (the oracle's likelihood reads the same capped
+# rates): a strongly informative world (z scaled by 16) would otherwise draw
+# exp(40) views after one click. Far in the tail at the presets' knobs.
+MAX_MEAN_COUNT = 100.0
+MAX_DWELL_SCALE_MS = 30 * 60_000.0
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -59,11 +65,14 @@ def post_click_rates(config: config_lib.WorldConfig, affinity: np.ndarray,
   """
   z = intent * config.post_event_informativeness
   a = affinity * config.post_event_affinity
+  max_log_count = np.log(MAX_MEAN_COUNT)
   return PostClickRates(
-      log_extra_views=-0.3 + 0.5 * z + 0.4 * a,
-      log_dwell_scale_ms=(np.log(MEAN_DWELL_MS / DWELL_SHAPE) + 0.3 * z + 0.3 * a
-                          + config.price_trap * log_price),
-      log_reviews=-1.0 + 0.6 * z + 0.3 * a + 0.2 * log_price,
+      log_extra_views=np.minimum(-0.3 + 0.5 * z + 0.4 * a, max_log_count),
+      log_dwell_scale_ms=np.minimum(
+          np.log(MEAN_DWELL_MS / DWELL_SHAPE) + 0.3 * z + 0.3 * a
+          + config.price_trap * log_price, np.log(MAX_DWELL_SCALE_MS)),
+      log_reviews=np.minimum(-1.0 + 0.6 * z + 0.3 * a + 0.2 * log_price,
+                             max_log_count),
       chat_logit=-2.0 + 0.6 * z + 0.3 * a + 0.4 * log_price,
       cart_logit=-1.5 + 1.0 * z + 0.5 * a,
       purchase_logit=(config.purchase_bias + config.purchase_affinity * affinity
@@ -127,7 +136,8 @@ def sample_sessions(config: config_lib.WorldConfig, affinity: np.ndarray,
   n_views = views.sum()
   view_dwell = np.rint(rng.gamma(DWELL_SHAPE,
                                  np.exp(rates.log_dwell_scale_ms)[owner[:n_views]]))
-  # The contract caps a view's dwell at 24 h; the model never gets near it.
+  # The contract caps a view's dwell at 24 h; the capped scale keeps the model far
+  # below it.
   view_dwell = np.minimum(view_dwell, config_lib.DAY_MS).astype(np.int64)
   dwell = np.concatenate([view_dwell, np.full(len(owner) - n_views, -1, np.int64)])
   dwell_total = np.bincount(owner[:n_views], weights=view_dwell, minlength=m)

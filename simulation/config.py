@@ -68,7 +68,8 @@ class WorldConfig:
     price_trap: expensive items draw longer dwell (+price_trap lp in the log dwell
       scale) but convert less (-price_trap lp in the purchase logit).
     post_event_informativeness: how strongly detail-page behaviour reflects the
-      per-visit intent z.
+      per-visit intent z (the count means and the dwell scale stay under
+      behaviour.MAX_MEAN_COUNT and MAX_DWELL_SCALE_MS however large).
     post_event_affinity: how strongly detail-page behaviour reflects the user x item
       affinity a(u, i). At 0 the post-click features carry nothing a student could
       learn from regular features, and PFD's student gain should vanish.

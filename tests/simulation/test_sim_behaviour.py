@@ -78,3 +78,16 @@ def test_same_seed_same_sessions():
   first, second = _sessions(m=500)[3], _sessions(m=500)[3]
   np.testing.assert_array_equal(first.event_ts_ms, second.event_ts_ms)
   np.testing.assert_array_equal(first.event_dwell_ms, second.event_dwell_ms)
+
+
+def test_a_very_informative_world_draws_bounded_sessions():
+  # Intent scaled by 16: uncapped, a click 5 sigma out would draw exp(40) views.
+  config = dataclasses.replace(_CONFIG, post_event_informativeness=16.0)
+  _, _, _, s = _sessions(config, m=50_000)
+  cap = behaviour.MAX_MEAN_COUNT
+  assert s.views.max() - 1 <= cap + 10 * np.sqrt(cap), s.views.max()
+  assert s.reviews.max() <= cap + 10 * np.sqrt(cap), s.reviews.max()
+  # The capped rate binds for some clicks here: the cap is what bounded them.
+  assert (s.views - 1 > 0.5 * cap).any()
+  per_view = s.dwell_total_ms / s.views
+  assert per_view.max() < 20 * behaviour.DWELL_SHAPE * behaviour.MAX_DWELL_SCALE_MS

@@ -42,6 +42,17 @@ def test_purchase_probabilities_are_calibrated_and_post_events_help():
           > metrics.auc(sessions.purchased, p_regular) + 0.05)
 
 
+def test_the_oracle_stays_calibrated_where_the_rate_caps_bind():
+  # Intent scaled by 16 drives many clicks' count means to their caps; the oracle's
+  # likelihood reads the same capped rates the sessions were drawn from.
+  config = dataclasses.replace(_CONFIG, post_event_informativeness=16.0)
+  sessions, p_regular, p_full = _purchases(config)
+  assert np.isfinite(p_full).all()
+  _assert_calibrated(sessions.purchased, p_full)
+  assert (metrics.auc(sessions.purchased, p_full)
+          > metrics.auc(sessions.purchased, p_regular) + 0.05)
+
+
 def test_regular_purchase_probability_integrates_out_the_intent():
   config = dataclasses.replace(_CONFIG, label_noise=0.05)
   _, p_regular, _ = _purchases(config, m=50)
