@@ -1054,10 +1054,10 @@ def main(argv: Sequence[str]) -> None:
   del argv
   job = config_flags.from_flags(EvidenceJob)
   start = time.perf_counter()
+  cpus = os.cpu_count() or 1
   # Each process's ops on its share of the cores: TF's default pool spans them all,
   # and the processes' pools then contend.
-  tf.config.threading.set_intra_op_parallelism_threads(
-      max(1, (os.cpu_count() or 1) // job.processes))
+  tf.config.threading.set_intra_op_parallelism_threads(max(1, cpus // job.processes))
   # models.train's protocol flags, alike for every run (the job's own win).
   protocol = {name: value for name, value in config_flags.explicit(
       train.TrainConfig).items() if name not in
@@ -1110,7 +1110,7 @@ def main(argv: Sequence[str]) -> None:
   if job.train_missing:  # A pass over finished runs alone times no job.
     results.update_results(path, {"quality.job.seconds": time.perf_counter() - start,
                                   "quality.job.processes": float(job.processes),
-                                  "quality.job.cpus": float(os.cpu_count())})
+                                  "quality.job.cpus": float(cpus)})
   render(job.output_dir)
 
 

@@ -13,9 +13,9 @@ independent:
 
 where every log-rate and logit is linear in z (scaled by post_event_informativeness),
 in a (scaled by post_event_affinity) and in lp, the count means capped at
-MAX_MEAN_COUNT and the dwell scale at MAX_DWELL_SCALE_MS. The price trap: lp raises the dwell scale
-by price_trap and lowers the purchase logit by as much, so a model that reads dwell
-without price is misled on expensive items.
+MAX_MEAN_COUNT and the dwell scale at MAX_DWELL_SCALE_MS. The price trap: lp raises
+the dwell scale by price_trap and lowers the purchase logit by as much, so a model
+that reads dwell without price is misled on expensive items.
 
 Timeline (all within the join's windows): the pre-purchase events fall at distinct
 milliseconds in [click ts, click ts + span), span <= 50 min; a purchase follows within
