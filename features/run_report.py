@@ -8,14 +8,18 @@ goes through `RunReport`. Keys are built and parsed here only. No Beam, no Tenso
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, Iterable, Mapping
 
 from features import layout
 
 EVAL_START = "eval_start_ms"
+RUN_ID = "run_id"  # The join run that published the dataset (its staging name).
 _READ, _DEAD, _NOTE, _VOCAB, _SHARD = "read", "dead_letter", "note", "vocab_size", "shard"
 _EXAMPLES, _POSITIVES = "examples", "positives"
 _DECLARED, _UNDECLARED, _PARSED = "coverage", "undeclared", "parsed"
+_DAY, _UNREADABLE = "day", "unreadable"
+DAY_MS = 24 * 3600 * 1000
 JOINED, DUPLICATE = "joined", "duplicate"  # What happened to a line that was kept.
 
 
@@ -68,6 +72,47 @@ def undeclared_key(path: str) -> str:
   return f"{_UNDECLARED}/{path}"
 
 
+def utc_day(ts_ms: int) -> str:
+  """The UTC calendar day of `ts_ms`, as YYYY-MM-DD."""
+  return time.strftime("%Y-%m-%d", time.gmtime(ts_ms // DAY_MS * 86_400))
+
+
+def day_lines(log: str, day: str) -> str:
+  """Valid records of `log` whose time falls on UTC `day`."""
+  return f"{_DAY}/lines/{log}/{day}"
+
+
+def day_examples(day: str) -> str:
+  """Examples (joined impressions) of UTC `day`."""
+  return f"{_DAY}/examples/{day}"
+
+
+def day_positives(label: str, day: str) -> str:
+  """Examples of UTC `day` whose `label` is 1."""
+  return f"{_DAY}/positives/{label}/{day}"
+
+
+def unreadable(path: str) -> str:
+  """A log file that could not be read to its end; the fact is its whole lines."""
+  return f"{_UNREADABLE}/{path}"
+
+
+def _days(facts: Mapping[str, int]) -> dict[str, dict[str, Any]]:
+  """UTC day -> its valid lines per log, examples and positives per label."""
+  days: dict[str, dict[str, Any]] = {}
+
+  def day(name: str) -> dict[str, Any]:
+    return days.setdefault(name, {"lines": {}, "examples": 0, "positives": {}})
+  for key, n in _with_prefix(facts, _DAY).items():
+    what, _, rest = key.partition("/")
+    if what == "examples":
+      day(rest)["examples"] = n
+    else:
+      owner, _, name = rest.rpartition("/")
+      day(name)[what][owner] = n
+  return dict(sorted(days.items()))
+
+
 def _with_prefix(facts: Mapping[str, int], prefix: str) -> dict[str, int]:
   return {k[len(prefix) + 1:]: v for k, v in sorted(facts.items())
           if k.startswith(prefix + "/")}
@@ -118,6 +163,8 @@ def build_report(facts: Mapping[str, int], logs: Iterable[str],
       "bad_fraction": dead_total / read_total if read_total else 0.0,
       "max_bad_fraction": max_bad_fraction,
       "reconciled": all(e["reconciled"] for e in inputs.values()),
+      "unreadable_files": _with_prefix(facts, _UNREADABLE),
+      "days": _days(facts),
       "notes": _with_prefix(facts, _NOTE),
       "vocabulary_sizes": _with_prefix(facts, _VOCAB),
       "coverage": {
@@ -155,9 +202,21 @@ class RunReport:
     return self.data.get(EVAL_START)
 
   @property
+  def run_id(self) -> str | None:
+    """The join run that published the dataset; None in a report written before runs
+    recorded it."""
+    return self.data.get(RUN_ID)
+
+  @property
   def vocabulary_sizes(self) -> dict[str, int]:
     return dict(self.data["vocabulary_sizes"])
 
   @property
   def coverage(self) -> dict[str, Any]:
     return self.data["coverage"]
+
+  @property
+  def days(self) -> dict[str, dict[str, Any]]:
+    """UTC day -> {"lines": {log: n}, "examples": n, "positives": {label: n}}; empty
+    in a report written before days were counted."""
+    return self.data.get("days", {})

@@ -28,6 +28,7 @@ from features import run_report
 from features import schema as schema_lib
 from features import spec as spec_lib
 from features import tfds_metadata
+from pipelines import day_checks
 from pipelines import statistics
 from pipelines import vocabulary
 from pipelines.log_records import Log
@@ -38,8 +39,9 @@ FACTS_FILE = "_facts.jsonl"
 
 
 class BadInputError(RuntimeError):
-  """Too many input lines were rejected, or a declared feature is (almost) never
-  logged; the dataset was not published."""
+  """Too many input lines were rejected, a declared feature is (almost) never logged,
+  a file could not be read whole, or a day is anomalous; the dataset was not
+  published."""
 
 
 def _count_records(path: str, chunk_bytes: int = 1 << 22) -> tuple[str, int]:
@@ -200,6 +202,11 @@ def _write_text(path: str, text: str) -> None:
     f.write(text.encode("utf-8"))
 
 
+def _write_report(staging_dir: str, report: Mapping[str, Any]) -> None:
+  _write_text(posixpath.join(staging_dir, layout.REPORT_FILE),
+              json.dumps(report, indent=2, sort_keys=True))
+
+
 def _write_empty_vocabularies(staging_dir: str, spec: spec_lib.FeatureSpec,
                               report: dict[str, Any]) -> None:
   """A vocabulary with no train tokens still gets its (empty) file."""
@@ -258,21 +265,36 @@ def finalize(config, staging_dir: str, run_id: str) -> dict[str, Any]:
       [f.name for f in spec.logged()], config.max_bad_fraction)
   report["run_id"] = run_id
   _write_empty_vocabularies(staging_dir, spec, report)
-  _write_text(posixpath.join(staging_dir, layout.REPORT_FILE),
-              json.dumps(report, indent=2, sort_keys=True))
   FileSystems.delete([posixpath.join(staging_dir, FACTS_FILE)])
   if not report["reconciled"]:
+    _write_report(staging_dir, report)
     raise RuntimeError(f"Input lines do not reconcile (a bug in the job, not in the "
                        f"data): {json.dumps(report['inputs'])}; staging kept at "
                        f"{staging_dir}.")
   problems = []
   if report["bad_fraction"] > config.max_bad_fraction:
+    reasons = sorted(((n, f"{log} {reason}") for log, entry in report["inputs"].items()
+                      for reason, n in entry["dead_letter"].items()), reverse=True)
     problems.append(
         f"{report['dead_letter_lines']} of "
         f"{sum(e['lines'] for e in report['inputs'].values())} input lines "
         f"({report['bad_fraction']:.2%}) went to the dead letter, above "
-        f"--max_bad_fraction={config.max_bad_fraction:.2%}")
-  problems.extend(_coverage_problems(spec, report, config.min_feature_coverage))
+        f"--max_bad_fraction={config.max_bad_fraction:.2%} (most: "
+        f"{', '.join(f'{what}: {n}' for n, what in reasons[:3])}; each line's "
+        "detail is in the dead letter)")
+  else:  # Coverage of a run that rejected most lines would only repeat that.
+    problems.extend(_coverage_problems(spec, report, config.min_feature_coverage))
+  problems.extend(f"{path} could not be read whole (truncated or corrupt after line "
+                  f"{lines})" for path, lines in report["unreadable_files"].items())
+  anomalies = day_checks.find(report["days"], spec, Log.IMPRESSIONS.value,
+                              [Log.CLICKS.value, Log.DETAIL_PAGES.value],
+                              config.min_day_fraction)
+  report["anomalies"] = [str(a) for a in anomalies]
+  report["anomalies_allowed"] = config.allow_anomalies
+  if anomalies and not config.allow_anomalies:
+    problems.append(f"{'; '.join(report['anomalies'])} (--min_day_fraction="
+                    f"{config.min_day_fraction}; --allow_anomalies publishes anyway)")
+  _write_report(staging_dir, report)
   if problems:
     rejected = f"{config.output_dir}.rejected-{run_id}"
     FileSystems.rename([staging_dir], [rejected])

@@ -20,6 +20,7 @@ the job runs on the FnApiRunner with 2 worker processes (see `_pipeline_options`
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import json
 import logging as std_logging
@@ -76,11 +77,18 @@ class JoinConfig:
       0.0, "Fail (and do not publish) when a declared logged feature is carried by "
       "less than this fraction of the parsed impressions; one that no record carries "
       "(likely a typo in the spec) always fails.")
+  min_day_fraction: float = knob(
+      0.5, "Fail (and do not publish) when a UTC day's click or detail-page lines per "
+      "impression, or a task's label rate, or (between the first and last day) its "
+      "impressions fall under this fraction of the median day's, beyond chance: a "
+      "late or partial delivery (pipelines/day_checks.py).")
+  allow_anomalies: bool = knob(False, "Publish despite anomalous days; the run report "
+                               "lists them under 'anomalies'.")
   overwrite: bool = knob(False, "Replace an existing dataset at --output_dir.")
   dataset_name: str = "pfd"
 
   def __post_init__(self):
-    for name in ("max_bad_fraction", "min_feature_coverage"):
+    for name in ("max_bad_fraction", "min_feature_coverage", "min_day_fraction"):
       if not 0.0 <= getattr(self, name) <= 1.0:
         raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}.")
     time_split.eval_start_ms(0, self.eval_days)  # Validates eval_days.
@@ -129,15 +137,28 @@ class ReadLogFileFn(beam.DoFn):
     parse, to_wire = self._parsers[log], self._to_wire[log]
     source_id = self._source_ids[path]
     lines = 0
-    for lines, line in enumerate(log_files.read_lines(path), start=1):
-      record = parse(line, source_id)
-      if isinstance(record, DeadLetter):
-        Metrics.counter(NAMESPACE, f"dead_letter.{record.reason}").inc()
-        yield beam.pvalue.TaggedOutput(self.DEAD, record._replace(
-            source=path, detail=f"line {lines}: {record.detail}"))
-      else:
-        yield wire.join_key(record.impression_id), wire.tag(log, to_wire(record))
+    days: collections.Counter = collections.Counter()  # UTC day index -> records
+    try:
+      for lines, line in enumerate(log_files.read_lines(path), start=1):
+        record = parse(line, source_id)
+        if isinstance(record, DeadLetter):
+          Metrics.counter(NAMESPACE, f"dead_letter.{record.reason}").inc()
+          yield beam.pvalue.TaggedOutput(self.DEAD, record._replace(
+              source=path, detail=f"line {lines}: {record.detail}"))
+        else:
+          days[record.ts_ms // run_report.DAY_MS] += 1
+          yield wire.join_key(record.impression_id), wire.tag(log, to_wire(record))
+    except log_files.CorruptFileError as e:
+      # The lines before the damage are accounted for like any others; the launcher
+      # refuses to publish a run that could not read a file whole.
+      logging.error("%s", e)
+      yield beam.pvalue.TaggedOutput(self.LINES, _fact(run_report.unreadable(path),
+                                                       e.lines))
     yield beam.pvalue.TaggedOutput(self.LINES, _fact(run_report.read(log.value), lines))
+    for day, n in days.items():
+      yield beam.pvalue.TaggedOutput(self.LINES, _fact(
+          run_report.day_lines(log.value, run_report.utc_day(day * run_report.DAY_MS)),
+          n))
     if log is Log.IMPRESSIONS:
       yield from (beam.pvalue.TaggedOutput(self.LINES, fact)
                   for fact in self._coverage_facts(parse.coverage))
@@ -264,6 +285,8 @@ class AddHistoryFn(beam.DoFn):
   the job on the per-element work of one element per record.
   """
 
+  FACTS = "facts"
+
   def __init__(self, spec: spec_lib.FeatureSpec):
     super().__init__()
     self._value_names = [f.name for f in spec.logged()]
@@ -276,10 +299,16 @@ class AddHistoryFn(beam.DoFn):
     self._no_labels = (0,) * len(self._labels)
     self._no_post_events = tuple(spec[name].parse_default for name in rules.post_events)
 
+  def start_bundle(self):
+    # (UTC day index, label or None for the examples) -> count, over the bundle: a
+    # fact per user would cost a shuffled element per user, day and label.
+    self._day_counts: collections.Counter = collections.Counter()
+
   def process(self, user_and_impressions, eval_start: int):
     _, impressions = user_and_impressions
     impressions = [wire.joined_from_wire(j, self._value_names) for j in impressions]
     by_split: dict[str, list[dict[str, Any]]] = {}
+    day_counts = self._day_counts
     for joined, history in user_history.with_history(impressions, self._history):
       values = dict(joined.impression.values)
       values[self._click] = joined.click
@@ -289,8 +318,23 @@ class AddHistoryFn(beam.DoFn):
       values.update(zip(self._history.names, history))
       split = time_split.split_of(joined.impression.ts_ms, eval_start)
       by_split.setdefault(split, []).append(values)
+      day = joined.impression.ts_ms // run_report.DAY_MS
+      day_counts[day, None] += 1
+      if joined.click:
+        day_counts[day, self._click] += 1
+        for label, value in zip(self._labels, joined.labels or self._no_labels):
+          if value:
+            day_counts[day, label] += 1
     for split, examples in by_split.items():
       yield beam.pvalue.TaggedOutput(split, examples)
+
+  def finish_bundle(self):
+    for (day, label), n in self._day_counts.items():
+      date = run_report.utc_day(day * run_report.DAY_MS)
+      key = (run_report.day_examples(date) if label is None
+             else run_report.day_positives(label, date))
+      yield beam.pvalue.TaggedOutput(self.FACTS,
+                                     GlobalWindows.windowed_value(_fact(key, n)))
 
 
 def _eval_start(max_ts: int, config: JoinConfig) -> int:
@@ -332,7 +376,8 @@ def build_pipeline(pipeline: beam.Pipeline, config: JoinConfig, staging_dir: str
               | "GroupByUser" >> beam.GroupByKey()
               | "AddUserHistory" >> beam.ParDo(
                   AddHistoryFn(spec), beam.pvalue.AsSingleton(eval_start)
-              ).with_outputs(*layout.SPLITS))
+              ).with_outputs(AddHistoryFn.FACTS, *layout.SPLITS))
+  facts.append(examples[AddHistoryFn.FACTS])
   for split in layout.SPLITS:
     facts.append(examples[split] | f"Write[{split}]" >> dataset_writer.WriteSplit(
         spec, staging_dir, config.dataset_name, split,

@@ -1,9 +1,12 @@
 """Tests for pipelines/log_files.py: lines as Beam's text source reads them."""
 
 import bz2
+import lzma
+import zlib
 import gzip
 
 import pytest
+import zstandard
 
 from pipelines import log_files
 
@@ -40,3 +43,48 @@ def test_a_line_longer_than_many_chunks_comes_back_whole(tmp_path):
   path = tmp_path / "log.jsonl"
   path.write_bytes(b"a\n" + long_line + b"\r\nb")
   assert list(log_files.read_lines(str(path), chunk_bytes=7)) == [b"a", long_line, b"b"]
+
+
+_COMPRESSORS = {".jsonl.gz": gzip.compress, ".jsonl.bz2": bz2.compress,
+                ".jsonl.xz": lzma.compress, ".jsonl.deflate": zlib.compress,
+                ".jsonl.zst": zstandard.ZstdCompressor().compress}
+_MANY_LINES = b"".join(b'{"line": %d, "pad": "%s"}\n' % (i, b"x" * (i % 50))
+                       for i in range(3000))
+
+
+@pytest.mark.parametrize("suffix", sorted(_COMPRESSORS))
+def test_every_compression_beam_detects_reads_whole(tmp_path, suffix):
+  path = tmp_path / f"log{suffix}"
+  path.write_bytes(_COMPRESSORS[suffix](_MANY_LINES))
+  assert list(log_files.read_lines(str(path), chunk_bytes=999)) == (
+      _MANY_LINES.split(b"\n")[:-1])
+
+
+@pytest.mark.parametrize("suffix", sorted(_COMPRESSORS))
+def test_a_truncated_compressed_file_raises_naming_it_after_its_whole_lines(
+    tmp_path, suffix):
+  path = tmp_path / f"log{suffix}"
+  whole = _COMPRESSORS[suffix](_MANY_LINES)
+  path.write_bytes(whole[:int(len(whole) * 0.7)])
+  read = []
+  with pytest.raises(log_files.CorruptFileError, match="truncated or corrupt") as e:
+    for line in log_files.read_lines(str(path), chunk_bytes=4096):
+      read.append(line)
+  assert str(path) in str(e.value)
+  assert e.value.lines == len(read)
+  assert read == _MANY_LINES.split(b"\n")[:len(read)]
+
+
+def test_corrupt_gzip_bytes_raise(tmp_path):
+  whole = bytearray(gzip.compress(_MANY_LINES))
+  whole[len(whole) // 2] ^= 0xFF
+  path = tmp_path / "log.jsonl.gz"
+  path.write_bytes(bytes(whole))
+  with pytest.raises(log_files.CorruptFileError):
+    list(log_files.read_lines(str(path)))
+
+
+def test_concatenated_gzip_streams_read_one_after_another(tmp_path):
+  path = tmp_path / "log.jsonl.gz"
+  path.write_bytes(gzip.compress(b"a\nb\n") + gzip.compress(b"c\n"))
+  assert list(log_files.read_lines(str(path), chunk_bytes=5)) == [b"a", b"b", b"c"]
