@@ -36,6 +36,35 @@ MISSING_TOKEN = "__missing__"
 IMPRESSION_TIME_SOURCE = "impression.ts_ms"
 
 
+# Where a logged feature is read: the impression's top-level fields, or a key (at any
+# depth) of one of its logged objects (LOG_CONTRACT.md).
+IMPRESSION_SCOPE = "impression"
+LOGGED_OBJECTS = ("user", "item")
+
+
+def source_path(source: str) -> tuple[str, tuple[str, ...]]:
+  """A logged feature's source as (scope, keys): 'user.geo.country' -> ('user',
+  ('geo', 'country')).
+
+  Raises:
+    ValueError: a path no record can carry: an unknown scope, an empty key, an
+      impression field below the top level, or a logged object read as a value.
+  """
+  scope, *keys = source.split(".")
+  expected = ("expected impression.<field>, user.<key> or item.<key> (nested keys "
+              "dotted: user.geo.country)")
+  if scope not in (IMPRESSION_SCOPE, *LOGGED_OBJECTS) or not keys or not all(keys):
+    raise ValueError(f"source {source!r} cannot exist: {expected}")
+  if scope == IMPRESSION_SCOPE:
+    if keys[0] in LOGGED_OBJECTS:
+      raise ValueError(f"source {source!r} cannot exist: {keys[0]!r} is a logged "
+                       f"object, not a value; read its keys as {keys[0]}.<key>")
+    if len(keys) > 1:
+      raise ValueError(f"source {source!r} cannot exist: impression fields are read "
+                       "at the top level only (impression.<field>)")
+  return scope, tuple(keys)
+
+
 class SpecError(ValueError):
   """A spec that breaks a rule; the message names the file, the feature and the rule."""
 
@@ -263,10 +292,11 @@ class Feature:
     if (self.source == "derived") != (self.derive is not None):
       raise ValueError(f"feature {self.name!r}: a derived feature needs `derive`, "
                        "and only a derived one has it")
-    if not (self.source == "derived" or self.source.split(".")[0] in (
-        "user", "item", "impression")):
-      raise ValueError(f"feature {self.name!r} has unknown source {self.source!r}; "
-                       "expected user.<key>, item.<key> or impression.<field>")
+    if self.source != "derived":
+      try:
+        source_path(self.source)
+      except ValueError as e:
+        raise ValueError(f"feature {self.name!r}: {e}") from None
     if self.bounds is not None and self.kind is not Kind.NUMERIC:
       raise ValueError(f"feature {self.name!r}: bounds are for numeric features")
 
@@ -359,6 +389,7 @@ class FeatureSpec:
       if not 0 < s.top_fraction <= 1:
         raise ValueError(f"evaluation slice {s.name!r}: top_fraction must be in "
                          f"(0, 1], got {s.top_fraction}")
+    self._validate_sources()
     for f in self.features:
       unknown = (f.privileged_in | f.excluded_from) - set(self.tasks)
       if unknown:
@@ -370,6 +401,19 @@ class FeatureSpec:
     if len(clicks) != 1:
       raise ValueError(f"the spec needs exactly one click label (derive: {{op: click}}),"
                        f" got {clicks}")
+
+  def _validate_sources(self) -> None:
+    """No logged feature reads a path inside another's value (a value cannot also be
+    an object)."""
+    paths = {source_path(f.source): f.name for f in self.logged()}
+    for (scope, keys), name in paths.items():
+      for depth in range(1, len(keys)):
+        outer = paths.get((scope, keys[:depth]))
+        if outer is not None:
+          raise ValueError(
+              f"feature {name!r} reads {scope}.{'.'.join(keys)}, inside the value of "
+              f"feature {outer!r} ({scope}.{'.'.join(keys[:depth])}): a value cannot "
+              "also be an object")
 
   def _validate_derivation(self, f: Feature) -> None:
     d = f.derive

@@ -25,7 +25,7 @@ IMPRESSION_ID = "impression_id"
 TS_MS = "ts_ms"
 EVENT = "event"
 # The impression's logged objects: a feature's source `user.<key>` / `item.<key>`.
-OBJECTS = ("user", "item")
+OBJECTS = spec_lib.LOGGED_OBJECTS
 
 
 class Log(str, enum.Enum):
@@ -122,6 +122,13 @@ def _as_id(value: Any, path: str) -> str:
                   f"integer, got {value!r}")
 
 
+def _as_token(value: Any, path: str) -> str:
+  """A categorical value: an id, or a JSON boolean as the token "true" / "false"."""
+  if isinstance(value, bool):
+    return "true" if value else "false"
+  return _as_id(value, path)
+
+
 def _as_int(value: Any, path: str) -> int:
   if not _is_int(value):
     raise _Rejected(Reason.WRONG_TYPE, f"{path!r} must be an integer, got {value!r}")
@@ -180,7 +187,7 @@ _ReadFeature = Callable[[Mapping[str, Any]], Any]
 
 def _converter(feature: spec_lib.Feature) -> Callable[[Any, str], Any]:
   if feature.dtype is spec_lib.DType.STRING:
-    return _as_id
+    return _as_token
   if feature.kind is spec_lib.Kind.METADATA:
     return _as_ts
   if feature.dtype is spec_lib.DType.INT64:
@@ -198,18 +205,32 @@ def _reader(feature: spec_lib.Feature, missing: collections.Counter
   "" is missing: it takes the feature's default and counts in `missing[name]`, or,
   for a `required` feature, rejects the line.
   """
-  scope, _, key = feature.source.partition(".")
+  scope, keys = spec_lib.source_path(feature.source)
   convert = _converter(feature)
-  if scope == "impression":
+  if scope == spec_lib.IMPRESSION_SCOPE:
+    (key,) = keys
+
     def read_required(record: Mapping[str, Any]) -> Any:
       return convert(_get(record, key), key)
     return feature.name, read_required
 
   name, path, default = feature.name, feature.source, feature.parse_default
   required = feature.required
+  key, *inner = keys
+
+  def lookup(record: Mapping[str, Any]) -> Any:
+    value = record[scope].get(key)  # Checked to be an object before.
+    for depth, inner_key in enumerate(inner, start=2):
+      if value is None:
+        return None
+      if not isinstance(value, dict):
+        raise _Rejected(Reason.WRONG_TYPE, f"{'.'.join((scope, *keys[:depth - 1]))!r} "
+                        f"must be an object (for {path!r}), got {value!r}")
+      value = value.get(inner_key)
+    return value
 
   def read_optional(record: Mapping[str, Any]) -> Any:
-    value = record[scope].get(key)  # Checked to be an object before.
+    value = lookup(record)
     if value is None or value == "":
       if required:
         raise _Rejected(Reason.MISSING_FIELD, f"missing field {path!r}")
@@ -272,8 +293,9 @@ class LogParser:
           _parse_impression,
           readers=tuple(_reader(f, missing) for f in spec.logged()),
           user_feature=spec.user_feature,
-          declared={scope: frozenset(f.source.partition(".")[2] for f in spec.logged()
-                                     if f.source.partition(".")[0] == scope)
+          declared={scope: frozenset(keys[0] for source_scope, keys in map(
+              spec_lib.source_path, (f.source for f in spec.logged()))
+                                     if source_scope == scope)
                     for scope in OBJECTS},
           missing=missing, coverage=coverage)
     elif log is Log.CLICKS:

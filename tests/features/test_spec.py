@@ -60,7 +60,20 @@ def test_round_trips_keep_the_spec_and_its_fingerprint(to_text, from_text):
      r"feature 'segment' is both privileged and excluded for \['cvr'\]"),
     (dict(colour="red"), r"feature 'segment': keys: unknown keys \['colour'\]"),
     (dict(source=None), r"feature 'segment': needs a source"),
-    (dict(source="session.segment"), r"feature 'segment' has unknown source"),
+    (dict(source="session.segment"),
+     r"feature 'segment': source 'session.segment' cannot exist"),
+    (dict(source="user"), r"feature 'segment': source 'user' cannot exist"),
+    (dict(source="user..segment"),
+     r"feature 'segment': source 'user\.\.segment' cannot exist"),
+    (dict(source="impression.user"),
+     r"feature 'segment': source 'impression.user' cannot exist: 'user' is a logged "
+     r"object, not a value"),
+    (dict(source="impression.scene.name"),
+     r"feature 'segment': source 'impression.scene.name' cannot exist: impression "
+     r"fields are read at the top"),
+    (dict(source="user.city_tier.segment"),
+     r"feature 'segment' reads user.city_tier.segment, inside the value of feature "
+     r"'city_tier'"),
 ])
 def test_bad_features_fail_naming_file_feature_and_rule(tmp_path, changes, message):
   path = _write(tmp_path, _default_with("segment", **changes))

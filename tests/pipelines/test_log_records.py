@@ -143,3 +143,51 @@ def test_a_required_logged_key_is_a_missing_field():
   dead = parse(Log.IMPRESSIONS, record)
   assert (dead.reason, dead.detail) == ("missing_field", "missing field "
                                         "'item.category_id'")
+
+
+@pytest.mark.parametrize("scope, value", [
+    ("user", "u1"), ("user", ["seg_1"]), ("item", "i1"), ("item", 7), ("user", None)])
+def test_a_logged_object_that_is_not_an_object_is_a_wrong_type(scope, value):
+  dead = parse(Log.IMPRESSIONS, with_changes(IMPRESSION, **{scope: value}))
+  assert isinstance(dead, DeadLetter)
+  assert (dead.reason, dead.detail) == (
+      "wrong_type", f"{scope!r} must be an object, got {value!r}")
+
+
+def _spec_with(*features):
+  spec = spec_lib.DEFAULT_SPEC
+  return spec_lib.FeatureSpec([*spec.features, *features], spec.tasks.values(),
+                              spec.events.values(), spec.identity, spec.slices)
+
+
+NESTED_SPEC = _spec_with(
+    spec_lib.Feature("vip", spec_lib.DType.STRING, spec_lib.Kind.CATEGORICAL,
+                     spec_lib.Group.USER, "user.vip", vocabulary="vip"),
+    spec_lib.Feature("country", spec_lib.DType.STRING, spec_lib.Kind.CATEGORICAL,
+                     spec_lib.Group.USER, "user.geo.country", vocabulary="country"))
+
+
+@pytest.mark.parametrize("user, vip, country", [
+    ({"vip": True, "geo": {"country": "DE"}}, "true", "DE"),
+    ({"vip": False, "geo": {}}, "false", spec_lib.MISSING_TOKEN),
+    ({"geo": None}, spec_lib.MISSING_TOKEN, spec_lib.MISSING_TOKEN),
+])
+def test_booleans_are_tokens_and_nested_keys_are_read_by_their_dotted_source(
+    user, vip, country):
+  parser = log_records.LogParser.for_log(Log.IMPRESSIONS, NESTED_SPEC)
+  impression = parser(json.dumps(with_changes(IMPRESSION, user=user)), "f.jsonl")
+  assert (impression.values["vip"], impression.values["country"]) == (vip, country)
+  assert "user.geo" not in parser.coverage.undeclared  # `geo` is declared, nested.
+
+
+def test_a_nested_source_under_a_value_is_a_wrong_type():
+  parser = log_records.LogParser.for_log(Log.IMPRESSIONS, NESTED_SPEC)
+  dead = parser(json.dumps(with_changes(IMPRESSION, user={"geo": "DE"})), "f.jsonl")
+  assert (dead.reason, dead.detail) == (
+      "wrong_type", "'user.geo' must be an object (for 'user.geo.country'), got 'DE'")
+
+
+def test_a_boolean_is_no_number():
+  dead = parse(Log.IMPRESSIONS, with_changes(IMPRESSION, item__price=True))
+  assert (dead.reason, dead.detail) == (
+      "wrong_type", "'item.price' must be a number, got True")
