@@ -29,6 +29,7 @@ from features import schema as schema_lib
 from features import spec as spec_lib
 from features import tfds_metadata
 from pipelines import day_checks
+from pipelines import drift
 from pipelines import statistics
 from pipelines import vocabulary
 from pipelines.log_records import Log
@@ -294,6 +295,13 @@ def finalize(config, staging_dir: str, run_id: str) -> dict[str, Any]:
   if anomalies and not config.allow_anomalies:
     problems.append(f"{'; '.join(report['anomalies'])} (--min_day_fraction="
                     f"{config.min_day_fraction}; --allow_anomalies publishes anyway)")
+  if config.baseline_dataset:
+    report["drift"] = drift.compare(
+        config.baseline_dataset, staging_dir, report, [f.name for f in spec.logged()],
+        config.max_coverage_drop, config.max_top_value_shift, config.max_mean_shift)
+    if report["drift"]["findings"] and config.fail_on_drift:
+      problems.append(f"against --baseline_dataset={config.baseline_dataset}: "
+                      f"{'; '.join(report['drift']['findings'])} (--fail_on_drift)")
   _write_report(staging_dir, report)
   if problems:
     rejected = f"{config.output_dir}.rejected-{run_id}"

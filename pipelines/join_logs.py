@@ -84,11 +84,26 @@ class JoinConfig:
       "late or partial delivery (pipelines/day_checks.py).")
   allow_anomalies: bool = knob(False, "Publish despite anomalous days; the run report "
                                "lists them under 'anomalies'.")
+  baseline_dataset: str | None = knob(
+      None, "A published dataset (e.g. yesterday's) to compare with: declared "
+      "features whose coverage drops or whose train distribution shifts beyond the "
+      "--max_* thresholds below are listed in the run report's 'drift' "
+      "(pipelines/drift.py).")
+  max_coverage_drop: float = knob(0.1, "Drift: the largest fall in a declared "
+                                  "feature's carried fraction.")
+  max_top_value_shift: float = knob(0.2, "Drift: the largest change in any top "
+                                    "value's frequency of a categorical feature "
+                                    "(L-infinity distance, as TFDV).")
+  max_mean_shift: float = knob(0.5, "Drift: the largest move of a numeric feature's "
+                               "mean, in the baseline's standard deviations.")
+  fail_on_drift: bool = knob(False, "Fail (and do not publish) when --baseline_dataset "
+                             "finds drift; otherwise it is only reported.")
   overwrite: bool = knob(False, "Replace an existing dataset at --output_dir.")
   dataset_name: str = "pfd"
 
   def __post_init__(self):
-    for name in ("max_bad_fraction", "min_feature_coverage", "min_day_fraction"):
+    for name in ("max_bad_fraction", "min_feature_coverage", "min_day_fraction",
+                 "max_coverage_drop", "max_top_value_shift"):
       if not 0.0 <= getattr(self, name) <= 1.0:
         raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}.")
     time_split.eval_start_ms(0, self.eval_days)  # Validates eval_days.
