@@ -3,7 +3,8 @@
 A config field declared with `knob(default, "help")` becomes the flag of its name,
 with that default and help; `from_flags` builds the config back. Entry points call
 `define` inside their `if __name__ == "__main__":` block, so importing a job's module
-defines no flag.
+defines no flag, and the flags count as the entry module's own: its `--help` lists
+them, with their defaults.
 
     @dataclasses.dataclass(frozen=True)
     class JoinConfig:
@@ -22,6 +23,10 @@ import typing
 from typing import Any, Callable, Iterable
 
 from absl import flags
+
+# The flags `define` makes belong to its caller, the entry module (absl's --help lists
+# the main module's flags only).
+flags.disclaim_key_flags()
 
 _HELP = "help"
 _PARSE = "parse"  # str -> the field's value, for a type a flag cannot hold

@@ -1,5 +1,6 @@
-"""Pins TensorFlow to Keras 2 (tf-keras) and its CPU kernels to oneDNN: the one place
-every entry point passes through.
+"""Pins TensorFlow to Keras 2 (tf-keras) and its CPU kernels to oneDNN, and quiets the
+libraries' logs (`cli.prepare_process`): the one place every entry point passes through
+before any library loads.
 
 tensorflow-recommenders is written against Keras 2, while TensorFlow 2.16+ resolves
 ``tf.keras`` to Keras 3 unless ``TF_USE_LEGACY_KERAS=1`` is set before ``tf.keras`` is
@@ -11,6 +12,8 @@ unpickle DoFns) all get the same Keras.
 import os
 import sys
 
+import cli
+
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 # oneDNN's CPU kernels, which TensorFlow enables by itself only on CPUs with AVX-512:
 # on an AVX2-only CPU they ran the item index's search 2x faster (one matmul over
@@ -19,6 +22,7 @@ os.environ["TF_USE_LEGACY_KERAS"] = "1"
 # TF_ENABLE_ONEDNN_OPTS=0 still wins. TF Serving reads the same variable
 # (WORKSPACE.md's docker command sets it).
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+cli.prepare_process()
 
 
 def check_keras2() -> None:

@@ -30,7 +30,7 @@ setuptools.setup(
     description="Privileged Features Distillation: Beam data path, teacher/student "
     "training and student-only serving on TensorFlow.",
     python_requires=">=3.10",
-    py_modules=["legacy_keras", "config_flags"],
+    py_modules=["legacy_keras", "config_flags", "cli"],
     packages=setuptools.find_packages(
         include=["pipelines*", "features*", "models*", "export*", "simulation*"]),
     package_data={"features": ["*.json", "*.yaml"]},

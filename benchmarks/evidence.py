@@ -33,10 +33,10 @@ import tempfile
 import time
 from typing import Any, Callable, Mapping, Sequence
 
-from absl import app
 import numpy as np
 import tensorflow as tf
 
+import cli
 import config_flags
 from config_flags import knob
 from benchmarks import datasets
@@ -1132,4 +1132,4 @@ def render(output_dir: str) -> None:
 if __name__ == "__main__":
   config_flags.define(EvidenceJob)
   config_flags.define(train.TrainConfig)
-  app.run(main)
+  cli.run(main)

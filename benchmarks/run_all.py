@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Sequence
 
-from absl import app
 from absl import logging
 
+import cli
 import config_flags
 from config_flags import knob
 from benchmarks import beam_throughput
@@ -56,4 +56,4 @@ def main(argv: Sequence[str]) -> None:
 
 if __name__ == "__main__":
   config_flags.define(BenchJob)
-  app.run(main)
+  cli.run(main)

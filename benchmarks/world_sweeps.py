@@ -21,9 +21,9 @@ import dataclasses
 import os
 from typing import Callable, Mapping, Sequence
 
-from absl import app
 import tensorflow as tf
 
+import cli
 import config_flags
 from config_flags import knob
 from benchmarks import results
@@ -152,4 +152,4 @@ def main(argv: Sequence[str]) -> None:
 
 if __name__ == "__main__":
   config_flags.define(WorldSweepJob)
-  app.run(main)
+  cli.run(main)

@@ -13,12 +13,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Sequence
 
-from absl import app
 import grpc
 import numpy as np
 import tensorflow as tf
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 
+import cli
 import config_flags
 from config_flags import knob
 from export import requests
@@ -73,4 +73,4 @@ def main(argv: Sequence[str]) -> None:
 
 if __name__ == "__main__":
   config_flags.define(ClientJob, required=["model_name", "data_dir", "task"])
-  app.run(main)
+  cli.run(main)

@@ -215,6 +215,29 @@ class RunReport:
   def coverage(self) -> dict[str, Any]:
     return self.data["coverage"]
 
+  def headline(self) -> list[str]:
+    """What a run did, in a few lines for a person (the report holds the rest)."""
+    data = self.data
+    splits = []
+    for split, n in data["examples"].items():
+      positives = ", ".join(f"{key.split('/')[1]} {count:,}" for key, count in
+                            data["positives"].items() if key.startswith(split + "/"))
+      splits.append(f"{split} {n:,}" + (f" (positives: {positives})" if positives
+                                         else ""))
+    logs = ", ".join(f"{log} {entry['lines']:,}" for log, entry in data["inputs"].items())
+    duplicates = sum(entry["duplicate"] for entry in data["inputs"].values())
+    days = list(self.days)
+    lines = [f"examples: {'; '.join(splits)}",
+             f"lines read: {logs}; dead letter {data['dead_letter_lines']:,} "
+             f"({data['bad_fraction']:.2%}), duplicates {duplicates:,}"]
+    if days:
+      lines.append(f"days: {len(days)}, {days[0]} to {days[-1]}; anomalies: "
+                   + ("; ".join(data["anomalies"]) or "none"))
+    if "drift" in data:
+      lines.append(f"drift against {data['drift']['baseline']}: "
+                   + ("; ".join(data["drift"]["findings"]) or "none"))
+    return lines
+
   @property
   def days(self) -> dict[str, dict[str, Any]]:
     """UTC day -> {"lines": {log: n}, "examples": n, "positives": {label: n}}; empty

@@ -29,10 +29,10 @@ import json
 import posixpath
 from typing import Sequence
 
-from absl import app
 import numpy as np
 import tensorflow as tf
 
+import cli
 import config_flags
 from config_flags import knob
 from features import dataset as dataset_lib
@@ -262,4 +262,4 @@ def main(argv: Sequence[str]) -> None:
 if __name__ == "__main__":
   config_flags.define(ItemVectorsJob, required=["data_dir", "model_dir", "output_dir"])
   config_flags.define(ivf_index.IVFConfig)
-  app.run(main)
+  cli.run(main)

@@ -23,13 +23,10 @@ from __future__ import annotations
 import collections
 import dataclasses
 import json
-import logging as std_logging
 import posixpath
 import uuid
 from typing import Any, Iterable, Mapping, Sequence
 
-from absl import app
-from absl import flags
 from absl import logging
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -37,6 +34,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.transforms.window import GlobalWindows
 
+import cli
 import config_flags
 from config_flags import knob
 from features import layout
@@ -46,6 +44,7 @@ from pipelines import dataset_writer
 from pipelines import impression_join
 from pipelines import log_files
 from pipelines import log_records
+from pipelines import runner_output
 from pipelines import time_split
 from pipelines import user_history
 from pipelines import wire
@@ -481,19 +480,23 @@ def run(config: JoinConfig, pipeline_args: Sequence[str] = ()) -> dict[str, Any]
   return dataset_writer.finalize(config, staging_dir, run_id)
 
 
+# What the job is doing as the local runner starts each step (pipelines.runner_output).
+_STEP_LINES = {ReadLogFileFn.__name__: "reading and parsing the logs",
+               JoinImpressionFn.__name__: "joining events to impressions",
+               AddHistoryFn.__name__: "adding user history, writing examples"}
+
+
 def main(argv: Sequence[str]) -> None:
-  # Beam's local runner logs every bundle of every worker at INFO.
-  std_logging.getLogger("apache_beam").setLevel(std_logging.WARNING)
-  report = run(config_flags.from_flags(JoinConfig), pipeline_args=argv[1:])
-  print(json.dumps(report, indent=2, sort_keys=True))
-
-
-def _parse_known_flags(argv: list[str]) -> list[str]:
-  """absl parses our flags; everything else is left for Beam's PipelineOptions."""
-  return flags.FLAGS(argv, known_only=True)
+  config = config_flags.from_flags(JoinConfig)
+  with runner_output.readable(_STEP_LINES) as lines, cli.quiet_child_processes():
+    report = run(config, pipeline_args=argv[1:])
+    lines.log(f"published {config.output_dir}")
+  print("\n".join([*run_report.RunReport(report).headline(),
+                   f"report: {posixpath.join(config.output_dir, layout.REPORT_FILE)}"]))
 
 
 if __name__ == "__main__":
   config_flags.define(JoinConfig, required=["impressions", "clicks", "detail_pages",
                                             "output_dir"])
-  app.run(main, flags_parser=_parse_known_flags)
+  # Flags absl does not know are Beam's pipeline options.
+  cli.run(main, known_only=True, user_errors=[dataset_writer.BadInputError])

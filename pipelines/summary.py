@@ -7,11 +7,12 @@ import json
 import posixpath
 from typing import Any, Sequence
 
-from absl import app
 import tensorflow as tf
 
+import cli
 import config_flags
 from config_flags import knob
+from features import dataset as dataset_lib
 from features import layout
 from features import run_report
 from features import spec as spec_lib
@@ -69,17 +70,14 @@ def format_summary(report: run_report.RunReport, spec: spec_lib.FeatureSpec,
 def main(argv: Sequence[str]) -> None:
   del argv
   config = config_flags.from_flags(SummaryConfig)
-  report = run_report.RunReport.from_json(
-      _read(posixpath.join(config.examples_dir, layout.REPORT_FILE)))
-  spec = spec_lib.FeatureSpec.from_json(
-      _read(posixpath.join(config.examples_dir, layout.SPEC_FILE)))
+  dataset = dataset_lib.PublishedDataset.open(config.examples_dir)
   oracle = None
   if config.oracle_dir:
     path = posixpath.join(config.oracle_dir, ORACLE_SUMMARY)
     oracle = json.loads(_read(path)) if tf.io.gfile.exists(path) else None
-  print(format_summary(report, spec, oracle))
+  print(format_summary(dataset.report, dataset.spec, oracle))
 
 
 if __name__ == "__main__":
   config_flags.define(SummaryConfig, required=["examples_dir"])
-  app.run(main)
+  cli.run(main)

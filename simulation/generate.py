@@ -12,10 +12,10 @@ import json
 import time
 from typing import Any, Sequence
 
-from absl import app
 from absl import logging
 import tqdm
 
+import cli
 import config_flags
 from config_flags import knob
 from simulation import config as config_lib
@@ -91,4 +91,4 @@ def main(argv):
 
 if __name__ == "__main__":
   config_flags.define(GenerateJob, required=["output_dir"])
-  app.run(main)
+  cli.run(main)

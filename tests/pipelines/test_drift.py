@@ -70,6 +70,7 @@ def test_a_run_against_its_baseline_reports_drift_and_fails_with_the_flag(
 
   reported = join(raw, output_dir, f"--baseline_dataset={tiny_world.examples_dir}")
   assert reported.returncode == 0, reported.stderr
+  assert "drift against" in reported.stdout and "coverage" in reported.stdout
   with open(os.path.join(output_dir, "run_report.json")) as f:
     report = json.load(f)
   assert report["drift"]["baseline_run_id"] == tiny_world.report["run_id"]
