@@ -17,11 +17,11 @@ import json
 import posixpath
 from typing import Any, Mapping, Sequence
 
-from absl import app
 from absl import logging
 import numpy as np
 import tensorflow as tf
 
+import cli
 import config_flags
 from config_flags import knob
 from export import gate
@@ -138,8 +138,15 @@ def _check_item_index(reloaded, index: retrieval.Index, spec: spec_lib.FeatureSp
           "min_recall": min_recall}
 
 
+def _published_tasks(base: str) -> dict[int, str]:
+  """Each published version under `base` -> the task it serves (its metadata's)."""
+  return {version: metadata.read_metadata(posixpath.join(base, str(version)))["task"]
+          for version in versions.published_versions(base)}
+
+
 def _published_auc(base: str, examples: EvalExamples) -> tuple[int | None, float | None]:
-  """The latest published version and its AUC on the same examples (None, None: none)."""
+  """The latest published version and its AUC on the same examples (None, None: none);
+  `gate.check_same_task` has made sure it serves the candidate's task."""
   published = versions.published_versions(base)
   if not published:
     return None, None
@@ -164,18 +171,22 @@ def export_module(module: signatures.ServingModule,
     model: The trained model: its teacher must not ship, its student is the parity
       reference.
     examples: Eval examples for parity, AUC and warm-up.
-    training: The run's metrics.json, recorded in the metadata.
+    training: The run's metrics.json, recorded in the metadata (with the data the
+      model is bound to, its `data`).
     min_recall: A two-tower module's index must find this share of the exact top-k.
     version: Default: `versions.next_version`.
 
   Raises:
     gate.ExportRefused: (NotBlessed too) nothing is published; a saved candidate is
       kept as `.rejected-<version>`.
+    FileNotFoundError: A published version of `model_name` has no metadata (the
+      task it serves is unknown).
   """
   task = model.model_config.task
   base = versions.model_base(export_base, model_name)
   version = version or versions.next_version(base)
   versions.require_new(base, version)
+  gate.check_same_task(task, _published_tasks(base), model_name)
   serving_signatures = module.concrete_signatures()
   gate.check_serving_inputs(module, serving_signatures, spec, task)
   gate.check_no_teacher_variables(module, model.variable_groups()["teacher_only"])
@@ -272,10 +283,12 @@ def load_item_index(model: distillation.DistillationModel,
 class ExportJob:
   """What one run of this job reads, where it publishes, and its gate."""
   model_dir: str = knob(help="A finished models.train run.")
-  data_dir: str = knob(help="The dataset it was trained on (vocabularies, eval split).")
+  data_dir: str = knob(help="The dataset it was trained on (vocabularies, eval split); "
+                       "another with the same spec and vocabularies may stand in.")
   export_base: str = knob(help="TF Serving's base path; versions go to "
                           "<export_base>/<model_name>/<version>/.")
-  model_name: str | None = knob(None, "The served model's name (default: the task).")
+  model_name: str | None = knob(None, "The served model's name (default: the task); "
+                                "its published versions must serve the run's task.")
   version: int | None = knob(None, "Version number (default: seconds since the epoch, "
                              "past the latest).")
   min_auc: float = knob(gate.BlessingPolicy.min_auc, "Eval AUC floor for blessing.")
@@ -314,4 +327,4 @@ def main(argv: Sequence[str]) -> None:
 
 if __name__ == "__main__":
   config_flags.define(ExportJob, required=["model_dir", "data_dir", "export_base"])
-  app.run(main)
+  cli.run(main)

@@ -8,6 +8,9 @@ tf.saved_model.save walks, the predictions of the reloaded SavedModel.
     two-tower student, scores through the precomputed item index equal its own, and
     the served top-k finds at least `min_recall` of the exact top-k (an approximate
     index probes too few partitions, or was built over other vectors, otherwise).
+  - Like with like: every published version of the model serves the candidate's task
+    (a name serving two tasks would swap one's predictions for the other's, and
+    blessing would compare AUCs of different labels).
   - Blessing: eval AUC reaches a floor and does not fall more than a tolerance below the
     published version's on the same examples.
 """
@@ -73,6 +76,26 @@ def check_no_teacher_variables(module: tf.Module,
   if found:
     raise ExportRefused(f"The serving module reaches teacher variables {found}: only "
                         "the student may ship.")
+
+
+def check_same_task(task: str, published_tasks: Mapping[int, str],
+                    model_name: str) -> None:
+  """Refuses a candidate of `task` for a model whose published versions serve
+  another task.
+
+  Args:
+    published_tasks: Each published version of the model -> the task it serves (its
+      metadata's).
+
+  Raises:
+    ExportRefused: naming the model, both tasks, the version and the fix.
+  """
+  for version, served in sorted(published_tasks.items()):
+    if served != task:
+      raise ExportRefused(
+          f"Model {model_name!r} serves task {served!r} (published version "
+          f"{version}), but this run was trained for task {task!r}: export it under "
+          f"another --model_name (e.g. --model_name={task}).")
 
 
 def check_parity(candidate: np.ndarray, reference: np.ndarray,

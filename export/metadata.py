@@ -1,9 +1,11 @@
 """What a published version is, in a JSON file inside it: `assets.extra/model_metadata.json`.
 
-Operators and the next export read it: the task, the feature spec's fingerprint (a
-client built against another spec is a bug to catch), the training run's metrics, the
-gate's figures, and which features were privileged and therefore left out of every
-signature. TF Serving ignores assets.extra except for its warm-up file.
+Operators and the next export read it: the task (a model name serves one), the
+feature spec's fingerprint (a client built against another spec is a bug to catch),
+the data the model is bound to (the dataset's run id and each vocabulary's digest:
+features.dataset.DataBinding), the training run's metrics, the gate's figures, and
+which features were privileged and therefore left out of every signature. TF Serving
+ignores assets.extra except for its warm-up file.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ def build_metadata(*, model_name: str, version: int, spec: spec_lib.FeatureSpec,
 
   Args:
     signature_inputs: Signature name -> the input keys clients send.
-    training: The training run's metrics.json (config and eval metrics).
+    training: The training run's metrics.json (config, eval metrics, and `data`: the
+      DataBinding record of what the model was trained on; a run of older code has
+      none, and the version's `data` is then None).
     validation: The gate's figures (eval AUC, parity, the version compared against).
   """
   def names(role):
@@ -43,6 +47,7 @@ def build_metadata(*, model_name: str, version: int, spec: spec_lib.FeatureSpec,
       "version": version,
       "task": task,
       "feature_spec_fingerprint": spec.fingerprint(),
+      "data": training.get("data"),
       "regular_features": names(spec_lib.Role.REGULAR),
       "privileged_features_excluded": names(spec_lib.Role.PRIVILEGED),
       "excluded_features": names(spec_lib.Role.EXCLUDED),

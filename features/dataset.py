@@ -4,17 +4,91 @@ Every stage after the join (input, training, item vectors, export, benchmarks) s
 from `PublishedDataset.open(data_dir)` instead of re-reading `feature_spec.json` and
 `run_report.json` from a path, as `tfds.builder_from_directory` hands back a builder.
 Files go through tf.io.gfile, so a gs:// directory reads like a local one.
+
+A trained model is bound to the data its lookup tables were built from:
+`PublishedDataset.binding(task)` is that record (`DataBinding`), which models.train
+writes into its run and export.export_model checks and publishes.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import posixpath
+from typing import Any, Iterable, Mapping
 
 import tensorflow as tf
 
 from features import layout
 from features import run_report
 from features import spec as spec_lib
+
+
+_DIGEST_CHARS = 12  # Of a sha256, where a message shows one.
+_CHUNK_BYTES = 1 << 20
+
+
+@dataclasses.dataclass(frozen=True)
+class DataBinding:
+  """What a trained model is bound to: its task, and the data it was built from.
+
+  Attributes:
+    task: The task the model was trained for.
+    data_dir: The dataset's directory when the record was made.
+    run_id: The join run that published the dataset (run_report.json's; None before
+      reports recorded it).
+    spec_fingerprint: `FeatureSpec.fingerprint()` of the dataset's spec.
+    vocabularies: Vocabulary name -> sha256 of its file, for every vocabulary the
+      task's features look up in (its regular and privileged ones): the files a
+      model's lookup tables are built from, token ids being line numbers.
+  """
+  task: str
+  data_dir: str
+  run_id: str | None
+  spec_fingerprint: str
+  vocabularies: Mapping[str, str]
+
+  @property
+  def vocabulary_digest(self) -> str:
+    """One sha256 over every vocabulary's name and digest."""
+    lines = "".join(f"{name}\t{digest}\n"
+                    for name, digest in sorted(self.vocabularies.items()))
+    return hashlib.sha256(lines.encode("utf-8")).hexdigest()
+
+  def to_dict(self) -> dict[str, Any]:
+    return {"task": self.task, "data_dir": self.data_dir, "run_id": self.run_id,
+            "feature_spec_fingerprint": self.spec_fingerprint,
+            "vocabularies": dict(sorted(self.vocabularies.items())),
+            "vocabulary_digest": self.vocabulary_digest}
+
+  @classmethod
+  def from_dict(cls, record: Mapping[str, Any]) -> DataBinding:
+    return cls(record["task"], record["data_dir"], record.get("run_id"),
+               record["feature_spec_fingerprint"], dict(record["vocabularies"]))
+
+  def mismatch(self, other: DataBinding) -> tuple[str, str, str] | None:
+    """The first difference that keeps `other` from standing in for this binding:
+    (what differs, its value here, its value in `other`), as a message shows them;
+    None when a model bound here may be used with `other`.
+
+    The task, the spec and every vocabulary are compared: they decide what a model
+    predicts and which embedding row each id reads. The run id and the directory are
+    not: the same logs joined again (into another directory, by another run) give
+    the same vocabularies (most frequent first, ties by token), hence the same
+    tables, and that dataset may stand in.
+    """
+    for what, here, there in (("task", self.task, other.task),
+                              ("feature_spec_fingerprint", self.spec_fingerprint,
+                               other.spec_fingerprint)):
+      if here != there:
+        return what, here, there
+    for name in sorted(self.vocabularies.keys() | other.vocabularies.keys()):
+      here, there = (b.vocabularies.get(name) for b in (self, other))
+      if here != there:
+        here, there = (f"sha256 {d[:_DIGEST_CHARS]}" if d else "absent"
+                       for d in (here, there))
+        return f"vocabulary {name!r}", here, there
+    return None
 
 
 class PublishedDataset:
@@ -39,6 +113,7 @@ class PublishedDataset:
     self.filtered_counts: dict[tuple[str, str, tuple[int, int] | None, float], int] = {}
     # features.input's in-memory caches of filtered records, shared by its pipelines.
     self.cached_blocks: dict[tuple, tf.data.Dataset] = {}
+    self._vocabulary_digests: dict[str, str] = {}
 
   @classmethod
   def open(cls, data_dir: str) -> PublishedDataset:
@@ -93,6 +168,35 @@ class PublishedDataset:
                        f"{self.data_dir!r}; its vocabularies: "
                        f"{sorted(self.spec.vocabularies())}.")
     return layout.vocabulary_path(self.data_dir, vocab_name)
+
+  def vocabulary_digests(self, vocab_names: Iterable[str]) -> dict[str, str]:
+    """Vocabulary name -> sha256 of its file, each file read once per dataset object.
+
+    Raises:
+      ValueError: A name is not a vocabulary of the spec.
+    """
+    digests = {}
+    for name in sorted(set(vocab_names)):
+      if name not in self._vocabulary_digests:
+        digest = hashlib.sha256()
+        with tf.io.gfile.GFile(self.vocabulary_path(name), "rb") as f:
+          for chunk in iter(lambda: f.read(_CHUNK_BYTES), b""):
+            digest.update(chunk)
+        self._vocabulary_digests[name] = digest.hexdigest()
+      digests[name] = self._vocabulary_digests[name]
+    return digests
+
+  def binding(self, task: str) -> DataBinding:
+    """What a model of `task` trained on this dataset is bound to (`DataBinding`).
+
+    Raises:
+      ValueError: `task` is not a task of the spec.
+    """
+    self.spec.task(task)
+    features = self.spec.regular(task) + self.spec.privileged(task)
+    return DataBinding(task, self.data_dir, self.report.run_id, self.spec.fingerprint(),
+                       self.vocabulary_digests(f.vocabulary for f in features
+                                               if f.vocabulary is not None))
 
   def example_count(self, split: str, task: str) -> int:
     """How many examples of `task` `split` holds, as the run report counts them: a

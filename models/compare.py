@@ -14,10 +14,10 @@ import json
 import os
 from typing import Any, Mapping, Sequence
 
-from absl import app
 import numpy as np
 import tensorflow as tf
 
+import cli
 import config_flags
 from config_flags import knob
 from features import dataset as dataset_lib
@@ -73,8 +73,10 @@ def run_variants(dataset: str | dataset_lib.PublishedDataset, work_dir: str,
                  ) -> list[dict[str, Any]]:
   """One training run per (variant, seed): a row of eval metrics per run.
 
-  A run whose directory holds a finished run of the same configs is read, not
-  trained again (train.finished_run).
+  A run whose directory holds a finished run of the same configs on the same data
+  is read, not trained again (train.finished_run); a killed one resumes. A run of
+  other configs or data there is an earlier job's, stale for this one: it is
+  removed and trained again (train.train_and_evaluate's overwrite).
 
   Args:
     dataset: A PublishedDataset, or the directory of one (opened once for all runs).
@@ -93,12 +95,14 @@ def run_variants(dataset: str | dataset_lib.PublishedDataset, work_dir: str,
       run_dir = os.path.join(work_dir, f"{name}-seed{seed}")
       seeded = dataclasses.replace(train_config, seed=seed)
       mine = (share is None or share.take(run_dir)) and train_missing
-      results = train.finished_run(run_dir, model_config, seeded)
+      binding = dataset.binding(model_config.task)
+      results = train.finished_run(run_dir, model_config, seeded, binding)
       if results is None and not mine:
         continue
       if results is None:
+        stale = train.model_dir_conflict(run_dir, model_config, seeded, binding)
         results = train.train_and_evaluate(dataset, run_dir, model_config, seeded,
-                                           build_model)
+                                           build_model, overwrite=stale is not None)
       row = {"mode": name, "seed": seed, "train_seconds": results["train_seconds"]}
       for head in ("student", "teacher"):
         for metric in metrics:
@@ -203,4 +207,4 @@ def main(argv: Sequence[str]) -> None:
 if __name__ == "__main__":
   config_flags.define(CompareJob, required=["data_dir", "work_dir", "task"])
   config_flags.define(train.TrainConfig)
-  app.run(main)
+  cli.run(main)

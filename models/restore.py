@@ -1,7 +1,8 @@
 """Rebuilds a finished models.train run: its config from metrics.json, its final weights.
 
 What every consumer of a trained model starts from (the item-vector job here, the
-export job), so that they all restore it the same way.
+export job), so that they all restore it the same way, and refuse it the same way
+over a dataset that cannot stand in for the one it was trained on.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import json
 import posixpath
 from typing import Any
 
+from absl import logging
 import tensorflow as tf
 
 from features import dataset as dataset_lib
@@ -27,13 +29,16 @@ def restore_trained_model(model_dir: str,
   Args:
     model_dir: A finished models.train run (metrics.json and final/weights).
     dataset: Its dataset (a PublishedDataset or its directory): the vocabularies
-      become the lookup tables again.
+      become the lookup tables again. Another directory may stand in, e.g. the same
+      logs joined again, if its spec and vocabularies are the run's
+      (DataBinding.mismatch): the tables are what the weights depend on.
 
   Returns:
     The model, and the run's metrics.json.
 
   Raises:
     FileNotFoundError: `model_dir` holds no finished run.
+    ValueError: `dataset` differs from the run's in its spec or a vocabulary.
   """
   metrics_path = posixpath.join(model_dir, train.METRICS_FILE)
   if not tf.io.gfile.exists(metrics_path):
@@ -43,6 +48,7 @@ def restore_trained_model(model_dir: str,
     run = json.loads(f.read())
   config = ModelConfig.from_dict(run["model_config"])
   dataset = dataset_lib.published(dataset)
+  check_binding(model_dir, run, dataset)
   model = distillation.DistillationModel(dataset.spec, dataset.data_dir, config)
   features, _ = next(iter(input_lib.make_dataset(dataset, "eval", config.task, 8,
                                                  shuffle=False)))
@@ -50,3 +56,28 @@ def restore_trained_model(model_dir: str,
   model.load_weights(posixpath.join(model_dir, train.FINAL_WEIGHTS)
                      ).assert_existing_objects_matched().expect_partial()  # No optimizer.
   return model, run
+
+
+def check_binding(model_dir: str, run: dict[str, Any],
+                  dataset: dataset_lib.PublishedDataset) -> None:
+  """Refuses `dataset` for the run in `model_dir` (its metrics.json, `run`) unless it
+  may stand in for the data the run was trained on (DataBinding.mismatch): other
+  vocabularies would give every id another embedding row, silently.
+
+  Raises:
+    ValueError: naming what differs, both datasets and the fix.
+  """
+  if "data" not in run:
+    logging.warning("%s records no data binding (trained by older code): whether "
+                    "%s holds its vocabularies is not checked.", model_dir,
+                    dataset.data_dir)
+    return
+  trained = dataset_lib.DataBinding.from_dict(run["data"])
+  mismatch = trained.mismatch(dataset.binding(trained.task))
+  if mismatch:
+    what, there, here = mismatch
+    raise ValueError(
+        f"--data_dir={dataset.data_dir!r} does not hold the data {model_dir!r} was "
+        f"trained on: its {what} is {here}, the run's ({trained.data_dir!r}) "
+        f"{there}; pass the --data_dir the run was trained on, or train again on "
+        "this one.")

@@ -8,7 +8,12 @@ metrics), per-epoch checkpoints, BackupAndRestore state (a preempted run resumes
 final/weights (the trained model, which export/ restores), eval_scores.npz (eval
 labels and each head's scores, for paired tests between runs) and metrics.json: eval
 AUC, logloss, calibration and GAUC (by the spec's user feature) per head, an AUC per
-evaluation slice of the spec (`<head>_<slice>_auc`), and the configuration.
+evaluation slice of the spec (`<head>_<slice>_auc`), the configuration, and the data
+the model is bound to (`data`: features.dataset.DataBinding).
+
+A run writes run_config.json first: a --model_dir holding a run of another config
+(task, mode, any knob, another spec or other vocabularies), or a finished run, is
+refused unless --overwrite removes it; a killed run of the same config resumes.
 
 A fair protocol (--validation_days=1): the train split's last UTC day validates
 instead of training; --early_stopping_patience stops on its AUC and keeps the best
@@ -26,11 +31,10 @@ import sys
 import time
 from typing import Any, Callable, NamedTuple, Sequence
 
-from absl import app
-from absl import logging
 import numpy as np
 import tensorflow as tf
 
+import cli
 import config_flags
 from config_flags import knob
 from features import dataset as dataset_lib
@@ -39,6 +43,7 @@ from features import spec as spec_lib
 from models import distillation
 from models import losses
 from models import metrics as metrics_lib
+from models import fit_progress
 from models import strategies
 from models.config import LAMBDA_AUTO, Mode, ModelConfig
 from pipelines import time_split
@@ -48,6 +53,13 @@ SCORES_FILE = "eval_scores.npz"  # Labels and per-head eval scores (`read_scores
 FINAL_WEIGHTS = os.path.join("final", "weights")  # What export/ restores.
 STAGE1_DIR = "stage1_teacher"  # two_stage: the teacher's stage.
 CANDIDATES_DIR = "candidates"  # A grid's runs, one subdirectory each.
+# What the run was asked for and on which data, written before it trains: a killed
+# run's directory says what it held.
+RUN_CONFIG_FILE = "run_config.json"
+# What a run writes into its directory (the one that first holds a run of older code,
+# which wrote no RUN_CONFIG_FILE, too).
+_RUN_ENTRIES = (RUN_CONFIG_FILE, METRICS_FILE, SCORES_FILE, "final", "backup",
+                "checkpoints", "tensorboard", STAGE1_DIR, CANDIDATES_DIR)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -183,17 +195,23 @@ def _fit(model, train_data, steps_per_epoch: int | None, epochs: int, model_dir:
     and the epoch whose weights the model ends with (the best with early stopping,
     which restores it; else the last) and its AUC.
   """
-  _draw_passes(train_data, _backed_up_epochs(os.path.join(model_dir, "backup")))
+  done = _backed_up_epochs(os.path.join(model_dir, "backup"))
+  if done:
+    # On stderr whatever the logging verbosity: a resumed run reports fewer epochs.
+    print(f"{model_dir}: resuming from epoch {done + 1} of {epochs} (its backup holds "
+          f"{done} finished).", file=sys.stderr, flush=True)
+  _draw_passes(train_data, done)
   model.train_function = None  # Frozen flags may have changed: trace again.
   monitor = _monitor(model)
   callbacks = _callbacks(model_dir)
   if patience:
     callbacks.append(tf.keras.callbacks.EarlyStopping(
         monitor, patience=patience, mode="max", restore_best_weights=True))
-  # verbose: a bar for people, lines for logs.
+  # A bar for people, lines for logs.
+  verbose, progress_callbacks = fit_progress.for_fit()
   history = model.fit(train_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                      validation_data=validation_data, callbacks=callbacks,
-                      verbose=1 if sys.stdout.isatty() else 2)
+                      validation_data=validation_data,
+                      callbacks=callbacks + progress_callbacks, verbose=verbose)
   if validation_data is None:
     return history, {}
   aucs = [float(v) for v in history.history[monitor]]
@@ -344,24 +362,118 @@ def _requested(model_config: ModelConfig, train_config: TrainConfig) -> dict[str
                                 "train_config": dataclasses.asdict(train_config)}))
 
 
-def finished_run(model_dir: str, model_config: ModelConfig, train_config: TrainConfig
-                 ) -> dict[str, Any] | None:
-  """The metrics.json of a finished run in `model_dir` asked for exactly these
-  configs, or None: a job that reruns (after a preemption, or split between
-  processes) reads it instead of training again. A knob added since the run was
-  recorded counts at its default, the value the run had."""
-  path = os.path.join(model_dir, METRICS_FILE)
+def _run_record(model_config: ModelConfig, train_config: TrainConfig,
+                binding: dataset_lib.DataBinding) -> dict[str, Any]:
+  """What a run records of itself, in RUN_CONFIG_FILE and metrics.json alike."""
+  return {"requested": _requested(model_config, train_config),
+          "data": binding.to_dict()}
+
+
+def _read_json(path: str) -> dict[str, Any] | None:
   if not tf.io.gfile.exists(path):
     return None
   with tf.io.gfile.GFile(path) as f:
-    results = json.load(f)
-  wanted, stored = _requested(model_config, train_config), results.get("requested", {})
+    return json.load(f)
+
+
+def _difference(record: dict[str, Any], model_config: ModelConfig,
+                train_config: TrainConfig,
+                binding: dataset_lib.DataBinding | None) -> tuple[str, Any, Any] | None:
+  """The first difference between a recorded run and these configs and data: (what,
+  its value there, its value here), or None.
+
+  A knob added since the run was recorded counts at its default, the value the run
+  had; a run recorded before runs recorded their data (no `data`), or a `binding`
+  of None, compares the configs alone.
+  """
+  if binding is not None and "data" in record:
+    mismatch = dataset_lib.DataBinding.from_dict(record["data"]).mismatch(binding)
+    if mismatch:
+      return mismatch
+  wanted, stored = _requested(model_config, train_config), record.get("requested", {})
   defaults = _requested(ModelConfig(task=model_config.task), TrainConfig())
-  same = stored.keys() == wanted.keys() and all(
-      stored[part].keys() <= wanted[part].keys() and all(
-          stored[part].get(name, defaults[part][name]) == value
-          for name, value in wanted[part].items()) for part in wanted)
-  return results if same else None
+  for part in wanted:
+    if part not in stored:
+      return part, "not recorded", "given"
+    removed = sorted(stored[part].keys() - wanted[part].keys())  # Knobs gone since.
+    if removed:
+      return f"{part}.{removed[0]}", stored[part][removed[0]], None
+    for name, value in wanted[part].items():
+      if stored[part].get(name, defaults[part][name]) != value:
+        return f"{part}.{name}", stored[part].get(name, defaults[part][name]), value
+  return None
+
+
+def finished_run(model_dir: str, model_config: ModelConfig, train_config: TrainConfig,
+                 binding: dataset_lib.DataBinding | None = None
+                 ) -> dict[str, Any] | None:
+  """The metrics.json of a finished run in `model_dir` asked for exactly these
+  configs (and, with `binding`, on data that may stand in for it:
+  DataBinding.mismatch), or None: a job that reruns (after a preemption, or split
+  between processes) reads it instead of training again. A knob added since the run
+  was recorded counts at its default, the value the run had."""
+  results = _read_json(os.path.join(model_dir, METRICS_FILE))
+  if results is None or _difference(results, model_config, train_config, binding):
+    return None
+  return results
+
+
+def model_dir_conflict(model_dir: str, model_config: ModelConfig,
+                       train_config: TrainConfig, binding: dataset_lib.DataBinding
+                       ) -> str | None:
+  """Why a run of these configs on this data may not train into `model_dir` as it
+  is (one line naming the directory, what differs and the fix), or None: it is new,
+  empty, or holds a killed run of the same configs and data, which resumes.
+
+  Refused: a run of another config or data (its checkpoints would restore into
+  another model), a finished run (training again would silently replace it), a run
+  that recorded no RUN_CONFIG_FILE (of older code: what it was is unknown), and
+  files no run writes.
+  """
+  if not tf.io.gfile.isdir(model_dir):
+    return None
+  entries = sorted(name.rstrip("/") for name in tf.io.gfile.listdir(model_dir))
+  if not entries:
+    return None
+  finished = _read_json(os.path.join(model_dir, METRICS_FILE))
+  record = finished or _read_json(os.path.join(model_dir, RUN_CONFIG_FILE))
+  if record is None:
+    if set(entries) & set(_RUN_ENTRIES):
+      return (f"--model_dir={model_dir!r} holds a run that recorded no "
+              f"{RUN_CONFIG_FILE} (older code): its config is unknown; pass "
+              "--overwrite to remove it first, or choose another --model_dir.")
+    return (f"--model_dir={model_dir!r} holds files no models.train run writes (e.g. "
+            f"{entries[0]!r}): choose a new or empty --model_dir.")
+  difference = _difference(record, model_config, train_config, binding)
+  if difference:
+    what, there, here = difference
+    return (f"--model_dir={model_dir!r} holds a run of another config: {what} is "
+            f"{there!r} there, {here!r} now; choose another --model_dir, or pass "
+            "--overwrite to remove that run first.")
+  if finished:
+    return (f"--model_dir={model_dir!r} holds a finished run of this config (its "
+            f"{METRICS_FILE}): read it, or pass --overwrite to train it again.")
+  return None
+
+
+def _prepare_model_dir(model_dir: str, record: dict[str, Any], conflict: str | None,
+                       overwrite: bool, is_chief: bool) -> None:
+  """Refuses `conflict` unless `overwrite`, with which the chief removes the run the
+  directory holds, whatever it was (never files no run writes); the chief then
+  records this run (RUN_CONFIG_FILE)."""
+  if not overwrite and conflict:
+    raise ValueError(conflict)
+  entries = ({name.rstrip("/") for name in tf.io.gfile.listdir(model_dir)}
+             if tf.io.gfile.isdir(model_dir) else set())
+  if overwrite and entries:
+    if not entries & set(_RUN_ENTRIES):
+      raise ValueError(conflict)
+    if is_chief:
+      tf.io.gfile.rmtree(model_dir)
+  if is_chief:
+    tf.io.gfile.makedirs(model_dir)
+    with tf.io.gfile.GFile(os.path.join(model_dir, RUN_CONFIG_FILE), "w") as f:
+      f.write(json.dumps(record, indent=2, sort_keys=True))
 
 
 ModelBuilder = Callable[[spec_lib.FeatureSpec, str, ModelConfig],
@@ -370,8 +482,8 @@ ModelBuilder = Callable[[spec_lib.FeatureSpec, str, ModelConfig],
 
 def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: str,
                        model_config: ModelConfig, train_config: TrainConfig,
-                       build_model: ModelBuilder = distillation.DistillationModel
-                       ) -> dict[str, Any]:
+                       build_model: ModelBuilder = distillation.DistillationModel,
+                       overwrite: bool = False) -> dict[str, Any]:
   """Trains per `model_config.mode`, evaluates on the eval split, writes metrics.json.
 
   With `train_config.validation_days`, the train split's last days validate each
@@ -386,9 +498,14 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
       be a task of its spec.
     build_model: `(spec, data_dir, config) -> model`; a subclass serves diagnostics
       (benchmarks/teacher_ceiling.py replaces the teacher by the simulator's oracle).
+    overwrite: Remove the run `model_dir` holds first, instead of refusing a run
+      of another config or a finished one (`model_dir_conflict`).
 
   Returns:
     What metrics.json holds.
+
+  Raises:
+    ValueError: `model_dir_conflict` names why `model_dir` is refused.
   """
   run_start = time.perf_counter()
   candidates = _candidates(model_config, train_config)
@@ -397,6 +514,10 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
     tf.config.experimental.enable_op_determinism()
   dataset = dataset_lib.published(dataset)
   task = model_config.task
+  binding = dataset.binding(task)
+  _prepare_model_dir(model_dir, _run_record(model_config, train_config, binding),
+                     model_dir_conflict(model_dir, model_config, train_config, binding),
+                     overwrite, cluster.is_chief)
   train_range, validation_range = validation_split(dataset, task,
                                                     train_config.validation_days)
 
@@ -483,7 +604,7 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
   train_seconds = time.perf_counter() - start
   results = {
       "task": task, "mode": model_config.mode.value,
-      "requested": _requested(model_config, train_config),
+      **_run_record(model_config, train_config, binding),
       # The chosen config's concrete numbers: what export rebuilds the model from.
       "model_config": chosen.config.to_dict(),
       "train_config": dataclasses.asdict(train_config),
@@ -521,6 +642,9 @@ class TrainJob:
   model_dir: str = knob(help="Where checkpoints, TensorBoard and metrics.json go.")
   task: str = knob(help="A task of the dataset's spec (its feature_spec.json); its "
                    "model_defaults hold where no model flag is given.")
+  overwrite: bool = knob(False, "Remove the run --model_dir holds first; without it, "
+                         "a run of another config or data, or a finished run, is "
+                         "refused (a killed run of the same config resumes).")
 
 
 def main(argv: Sequence[str]) -> None:
@@ -533,8 +657,8 @@ def main(argv: Sequence[str]) -> None:
   # The task's spec model_defaults (what it deploys) hold unless a flag is given.
   model_config = ModelConfig.for_task(dataset.spec, job.task,
                                       **config_flags.explicit(ModelConfig))
-  results = train_and_evaluate(dataset, job.model_dir, model_config, train_config)
-  logging.info("Eval: %s", json.dumps(results["eval"], sort_keys=True))
+  results = train_and_evaluate(dataset, job.model_dir, model_config, train_config,
+                               overwrite=job.overwrite)
   print(json.dumps(results["eval"], indent=2, sort_keys=True))
 
 
@@ -542,4 +666,4 @@ if __name__ == "__main__":
   config_flags.define(TrainJob, required=["data_dir", "model_dir", "task"])
   config_flags.define(ModelConfig)
   config_flags.define(TrainConfig)
-  app.run(main)
+  cli.run(main)

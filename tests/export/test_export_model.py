@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -13,8 +14,12 @@ from export import gate
 from export import metadata
 from export import versions
 from export import warmup
+from features import dataset as dataset_lib
 from features import example_parser
+from features import layout
+from features import run_report
 from models import metrics as metrics_lib
+from models import restore
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
@@ -111,3 +116,65 @@ def test_the_job_restores_the_run_and_saved_model_cli_runs_its_examples(
   # The job restored the same weights as the fixture did.
   assert result["validation"]["eval_auc"] == pytest.approx(
       published.metadata["validation"]["eval_auc"], abs=1e-9)
+
+
+def _export(trained_run, export_base, *flags, data_dir=None):
+  return subprocess.run(
+      [sys.executable, "-m", "export.export_model",
+       f"--model_dir={trained_run.model_dir}",
+       f"--data_dir={data_dir or trained_run.data_dir}", f"--export_base={export_base}",
+       "--min_auc=0", *flags], capture_output=True, text=True, env=ENV)
+
+
+def test_metadata_binds_the_version_to_its_task_and_training_data(published,
+                                                                  trained_run,
+                                                                  tiny_world):
+  data = published.metadata["data"]
+  assert data == trained_run.run["data"]
+  assert data["task"] == published.metadata["task"] == "ctr"
+  assert data["run_id"] == tiny_world.report["run_id"] and data["run_id"]
+  assert data["feature_spec_fingerprint"] == published.metadata[
+      "feature_spec_fingerprint"]
+  regular = {f.vocabulary for f in trained_run.spec.regular("ctr") if f.vocabulary}
+  assert regular and regular <= data["vocabularies"].keys()
+  assert len(data["vocabulary_digest"]) == 64
+
+
+def test_a_model_name_serving_another_task_is_refused(trained_run, published,
+                                                      tmp_path):
+  # A CVR model published as `cvr`: its version's metadata names its task.
+  served = tmp_path / "cvr" / "1"
+  shutil.copytree(published.path, served)
+  metadata.write_metadata(str(served), {**metadata.read_metadata(str(served)),
+                                        "model_name": "cvr", "task": "cvr"})
+  out = _export(trained_run, tmp_path, "--model_name=cvr")
+  assert out.returncode != 0
+  assert "'cvr' serves task 'cvr' (published version 1)" in out.stderr
+  assert "trained for task 'ctr'" in out.stderr
+  assert os.listdir(tmp_path / "cvr") == ["1"]  # Nothing staged, kept or published.
+
+
+def test_a_dataset_with_other_vocabularies_is_refused_naming_the_vocabulary(
+    trained_run, tmp_path):
+  rejoined = str(tmp_path / "rejoined")
+  shutil.copytree(trained_run.data_dir, rejoined)
+  # The same logs joined again by another run: the same vocabularies stand in.
+  with open(os.path.join(rejoined, layout.REPORT_FILE)) as f:
+    report = json.load(f)
+  with open(os.path.join(rejoined, layout.REPORT_FILE), "w") as f:
+    json.dump({**report, run_report.RUN_ID: "another-run"}, f)
+  restore.check_binding(trained_run.model_dir, trained_run.run,
+                        dataset_lib.PublishedDataset.open(rejoined))
+  # Another vocabulary order (other logs, another min_count): other embedding rows.
+  name = sorted(trained_run.run["data"]["vocabularies"])[0]
+  path = layout.vocabulary_path(rejoined, name)
+  with open(path) as f:
+    tokens = f.read().splitlines()
+  with open(path, "w") as f:
+    f.write("".join(f"{t}\n" for t in reversed(tokens)))
+  out = _export(trained_run, tmp_path / "serving", data_dir=rejoined)
+  assert out.returncode != 0
+  lines = [line for line in out.stderr.splitlines() if f"vocabulary {name!r}" in line]
+  assert lines, out.stderr[-3000:]
+  assert repr(rejoined) in lines[0] and repr(trained_run.data_dir) in lines[0]
+  assert not os.path.exists(tmp_path / "serving")

@@ -58,6 +58,15 @@ def test_blessing_needs_the_floor_and_at_most_the_allowed_drop():
     policy.check(0.70, 0.71, 7)
 
 
+def test_a_model_name_serves_one_task():
+  gate.check_same_task("ctr", {}, "ranker")
+  gate.check_same_task("ctr", {3: "ctr", 7: "ctr"}, "ranker")
+  with pytest.raises(gate.ExportRefused,
+                     match=r"'ranker' serves task 'cvr' \(published version 7\).*"
+                           r"trained for task 'ctr'.*--model_name=ctr"):
+    gate.check_same_task("ctr", {3: "ctr", 7: "cvr"}, "ranker")
+
+
 def test_a_candidate_is_compared_with_the_published_version_on_the_same_examples(
     trained_run, tmp_path):
   task = trained_run.model.model_config.task

@@ -1,6 +1,9 @@
 """Tests for features/dataset.py on hand-made published directories (no join job)."""
 
+import hashlib
+import json
 import os
+import shutil
 
 import pytest
 import tensorflow as tf
@@ -141,3 +144,49 @@ def test_vocabulary_path_is_the_layouts_for_a_spec_vocabulary(data_dir):
                                                                       "item_id")
   with pytest.raises(ValueError, match="No vocabulary 'colour'.*'item_id'"):
     dataset.vocabulary_path("colour")
+
+
+def _write_vocabularies(data_dir: str, reversed_name: str | None = None) -> None:
+  """Three tokens per vocabulary of SPEC (`reversed_name`'s in the reverse order)."""
+  os.makedirs(os.path.join(data_dir, layout.VOCAB_DIR), exist_ok=True)
+  for name in SPEC.vocabularies():
+    tokens = [f"{name}_{i}" for i in range(3)]
+    with open(layout.vocabulary_path(data_dir, name), "w") as f:
+      f.write("".join(f"{t}\n" for t in (tokens[::-1] if name == reversed_name
+                                         else tokens)))
+
+
+def test_a_binding_digests_the_tasks_vocabularies_and_not_the_run_id(data_dir,
+                                                                    tmp_path):
+  _write_vocabularies(data_dir)
+  binding = dataset_lib.PublishedDataset.open(data_dir).binding("cvr")
+  used = {f.vocabulary for f in SPEC.regular("cvr") + SPEC.privileged("cvr")
+          if f.vocabulary is not None}
+  assert used and binding.vocabularies.keys() == used
+  for name in used:
+    with open(layout.vocabulary_path(data_dir, name), "rb") as f:
+      assert binding.vocabularies[name] == hashlib.sha256(f.read()).hexdigest()
+  assert (binding.task, binding.spec_fingerprint) == ("cvr", SPEC.fingerprint())
+  record = json.loads(json.dumps(binding.to_dict()))
+  assert dataset_lib.DataBinding.from_dict(record) == binding
+  assert len(record["vocabulary_digest"]) == 64
+  # The same data published again, by another run into another directory.
+  again = str(tmp_path / "again")
+  shutil.copytree(data_dir, again)
+  with open(os.path.join(again, layout.REPORT_FILE)) as f:
+    report = json.load(f)
+  with open(os.path.join(again, layout.REPORT_FILE), "w") as f:
+    json.dump({**report, run_report.RUN_ID: "another-run"}, f)
+  republished = dataset_lib.PublishedDataset.open(again).binding("cvr")
+  assert republished.run_id == "another-run" != binding.run_id
+  assert binding.mismatch(republished) is None
+  # One vocabulary in another order: every id would read another embedding row.
+  changed = sorted(used)[0]
+  _write_vocabularies(again, reversed_name=changed)
+  reordered = dataset_lib.PublishedDataset.open(again).binding("cvr")
+  what, here, there = binding.mismatch(reordered)
+  assert what == f"vocabulary {changed!r}" and here != there
+  assert here == f"sha256 {binding.vocabularies[changed][:12]}"
+  assert reordered.vocabulary_digest != binding.vocabulary_digest
+  assert binding.mismatch(dataset_lib.PublishedDataset.open(data_dir).binding(
+      "ctr"))[0] == "task"

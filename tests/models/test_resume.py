@@ -60,6 +60,9 @@ def test_a_killed_run_resumes_and_ends_as_an_uninterrupted_one(tiny_world, tmp_p
   # Keras logs "Epoch k/N" per epoch it runs: fewer than a stage's, and no first stage.
   epochs_run = (resumed.stdout + resumed.stderr).count(f"/{EPOCHS}\n")
   assert 0 < epochs_run < EPOCHS
+  # Said whatever the logging verbosity.
+  assert (f"resuming from epoch {EPOCHS - epochs_run + 1} of {EPOCHS}"
+          in resumed.stderr)
 
   results = [json.load(open(os.path.join(d, "metrics.json"))) for d in (straight, killed)]
   assert results[0]["train_steps"] == results[1]["train_steps"]

@@ -116,11 +116,14 @@ def test_shares_split_the_runs_and_a_finished_run_is_read_not_trained(
       ("student", 0), ("pfd", 0), ("student", 1), ("pfd", 1)]
   trained = []
   real = train.train_and_evaluate
-  monkeypatch.setattr(train, "train_and_evaluate",
-                      lambda *args: trained.append(args[1]) or real(*args))
+  monkeypatch.setattr(train, "train_and_evaluate", lambda *args, **kwargs: (
+      trained.append(args[1]) or real(*args, **kwargs)))
   assert run(fast) == second and not trained
+  # Other configs: the stale runs are trained over (they would be refused).
   changed = run(dataclasses.replace(fast, steps_per_epoch=1))
   assert len(trained) == 4 and all(r["train_seconds"] > 0 for r in changed)
+  assert all(json.load(open(os.path.join(run_dir, train.METRICS_FILE)))[
+      "train_config"]["steps_per_epoch"] == 1 for run_dir in trained)
 
 
 def test_a_finished_run_recorded_before_a_knob_existed_ran_at_its_default(tmp_path):
