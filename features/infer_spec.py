@@ -1,14 +1,22 @@
 r"""Proposes a feature spec from a sample of the raw logs, for a person to edit.
 
   python -m features.infer_spec --impressions='raw/impressions/*' \
-      --detail_pages='raw/detail_pages/*' --output=spec.yaml [--sample_lines=1000000]
+      --detail_pages='raw/detail_pages/*' --output=spec.yaml [--sample_lines=1000000] \
+      [--min_well_typed_fraction=0.99]
 
-Reads the first `--sample_lines` lines of each log (files in name order) and counts
-what every top-level impression field and every `user.<key>` / `item.<key>` holds, and
-which detail-page event types carry which numeric fields. From that it writes a
-version-2 spec (features/spec.py) whose every entry carries a comment: what the sample
-showed and why it is proposed so. The file loads with `features.spec.load_spec_file`,
-so the join job can read it as written.
+Reads the first `--sample_lines` lines of each log (files in name order) and counts,
+by JSON type, what every top-level impression field and every `user.<key>` /
+`item.<key>` holds (at any depth: `user.geo.country`), and which detail-page event
+types carry which numeric fields. From that it writes a version-2 spec
+(features/spec.py) whose every entry carries a comment: what the sample showed and
+why it is proposed so. The file loads with `features.spec.load_spec_file`, so the
+join job can read it as written.
+
+Logs are dirty: a field is proposed when the job would read at least
+`--min_well_typed_fraction` of its sampled values (of every sampled record, for a
+top-level field the job requires on each line), and its comment counts the others,
+which the job sends to the dead letter. Bounds leave room for values the sample
+missed (`_proposed_bounds`), so an unusual value is an example, not a dead letter.
 
 A sample, not the job: a line that is not a JSON object is skipped and counted in the
 file's header, not sent to a dead letter. Per line the work is one `json.loads` and a
@@ -29,17 +37,22 @@ import re
 import textwrap
 from typing import Any, Callable, Iterator, Sequence
 
-from absl import app
 from apache_beam.io.filesystems import FileSystems
 import numpy as np
 import yaml
 
+import cli
 import config_flags
 from config_flags import knob
 from features import spec as spec_lib
 from pipelines import log_files
+from pipelines import log_records
 
 DEFAULT_SAMPLE_LINES = 1_000_000
+# A field is proposed when the job would read this share of its sampled values; the
+# rest are dead letters. Logs carry a little garbage: a stricter bar drops the
+# strongest fields for a few broken lines.
+DEFAULT_MIN_WELL_TYPED_FRACTION = 0.99
 # Past this many distinct values a key's exact counting stops (reported as ">100k"):
 # an id space that large wants hashing more than an exact vocabulary size.
 DISTINCT_CAP = 100_000
@@ -53,9 +66,12 @@ MIN_COUNT_SINGLETON_SHARE = 0.1
 # Item attributes whose click history and clicks-sharing counts are proposed: coarse
 # enough that a user's clicks repeat in them, fine enough to say something.
 GROUPING_DISTINCT = (3, 10_000)
-GROUPING_ATTRIBUTES = 2
-# A detail-page field on at least this share of its event's lines is proposed required.
-REQUIRED_SHARE = 0.999
+# A bound is the power of ten at or above this multiple of the largest magnitude
+# sampled: a value outside it dead-letters the whole impression, so it is there to
+# catch garbage (a unit bug, an overflow), not what a sample of one period missed.
+BOUNDS_HEADROOM = 10
+# What the dtype stores: float32 tops out near 3.4e38, int64 near 9.2e18.
+_DTYPE_CEILING = {spec_lib.DType.FLOAT32: 10 ** 38, spec_lib.DType.INT64: 10 ** 18}
 CONVERSION_NAMES = re.compile(r"purchase|order|buy|pay|convert|checkout")
 CLICK_WINDOW = "30m"
 ATTRIBUTION_WINDOW = "24h"
@@ -63,14 +79,13 @@ CROSS_WINDOW = "24h"
 HISTORY_LENGTH = 50
 # For an id space past DISTINCT_CAP: a few buckets per id seen keeps collisions rare.
 _HASH_BINS = 1 << math.ceil(math.log2(4 * DISTINCT_CAP))
-_BOUNDS_WHY = ("Numeric bounds: 0 (or below the sample's min) to max(2 x p99.9, max): "
-               "no sampled value falls outside, with room for what the sample missed; "
-               "a value outside is a dead letter. A numeric default is the sample's "
-               "median, so a record lacking the value looks typical.")
 
 # Lines whose values are held before they are counted, in C, a key at a time.
 _BATCH_RECORDS = 65_536
 _WIDTH = 88  # Of the written file's lines.
+# Objects nested deeper than this under `user` / `item` are not walked (a record is
+# not a document store; a spec names a few levels at most).
+_MAX_DEPTH = 8
 _NESTED = ("user", "item")  # The impression's objects whose keys are features.
 _METADATA = {"impression_id": spec_lib.DType.STRING,
              "request_id": spec_lib.DType.STRING, "ts_ms": spec_lib.DType.INT64}
@@ -78,7 +93,24 @@ _IDENTITY = {"user": "user_id", "item": "item_id"}
 _REQUEST = "request_id"  # The metadata key that groups a request's impressions.
 _POSITION = "position"
 _EVENT_KEYS = {"impression_id", "ts_ms", "event"}  # Every detail line's; not fields.
-_SCALARS = (str, int, float, type(None))  # Else (bool, list, object): unusable.
+
+Path = tuple[str, ...]  # ("impression", field), or (object, key, key...).
+
+
+def _policy(min_share: float) -> list[str]:
+  """The header's statement of the rules every entry follows."""
+  return [
+      f"Dirty logs: a field is proposed when the job reads at least {min_share:.1%} "
+      "of its sampled values (of every sampled record for a top-level field, which "
+      "the job requires on each line; of the lines of its event for a required "
+      "event field); its comment counts the others, which the job sends to the dead "
+      "letter (--min_well_typed_fraction).",
+      f"Numeric bounds: [0, C], or [-C, C] when over {1 - min_share:.1%} of the "
+      f"sampled numbers are negative; C is the power of ten at or above "
+      f"{BOUNDS_HEADROOM} x the largest magnitude sampled. A value outside "
+      "dead-letters the whole line, so bounds catch garbage (a unit bug, an "
+      "overflow), not a position or a price the sample happened to miss. A numeric "
+      "default is the sample's median, so a record lacking the value looks typical."]
 
 
 @dataclasses.dataclass
@@ -104,114 +136,172 @@ class LogSample:
     return text
 
 
+_CATEGORY_TYPES = (str, int, bool, type(None))  # None and "" are dropped once counted.
+
+
+def _token(value: Any) -> Any:
+  """A boolean as the token the job reads it as; other values as they are."""
+  return ("true" if value else "false") if type(value) is bool else value
+
+
+def _as_double(value: int | float) -> float:
+  try:
+    return float(value)
+  except OverflowError:  # An integer past what a double holds: not a usable number.
+    return math.inf
+
+
 class _ValueStats:
-  """What one key held over the sample, absorbed a batch of raw values at a time."""
+  """What one key held over the sample, by JSON type, a batch of raw values at a time.
+
+  Each type is counted apart because the job reads each differently: null and "" are
+  missing values, a string is a category (a dead letter under a numeric feature), a
+  boolean is the category "true" or "false", an object holds keys of its own.
+  """
 
   def __init__(self):
-    self.present = 0  # Usable values: not null, not "", a string or a number.
-    self.unusable = 0  # Booleans, lists, objects.
-    self.strings = 0
-    self.floats = 0
-    self.counts: collections.Counter = collections.Counter()  # Exact until capped.
+    self.nulls = 0
+    self.empties = 0  # "".
+    self.strings = 0  # Non-empty.
+    self.ints = 0
+    self.floats = 0  # Finite or not (`_Range` tells them apart).
+    self.bools = 0
+    self.objects = 0
+    self.lists = 0
+    # Of the strings, integers and booleans: exact until capped.
+    self.counts: collections.Counter = collections.Counter()
     self.capped = False
-    self.numbers = array.array("d")
+    self.numbers = array.array("d")  # Every int and float, in sample order.
 
-  def absorb(self, values: list[Any]) -> None:
-    batch = None if self.capped else _counts(values)
-    if batch is None:
-      types = collections.Counter(map(type, values))
-    else:  # From the distinct values: far fewer than the values, for most keys.
-      types = collections.Counter()
-      for value, n in batch.items():
-        types[type(value)] += n
-    unusable = sum(n for t, n in types.items() if t not in _SCALARS)
-    if unusable:
-      values = [v for v in values if type(v) in _SCALARS]
-    if not types[str]:
-      empty = 0
-    elif batch is not None:
-      empty = batch.get("", 0)
-    else:
-      empty = values.count("")
-    self.unusable += unusable
-    self.present += len(values) - types[type(None)] - empty
-    self.strings += types[str] - empty
+  def absorb(self, values: list[Any]) -> list[dict]:
+    """Counts `values`; returns those that are objects, whose keys the caller walks."""
+    types = collections.Counter(map(type, values))
+    empties = values.count("") if types[str] else 0
+    self.nulls += types[type(None)]
+    self.empties += empties
+    self.strings += types[str] - empties
+    self.ints += types[int]
     self.floats += types[float]
-    if types[int] or types[float]:
-      self.numbers.extend(values if types[int] + types[float] == len(values) else
-                          [v for v in values if type(v) in (int, float)])
-    if batch is not None:
+    self.bools += types[bool]
+    self.objects += types[dict]
+    self.lists += types[list]
+    numeric = types[int] + types[float]
+    if numeric:
+      numbers = values if numeric == len(values) else [
+          v for v in values if type(v) is int or type(v) is float]
+      size = len(self.numbers)
+      try:
+        self.numbers.extend(numbers)
+      except OverflowError:
+        del self.numbers[size:]
+        self.numbers.extend(map(_as_double, numbers))
+    if not self.capped and types[str] + types[int] + types[bool]:
+      # The categories a categorical feature would read; True == 1 in a Counter, so
+      # booleans are counted as their tokens.
+      hashable = values if not (types[float] or types[bool] or types[dict]
+                                or types[list]) else [
+          _token(v) for v in values if type(v) in _CATEGORY_TYPES]
+      batch = collections.Counter(hashable)
       batch.pop(None, None)
       batch.pop("", None)
       self.counts.update(batch)
       self.capped = len(self.counts) > DISTINCT_CAP
+    return [v for v in values if type(v) is dict] if types[dict] else []
 
   @property
-  def is_string(self) -> bool:
-    return self.strings > 0
+  def seen(self) -> int:
+    """Values, whatever they are (the key was there)."""
+    return self.nulls + self.empties + self.carried
+
+  @property
+  def carried(self) -> int:
+    """Values that are neither null nor ""."""
+    return (self.strings + self.ints + self.floats + self.bools + self.objects
+            + self.lists)
+
+  @property
+  def categories(self) -> int:
+    """Values a categorical feature reads: strings, integers, booleans."""
+    return self.strings + self.ints + self.bools
 
   def distinct_text(self) -> str:
     return f">{DISTINCT_CAP // 1000}k" if self.capped else f"{len(self.counts):,}"
+
+  def distinct_ints(self) -> int:
+    return sum(1 for value in self.counts if type(value) is int)
 
   def singletons(self) -> int:
     return sum(1 for n in self.counts.values() if n == 1)
 
 
-def _counts(values: list[Any]) -> collections.Counter | None:
-  """Each value's count (in C), or None when a list or an object is among them."""
-  try:
-    return collections.Counter(values)
-  except TypeError:  # Unhashable.
-    return None
-
-
 @dataclasses.dataclass(frozen=True)
 class _Range:
-  """The finite numbers of a key, summarised; `bounds` is what the spec proposes."""
-  low: float
+  """The numbers of a key, summarised, with the bounds and default proposed."""
+  low: float  # Of the finite sampled numbers.
   high: float
-  median: float
-  p001: float
+  median: float  # Of those within `bounds`.
   p999: float
   non_finite: int
-  integral: bool
+  integral: bool  # No finite float among them.
+  bounds: tuple[int | float, int | float]
+  inside: int  # Finite numbers within `bounds`: what the job reads.
+  outside: int  # Finite numbers outside `bounds`: dead letters.
 
   @classmethod
-  def of(cls, stats: _ValueStats) -> _Range | None:
+  def of(cls, stats: _ValueStats, min_share: float) -> _Range | None:
     numbers = np.frombuffer(stats.numbers, dtype=np.float64)
     finite = numbers[np.isfinite(numbers)]
     if not finite.size:
       return None
-    p001, median, p999 = np.quantile(finite, [0.001, 0.5, 0.999])
-    return cls(float(finite.min()), float(finite.max()), float(median), float(p001),
-               float(p999), int(numbers.size - finite.size), stats.floats == 0)
+    non_finite = int(numbers.size - finite.size)
+    integral = stats.floats <= non_finite
+    bounds = _proposed_bounds(finite, integral, min_share)
+    inside = finite[(finite >= bounds[0]) & (finite <= bounds[1])]
+    median = float(np.median(inside if inside.size else finite))
+    return cls(float(finite.min()), float(finite.max()), median,
+               float(np.quantile(finite, 0.999)), non_finite, integral, bounds,
+               int(inside.size), int(finite.size - inside.size))
 
   @property
-  def bounds(self) -> list[float | int]:
-    """[0 or below the sample, 2 x p99.9 or the sample's max]: a value no sampled
-    record breaks, with room for what a sample misses; mirrored for negatives."""
-    low = 0.0 if self.low >= 0 else min(self.low, 2 * self.p001)
-    high = 0.0 if self.high <= 0 else max(self.high, 2 * self.p999)
-    return [self._number(_round_sig(low, math.floor)),
-            self._number(_round_sig(high, math.ceil))]
+  def dtype(self) -> spec_lib.DType:
+    return spec_lib.DType.INT64 if self.integral else spec_lib.DType.FLOAT32
 
   @property
   def default(self) -> float | int:
-    return self._number(_round_sig(self.median, round))
-
-  def _number(self, x: float) -> float | int:
-    return int(x) if self.integral else x
+    rounded = _round_sig(self.median, round)
+    return int(rounded) if self.integral else rounded
 
   def describe(self) -> str:
-    text = (f"range [{_fmt(self.low)}, {_fmt(self.high)}], median {_fmt(self.median)}, "
+    return (f"range [{_fmt(self.low)}, {_fmt(self.high)}], median {_fmt(self.median)}, "
             f"p99.9 {_fmt(self.p999)}")
-    if self.non_finite:
-      text += f"; {self.non_finite:,} non-finite values (dead letters in the job)"
-    return text
+
+
+def _proposed_bounds(finite: np.ndarray, integral: bool, min_share: float
+                     ) -> tuple[int | float, int | float]:
+  """The bounds policy, in one place (the header states it: `_policy`).
+
+  [0, C], or [-C, C] for a field whose sampled numbers are negative beyond the share
+  that may be garbage; C is the power of ten at or above BOUNDS_HEADROOM x the
+  largest magnitude within, at least BOUNDS_HEADROOM: no well-signed sampled value
+  falls outside, and a later one an order of magnitude past the sample still fits.
+
+  Args:
+    finite: [n] float64, n > 0: the sample's finite numbers.
+    integral: the bounds of an int64 field are integers.
+    min_share: the share of values that must be read for a field to be proposed.
+  """
+  signed = np.count_nonzero(finite < 0) > (1 - min_share) * finite.size
+  kept = finite if signed else finite[finite >= 0]
+  magnitude = max(float(np.abs(kept).max()) if kept.size else 0.0, 1.0)
+  dtype = spec_lib.DType.INT64 if integral else spec_lib.DType.FLOAT32
+  ceiling = min(10 ** math.ceil(math.log10(BOUNDS_HEADROOM * magnitude)),
+                _DTYPE_CEILING[dtype])
+  ceiling = ceiling if integral else float(ceiling)
+  return (-ceiling if signed else 0 if integral else 0.0, ceiling)
 
 
 def _round_sig(x: float, rounding: Callable[[float], float], digits: int = 2) -> float:
-  """x to `digits` significant digits, rounded by `rounding`: bounds people can read."""
+  """x to `digits` significant digits, rounded by `rounding`: values people can read."""
   if x == 0:
     return 0.0
   exponent = math.floor(math.log10(abs(x))) - digits + 1
@@ -224,7 +314,63 @@ def _fmt(x: float) -> str:
 
 
 def _percent(part: int, whole: int) -> str:
-  return f"{part:,} of {whole:,} ({part / whole:.1%})" if whole else f"{part:,}"
+  """Like "3 of 1,000 (0.3%)"; a share that rounds to 0% or 100% but is not says so."""
+  if not whole:
+    return f"{part:,}"
+  share = f"{part / whole:.1%}"
+  if 0 < part < whole and share in ("0.0%", "100.0%"):
+    share = "<0.1%" if share == "0.0%" else ">99.9%"
+  return f"{part:,} of {whole:,} ({share})"
+
+
+@dataclasses.dataclass(frozen=True)
+class _Reading:
+  """What the job would make of one key's sampled values, read as one proposal.
+
+  Attributes:
+    read: Values the job reads as the feature.
+    of: What the share is of: the sampled records (a top-level field), the records
+      that carry the key (user / item keys: a record lacking it takes the default),
+      the lines of an event (a required event field) or those that carry it.
+    dead: What the others are -> how many; each is a dead letter at join time.
+    what: "sampled records", "sampled records that carry it", "... lines".
+  """
+  read: int
+  of: int
+  dead: dict[str, int]
+  what: str
+
+  def enough(self, min_share: float) -> bool:
+    return self.of > 0 and self.read >= min_share * self.of
+
+  def comment(self) -> list[str]:
+    """For an entry's comment: what the job dead-letters, if anything."""
+    return [self.describe()] if any(self.dead.values()) else []
+
+  def describe(self) -> str:
+    text = f"Read on {_percent(self.read, self.of)} {self.what}"
+    dead = {what: n for what, n in self.dead.items() if n}
+    if not dead:
+      return text + "."
+    parts = ", ".join(f"{n:,} {what}" for what, n in dead.items())
+    n = sum(dead.values())
+    verb = "is a dead letter" if n == 1 else "are dead letters"
+    return f"{text}; the other {n:,} {verb} at join time ({parts})."
+
+
+def _categorical_dead(stats: _ValueStats, numbers: _Range | None) -> dict[str, int]:
+  non_finite = numbers.non_finite if numbers else 0
+  return {"numbers with a fraction": max(stats.floats - non_finite, 0),
+          "non-finite numbers": non_finite,
+          "objects or lists": stats.objects + stats.lists}
+
+
+def _numeric_dead(stats: _ValueStats, numbers: _Range) -> dict[str, int]:
+  low, high = numbers.bounds
+  return {"strings": stats.strings, "booleans": stats.bools,
+          "objects or lists": stats.objects + stats.lists,
+          "non-finite numbers": numbers.non_finite,
+          f"outside [{low}, {high}]": numbers.outside}
 
 
 def _lines(pattern: str, flag: str, limit: int, sample: LogSample
@@ -258,17 +404,17 @@ def _parse(line: bytes) -> Any:
       if end == len(text):
         return value
     return json.loads(text)
-  except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors.
+  except (ValueError, RecursionError):  # Unicode and JSON errors are ValueErrors.
     return None
 
 
 class _ImpressionSample:
-  """The values of every top-level field and `user.` / `item.` key, by source."""
+  """The values of every top-level field and `user.` / `item.` key, by path."""
 
   def __init__(self):
     self.records = 0
-    self.stats: dict[str, _ValueStats] = collections.defaultdict(_ValueStats)
-    self.not_objects: collections.Counter = collections.Counter()  # user/item
+    self.stats: dict[Path, _ValueStats] = collections.defaultdict(_ValueStats)
+    self.objects: collections.Counter = collections.Counter()  # user/item: records
 
   def read(self, pattern: str, limit: int) -> LogSample:
     sample = LogSample(pattern)
@@ -276,6 +422,7 @@ class _ImpressionSample:
     # that has the record at hand (keyed by the raw key: no string built per value).
     top: dict[str, list] = collections.defaultdict(list)
     nested = {obj: collections.defaultdict(list) for obj in _NESTED}
+    objects = self.objects
     for path, number, record in _lines(pattern, "impressions", limit, sample):
       if type(record) is not dict:
         sample.skip(path, number)
@@ -286,10 +433,9 @@ class _ImpressionSample:
         if bucket is None:
           top[key].append(value)
         elif type(value) is dict:
+          objects[key] += 1
           for sub, v in value.items():
             bucket[sub].append(v)
-        elif value is not None:
-          self.not_objects[key] += 1
       if self.records % _BATCH_RECORDS == 0:
         self._absorb(top, nested)
     self._absorb(top, nested)
@@ -298,8 +444,20 @@ class _ImpressionSample:
   def _absorb(self, top: dict[str, list], nested: dict[str, dict[str, list]]) -> None:
     for obj, pending in [("impression", top), *nested.items()]:
       for key, values in pending.items():
-        self.stats[f"{obj}.{key}"].absorb(values)
+        self._absorb_path((obj, key), values, walk=obj != "impression")
       pending.clear()
+
+  def _absorb_path(self, path: Path, values: list[Any], walk: bool) -> None:
+    """Counts `values` at `path`, then (under user / item) the keys of its objects."""
+    objects = self.stats[path].absorb(values)
+    if not (objects and walk and len(path) < _MAX_DEPTH):
+      return
+    children: dict[str, list] = collections.defaultdict(list)
+    for obj in objects:
+      for key, value in obj.items():
+        children[key].append(value)
+    for key, child_values in children.items():
+      self._absorb_path((*path, key), child_values, walk)
 
 
 class _DetailSample:
@@ -339,8 +497,8 @@ def _sanitize(key: str) -> str:
 
 
 class _Names:
-  """Unique feature names: the sanitized key, else prefixed by its object, else
-  numbered."""
+  """Unique feature names: the sanitized key (a nested one's path, joined by _),
+  else prefixed by its object, else numbered."""
 
   def __init__(self):
     self.taken: set[str] = set()
@@ -372,17 +530,28 @@ class _Proposal:
   sections: list[tuple[str, list[_Entry]]] = dataclasses.field(default_factory=list)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Grouping:
+  """A logged item category, as a candidate for histories and crosses."""
+  name: str
+  distinct: int
+  covered: bool  # Read on at least the well-typed share of all sampled records.
+  coded: bool  # Integer codes, which are often a bucketed quantity (a rating).
+
+
 class _Proposer:
   """Turns the two samples into a `_Proposal`."""
 
-  def __init__(self, impressions: _ImpressionSample, details: _DetailSample):
+  def __init__(self, impressions: _ImpressionSample, details: _DetailSample,
+               min_share: float):
     self.imp = impressions
     self.details = details
+    self.min_share = min_share
     self.names = _Names()
     self.out = _Proposal()
     self.conversion_label: str | None = None
-    # Logged item categories (feature name -> stats): history and cross candidates.
-    self.item_categories: dict[str, _ValueStats] = {}
+    # Logged item categories: history and cross candidates.
+    self.item_categories: list[_Grouping] = []
 
   def propose(self) -> _Proposal:
     if not self.imp.records:
@@ -402,46 +571,91 @@ class _Proposer:
          self._cross(attributes)),
         ("Post-event: after the click, before the label event. They would leak the "
          "CTR label.", self._post_event(conversion))]
-    for obj, n in sorted(self.imp.not_objects.items()):
-      self.out.notes.append(f"`{obj}` is not an object on "
-                            f"{_percent(n, self.imp.records)} sampled records; their "
-                            "keys count as absent.")
+    for obj in _NESTED:
+      n = self.imp.records - self.imp.objects[obj]
+      if n:
+        self.out.notes.append(
+            f"`{obj}` is absent or not an object on {_percent(n, self.imp.records)} "
+            "sampled records: the job requires an object, so those lines are dead "
+            "letters at join time.")
     return self.out
 
   # --- events, tasks and labels -------------------------------------------------
+  def _declared_events(self) -> list[str]:
+    """Event types by frequency, less the rarest ones that together hold under the
+    share of lines that may be garbage (a mistyped or corrupted `event`); one named
+    like a conversion stays, however rare: it is the label."""
+    total = sum(self.details.lines.values())
+    declared = [event for event, _ in self.details.lines.most_common()]
+    dropped = 0
+    for event, lines in reversed(self.details.lines.most_common()):
+      if CONVERSION_NAMES.search(event.lower()):
+        continue
+      if dropped + lines >= (1 - self.min_share) * total:
+        break
+      dropped += lines
+      declared.remove(event)
+      self.out.notes.append(
+          f"Not declared: event {event!r}, on {_percent(lines, total)} detail-page "
+          f"lines: with the rarer ones not declared, under {1 - self.min_share:.1%} of "
+          "the lines, so read as garbage. Its lines are dead letters at join time "
+          "(invalid_value); declare it under `events` if it is real.")
+    return declared
+
   def _events(self) -> str | None:
     """Declares every event type; returns the conversion event (None without one)."""
     total = sum(self.details.lines.values())
-    for event, lines in self.details.lines.most_common():
+    for event in self._declared_events():
+      lines = self.details.lines[event]
       fields, comments = {}, [f"{event}: {_percent(lines, total)} detail-page lines."]
       for key, stats in sorted(self.details.fields[event].items()):
-        numbers = None if stats.is_string or stats.unusable else _Range.of(stats)
-        if numbers is None:
-          comments.append(f"  Not a field: `{key}` is not always a finite number.")
-          continue
-        required = stats.present >= REQUIRED_SHARE * lines
-        fields[key] = {"dtype": "int64" if numbers.integral else "float32",
-                       "bounds": numbers.bounds}
-        if required:
-          fields[key]["required"] = True
-        comments.append(
-            f"  {key}: on {_percent(stats.present, lines)} lines; "
-            f"{numbers.describe()}. " + (
-                "Required: a line without it is a dead letter." if required
-                else "Optional: some lines lack it."))
+        field, comment = self._event_field(key, stats, lines)
+        comments.append(comment)
+        if field is not None:
+          fields[key] = field
       self.out.events[event] = _Entry({"fields": fields} if fields else {}, comments)
-    if not self.details.lines:
+    if not self.out.events:
       self.out.notes.append("No detail-page event in the sample: no conversion task, "
                             "no post-event features.")
       return None
-    named = sorted(e for e in self.details.lines if CONVERSION_NAMES.search(e.lower()))
-    conversion = named[0] if named else min(self.details.lines,
+    named = sorted(e for e in self.out.events if CONVERSION_NAMES.search(e.lower()))
+    conversion = named[0] if named else min(self.out.events,
                                             key=lambda e: (self.details.lines[e], e))
     self.out.events[conversion].comments.append(
         "  The conversion label's event: " + (
             "its name says so." if named else
             "no event is named like purchase/order/buy/pay, so the rarest one."))
     return conversion
+
+  def _event_field(self, key: str, stats: _ValueStats, lines: int
+                   ) -> tuple[dict[str, Any] | None, str]:
+    """(The field's declaration or None, its comment line). A null or "" under a
+    declared field is a dead letter too: only a line without the key lacks it."""
+    numbers = (_Range.of(stats, self.min_share)
+               if stats.ints + stats.floats >= self.min_share * stats.seen else None)
+    if numbers is None:
+      return None, f"  Not a field: `{key}` holds " + (
+          f"numbers on only {_percent(stats.ints + stats.floats, stats.seen)} of the "
+          "lines that carry it." if stats.ints + stats.floats < self.min_share
+          * stats.seen else "no finite number.")
+    dead = {"null or \"\"": stats.nulls + stats.empties,
+            **_numeric_dead(stats, numbers)}
+    carrying = _Reading(numbers.inside, stats.seen, dead, "lines that carry it")
+    if not carrying.enough(self.min_share):
+      return None, f"  Not a field: `{key}`. {carrying.describe()}"
+    required = numbers.inside >= self.min_share * lines
+    field = {"dtype": numbers.dtype.value, "bounds": list(numbers.bounds)}
+    if required:
+      field["required"] = True
+      reading = _Reading(numbers.inside, lines, {"lack it": lines - stats.seen, **dead},
+                         "lines")
+    else:
+      reading = carrying
+    return field, (
+        f"  {key}: on {_percent(stats.seen, lines)} lines; {numbers.describe()}. "
+        + "".join(f"{text} " for text in reading.comment()) + (
+            "Required: a line without it is a dead letter." if required
+            else "Optional: a line without it counts 0."))
 
   def _tasks(self, conversion: str | None) -> None:
     ctr = {"label": "click", "examples": "all",
@@ -475,87 +689,173 @@ class _Proposer:
 
   # --- logged features ----------------------------------------------------------
   def _lacking(self, stats: _ValueStats) -> str:
-    lacking = self.imp.records - stats.present - stats.unusable
+    lacking = self.imp.records - stats.carried
     return f"{_percent(lacking, self.imp.records)} sampled records lack it"
+
+  def _reading(self, path: Path, stats: _ValueStats, read: int,
+               dead: dict[str, int]) -> _Reading:
+    """A top-level field is required on every line: a record lacking it is a dead
+    letter. A user / item key a record lacks takes the default, as does one below an
+    absent or null object; below any other value (a string, "") it is a dead letter."""
+    if path[0] == "impression":
+      return _Reading(read, self.imp.records, {
+          "lack it": self.imp.records - stats.carried, **dead},
+                      "sampled records")
+    outer = {}
+    for depth in range(2, len(path)):
+      outer_stats = self.imp.stats[path[:depth]]
+      outer[f"under a {'.'.join(path[:depth])} that is not an object"] = (
+          outer_stats.seen - outer_stats.nulls - outer_stats.objects)
+    return _Reading(read, stats.carried + sum(outer.values()), {**dead, **outer},
+                    "sampled records that carry it")
 
   def _metadata(self) -> list[_Entry]:
     entries = []
     for key, dtype in _METADATA.items():
-      stats = self.imp.stats.get(f"impression.{key}")
-      if stats is not None and stats.present:
-        name = self.names.take(key)
-        notes = [f"{self._lacking(stats)}; the job requires it on every line."]
-        if key == _REQUEST:
-          self.out.identity["request"] = name
-          notes.append("identity.request: ranking losses and metrics rank within it.")
-        entries.append(_Entry(
-            {"name": name, "kind": "metadata", "dtype": dtype.value,
-             "source": f"impression.{key}"}, notes))
+      stats = self.imp.stats.get(("impression", key))
+      if stats is None or not stats.carried:
+        continue
+      name = self.names.take(key)
+      if dtype is spec_lib.DType.STRING:
+        read, dead = stats.categories, _categorical_dead(stats, None)
+      else:  # The impression's time: an integer in the contract's range.
+        numbers = np.frombuffer(stats.numbers, dtype=np.float64)
+        read = min(stats.ints, int(np.count_nonzero(
+            (numbers >= log_records.MIN_TS_MS) & (numbers < log_records.MAX_TS_MS))))
+        dead = {"not an integer ms time in the contract's range":
+                stats.carried - read}
+      notes = [f"{self._lacking(stats)}; the job requires it on every line.",
+               *self._reading(("impression", key), stats, read, dead).comment()]
+      if key == _REQUEST:
+        self.out.identity["request"] = name
+        notes.append("identity.request: ranking losses and metrics rank within it.")
+      entries.append(_Entry(
+          {"name": name, "kind": "metadata", "dtype": dtype.value,
+           "source": f"impression.{key}"}, notes))
     return entries
 
   def _logged(self) -> tuple[list[_Entry], list[_Entry], list[_Entry]]:
     groups: dict[str, list[_Entry]] = {"user": [], "item": [], "context": []}
     for role, key in _IDENTITY.items():
-      stats = self.imp.stats.get(f"impression.{key}")
-      if stats is None or not stats.present:
+      path = ("impression", key)
+      stats = self.imp.stats.get(path)
+      if stats is None or not stats.carried:
         raise ValueError(f"no sampled impression has `{key}`: a spec's identity.{role} "
                          "names the feature read from it (LOG_CONTRACT.md).")
       self.out.identity[role] = self.names.take(key)
+      reading = self._reading(path, stats, stats.categories,
+                              _categorical_dead(stats, None))
       groups[role].append(self._categorical(
-          self.out.identity[role], f"impression.{key}", stats, role,
+          self.out.identity[role], path, stats, role, reading,
           f"identity.{role}: ids are categories, whatever their type."))
-    skip = {f"impression.{k}" for k in [*_METADATA, *_IDENTITY.values()]}
-    for source, stats in sorted(self.imp.stats.items(), key=_source_order):
-      if source in skip:
-        continue
-      obj, key = source.split(".", 1)
-      group = obj if obj in _NESTED else "context"
-      numbers = None if stats.is_string or stats.unusable else _Range.of(stats)
-      if not stats.present:
-        self.out.notes.append(f"Not proposed: {source}, null or \"\" on every sampled "
-                              "record that has it.")
-      elif stats.unusable or not (stats.is_string or numbers):
-        self.out.notes.append(
-            f"Not proposed: {source}, which holds {stats.unusable:,} booleans, lists "
-            "or objects, or only non-finite numbers: neither a category nor a number.")
-      elif obj == "impression" and stats.present < self.imp.records:
-        self.out.notes.append(
-            f"Not proposed: {source}; {self._lacking(stats)}, and the job requires "
-            "an impression.<field> feature on every line.")
+    skip = {("impression", k) for k in [*_METADATA, *_IDENTITY.values()]}
+    object_paths = {
+        path for path, stats in self.imp.stats.items()
+        if stats.carried and stats.objects >= self.min_share * stats.carried}
+    for path, stats in sorted(self.imp.stats.items(), key=_source_order):
+      if path in skip or not all(path[:n] in object_paths for n in range(2, len(path))):
+        continue  # Keys of the few objects of a key that mostly holds values.
+      group = path[0] if path[0] in _NESTED else "context"
+      if any("." in key or not key for key in path[1:]):
+        if not any("." in key or not key for key in path[1:-1]):  # Noted once.
+          self.out.notes.append(
+              f"Not proposed: {path[0]} key {'.'.join(path[1:])!r}: a key that is "
+              "empty or holds a dot cannot be named by a dotted source.")
+      elif path in object_paths:
+        self._object_note(path, stats)
+      elif not stats.carried:
+        self.out.notes.append(f"Not proposed: {'.'.join(path)}, null or \"\" on every "
+                              "sampled record that has it.")
       else:
-        groups[group].append(self._logged_feature(
-            self.names.take(key, prefix=obj), source, stats, group, numbers))
+        entry = self._logged_feature(path, stats, group)
+        if entry is not None:
+          groups[group].append(entry)
     return groups["user"], groups["item"], groups["context"]
 
-  def _logged_feature(self, name: str, source: str, stats: _ValueStats, group: str,
-                      numbers: _Range | None) -> _Entry:
-    """Categorical or numeric, by what the values are; position privileged."""
-    if source == f"impression.{_POSITION}" and numbers is not None:
-      return self._numeric(name, source, stats, group, numbers, list(self.out.tasks), (
-          "Position: privileged for every task. A ranker scores before positions "
-          "exist, so only the teacher may see it (and the position bias it explains "
-          "stays out of the student)."))
-    if numbers is None:
-      return self._categorical(name, source, stats, group, "Categorical: strings.")
-    if numbers.integral and len(stats.counts) <= MAX_CODES:
-      return self._categorical(
-          name, source, stats, group,
-          f"Categorical: integers with at most {MAX_CODES} distinct values are codes, "
-          "not quantities (make it numeric if their order matters).")
-    if numbers.integral and (name == "id" or name.endswith("_id")):
-      return self._categorical(name, source, stats, group,
-                               "Categorical: integers named like an id.")
-    return self._numeric(name, source, stats, group, numbers, [], "Numeric: " + (
-        f"integers with more than {MAX_CODES} distinct values." if numbers.integral
-        else "floats."))
+  def _object_note(self, path: Path, stats: _ValueStats) -> None:
+    source = ".".join(path)
+    if path[0] == "impression":
+      self.out.notes.append(
+          f"Not proposed: {source}, an object on "
+          f"{_percent(stats.objects, stats.carried)} sampled records that carry it: "
+          "only `user` / `item` keys are read at depth (user.<key>.<key>).")
+      return
+    if len(path) >= _MAX_DEPTH:
+      self.out.notes.append(f"Not proposed: the keys of {source}: objects nested "
+                            "this deep are not walked (name a key by hand if it "
+                            "matters).")
+      return
+    other = stats.seen - stats.nulls - stats.objects
+    if other:  # Else its keys' dotted sources say it all.
+      self.out.notes.append(
+          f"{source}: an object on {_percent(stats.objects, stats.seen)} sampled "
+          f"records that have it, its keys proposed as {source}.<key>; the other "
+          f"{other:,} values (neither objects nor null) are dead letters at join time "
+          "for each key read below it.")
 
-  def _categorical(self, name: str, source: str, stats: _ValueStats, group: str,
-                   why: str) -> _Entry:
+  def _logged_feature(self, path: Path, stats: _ValueStats, group: str
+                      ) -> _Entry | None:
+    """Numeric where numbers are what the job would read (integer codes and ids
+    excepted), else categorical where strings, integers and booleans are; None (with
+    a header note) where either reading leaves too many dead letters. Position
+    privileged."""
+    source = ".".join(path)
+    numbers = (_Range.of(stats, self.min_share) if stats.ints + stats.floats
+               >= self.min_share * stats.carried else None)
+    name = self.names.take(".".join(path[1:]), prefix=path[0])
+    coded = False
+    if numbers is not None and path == ("impression", _POSITION):
+      why = ("Position: privileged for every task. A ranker scores before positions "
+             "exist, so only the teacher may see it (and the position bias it explains "
+             "stays out of the student).")
+    elif (numbers is not None and numbers.integral
+          and stats.distinct_ints() <= MAX_CODES):
+      why, coded = (f"Categorical: integers with at most {MAX_CODES} distinct values "
+                    "are codes, not quantities (make it numeric if their order "
+                    "matters)."), True
+    elif numbers is not None and numbers.integral and (name == "id"
+                                                       or name.endswith("_id")):
+      why = "Categorical: integers named like an id."
+    elif numbers is not None:
+      why = "Numeric: " + (f"integers with more than {MAX_CODES} distinct values."
+                           if numbers.integral else "floats.")
+    elif stats.categories >= self.min_share * stats.carried:
+      why = ("Categorical: booleans, read by the job as the tokens \"true\" and "
+             "\"false\"." if stats.bools > stats.strings + stats.ints
+             else "Categorical: strings.")
+    else:
+      self.names.taken.discard(name)
+      self.out.notes.append(
+          f"Not proposed: {source}, neither a category nor a number on "
+          f"{self.min_share:.1%} of the sampled records that carry it: "
+          f"{stats.strings:,} strings, {stats.ints + stats.floats:,} numbers, "
+          f"{stats.bools:,} booleans, {stats.objects + stats.lists:,} objects or "
+          "lists.")
+      return None
+    numeric = numbers is not None and why.startswith(("Position", "Numeric"))
+    reading = (self._reading(path, stats, numbers.inside, _numeric_dead(stats, numbers))
+               if numeric else
+               self._reading(path, stats, stats.categories,
+                             _categorical_dead(stats, numbers)))
+    if not reading.enough(self.min_share):
+      self.names.taken.discard(name)
+      self.out.notes.append(f"Not proposed: {source}, read as "
+                            f"{'numeric' if numeric else 'categorical'}. "
+                            f"{reading.describe()}")
+      return None
+    if numeric:
+      privileged = list(self.out.tasks) if path == ("impression", _POSITION) else []
+      return self._numeric(name, path, stats, group, numbers, reading, privileged, why)
+    return self._categorical(name, path, stats, group, reading, why, coded)
+
+  def _categorical(self, name: str, path: Path, stats: _ValueStats, group: str,
+                   reading: _Reading, why: str, coded: bool = False) -> _Entry:
     summary = f"{stats.distinct_text()} distinct values; {self._lacking(stats)}"
-    row: dict[str, Any] = {"name": name, "kind": "categorical", "source": source}
-    if source.startswith("impression."):  # user./item. sources imply their group.
+    row: dict[str, Any] = {"name": name, "kind": "categorical",
+                           "source": ".".join(path)}
+    if path[0] == "impression":  # user./item. sources imply their group.
       row["group"] = group
-    comments = [f"{summary}.", why]
+    comments = [f"{summary}.", why, *reading.comment()]
     singletons, distinct = stats.singletons(), len(stats.counts)
     if stats.capped or (distinct >= MIN_COUNT_DISTINCT
                         and singletons >= MIN_COUNT_SINGLETON_SHARE * distinct):
@@ -569,36 +869,47 @@ class _Proposer:
     if stats.capped:
       comments.append(f"A very large id space: consider hashing it (models.train "
                       f"--hash_bins={name}:{_HASH_BINS}) over an exact vocabulary.")
-    if stats.is_string and stats.strings < stats.present:
-      comments.append(f"Mixed: {stats.present - stats.strings:,} values are numbers, "
-                      "read as their decimal strings.")
-    if source.startswith("item."):
-      self.item_categories[name] = stats
+    if stats.strings and stats.ints:
+      comments.append(f"Mixed: {stats.ints:,} values are integers, read as their "
+                      "decimal strings.")
+    if stats.bools and stats.strings + stats.ints:
+      comments.append(f"Mixed: {stats.bools:,} values are booleans, read as \"true\" "
+                      "and \"false\".")
+    if path[0] == "item":
+      self.item_categories.append(_Grouping(
+          name, DISTINCT_CAP + 1 if stats.capped else distinct,
+          reading.read >= self.min_share * self.imp.records, coded))
     return _Entry(row, comments)
 
-  def _numeric(self, name: str, source: str, stats: _ValueStats, group: str,
-               numbers: _Range, privileged: list[str], why: str) -> _Entry:
-    summary = f"{numbers.describe()}; {self._lacking(stats)}"
+  def _numeric(self, name: str, path: Path, stats: _ValueStats, group: str,
+               numbers: _Range, reading: _Reading, privileged: list[str], why: str
+               ) -> _Entry:
     row: dict[str, Any] = {"name": name, "kind": "numeric",
-                           "dtype": "int64" if numbers.integral else "float32",
-                           "source": source}
-    if source.startswith("impression."):
+                           "dtype": numbers.dtype.value, "source": ".".join(path)}
+    if path[0] == "impression":
       row["group"] = group
-    row.update({"bounds": numbers.bounds, "default": numbers.default})
+    row.update({"bounds": list(numbers.bounds), "default": numbers.default})
     if privileged:
       row["privileged_in"] = privileged
-    return _Entry(row, [f"{summary}.", why])
+    return _Entry(row, [f"{numbers.describe()}; {self._lacking(stats)}.", why,
+                        *reading.comment()])
 
   # --- derived features ---------------------------------------------------------
   def _grouping_attributes(self) -> list[str]:
-    """Logged item categories coarse enough to repeat in a user's clicks: those on
-    every record first (a missing value would match every other missing one), then
-    the coarsest."""
+    """Two logged item categories whose clicks repeat: a coarse one (a user's broad
+    taste) and a fine one (a loyalty), which say more together than two of one
+    grain. Preferred: those read on (nearly) every record (a missing value would
+    match every other missing one), then names over integer codes (often a bucketed
+    quantity, a rating or a discount, whose sharing says little about taste)."""
     low, high = GROUPING_DISTINCT
-    candidates = sorted((stats.present < self.imp.records, len(stats.counts), name)
-                        for name, stats in self.item_categories.items()
-                        if not stats.capped and low <= len(stats.counts) <= high)
-    return [name for *_, name in candidates[:GROUPING_ATTRIBUTES]]
+    ranked = sorted((not g.covered, g.coded, g.distinct, g.name)
+                    for g in self.item_categories if low <= g.distinct <= high)
+    if not ranked:
+      return []
+    coarse, rest = ranked[0], ranked[1:]
+    same_tier = [r for r in rest if r[:2] == coarse[:2]]
+    fine = same_tier[-1] if same_tier else (rest[0] if rest else None)
+    return [r[-1] for r in (coarse, fine) if r is not None]
 
   def _behaviour(self, attributes: list[str]) -> list[_Entry]:
     return [_Entry(
@@ -611,6 +922,7 @@ class _Proposer:
 
   def _cross(self, attributes: list[str]) -> list[_Entry]:
     """`user_<attribute>_clicks_24h`, as the default spec names them."""
+    distinct = {g.name: g.distinct for g in self.item_categories}
     return [_Entry(
         {"name": self.names.take(
             f"user_{re.sub(r'_id$', '', of)}_clicks_{CROSS_WINDOW}"),
@@ -619,9 +931,8 @@ class _Proposer:
          "privileged_in": ["ctr"],
          "description": f"The user's clicks in the item's {of} in the last "
                         f"{CROSS_WINDOW}."},
-        [f"Privileged for ctr: a user x item cross "
-         f"({self.item_categories[of].distinct_text()} {of} values in the sample), "
-         "which a two-tower student cannot compute."])
+        [f"Privileged for ctr: a user x item cross ({distinct[of]:,} {of} values in "
+         "the sample), which a two-tower student cannot compute."])
             for of in attributes]
 
   def _post_event(self, conversion: str | None) -> list[_Entry]:
@@ -649,9 +960,10 @@ class _Proposer:
     return entries
 
 
-def _source_order(item: tuple[str, _ValueStats]) -> tuple[int, str]:
-  """user. keys, then item. keys, then top-level fields; by name within each."""
-  return ({"user": 0, "item": 1}.get(item[0].split(".")[0], 2), item[0])
+def _source_order(item: tuple[Path, _ValueStats]) -> tuple[int, Path]:
+  """user. keys, then item. keys, then top-level fields; by path within each."""
+  path = item[0]
+  return ({"user": 0, "item": 1}.get(path[0], 2), path)
 
 
 def _ctr_model_defaults() -> dict[str, Any]:
@@ -662,7 +974,8 @@ def _ctr_model_defaults() -> dict[str, Any]:
   return {"model_defaults": defaults} if defaults else {}
 
 
-def _render(proposal: _Proposal, impressions: LogSample, details: LogSample) -> str:
+def _render(proposal: _Proposal, impressions: LogSample, details: LogSample,
+            min_share: float) -> str:
   """The proposal as YAML, each entry under its comment."""
   out = _comment([
       "A feature spec proposed by `python -m features.infer_spec` from a sample of",
@@ -673,7 +986,7 @@ def _render(proposal: _Proposal, impressions: LogSample, details: LogSample) -> 
       "A proposal to edit, not a verdict: each entry's comment says what the sample "
       "showed and why it is proposed so. The format: WORKSPACE.md, \"The feature spec "
       "file\"; check an edit with features.spec.load_spec_file.",
-      _BOUNDS_WHY, *proposal.notes], 0)
+      *_policy(min_share), *proposal.notes], 0)
   out += [f"version: {spec_lib.SCHEMA_VERSION}", ""]
   out += _yaml_lines("identity: ", proposal.identity, 0)
   for title, entries in (("events", proposal.events), ("tasks", proposal.tasks)):
@@ -729,20 +1042,33 @@ class InferredSpec:
 
 
 def infer_spec(impressions: str, detail_pages: str,
-               sample_lines: int = DEFAULT_SAMPLE_LINES) -> InferredSpec:
+               sample_lines: int = DEFAULT_SAMPLE_LINES,
+               min_well_typed_fraction: float = DEFAULT_MIN_WELL_TYPED_FRACTION
+               ) -> InferredSpec:
   """Proposes a spec from the first `sample_lines` lines of each log.
 
+  Args:
+    impressions: Glob of impression log files.
+    detail_pages: Glob of detail-page log files.
+    sample_lines: Read at most this many lines of each log.
+    min_well_typed_fraction: A field is proposed where the job would read at least
+      this share of its sampled values; the others are dead letters at join time.
+
   Raises:
-    ValueError: a glob that matches no file, no usable impression, or impressions
-      without user_id or item_id (a spec needs both for its identity).
+    ValueError: a glob that matches no file, no usable impression, impressions
+      without user_id or item_id (a spec needs both for its identity), or a
+      setting out of range.
   """
   if sample_lines < 1:
     raise ValueError(f"--sample_lines must be >= 1, got {sample_lines}.")
+  if not 0 < min_well_typed_fraction <= 1:
+    raise ValueError(f"--min_well_typed_fraction must be in (0, 1], got "
+                     f"{min_well_typed_fraction}.")
   imp, details = _ImpressionSample(), _DetailSample()
   imp_sample = imp.read(impressions, sample_lines)
   detail_sample = details.read(detail_pages, sample_lines)
-  proposal = _Proposer(imp, details).propose()
-  text = _render(proposal, imp_sample, detail_sample)
+  proposal = _Proposer(imp, details, min_well_typed_fraction).propose()
+  text = _render(proposal, imp_sample, detail_sample, min_well_typed_fraction)
   # What is written is what loads: the text itself is parsed, comments and all.
   spec = spec_lib.FeatureSpec.from_dict(yaml.safe_load(text))
   return InferredSpec(text, spec, imp_sample, detail_sample)
@@ -761,12 +1087,18 @@ class InferJob:
   output: str = knob(help="Where the proposed spec (YAML) is written (local or gs://).")
   sample_lines: int = knob(DEFAULT_SAMPLE_LINES, "Read at most this many lines of "
                            "each log.")
+  min_well_typed_fraction: float = knob(
+      DEFAULT_MIN_WELL_TYPED_FRACTION, "Propose a field where the join would read at "
+      "least this share of its sampled values (of every sampled record, for a "
+      "top-level field); it dead-letters the others, and each entry's comment counts "
+      "them.")
 
 
 def main(argv: Sequence[str]) -> None:
   del argv
   job = config_flags.from_flags(InferJob)
-  inferred = infer_spec(job.impressions, job.detail_pages, job.sample_lines)
+  inferred = infer_spec(job.impressions, job.detail_pages, job.sample_lines,
+                        job.min_well_typed_fraction)
   write(inferred, job.output)
   print(f"impressions: {inferred.impressions.describe()}")
   print(f"detail_pages: {inferred.detail_pages.describe()}")
@@ -775,4 +1107,4 @@ def main(argv: Sequence[str]) -> None:
 
 if __name__ == "__main__":
   config_flags.define(InferJob, required=["impressions", "detail_pages", "output"])
-  app.run(main)
+  cli.run(main)

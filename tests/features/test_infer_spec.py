@@ -4,6 +4,8 @@ import gzip
 import json
 import os
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -72,15 +74,20 @@ def _comment_of(text, name):
   return " ".join(comment)
 
 
+def _comments(text):
+  """Every comment of the file, as one line of text."""
+  return " ".join(line.strip()[1:].strip() for line in text.splitlines()
+                  if line.strip().startswith("#"))
+
+
 def test_kinds_follow_the_values(inferred):
   spec = inferred.spec
   assert spec["segment"].kind is spec_lib.Kind.CATEGORICAL  # strings
   assert spec["tier"].kind is spec_lib.Kind.CATEGORICAL  # 3 distinct integers
   score = spec["score"]
   assert (score.kind, score.dtype) == (spec_lib.Kind.NUMERIC, spec_lib.DType.FLOAT32)
-  # [0, max(2 x p99.9, max)] rounded up to 2 significant digits: p99.9 of the six
-  # scores is 9.97..., so 2 x p99.9 = 19.9... -> 20.
-  assert score.bounds == (0.0, 20.0)
+  # [0, the power of ten at or above 10 x the largest score]: 10 x 10 -> 100.
+  assert score.bounds == (0.0, 100.0)
   assert score.default == 3.0  # The median of 0.5 1.5 2.5 3.5 4.5 10, to 2 digits.
   assert spec.identity == {"user": "user_id", "item": "item_id", "request": "request_id"}
   assert {f.name for f in spec if f.kind is spec_lib.Kind.METADATA} == {
@@ -107,7 +114,7 @@ def test_events_fields_labels_and_post_event_features(inferred):
   assert set(spec.events) == {"view", "cart", "share", "purchase"}
   (dwell,) = spec.events["view"].fields
   assert (dwell.name, dwell.dtype, dwell.required, dwell.bounds) == (
-      "dwell_ms", spec_lib.DType.INT64, True, (0, 6000))
+      "dwell_ms", spec_lib.DType.INT64, True, (0, 100_000))  # 10 x 3000 -> 10^5.
   (reach,) = spec.events["share"].fields
   assert (reach.dtype, reach.required) == (spec_lib.DType.FLOAT32, False)  # 1 of 2
   assert spec.task("cvr").label == "purchase"
@@ -197,3 +204,165 @@ def test_the_simulated_world_gives_a_spec_with_every_logged_key(tiny_raw, tmp_pa
   assert logged <= {f.source for f in spec.logged()}
   assert set(spec.events) == set(spec_lib.DEFAULT_SPEC.events)
   assert spec.task("cvr").label == "purchase"
+
+
+# --- dirty logs -------------------------------------------------------------------
+# 1,000 impressions of a shop whose items (300) have a coarse and a fine name
+# (12 categories, 40 shops) and two integer codes; users a boolean and a nested object.
+_N = 1000
+
+
+def _shop_record(i, **changes):
+  item = i % 300
+  record = {"impression_id": f"imp{i}", "request_id": f"req{i // 10}",
+            "user_id": f"u{i % 50}", "item_id": f"i{item}",
+            "ts_ms": 1_767_571_200_000 + 1000 * i, "position": i % 10,
+            "scene": ("feed", "search")[i % 2],
+            "user": {"vip": i % 50 < 10, "geo": {"country": ("DE", "FR", "IT")[i % 3],
+                                                 "city": {"zone": i % 50 % 4 + 1}}},
+            "item": {"category": f"c{item % 12}", "shop": f"s{item % 40}",
+                     "rating_bucket": item % 5 + 1, "discount_pct": 10 * (item % 6),
+                     "price": round(5.0 + item * 495 / 299, 2)}}  # Up to 500.
+  record.update(changes)
+  return json.dumps(record)
+
+
+def _broken(record_line, **changes):
+  """A clean record with keys changed (a value of None: the key removed)."""
+  record = json.loads(record_line)
+  for key, value in changes.items():
+    scope, _, sub = key.rpartition(".")
+    target = record[scope] if scope else record
+    if value is None:
+      del target[sub]
+    else:
+      target[sub] = value
+  return json.dumps(record)
+
+
+def _view(i, dwell):
+  return json.dumps({"impression_id": f"imp{i}", "ts_ms": 1, "event": "view",
+                     "dwell_ms": dwell})
+
+
+@pytest.fixture(name="dirty")
+def _dirty(tmp_path):
+  """The shop's logs with under 1% of each field broken, as logs are."""
+  lines = [_shop_record(i) for i in range(_N)]
+  lines[1] = _broken(lines[1], position=None)
+  lines[2] = _broken(lines[2], position=None, scene=None)
+  lines[3] = _broken(lines[3], position="3")
+  lines[4] = _broken(lines[4], **{"item.price": "n/a"})
+  lines[5] = _broken(lines[5], **{"item.category": 3.5})
+  lines[6] = _broken(lines[6], **{"item.category": 7.5})
+  lines[7] = _broken(lines[7], **{"user.geo": "DE"})
+  details = [_view(i, 1000 + 97 * i) for i in range(400)]
+  details[7] = _view(7, "n/a")
+  details[8] = _view(8, -5)
+  details += [json.dumps({"impression_id": f"imp{i}", "ts_ms": 2, "event": event})
+              for i, event in [(0, "purchase"), (1, "purchase"), (2, "teleport")]]
+  details += [json.dumps({"impression_id": f"imp{i}", "ts_ms": 2, "event": "cart"})
+              for i in range(100)]
+  _write(str(tmp_path / "dirty" / "impressions" / "i.jsonl"), lines)
+  _write(str(tmp_path / "dirty" / "detail_pages" / "d.jsonl"), details)
+  return f"{tmp_path}/dirty/impressions/*", f"{tmp_path}/dirty/detail_pages/*"
+
+
+def test_a_field_read_on_enough_records_is_proposed_and_its_dead_letters_counted(dirty):
+  inferred = infer_spec.infer_spec(*dirty)
+  spec, text = inferred.spec, inferred.text
+  assert (spec["position"].source, spec["scene"].source) == ("impression.position",
+                                                             "impression.scene")
+  assert ("Read on 997 of 1,000 (99.7%) sampled records; the other 3 are dead letters "
+          "at join time (2 lack it, 1 strings)") in _comment_of(text, "position")
+  assert "the other 1 is a dead letter at join time (1 lack it)" in _comment_of(
+      text, "scene")
+  assert spec["price"].kind is spec_lib.Kind.NUMERIC
+  assert "sampled records that carry it; the other 1 is a dead letter at join time " \
+         "(1 strings)" in _comment_of(text, "price")
+  category = _comment_of(text, "category")
+  assert spec["category"].kind is spec_lib.Kind.CATEGORICAL
+  assert "12 distinct values" in category  # The two floats are no category.
+  assert "(2 numbers with a fraction)" in category
+
+
+def test_a_dirty_event_field_is_still_proposed_required_and_bounded(dirty):
+  inferred = infer_spec.infer_spec(*dirty)
+  (dwell,) = inferred.spec.events["view"].fields
+  # 10 x the largest dwell, 1000 + 97 x 399 = 39,703 -> 10^6; the -5 is not a sign.
+  assert (dwell.name, dwell.dtype, dwell.required, dwell.bounds) == (
+      "dwell_ms", spec_lib.DType.INT64, True, (0, 1_000_000))
+  assert ("Read on 398 of 400 (99.5%) lines; the other 2 are dead letters at join time "
+          "(1 strings, 1 outside [0, 1000000]). Required") in _comments(inferred.text)
+
+
+def test_rare_event_types_are_garbage_unless_named_like_a_conversion(dirty):
+  inferred = infer_spec.infer_spec(*dirty)
+  # teleport and purchase: 1 and 2 of 503 lines; purchase is the label.
+  assert set(inferred.spec.events) == {"view", "cart", "purchase"}
+  assert inferred.spec.task("cvr").label == "purchase"
+  assert "Not declared: event 'teleport', on 1 of 503 (0.2%)" in _comments(
+      inferred.text)
+
+
+def test_booleans_and_nested_objects_are_proposed_with_dotted_sources(dirty):
+  inferred = infer_spec.infer_spec(*dirty)
+  by_source = {f.source: f for f in inferred.spec.logged()}
+  vip, country, zone = (by_source[s] for s in ("user.vip", "user.geo.country",
+                                               "user.geo.city.zone"))
+  assert all(f.kind is spec_lib.Kind.CATEGORICAL and f.group is spec_lib.Group.USER
+             for f in (vip, country, zone))
+  assert '"true" and "false"' in _comment_of(inferred.text, vip.name)
+  assert "null or" not in inferred.text
+  assert ("the other 1 is a dead letter at join time (1 under a user.geo that is not "
+          "an object)") in _comment_of(inferred.text, country.name)
+  assert re.fullmatch(r"[a-z0-9_]+", country.name)
+
+
+def test_crosses_and_histories_group_by_a_coarse_and_a_fine_name_not_by_codes(dirty):
+  spec = infer_spec.infer_spec(*dirty).spec
+  # category (12 names, 2 dead letters) and shop (40), not the integer codes
+  # rating_bucket (5) and discount_pct (6) that every record carries.
+  assert {f.derive.of for f in spec.derived(spec_lib.Op.CLICKS_SHARING)} == {
+      "category", "shop"}
+  assert {f.derive.of for f in spec.derived(spec_lib.Op.HISTORY)} == {
+      "item_id", "category", "shop"}
+
+
+def test_bounds_leave_room_for_a_value_the_sample_missed(tmp_path, logs):
+  from pipelines import log_records  # pylint: disable=g-import-not-at-top
+  _, detail_pages = logs
+  _write(str(tmp_path / "clean" / "i.jsonl"), [_shop_record(i) for i in range(_N)])
+  spec = infer_spec.infer_spec(f"{tmp_path}/clean/*", detail_pages).spec
+  assert spec["position"].bounds == (0, 100)  # Positions 0..9.
+  assert spec["price"].bounds == (0.0, 10_000.0)  # Prices up to 500.
+  parse = log_records.LogParser.for_log(log_records.Log.IMPRESSIONS, spec)
+  later = json.loads(_shop_record(0, position=11))
+  later["item"]["price"] = 600.0
+  assert isinstance(parse(json.dumps(later), "later"), log_records.Impression)
+  negative = parse(_shop_record(0, position=-1), "negative")
+  assert (negative.reason, negative.detail) == (
+      "invalid_value", "'position'=-1 is outside [0, 100]")
+
+
+def test_a_stricter_fraction_drops_the_dirty_fields_and_says_why(dirty, tmp_path):
+  impressions, detail_pages = dirty
+  output = tmp_path / "strict.yaml"
+  subprocess.run(
+      [sys.executable, "-m", "features.infer_spec", f"--impressions={impressions}",
+       f"--detail_pages={detail_pages}", f"--output={output}",
+       "--min_well_typed_fraction=1"], check=True, capture_output=True)
+  spec = spec_lib.load_spec_file(str(output))
+  assert not {"position", "scene", "price", "category"} & set(spec.names)
+  assert not spec.events["view"].fields
+  comments = _comments(output.read_text())
+  assert "Not proposed: impression.position" in comments
+  assert ("Not proposed: impression.scene, read as categorical. Read on 999 of 1,000 "
+          "(99.9%) sampled records; the other 1 is a dead letter at join time (1 lack "
+          "it).") in comments
+
+
+def test_a_fraction_out_of_range_is_refused_naming_the_flag(logs):
+  with pytest.raises(ValueError,
+                     match=r"--min_well_typed_fraction must be in \(0, 1\], got 1.5"):
+    infer_spec.infer_spec(*logs, min_well_typed_fraction=1.5)
