@@ -1,6 +1,7 @@
-"""Logs of another shop system than the simulator's: other `user` / `item` keys, an
-extra detail-page event type, a user key missing on ~10% of records and an item
-attribute missing on some (unbranded items). What a new user brings."""
+"""Logs of another shop system than the simulator's: other `user` / `item` keys (a
+boolean, `vip`, and a nested object, `geo.country`, among them), an extra detail-page
+event type, a user key missing on ~10% of records and an item attribute missing on some
+(unbranded items). What a new user brings."""
 
 import math
 
@@ -11,6 +12,7 @@ from world_fixtures import write_logs
 DAY_MS = 24 * 3600 * 1000
 T0 = 1_767_571_200_000  # 2026-01-05 00:00 UTC.
 EVENTS = ("view", "share", "order")  # `share` is the simulator's unknown.
+COUNTRIES = ("DE", "FR", "IT")
 
 
 def _sigmoid(x: float) -> float:
@@ -34,7 +36,9 @@ def write(root: str, num_impressions: int = 6000, days: int = 3, seed: int = 0
     user, item = int(rng.integers(n_users)), int(rng.integers(n_items))
     ts = T0 + int(n * days * DAY_MS / num_impressions)
     gender = 0 if user_gender[user] == "f" else 1
-    user_keys = {"gender": user_gender[user]}
+    # Functions of the user, drawing nothing: the rest of the logs stay as they were.
+    user_keys = {"gender": user_gender[user], "vip": bool(user_level[user] >= 2),
+                 "geo": {"country": COUNTRIES[user % len(COUNTRIES)]}}
     if rng.random() > 0.1:  # ~10% of records lack the member level.
       user_keys["member_level"] = int(user_level[user])
     item_keys = {"cat": f"k{item_cat[item]}", "seller": f"v{item_seller[item]}",
