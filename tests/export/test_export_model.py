@@ -178,3 +178,19 @@ def test_a_dataset_with_other_vocabularies_is_refused_naming_the_vocabulary(
   assert lines, out.stderr[-3000:]
   assert repr(rejoined) in lines[0] and repr(trained_run.data_dir) in lines[0]
   assert not os.path.exists(tmp_path / "serving")
+
+
+def test_a_dataset_rejoined_from_other_logs_is_refused(trained_run, tiny_world,
+                                                       tmp_path):
+  # The same spec joined over the logs without their first day: other vocabularies.
+  from world_fixtures import run_join  # pylint: disable=g-import-not-at-top
+  raw = tmp_path / "raw"
+  shutil.copytree(tiny_world.raw_dir, raw)
+  for log in ("impressions", "clicks", "detail_pages"):
+    os.remove(sorted((raw / log).iterdir())[0])
+  rejoined = str(tmp_path / "rejoined")
+  run_join(str(raw), rejoined)
+  out = _export(trained_run, tmp_path / "serving", data_dir=rejoined)
+  assert out.returncode != 0
+  assert "vocabulary" in out.stderr and repr(rejoined) in out.stderr
+  assert not os.path.exists(tmp_path / "serving")
