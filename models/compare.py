@@ -27,6 +27,11 @@ from models import train
 from models.config import Mode, ModelConfig
 
 DEFAULT_MODES = (Mode.STUDENT, Mode.PFD, Mode.TEACHER, Mode.LUPI)
+# What a PFD gain is checked against (issue 28), each a student gain without the
+# privileged information: md (a teacher of the same architecture on the regular
+# features: model distillation), smooth (softer targets, no teacher) and
+# pfd_permuted (PFD with the privileged features cut from their examples).
+CONTROL_MODES = (Mode.MD, Mode.SMOOTH, Mode.PFD_PERMUTED)
 
 
 def head_metrics(spec: spec_lib.FeatureSpec) -> list[tuple[str, str]]:
@@ -142,6 +147,51 @@ def paired_gain(rows: Sequence[dict[str, Any]], mode: str, baseline: str, metric
                    for s in seeds])
 
 
+@dataclasses.dataclass(frozen=True)
+class PrivilegedShare:
+  """What of PFD's student gain over the student alone no control gives.
+
+  Attributes:
+    control: The control mode whose mean gain over the student is the largest.
+    seeds: The seeds every mode of the comparison ran, ascending.
+    per_seed: [len(seeds)] (PFD - student) - (control - student), seed by seed.
+  """
+  control: str
+  seeds: tuple[int, ...]
+  per_seed: np.ndarray
+
+
+def privileged_share(rows: Sequence[dict[str, Any]], metric: str = "student_auc"
+                     ) -> PrivilegedShare | None:
+  """PFD's gain in `metric` over the student minus the largest control's, paired by
+  seed; None unless the student, PFD and every CONTROL_MODES ran on a common seed.
+
+  The largest control is the one with the largest mean gain, then subtracted seed by
+  seed: a per-seed maximum over the controls would add the largest of their noises
+  to the controls and so bias the share down.
+  """
+  needed = [Mode.STUDENT.value, Mode.PFD.value, *(m.value for m in CONTROL_MODES)]
+  seeds = set.intersection(*({row["seed"] for row in rows
+                              if row["mode"] == mode and metric in row}
+                             for mode in needed))
+  if not seeds:
+    return None
+  common = [row for row in rows if row["seed"] in seeds]
+  gains = {mode: paired_gain(common, mode, Mode.STUDENT.value, metric)
+           for mode in needed[1:]}
+  control = max(needed[2:], key=lambda mode: float(np.mean(gains[mode])))
+  return PrivilegedShare(control, tuple(sorted(seeds)),
+                         gains[Mode.PFD.value] - gains[control])
+
+
+def format_privileged_share(share: PrivilegedShare) -> str:
+  """One line under the table: the share's mean ± std over seeds, and its control."""
+  return (f"privileged share of PFD's student AUC gain: "
+          f"{np.mean(share.per_seed):+.4f} ± {np.std(share.per_seed):.4f} over "
+          f"{len(share.seeds)} seed(s) (PFD's gain minus {share.control}'s, the largest "
+          f"of the controls {', '.join(m.value for m in CONTROL_MODES)})")
+
+
 def load_ceilings(oracle_dir: str | None, task: str) -> dict[str, float]:
   """The simulator's Bayes-optimal eval AUCs for the task, if an oracle is at hand."""
   path = oracle_dir and os.path.join(oracle_dir, "summary.json")
@@ -195,16 +245,26 @@ class CompareJob:
 def main(argv: Sequence[str]) -> None:
   del argv
   job = config_flags.from_flags(CompareJob)
+  # Every mode gets the same model knobs (e.g. MD's and PFD's teacher_hidden): the
+  # task's model_defaults, then the model flags given.
+  overrides = config_flags.explicit(ModelConfig)
+  if "mode" in overrides:
+    raise ValueError(f"--mode={overrides['mode'].value}: models.compare trains every "
+                     "mode of --modes; pass --modes instead.")
   dataset = dataset_lib.PublishedDataset.open(job.data_dir)
   rows = run_modes(dataset, job.work_dir, job.modes, job.seeds,
-                   ModelConfig.for_task(dataset.spec, job.task),
+                   ModelConfig.for_task(dataset.spec, job.task, **overrides),
                    config_flags.from_flags(train.TrainConfig))
   print(f"\n== {job.task.upper()} on the eval split ==")
   print(format_table(summarize(rows), load_ceilings(job.oracle_dir, job.task),
                      dataset.spec))
+  share = privileged_share(rows)
+  if share is not None:
+    print(format_privileged_share(share))
 
 
 if __name__ == "__main__":
   config_flags.define(CompareJob, required=["data_dir", "work_dir", "task"])
+  config_flags.define(ModelConfig)
   config_flags.define(train.TrainConfig)
   cli.run(main)

@@ -24,6 +24,14 @@ class Mode(str, enum.Enum):
   # through its own (larger: --teacher_architecture, --teacher_hidden) head.
   MD = "md"
   TWO_STAGE = "two_stage"  # Teacher first, then frozen while the student distils.
+  # Controls of PFD (issue 28: is a gain privileged information or regularisation?).
+  # The student alone on label-smoothed targets, (1 - lambda) y + lambda base_rate:
+  # what softer targets give without any teacher.
+  SMOOTH = "smooth"
+  # PFD whose teacher reads the privileged features of another example of the batch
+  # (a cyclic shift of the batch's rows): their marginals kept, their link to the
+  # example and its label gone.
+  PFD_PERMUTED = "pfd_permuted"
 
   @property
   def has_student(self) -> bool:
@@ -31,12 +39,27 @@ class Mode(str, enum.Enum):
 
   @property
   def has_teacher(self) -> bool:
-    return self is not Mode.STUDENT
+    return self not in (Mode.STUDENT, Mode.SMOOTH)
 
   @property
   def distills(self) -> bool:
     """Whether the student learns from the teacher (lambda weighs that term)."""
-    return self in (Mode.PFD, Mode.LUPI, Mode.MD, Mode.TWO_STAGE)
+    return self in (Mode.PFD, Mode.LUPI, Mode.MD, Mode.TWO_STAGE, Mode.PFD_PERMUTED)
+
+  @property
+  def smooths_labels(self) -> bool:
+    """Whether lambda mixes the base rate into the student's targets instead."""
+    return self is Mode.SMOOTH
+
+  @property
+  def weighs_lambda(self) -> bool:
+    """Whether lambda weighs a second term of the student loss (either kind)."""
+    return self.distills or self.smooths_labels
+
+  @property
+  def permutes_privileged(self) -> bool:
+    """Whether the teacher's privileged inputs are shifted across the batch."""
+    return self is Mode.PFD_PERMUTED
 
 
 class Architecture(str, enum.Enum):
@@ -122,6 +145,11 @@ class ModelConfig:
       student's last hidden layer, through a learnt linear projection, regresses the
       teacher's (gradient-blocked), weighted like the distillation term (lambda) times
       this; 0 turns it off. MLP/DCN heads only.
+    smoothing_base_rate: Mode smooth: the rate the student's targets are mixed with,
+      target = (1 - lambda) * y + lambda * smoothing_base_rate; None: models.train
+      sets the train split's positive rate of the task from the run report (a
+      constant, where a batch's label mean would be noisy at a few positives per
+      batch and would carry each example's own label into its target).
     learning_rate: Adam's learning rate.
     mmoe_experts: ESMM heads: MMoE experts shared by the CTR and CVR towers, each
       task mixing them by its own softmax gate (Ma et al., KDD 2018).
@@ -171,6 +199,9 @@ class ModelConfig:
   hint_weight: float = knob(0.0, "Hint transfer: the weight of the projected student "
                             "hidden layer's squared error to the teacher's (MLP/DCN "
                             "heads; 0: off).")
+  smoothing_base_rate: float | None = knob(
+      None, "Mode smooth: target = (1 - lambda) y + lambda * this; default: the train "
+      "split's positive rate (the run report's).")
   learning_rate: float = knob(1e-3, "Adam learning rate.")
   mmoe_experts: int = knob(4, "ESMM heads: MMoE experts shared by the CTR and CVR "
                            "towers.")
@@ -201,7 +232,7 @@ class ModelConfig:
     if self.ranking_top_k < 1:
       raise ValueError(f"ranking_top_k must be >= 1, got {self.ranking_top_k}.")
     if self.lambda_value == LAMBDA_AUTO:
-      if not self.mode.distills:
+      if not self.mode.weighs_lambda:
         raise ValueError(f"lambda_value={LAMBDA_AUTO} chooses a distillation weight, "
                          f"but mode {self.mode.value!r} does not distil.")
     elif isinstance(self.lambda_value, str) or self.lambda_value < 0:
@@ -214,18 +245,26 @@ class ModelConfig:
     mlp_heads = {self.student_architecture, self.teacher_architecture} <= {
         Architecture.MLP, Architecture.DCN}
     if self.hint_weight < 0 or self.hint_weight and (
-        not mlp_heads or self.mode in (Mode.STUDENT, Mode.TEACHER)):
+        not mlp_heads or not (self.mode.has_student and self.mode.has_teacher)):
       raise ValueError(
           f"hint_weight={self.hint_weight} needs to be >= 0 and, when on, a student and "
           f"a teacher with MLP or DCN heads (mode {self.mode.value!r}, heads "
           f"{self.student_architecture.value!r}, {self.teacher_architecture.value!r}).")
     if self.share_student_encoding and (
-        self.mode not in (Mode.PFD, Mode.TWO_STAGE) or not mlp_heads):
+        self.mode not in (Mode.PFD, Mode.TWO_STAGE, Mode.PFD_PERMUTED)
+        or not mlp_heads):
       raise ValueError(
           "share_student_encoding needs a student and a teacher that sees regular "
-          f"features (mode pfd or two_stage, got {self.mode.value!r}) and MLP or DCN "
+          "features (mode pfd, pfd_permuted or two_stage, got "
+          f"{self.mode.value!r}) and MLP or DCN "
           f"heads (got {self.student_architecture.value!r}, "
           f"{self.teacher_architecture.value!r}).")
+    if self.smoothing_base_rate is not None and (
+        not self.mode.smooths_labels or not 0.0 < self.smoothing_base_rate < 1.0):
+      raise ValueError(
+          f"smoothing_base_rate={self.smoothing_base_rate} needs mode "
+          f"{Mode.SMOOTH.value!r} (got {self.mode.value!r}) and a rate in (0, 1); leave "
+          "it unset for the train split's positive rate.")
     if self.cross_layers < 0 or self.tower_dim < 1:
       raise ValueError(f"cross_layers must be >= 0 and tower_dim >= 1, got "
                        f"{self.cross_layers} and {self.tower_dim}.")

@@ -12,11 +12,14 @@ teacher loss only; student-only weights from the student loss; shared weights (t
 embedding tables both use) from both, optionally without L_d. The teacher's logits
 enter L_d through tf.stop_gradient, so the distillation term never reaches the teacher
 (PFD section 4, after Rocket Launching), not even through a shared table.
+
+Mode pfd_permuted (a control) hands the teacher the batch with its privileged rows
+shifted to other examples (`teacher_inputs`); the student and the routing are PFD's.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import tensorflow as tf
 
@@ -26,6 +29,37 @@ from models import heads
 from models import tasks
 from models import towers
 from models.config import Mode, ModelConfig
+
+
+def _rows(value: tf.Tensor | tf.RaggedTensor) -> tf.Tensor:
+  """[] int32: the batch size of one feature."""
+  if isinstance(value, tf.RaggedTensor):
+    return value.nrows(out_type=tf.int32)
+  return tf.shape(value)[0]
+
+
+def shift_rows(features: Mapping[str, tf.Tensor | tf.RaggedTensor],
+               names: Sequence[str], offset: tf.Tensor
+               ) -> dict[str, tf.Tensor | tf.RaggedTensor]:
+  """`features` with the rows of each of `names` taken `offset` rows further down the
+  batch, cyclically: row i reads row (i + offset) mod batch_size.
+
+  One offset for every named feature, so the rows move together: an example's
+  privileged values stay one coherent vector (another example's), only their link
+  to this example and its label is cut. An offset in [1, batch_size - 1] leaves no
+  row its own value (a derangement), which a uniform permutation would not.
+
+  Args:
+    features: The batch, `[batch_size, ...]` tensors or `[batch_size, None]` ragged.
+    names: The features to shift (others are passed through as they are).
+    offset: [] int32.
+  """
+  if not names:
+    return dict(features)
+  rows = _rows(features[names[0]])
+  index = tf.math.floormod(tf.range(rows) + offset, rows)
+  return {name: tf.gather(value, index) if name in names else value
+          for name, value in features.items()}
 
 
 def _unique(variables) -> list[tf.Variable]:
@@ -57,6 +91,9 @@ class DistillationModel(tf.keras.Model):
     teacher_features = {Mode.LUPI: privileged, Mode.MD: self.student_features}.get(
         config.mode, self.student_features + privileged)
     self.teacher_features = teacher_features if config.mode.has_teacher else []
+    # Mode pfd_permuted: what `teacher_inputs` shifts across the batch.
+    self.permuted_features = ([f.name for f in privileged]
+                              if config.mode.permutes_privileged else [])
 
     def vocabularies(features):
       return {f.vocabulary for f in features if f.vocabulary is not None}
@@ -120,6 +157,19 @@ class DistillationModel(tf.keras.Model):
       raise ValueError(f"Mode {self.model_config.mode.value!r} has no student.")
     return self.student(features, training=training, lookups=lookups)
 
+  def teacher_inputs(self, features: Mapping[str, tf.Tensor]
+                     ) -> Mapping[str, tf.Tensor]:
+    """The batch as the teacher reads it: as it is, or in mode pfd_permuted with
+    every privileged feature's rows shifted by one random offset in
+    [1, batch_size - 1] (`shift_rows`), drawn per batch: the same values per batch,
+    none at its own example. (A batch of one example cannot be deranged: it keeps
+    its own, at most the last batch of an epoch.) The student never reads them."""
+    if not self.permuted_features:
+      return features
+    rows = _rows(features[self.permuted_features[0]])
+    offset = 1 + tf.random.uniform([], 0, tf.maximum(rows - 1, 1), dtype=tf.int32)
+    return shift_rows(features, self.permuted_features, offset)
+
   def teacher_logits(self, features: Mapping[str, tf.Tensor], training: bool = False,
                      lookups: towers.BatchLookups | None = None) -> tf.Tensor:
     return self.teacher(features, training=training, lookups=lookups)
@@ -181,19 +231,23 @@ class DistillationModel(tf.keras.Model):
     # of a shared sequence run together.
     lookups = towers.BatchLookups(self._encoders())
     outputs, auxiliary_labels = {}, {}
-    # The teacher through `teacher_logits`, which a subclass may override.
+    # The teacher through `teacher_logits`, which a subclass may override. A
+    # permuted privileged feature is read by the teacher alone, so its lookups,
+    # kept per table and feature, are never the student's.
+    inputs = {"teacher": self.teacher_inputs(features) if config.mode.has_teacher
+                         else features, "student": features}
     for head, logits_of in (("teacher", self.teacher_logits), ("student", self)):
       if not getattr(config.mode, f"has_{head}"):
         continue
       module, hint = getattr(self, head), None
       if config.hint_weight:  # MLP/DCN heads only (ModelConfig): no auxiliary outputs.
-        logits, hint = module(features, training=training, lookups=lookups,
+        logits, hint = module(inputs[head], training=training, lookups=lookups,
                               with_hidden=True)
         if head == "student":
           hint = self.hint_projection(hint)
       else:
-        logits = logits_of(features, training=training, lookups=lookups)
-      auxiliary = heads.auxiliary_logits(module, features, training=training,
+        logits = logits_of(inputs[head], training=training, lookups=lookups)
+      auxiliary = heads.auxiliary_logits(module, inputs[head], training=training,
                                          lookups=lookups)
       for label in auxiliary:
         if label not in features:
@@ -288,7 +342,8 @@ class DistillationModel(tf.keras.Model):
     if self.model_config.mode.has_student:
       predictions["student"] = tf.sigmoid(self(features))
     if self.model_config.mode.has_teacher:
-      predictions["teacher"] = tf.sigmoid(self.teacher_logits(features))
+      predictions["teacher"] = tf.sigmoid(self.teacher_logits(
+          self.teacher_inputs(features)))
     return predictions
 
   def _results(self) -> dict[str, tf.Tensor]:

@@ -88,6 +88,26 @@ def binary_cross_entropy(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
   return tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
 
 
+def base_rate_cross_entropy(base_rate: float, logits: tf.Tensor) -> tf.Tensor:
+  """Cross-entropy of sigmoid(logits) against the constant target `base_rate`.
+
+  Label smoothing's second term (models.config.Mode.SMOOTH): cross-entropy is linear
+  in its target, so (1 - lambda) * BCE(y, p) + lambda * BCE(base_rate, p) is
+  BCE((1 - lambda) * y + lambda * base_rate, p), the student on targets pulled
+  towards the base rate, with no teacher.
+
+  Args:
+    base_rate: The target, in (0, 1) (the train split's positive rate).
+    logits: [batch_size] float logits.
+
+  Returns:
+    [batch_size] per-example losses.
+  """
+  logits = tf.convert_to_tensor(logits)
+  return tf.nn.sigmoid_cross_entropy_with_logits(
+      labels=tf.fill(tf.shape(logits), tf.cast(base_rate, logits.dtype)), logits=logits)
+
+
 def register_distillation_loss(
     name: str, by_request: bool = False
 ) -> Callable[[DistillationLoss], DistillationLoss]:

@@ -13,6 +13,8 @@ A multi-task head (`heads.MultiTaskHead`, e.g. ESMM) adds BCE(y_aux, its auxilia
 logit) for each auxiliary label to its BCE(y, .): the hard-label loss; L_d reads the
 main logits only. With hints, lambda also weighs hint_weight * hint_loss. L_d is the
 `losses` registry's `config.distillation_loss`, so a new loss is registered there alone.
+Mode smooth (label smoothing, a control with no teacher) puts BCE(base_rate, student)
+in L_d's place (`losses.base_rate_cross_entropy`), logged as the distillation loss.
 """
 
 from __future__ import annotations
@@ -98,8 +100,12 @@ class DistillationTask(tf.keras.layers.Layer):
       raise ValueError(f"lambda_value={LAMBDA_AUTO!r} is chosen by models.train on "
                        "validation; a model is built with a number (the chosen one is "
                        "metrics.json's model_config).")
+    if config.mode.smooths_labels and config.smoothing_base_rate is None:
+      raise ValueError(f"Mode {config.mode.value!r} mixes the base rate into the "
+                       "targets: set smoothing_base_rate (models.train sets the train "
+                       "split's positive rate when it is unset).")
     self.lambda_schedule = losses.LambdaSchedule(
-        config.lambda_value if config.mode.distills else 0.0, config.swap_step,
+        config.lambda_value if config.mode.weighs_lambda else 0.0, config.swap_step,
         config.ramp_steps)
     self._trackers = {name: tf.keras.metrics.Mean(name=name) for name in (
         "student_loss", "teacher_loss", "distillation_loss", "lambda") + (
@@ -123,9 +129,10 @@ class DistillationTask(tf.keras.layers.Layer):
         None (no optimizer) gives lambda 0.
 
     Returns:
-      Name -> [] float32: "teacher_loss", "student_loss", "distillation_loss",
-      "lambda", "student_bce" (the student's hard-label loss) and, with hints,
-      "hint_loss"; 0 for the losses of a head the mode lacks.
+      Name -> [] float32: "teacher_loss", "student_loss", "distillation_loss" (in
+      mode smooth, the base rate's cross-entropy), "lambda", "student_bce" (the
+      student's hard-label loss) and, with hints, "hint_loss"; 0 for the losses of a
+      head the mode lacks.
     """
     config = self.model_config
     present = outputs.heads()
@@ -162,6 +169,9 @@ class DistillationTask(tf.keras.layers.Layer):
               teacher_logits=soft(teacher.logits), student_logits=student.logits,
               labels=outputs.labels, temperature=config.temperature,
               request_ids=outputs.request_ids, top_k=config.ranking_top_k)))
+    if student is not None and config.mode.smooths_labels:
+      out["distillation_loss"] = average(losses.base_rate_cross_entropy(
+          config.smoothing_base_rate, student.logits))
     transferred = out["distillation_loss"]
     if config.hint_weight:
       missing = [head for head, output in present.items() if output.hint is None]

@@ -264,6 +264,36 @@ def _candidates(model_config: ModelConfig, train_config: TrainConfig
           for value in lambdas for rate in rates]
 
 
+def train_base_rate(dataset: dataset_lib.PublishedDataset, task: str) -> float:
+  """The train split's positive rate of `task`, as the run report counts it: its
+  label's positives over its examples (a clicked-only task's: over the clicks).
+  The whole split's, validation days included: a constant, the rate a model
+  without features would predict.
+
+  Raises:
+    ValueError: The split holds no positive or no negative of the task.
+  """
+  examples = dataset.example_count("train", task)
+  positives = dataset.report.positives("train", dataset.spec.task(task).label)
+  if not 0 < positives < examples:
+    raise ValueError(f"Mode {Mode.SMOOTH.value!r} mixes the train split's positive rate "
+                     f"of task {task!r} into the targets, but the run report of "
+                     f"{dataset.data_dir!r} counts {positives} positives in {examples} "
+                     "examples: pass --smoothing_base_rate.")
+  return positives / examples
+
+
+def _with_base_rate(dataset: dataset_lib.PublishedDataset, model_config: ModelConfig
+                    ) -> ModelConfig:
+  """`model_config`, in mode smooth with its smoothing_base_rate set (the train
+  split's, `train_base_rate`, unless given): the model is built with the number,
+  which metrics.json's model_config records (the requested config keeps None)."""
+  if not model_config.mode.smooths_labels or model_config.smoothing_base_rate is not None:
+    return model_config
+  return dataclasses.replace(model_config, smoothing_base_rate=train_base_rate(
+      dataset, model_config.task))
+
+
 class _Trained(NamedTuple):
   """One candidate, trained."""
   model: distillation.DistillationModel
@@ -513,6 +543,7 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
   if train_config.deterministic:
     tf.config.experimental.enable_op_determinism()
   dataset = dataset_lib.published(dataset)
+  candidates = [_with_base_rate(dataset, config) for config in candidates]
   task = model_config.task
   binding = dataset.binding(task)
   _prepare_model_dir(model_dir, _run_record(model_config, train_config, binding),

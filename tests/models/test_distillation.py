@@ -342,3 +342,77 @@ def test_a_model_needs_a_concrete_lambda(data_dir):
   with pytest.raises(ValueError, match="chosen by models.train on validation"):
     distillation.DistillationModel(SPEC, data_dir, ModelConfig(task="cvr",
                                                                 lambda_value="auto"))
+
+
+class _Recording(distillation.DistillationModel):
+  """Records the features each head is called with."""
+
+  def teacher_logits(self, features, training=False, lookups=None):
+    self.seen["teacher"] = features
+    return super().teacher_logits(features, training=training, lookups=lookups)
+
+  def call(self, features, training=False, lookups=None):
+    self.seen["student"] = features
+    return super().call(features, training=training, lookups=lookups)
+
+
+@pytest.mark.parametrize("share_student_encoding", [False, True])
+def test_a_permuted_teacher_reads_a_derangement_of_the_privileged_rows(
+    data_dir, share_student_encoding):
+  tf.keras.utils.set_random_seed(0)
+  model = _Recording(SPEC, data_dir, ModelConfig(
+      **SMALL, mode="pfd_permuted", share_student_encoding=share_student_encoding))
+  model.seen = {}
+  features, labels = make_batch(3)
+  privileged = [f.name for f in SPEC.privileged("cvr")]
+  # Distinct values per column, so a row's value names the row.
+  features.update({name: tf.cast(tf.range(16) + 100 * k, features[name].dtype)
+                   for k, name in enumerate(privileged)})
+  for _ in range(5):  # A new offset per batch.
+    model.compute_losses(features, labels, None, training=True)
+    teacher, student = model.seen["teacher"], model.seen["student"]
+    # The student's batch, untouched.
+    assert all(student[name] is features[name] for name in features)
+    rows = None
+    for k, name in enumerate(privileged):
+      seen = teacher[name].numpy().astype(int) - 100 * k
+      assert sorted(seen) == list(range(16))  # The batch's values...
+      assert not np.any(seen == np.arange(16))  # ...none at its own example...
+      assert rows is None or np.array_equal(seen, rows)  # ...moving together.
+      rows = seen
+    for name in set(features) - set(privileged):
+      assert teacher[name] is features[name]
+  assert_distillation_misses_the_teacher(model)
+
+
+def test_shift_rows_moves_ragged_rows_whole():
+  ragged = tf.ragged.constant([[1], [2, 2], [], [4, 4, 4]])
+  shifted = distillation.shift_rows({"seq": ragged, "other": tf.range(4)}, ["seq"],
+                                    tf.constant(3))
+  assert shifted["seq"].to_list() == [[4, 4, 4], [1], [2, 2], []]
+  assert shifted["other"].numpy().tolist() == [0, 1, 2, 3]
+
+
+def test_label_smoothing_trains_a_student_without_a_teacher(data_dir):
+  model = build(data_dir, mode="smooth", smoothing_base_rate=0.1)
+  assert not model.variable_groups()["teacher_only"] and model.teacher_features == []
+  (logs,) = train(model, [make_batch(5)])
+  assert logs["distillation_loss"] > 0 and logs["lambda"] == 0.5
+  assert logs["teacher_loss"] == 0.0
+
+
+def test_a_permuted_teachers_step_is_its_own_loss_on_the_shifted_batch(data_dir,
+                                                                        batches):
+  """The block holds (the teacher moves the same for lambda 0 and 1/2, each run
+  drawing the same offsets), and it learns from the shifted batch, not PFD's."""
+  tf.config.experimental.enable_op_determinism()
+  runs = {}
+  for mode, lam in (("pfd_permuted", 0.0), ("pfd_permuted", 0.5), ("pfd", 0.5)):
+    model = build(data_dir, mode=mode, lambda_value=lam,
+                  unshared_vocabularies=ALL_VOCABS)
+    train(model, batches)
+    runs[mode, lam] = teacher_weights(model)
+  for a, b in zip(runs["pfd_permuted", 0.0], runs["pfd_permuted", 0.5]):
+    np.testing.assert_array_equal(a, b)
+  assert max(float(np.max(np.abs(a - b))) for a, b in zip(
+      runs["pfd_permuted", 0.5], runs["pfd", 0.5])) > 1e-6

@@ -471,3 +471,18 @@ def test_ranking_losses_without_request_ids_name_the_loss(name):
 def test_distillation_inputs_reject_a_top_k_below_one():
   with pytest.raises(ValueError, match="top_k must be >= 1, got 0"):
     _inputs(tf.zeros([1]), tf.zeros([1]), top_k=0)
+
+
+def test_base_rate_cross_entropy_mixes_into_the_targets_linearly():
+  logits = tf.constant([-3.0, 0.0, 0.5, 4.0])
+  labels = tf.constant([0.0, 1.0, 0.0, 1.0])
+  lam, rate = 0.3, 0.04
+  mixed = ((1 - lam) * losses.binary_cross_entropy(labels, logits)
+           + lam * losses.base_rate_cross_entropy(rate, logits))
+  np.testing.assert_allclose(mixed, losses.binary_cross_entropy(
+      (1 - lam) * labels + lam * rate, logits), rtol=1e-6)
+  # At the base rate's own logit the smoothing term is the base rate's entropy.
+  entropy = -(rate * math.log(rate) + (1 - rate) * math.log(1 - rate))
+  assert float(losses.base_rate_cross_entropy(
+      rate, tf.constant([math.log(rate / (1 - rate))]))[0]) == pytest.approx(entropy,
+                                                                           rel=1e-5)

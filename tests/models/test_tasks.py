@@ -131,3 +131,35 @@ def test_a_checkpoint_of_the_heads_alone_restores_the_whole_model(data_dir, tmp_
   path = tf.train.Checkpoint(student=model.student, teacher=model.teacher).write(
       str(tmp_path / "heads"))
   model.load_weights(path).assert_existing_objects_matched()
+
+
+def test_label_smoothing_is_the_cross_entropy_to_targets_mixed_with_the_base_rate():
+  task = tasks.DistillationTask(ModelConfig(task="cvr", mode="smooth", lambda_value=0.25,
+                                            smoothing_base_rate=0.2))
+  outputs = tasks.HeadOutputs(labels=tf.constant([1.0, 0.0]), student=head([0.0, LN3]))
+  out = {k: float(v) for k, v in task(outputs, step=0).items()}
+  # p = 1/2, 3/4. Hard BCE: ln 2 (y = 1) and ln 4 (y = 0): mean 3/2 ln 2.
+  assert out["student_bce"] == pytest.approx(1.5 * LN2, rel=1e-6)
+  # BCE(0.2, p): ln 2 at p = 1/2; -(0.2 ln 3/4 + 0.8 ln 1/4) = 2 ln 2 - 0.2 ln 3.
+  assert out["distillation_loss"] == pytest.approx(1.5 * LN2 - 0.1 * LN3, rel=1e-6)
+  # Targets (1 - 1/4) y + 1/4 * 0.2 = 0.8 and 0.05: BCE ln 2 and 2 ln 2 - 0.05 ln 3,
+  # mean 3/2 ln 2 - 0.025 ln 3 = 3/4 * hard + 1/4 * smoothing.
+  targets = 0.75 * np.array([1.0, 0.0]) + 0.25 * 0.2
+  np.testing.assert_allclose(targets, [0.8, 0.05])
+  assert out["student_loss"] == pytest.approx(1.5 * LN2 - 0.025 * LN3, rel=1e-6)
+  assert out["student_loss"] == pytest.approx(float(tf.reduce_mean(
+      tf.nn.sigmoid_cross_entropy_with_logits(tf.constant(targets, tf.float32),
+                                              tf.constant([0.0, LN3])))), rel=1e-6)
+  assert (out["lambda"], out["teacher_loss"]) == (0.25, 0.0)
+
+
+def test_label_smoothing_needs_a_base_rate_and_only_there():
+  with pytest.raises(ValueError, match="set smoothing_base_rate"):
+    tasks.DistillationTask(ModelConfig(task="cvr", mode="smooth"))
+  with pytest.raises(ValueError, match=r"smoothing_base_rate=0.1 needs mode 'smooth' "
+                     r"\(got 'pfd'\)"):
+    ModelConfig(task="cvr", smoothing_base_rate=0.1)
+  with pytest.raises(ValueError, match="smoothing_base_rate=1.0 needs"):
+    ModelConfig(task="cvr", mode="smooth", smoothing_base_rate=1.0)
+  config = ModelConfig(task="cvr", mode="smooth", lambda_value="auto")
+  assert not config.mode.has_teacher and config.mode.weighs_lambda

@@ -413,3 +413,42 @@ def test_the_eval_batch_size_changes_no_metric(tiny_world, tmp_path):
       runs[1]["eval"]["student_gauc"], abs=1e-9)
   np.testing.assert_allclose(*(train.read_scores(str(tmp_path / str(size)))["student"]
                                for size in (None, 1000)), atol=1e-6)
+
+
+def test_label_smoothing_mixes_in_the_train_splits_positive_rate():
+  from features import run_report  # pylint: disable=g-import-not-at-top
+  dataset = dataset_lib.PublishedDataset("examples", spec_lib.DEFAULT_SPEC,
+                                         run_report.RunReport({
+                                             "examples": {"train": 200},
+                                             "positives": {"train/click": 40,
+                                                           "train/purchase": 10}}))
+  # ctr: clicks over impressions; cvr (clicked impressions): purchases over clicks.
+  assert train.train_base_rate(dataset, "ctr") == 0.2
+  assert train.train_base_rate(dataset, "cvr") == 0.25
+  smooth = ModelConfig(task="cvr", mode="smooth")
+  assert train._with_base_rate(dataset, smooth).smoothing_base_rate == 0.25  # pylint: disable=protected-access
+  given = dataclasses.replace(smooth, smoothing_base_rate=0.5)
+  assert train._with_base_rate(dataset, given) is given  # pylint: disable=protected-access
+  pfd = ModelConfig(task="cvr")
+  assert train._with_base_rate(dataset, pfd) is pfd  # pylint: disable=protected-access
+  dataset.report.data["positives"] = {"train/click": 40}
+  with pytest.raises(ValueError, match="counts 0 positives in 40 examples: pass "
+                     "--smoothing_base_rate"):
+    train.train_base_rate(dataset, "cvr")
+
+
+def test_the_controls_train_end_to_end_and_smooth_records_its_base_rate(tiny_world,
+                                                                       tmp_path):
+  config = ModelConfig(**{**SMALL, "task": "cvr"})
+  fast = train.TrainConfig(batch_size=128, epochs=1, steps_per_epoch=2)
+  rows = compare.run_modes(tiny_world.examples_dir, str(tmp_path),
+                           [Mode.SMOOTH, Mode.PFD_PERMUTED], [0], config, fast)
+  assert [r["mode"] for r in rows] == ["smooth", "pfd_permuted"]
+  assert "teacher_auc" not in rows[0] and "teacher_auc" in rows[1]
+  results = json.load(open(tmp_path / "smooth-seed0" / "metrics.json"))
+  dataset = dataset_lib.PublishedDataset.open(tiny_world.examples_dir)
+  assert results["model_config"]["smoothing_base_rate"] == train.train_base_rate(
+      dataset, "cvr")
+  assert results["requested"]["model_config"]["smoothing_base_rate"] is None
+  smooth = dataclasses.replace(config, mode=Mode.SMOOTH)
+  assert train.finished_run(str(tmp_path / "smooth-seed0"), smooth, fast) is not None
