@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 WORKSPACE ?= workspace
 
-.PHONY: install demo test bench evidence clean
+.PHONY: install demo test bench evidence kuairand clean
 
 install: $(STAMP)
 
@@ -53,6 +53,29 @@ evidence: $(STAMP)
 	  --data_dir=$(WORKSPACE)/evidence_world/examples \
 	  --raw_dir=$(WORKSPACE)/evidence_world/raw --work_dir=$(WORKSPACE)/evidence \
 	  --processes=$(EVIDENCE_PROCESSES) $(EVIDENCE_PROTOCOL) $(EVIDENCE_FLAGS)
+
+# KuaiRand's real logs, from the dataset's files to two served students (ctr, like):
+# WORKSPACE.md's "KuaiRand (real logs)" commands, with make evidence's protocol.
+KUAIRAND_DATA ?= ../shared/data/kuairand
+KUAIRAND_WORK ?= $(WORKSPACE)/kuairand
+KUAIRAND_PROTOCOL ?= --validation_days=1 --early_stopping_patience=1 --epochs=3
+kuairand: $(STAMP)
+	$(PY) -m examples.kuairand.convert --data_dir=$(KUAIRAND_DATA) \
+	  --output_dir=$(KUAIRAND_WORK)/raw
+	$(PY) -m pipelines.join_logs --feature_spec=examples/kuairand/spec.yaml \
+	  --impressions="$(KUAIRAND_WORK)/raw/impressions/*" \
+	  --clicks="$(KUAIRAND_WORK)/raw/clicks/*" \
+	  --detail_pages="$(KUAIRAND_WORK)/raw/detail_pages/*" \
+	  --output_dir=$(KUAIRAND_WORK)/examples --eval_days=3 --overwrite
+	for task in ctr like; do \
+	  $(PY) -m models.train --data_dir=$(KUAIRAND_WORK)/examples \
+	    --model_dir=$(KUAIRAND_WORK)/models/$$task --task=$$task --mode=pfd \
+	    $(KUAIRAND_PROTOCOL) --overwrite && \
+	  $(PY) -m export.export_model --model_dir=$(KUAIRAND_WORK)/models/$$task \
+	    --data_dir=$(KUAIRAND_WORK)/examples --export_base=$(KUAIRAND_WORK)/serving \
+	    --model_name=$$task --max_auc_drop=0.02 || exit 1; \
+	done
+	$(PY) -m examples.kuairand.summary --work_dir=$(KUAIRAND_WORK)
 
 clean:
 	rm -rf $(VENV) $(WORKSPACE) *.egg-info .pytest_cache

@@ -7,10 +7,11 @@ import setuptools
 REQUIRED = [
     "absl-py==2.5.1",
     "apache-beam==2.77.0",
-    "google-crc32c==1.9.0",
-    "matplotlib==3.11.2",  # make evidence's plots.  # Beam's WriteToTFRecord needs a crc32c at run time.
+    "google-crc32c==1.9.0",  # Beam's WriteToTFRecord needs a crc32c at run time.
+    "matplotlib==3.11.2",  # make evidence's plots.
     "numpy>=2.0,<3",
     "protobuf>=6.31.1,<7",  # The range both TF 2.21 and Beam 2.77 accept.
+    "pyarrow==25.0.1",  # examples.kuairand reads KuaiRand's Parquet and CSV files.
     "PyYAML==6.0.3",  # The feature spec file.
     "tensorflow==2.21.0",
     "tensorflow-datasets==4.9.10",
@@ -19,6 +20,7 @@ REQUIRED = [
     "tensorflow-serving-api==2.21.0",  # Warm-up PredictionLogs and the gRPC client.
     "tensorboard==2.21.0",  # TF 2.21 no longer pulls it in; Keras' callback needs it.
     "tf-keras==2.21.0",
+    "zstandard==0.25.0",  # The join reads .zst logs to their end (pipelines/log_files).
 ]
 # The join job on a dask.distributed cluster (pipelines.dask_runner); the versions
 # apache-beam[dask]==2.77.0 resolves to.
@@ -32,8 +34,9 @@ setuptools.setup(
     python_requires=">=3.10",
     py_modules=["legacy_keras", "config_flags", "cli"],
     packages=setuptools.find_packages(
-        include=["pipelines*", "features*", "models*", "export*", "simulation*"]),
-    package_data={"features": ["*.json", "*.yaml"]},
+        include=["pipelines*", "features*", "models*", "export*", "simulation*",
+                 "examples*"]),
+    package_data={"features": ["*.json", "*.yaml"], "examples.kuairand": ["*.yaml"]},
     install_requires=REQUIRED,
     extras_require={"dask": DASK, "test": ["pytest==9.2.0", "psutil==7.2.2", *DASK]},
 )
