@@ -1,8 +1,8 @@
 r"""Proposes a feature spec from a sample of the raw logs, for a person to edit.
 
   python -m features.infer_spec --impressions='raw/impressions/*' \
-      --detail_pages='raw/detail_pages/*' --output=spec.yaml [--sample_lines=1000000] \
-      [--min_well_typed_fraction=0.99]
+      --detail_pages='raw/detail_pages/*' --output=spec.yaml [--clicks='raw/clicks/*'] \
+      [--sample_lines=1000000] [--min_well_typed_fraction=0.99] [--label_event=NAME]
 
 Reads the first `--sample_lines` lines of each log (files in name order) and counts,
 by JSON type, what every top-level impression field and every `user.<key>` /
@@ -17,6 +17,15 @@ Logs are dirty: a field is proposed when the job would read at least
 top-level field the job requires on each line), and its comment counts the others,
 which the job sends to the dead letter. Bounds leave room for values the sample
 missed (`_proposed_bounds`), so an unusual value is an example, not a dead letter.
+
+Choices are measured on the sample, the logs joined by impression id (`_Measures`;
+without --clicks, an impression with a detail page counts as clicked): the item
+attributes of the histories and crosses by how much "the user clicked this value
+before" tells about the click (`_Lift`), not by their number of values; the
+conversion label among events with enough positives (MIN_LABEL_POSITIVES); each
+post-event aggregate with its univariate AUC against the label, one that nearly
+determines it proposed as a leak, excluded (LEAK_AUC). The header and each entry's
+comment give the figures.
 
 A sample, not the job: a line that is not a JSON object is skipped and counted in the
 file's header, not sent to a dead letter. Per line the work is one `json.loads` and a
@@ -63,16 +72,49 @@ MAX_CODES = 20
 # a token seen once trains an embedding row on one example, which is noise.
 MIN_COUNT_DISTINCT = 1_000
 MIN_COUNT_SINGLETON_SHARE = 0.1
-# Item attributes whose click history and clicks-sharing counts are proposed: coarse
-# enough that a user's clicks repeat in them, fine enough to say something.
+# Item attributes whose click history and clicks-sharing counts are proposed are
+# chosen by a measure on the sample (`_Measures.lift`): how much "the user clicked
+# this value before" tells about the click. Kept: a lift above 1 that a G-test finds
+# at p < 0.001 (G, chi-squared with 1 degree of freedom, at or above this) and that
+# within users is not reversed beyond chance (a Mantel-Haenszel odds ratio below 1
+# at p < 0.05: the pooled lift is then the users' activity, an active user having
+# clicked every coarse value before); the CROSSES of most mutual information.
+LIFT_G_CRITICAL = 10.83
+WITHIN_CHI2_CRITICAL = 3.84
+CROSSES = 2
+# Without a measured one (no click in the sample, or no attribute passes), a coarse
+# and a fine one by their number of values, as before the measure.
 GROUPING_DISTINCT = (3, 10_000)
+# A conversion label needs positives to learn from and to evaluate on: an event is a
+# candidate when it follows at least this many sampled clicks or this share of them
+# (on fewer, a CVR task's eval AUC is noise: KuaiRand's `forward`, 179 positives).
+MIN_LABEL_POSITIVES = 1_000
+MIN_LABEL_SHARE = 0.01
+# Among candidates: named like a conversion (in the name), else an engagement (the
+# whole name: `comment_page` is a page, `comment` the reaction), the most positives of
+# the tier, else the rarest on at most this share of the clicks (an event on most
+# clicks, the detail view itself, is the click again). Rare events so named are
+# declared however rare (not read as garbage).
+CONVERSION_NAMES = re.compile(r"purchase|order|buy|pay|convert|checkout")
+ENGAGEMENT_NAMES = re.compile(r"(is_)?(like|favou?rite|follow|subscribe|share|forward|"
+                              r"comment|collect|save|star)(s|d|ed)?")
+MAX_LABEL_SHARE = 0.5
+# A post-event aggregate whose univariate AUC against its label is this far from 0.5
+# (either way) nearly determines the label: a teacher that sees it reads the label off
+# it ("teacher cheating") and teaches the student nothing it can use; too predictive
+# a privileged feature makes a worse teacher (Yang et al., "Toward Understanding
+# Privileged Features Distillation in Learning-to-Rank", NeurIPS 2022; ByteDance's
+# HA-PFD, KDD 2025). Proposed excluded from every task, the reason in its comment.
+LEAK_AUC = 0.98
+# ... judged only on this many sampled positives and negatives each: on fewer, an AUC
+# of 1 is chance.
+MIN_LEAK_EVIDENCE = 30
 # A bound is the power of ten at or above this multiple of the largest magnitude
 # sampled: a value outside it dead-letters the whole impression, so it is there to
 # catch garbage (a unit bug, an overflow), not what a sample of one period missed.
 BOUNDS_HEADROOM = 10
 # What the dtype stores: float32 tops out near 3.4e38, int64 near 9.2e18.
 _DTYPE_CEILING = {spec_lib.DType.FLOAT32: 10 ** 38, spec_lib.DType.INT64: 10 ** 18}
-CONVERSION_NAMES = re.compile(r"purchase|order|buy|pay|convert|checkout")
 CLICK_WINDOW = "30m"
 ATTRIBUTION_WINDOW = "24h"
 CROSS_WINDOW = "24h"
@@ -415,6 +457,12 @@ class _ImpressionSample:
     self.records = 0
     self.stats: dict[Path, _ValueStats] = collections.defaultdict(_ValueStats)
     self.objects: collections.Counter = collections.Counter()  # user/item: records
+    # Per sampled record, for the measures (`_Measures`): its impression id, user id
+    # and time as logged, and each item key's category code.
+    self.ids: list[Any] = []
+    self.users: list[Any] = []
+    self.times: list[Any] = []
+    self.item_codes: dict[Path, _Codes] = collections.defaultdict(_Codes)
 
   def read(self, pattern: str, limit: int) -> LogSample:
     sample = LogSample(pattern)
@@ -422,12 +470,18 @@ class _ImpressionSample:
     # that has the record at hand (keyed by the raw key: no string built per value).
     top: dict[str, list] = collections.defaultdict(list)
     nested = {obj: collections.defaultdict(list) for obj in _NESTED}
+    item_rows: dict[str, list] = collections.defaultdict(list)  # Of nested["item"].
     objects = self.objects
+    ids, users, times = self.ids, self.users, self.times
     for path, number, record in _lines(pattern, "impressions", limit, sample):
       if type(record) is not dict:
         sample.skip(path, number)
         continue
+      row = self.records
       self.records += 1
+      ids.append(record.get("impression_id"))
+      users.append(record.get("user_id"))
+      times.append(record.get("ts_ms"))
       for key, value in record.items():
         bucket = nested.get(key)
         if bucket is None:
@@ -436,28 +490,47 @@ class _ImpressionSample:
           objects[key] += 1
           for sub, v in value.items():
             bucket[sub].append(v)
+          if key == "item":
+            for sub in value:
+              item_rows[sub].append(row)
       if self.records % _BATCH_RECORDS == 0:
-        self._absorb(top, nested)
-    self._absorb(top, nested)
+        self._absorb(top, nested, item_rows)
+    self._absorb(top, nested, item_rows)
     return sample
 
-  def _absorb(self, top: dict[str, list], nested: dict[str, dict[str, list]]) -> None:
+  def _absorb(self, top: dict[str, list], nested: dict[str, dict[str, list]],
+              item_rows: dict[str, list]) -> None:
     for obj, pending in [("impression", top), *nested.items()]:
       for key, values in pending.items():
-        self._absorb_path((obj, key), values, walk=obj != "impression")
+        self._absorb_path((obj, key), values, walk=obj != "impression",
+                          rows=item_rows[key] if obj == "item" else None)
       pending.clear()
+    item_rows.clear()
 
-  def _absorb_path(self, path: Path, values: list[Any], walk: bool) -> None:
-    """Counts `values` at `path`, then (under user / item) the keys of its objects."""
-    objects = self.stats[path].absorb(values)
+  def _absorb_path(self, path: Path, values: list[Any], walk: bool,
+                   rows: list[int] | None = None) -> None:
+    """Counts `values` at `path`, then (under user / item) the keys of its objects;
+    under item, codes them by record (`rows`: each value's record)."""
+    stats = self.stats[path]
+    strings = stats.strings + stats.empties
+    objects = stats.absorb(values)
+    if rows is not None:
+      self.item_codes[path].absorb(
+          values, rows, stats.strings + stats.empties - strings == len(values))
     if not (objects and walk and len(path) < _MAX_DEPTH):
       return
     children: dict[str, list] = collections.defaultdict(list)
-    for obj in objects:
+    child_rows: dict[str, list] = collections.defaultdict(list)
+    object_rows = (None if rows is None else
+                   [r for v, r in zip(values, rows) if type(v) is dict])
+    for n, obj in enumerate(objects):
       for key, value in obj.items():
         children[key].append(value)
+        if object_rows is not None:
+          child_rows[key].append(object_rows[n])
     for key, child_values in children.items():
-      self._absorb_path((*path, key), child_values, walk)
+      self._absorb_path((*path, key), child_values, walk,
+                        None if rows is None else child_rows[key])
 
 
 class _DetailSample:
@@ -467,6 +540,13 @@ class _DetailSample:
     self.lines: collections.Counter = collections.Counter()
     self.fields: dict[str, dict[str, _ValueStats]] = collections.defaultdict(
         lambda: collections.defaultdict(_ValueStats))
+    # Per kept line, for the measures: its impression id, time and event, and each
+    # field's finite numbers by line.
+    self.ids: list[Any] = []
+    self.times: list[Any] = []
+    self.events: list[str] = []
+    self.numbers: dict[tuple[str, str], tuple[array.array, array.array]] = (
+        collections.defaultdict(lambda: (array.array("q"), array.array("d"))))
 
   def read(self, pattern: str, limit: int) -> LogSample:
     sample = LogSample(pattern)
@@ -477,9 +557,19 @@ class _DetailSample:
         sample.skip(path, number)
         continue
       self.lines[event] += 1
+      line = len(self.events)
+      self.ids.append(record.get("impression_id"))
+      self.times.append(record.get("ts_ms"))
+      self.events.append(event)
       for key, value in record.items():
         if key not in _EVENT_KEYS:
           pending[event, key].append(value)
+          number = (_as_double(value) if type(value) is int or type(value) is float
+                    else math.nan)
+          if math.isfinite(number):
+            lines, numbers = self.numbers[event, key]
+            lines.append(line)
+            numbers.append(number)
       if sample.lines % _BATCH_RECORDS == 0:
         self._absorb(pending)
     self._absorb(pending)
@@ -489,6 +579,333 @@ class _DetailSample:
     for (event, key), values in pending.items():
       self.fields[event][key].absorb(values)
     pending.clear()
+
+
+class _ClickSample:
+  """The impression id and time of each sampled click line."""
+
+  def __init__(self):
+    self.ids: list[Any] = []
+    self.times: list[Any] = []
+
+  def read(self, pattern: str, limit: int) -> LogSample:
+    sample = LogSample(pattern)
+    for path, number, record in _lines(pattern, "clicks", limit, sample):
+      if type(record) is not dict:
+        sample.skip(path, number)
+        continue
+      self.ids.append(record.get("impression_id"))
+      self.times.append(record.get("ts_ms"))
+    return sample
+
+
+class _Codes:
+  """One item key's categories as integer codes, by sampled record: what the cross
+  and history measure reads (`_Measures.lift`). Coding stops past DISTINCT_CAP
+  values (such a key is no cross candidate)."""
+
+  def __init__(self):
+    self.index: collections.defaultdict = collections.defaultdict()
+    self.index.default_factory = self.index.__len__  # A new value: the next code.
+    self.codes: list[np.ndarray] = []
+    self.rows: list[np.ndarray] = []
+    self.capped = False
+
+  def absorb(self, values: list[Any], rows: list[int], strings: bool) -> None:
+    """`values` of records `rows`; `strings`: every value is a string."""
+    if self.capped:
+      return
+    if not strings:  # Read as the job reads them.
+      values = [v if type(v) is str else _token(v) if type(v) in _CATEGORY_TYPES
+                else None for v in values]
+    self.codes.append(np.fromiter(map(self.index.__getitem__, values), np.int64,
+                                  len(values)))
+    self.rows.append(np.asarray(rows, np.int64))
+    if len(self.index) > DISTINCT_CAP + 2:  # (None and "" take a code each.)
+      self.capped, self.codes, self.rows = True, [], []
+
+  def by_record(self, records: int) -> np.ndarray:
+    """[records] int64: each record's code, -1 where it lacks a category."""
+    out = np.full(records, -1, np.int64)
+    if self.capped or not self.codes:
+      return out
+    out[np.concatenate(self.rows)] = np.concatenate(self.codes)
+    for missing in (None, ""):
+      code = self.index.get(missing)
+      if code is not None:
+        out[out == code] = -1
+    return out
+
+
+def _id_keys(values: list[Any]) -> list[str | None]:
+  """Ids as the job reads them: strings, integers as their decimal string."""
+  if all(type(v) is str for v in values):
+    return values
+  return [v if type(v) is str else str(v) if type(v) is int and type(v) is not bool
+          else None for v in values]
+
+
+def _times(values: list[Any]) -> np.ndarray:
+  """[n] int64 ms; -1 where a value is no integer time in the contract's range."""
+  return np.fromiter((v if type(v) is int and log_records.MIN_TS_MS <= v
+                      < log_records.MAX_TS_MS else -1 for v in values), np.int64,
+                     len(values))
+
+
+def _coded(values: list[Any]) -> tuple[np.ndarray, int]:
+  """([n] int64 codes, -1 for None; how many codes) of hashable `values`."""
+  index = collections.defaultdict()
+  index.default_factory = index.__len__
+  codes = np.fromiter(map(index.__getitem__, values), np.int64, len(values))
+  if None in index:
+    codes[codes == index[None]] = -1
+  return codes, len(index)
+
+
+def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
+  """Rank-sum (Mann-Whitney) AUC, ties counting one half; NaN with one class.
+
+  The formula of simulation.metrics.auc and models.metrics.auc, written again here:
+  features sits below both packages, and importing either loads TensorFlow.
+
+  Args:
+    labels: [n] bool.
+    scores: [n] float.
+  """
+  n_pos = int(labels.sum())
+  n_neg = labels.size - n_pos
+  if not n_pos or not n_neg:
+    return math.nan
+  _, group, counts = np.unique(scores, return_inverse=True, return_counts=True)
+  average_rank = np.cumsum(counts) - (counts - 1) / 2.0
+  rank_sum = average_rank[group.reshape(-1)][labels].sum()
+  return float((rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Lift:
+  """How much "the user clicked this value of the attribute before" tells about the
+  click, on the sampled impressions (`_Measures.lift`): pooled (click rates, lift,
+  mutual information) and within each user (a Mantel-Haenszel odds ratio over
+  per-user 2x2 tables). The pooled figures alone would credit a user's activity: an
+  active user has clicked every coarse value before, and clicks more anyway."""
+  impressions: int  # Measured: with a user id and a time.
+  repeat: int  # Of them, where the user had clicked the value before.
+  repeat_clicks: int
+  other_clicks: int
+  odds_ratio: float  # Within users: Mantel-Haenszel, users as strata.
+  within_chi2: float  # Cochran-Mantel-Haenszel, 1 degree of freedom.
+
+  @property
+  def rate_repeat(self) -> float:
+    return self.repeat_clicks / self.repeat if self.repeat else 0.0
+
+  @property
+  def rate_other(self) -> float:
+    other = self.impressions - self.repeat
+    return self.other_clicks / other if other else 0.0
+
+  @property
+  def lift(self) -> float:
+    return self.rate_repeat / self.rate_other if self.rate_other else math.inf
+
+  @property
+  def bits(self) -> float:
+    """The mutual information of the two binary variables, in bits."""
+    n, clicks = self.impressions, self.repeat_clicks + self.other_clicks
+    cells = [(self.repeat_clicks, self.repeat, clicks),
+             (self.repeat - self.repeat_clicks, self.repeat, n - clicks),
+             (self.other_clicks, n - self.repeat, clicks),
+             (n - self.repeat - self.other_clicks, n - self.repeat, n - clicks)]
+    return sum(c / n * math.log2(c * n / (row * col)) for c, row, col in cells if c)
+
+  @property
+  def significant(self) -> bool:
+    """G = 2 N I (in nats) is chi-squared, 1 degree of freedom, under independence."""
+    return 2 * self.impressions * self.bits * math.log(2) >= LIFT_G_CRITICAL
+
+  @property
+  def contradicted(self) -> bool:
+    """Within users, clicking the value before goes with fewer clicks, beyond chance:
+    the pooled lift is the users' activity."""
+    return self.odds_ratio < 1 and self.within_chi2 >= WITHIN_CHI2_CRITICAL
+
+  @property
+  def chosen(self) -> bool:
+    return self.lift > 1 and self.significant and not self.contradicted
+
+  def describe(self, of: str) -> str:
+    return (f"click rate {self.rate_repeat:.2f} when the user clicked this {of} "
+            f"before (on {_percent(self.repeat, self.impressions)} sampled "
+            f"impressions) vs {self.rate_other:.2f} otherwise, lift {self.lift:.2f}, "
+            f"{self.bits:.4f} bits" + ("" if self.significant else " (not significant)")
+            + f"; within users, odds ratio {self.odds_ratio:.2f} (chi-square "
+            f"{self.within_chi2:,.1f}" + (", below 1 beyond chance)" if self.contradicted
+                                          else ")"))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Candidate:
+  """A post-event aggregate's univariate AUC against its task's label."""
+  auc: float
+  clicked: int  # Sampled clicked impressions it is measured on.
+  positives: int
+
+  @property
+  def judged(self) -> bool:
+    return min(self.positives, self.clicked - self.positives) >= MIN_LEAK_EVIDENCE
+
+  @property
+  def leak(self) -> bool:
+    return self.judged and abs(self.auc - 0.5) >= LEAK_AUC - 0.5
+
+  def describe(self, label: str) -> str:
+    if math.isnan(self.auc):
+      return (f"Univariate AUC against {label!r}: undefined on this sample "
+              f"({self.positives:,} positives of {self.clicked:,} clicked "
+              "impressions).")
+    return (f"Univariate AUC {self.auc:.3f} against {label!r} on {self.clicked:,} "
+            f"sampled clicked impressions ({self.positives:,} positives)" + (
+                "." if self.judged else f"; too few of each class (under "
+                f"{MIN_LEAK_EVIDENCE}) to judge a leak."))
+
+
+class _Measures:
+  """The samples joined by impression id: who clicked what, when, and what followed.
+
+  A click is a click line within CLICK_WINDOW after its impression (with --clicks),
+  else, without a clicks log, an impression with a detail-page line at or after it
+  (the contract: a detail page is on a clicked impression), its first line standing
+  for the click's time. Everything is per sampled impression, in numpy.
+  """
+
+  def __init__(self, imp: _ImpressionSample, details: _DetailSample,
+               clicks: _ClickSample | None):
+    n = imp.records
+    self.records = n
+    ids = _id_keys(imp.ids)
+    row_of = dict(zip(ids, range(n)))
+    row_of.pop(None, None)
+    self.ts = _times(imp.times)
+    self.user, self.users = _coded(_id_keys(imp.users))
+    self.measured = (self.user >= 0) & (self.ts >= 0)
+    # Detail lines: their impression's row (-1: not sampled) and time.
+    self.detail_row = self._rows(row_of, details.ids)
+    self.detail_ts = _times(details.times)
+    self.detail_event = np.asarray(details.events, dtype=object)
+    on_time = self._on_time(self.detail_row, self.detail_ts)
+    self.click_at = np.full(n, np.iinfo(np.int64).max)
+    if clicks is not None:
+      rows, ts = self._rows(row_of, clicks.ids), _times(clicks.times)
+      counted = self._on_time(rows, ts)
+      counted[counted] &= ts[counted] <= (self.ts[rows[counted]]
+                                          + spec_lib.duration_ms(CLICK_WINDOW))
+      np.minimum.at(self.click_at, rows[counted], ts[counted])
+      self.click_source = "the sampled click lines"
+    else:
+      np.minimum.at(self.click_at, self.detail_row[on_time], self.detail_ts[on_time])
+      self.click_source = ("the sampled detail-page lines (no --clicks: an impression "
+                           "with a detail page was clicked, at its first line)")
+    self.clicked = self.click_at < np.iinfo(np.int64).max
+    # A detail line in its impression's attribution window after the click.
+    after = on_time.copy()
+    after[after] &= self.clicked[self.detail_row[after]]
+    since = self.detail_ts[after] - self.click_at[self.detail_row[after]]
+    after[after] &= (since >= 0) & (since <= spec_lib.duration_ms(ATTRIBUTION_WINDOW))
+    self.after_click = after
+    self.details = details
+
+  def _rows(self, row_of: dict[str, int], ids: list[Any]) -> np.ndarray:
+    return np.fromiter(map(row_of.get, _id_keys(ids), itertools.repeat(-1)),
+                       np.int64, len(ids))
+
+  def _on_time(self, rows: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """Lines on a sampled impression, at or after it."""
+    ok = (rows >= 0) & (ts >= 0)
+    ok[ok] &= (self.ts[rows[ok]] >= 0) & (ts[ok] >= self.ts[rows[ok]])
+    return ok
+
+  @property
+  def clicks(self) -> int:
+    return int(self.clicked.sum())
+
+  def positives(self, event: str) -> int:
+    """Clicked impressions with `event` in the attribution window after the click."""
+    return int(np.unique(self.detail_row[self.after_click
+                                         & (self.detail_event == event)]).size)
+
+  def lift(self, codes: np.ndarray) -> _Lift:
+    """Whether the user had clicked, strictly before the impression, an item with the
+    impression's value of the attribute (`codes`: [records], -1 without one), as the
+    cross feature counts; 0 where the impression lacks a value, as the cross is."""
+    keep = self.measured & (codes >= 0)
+    x = np.zeros(self.records, bool)
+    x[keep] = self._clicked_before(keep, self.user, codes) > 0
+    x, y, users = x[self.measured], self.clicked[self.measured], self.user[
+        self.measured]
+    a, b, c, d = (np.bincount(users[mask], minlength=self.users).astype(np.float64)
+                  for mask in (x & y, x & ~y, ~x & y, ~x & ~y))
+    n = a + b + c + d
+    a, b, c, d, n = (t[n > 1] for t in (a, b, c, d, n))  # Users with 2+ impressions.
+    concordant, discordant = float((a * d / n).sum()), float((b * c / n).sum())
+    odds_ratio = (concordant / discordant if discordant else
+                  math.inf if concordant else 1.0)
+    expected = float(((a + b) * (a + c) / n).sum())
+    variance = float(((a + b) * (c + d) * (a + c) * (b + d) / (n * n * (n - 1))).sum())
+    within_chi2 = (max(abs(float(a.sum()) - expected) - 0.5, 0.0) ** 2 / variance
+                   if variance else 0.0)
+    repeat_clicks = int((x & y).sum())
+    return _Lift(int(x.size), int(x.sum()), repeat_clicks, int(y.sum()) - repeat_clicks,
+                 odds_ratio, within_chi2)
+
+  def _clicked_before(self, rows: np.ndarray, *keys: np.ndarray) -> np.ndarray:
+    """[rows.sum()] int64: per selected impression, the user's counted clicks with the
+    same `keys` values at a time strictly before it. Impressions and clicks sorted by
+    (keys, time), clicks after the impressions of their time; a running count of the
+    clicks in each run of equal keys."""
+    query = np.flatnonzero(rows)
+    add = np.flatnonzero(rows & self.clicked)
+    columns = [np.concatenate([key[query], key[add]]) for key in keys]
+    time = np.concatenate([self.ts[query], self.click_at[add]])
+    is_add = np.concatenate([np.zeros(query.size, np.int64),
+                             np.ones(add.size, np.int64)])
+    order = np.lexsort((is_add, time, *reversed(columns)))
+    is_add = is_add[order]
+    before = np.cumsum(is_add) - is_add  # Clicks earlier in the sort.
+    start = np.zeros(order.size, bool)
+    start[:1] = True
+    for column in columns:
+      column = column[order]
+      start[1:] |= column[1:] != column[:-1]
+    before -= before[start][np.cumsum(start) - 1]  # ... earlier in the run.
+    out = np.empty(query.size, np.int64)
+    queries = is_add == 0
+    out[order[queries]] = before[queries]
+    return out
+
+  def candidate(self, label_event: str, event: str, field: str | None) -> _Candidate:
+    """The univariate AUC of a post-event aggregate (the count of `event`, or the sum
+    of its `field`) against the label, on the sampled clicked impressions: their
+    `event` lines after the click, before the first label event, within the
+    attribution window, as the join counts them."""
+    n = self.records
+    is_label = self.after_click & (self.detail_event == label_event)
+    label_at = np.full(n, np.iinfo(np.int64).max)
+    np.minimum.at(label_at, self.detail_row[is_label], self.detail_ts[is_label])
+    counted = self.after_click & (self.detail_event == event)
+    counted[counted] &= (self.detail_ts[counted]
+                         < label_at[self.detail_row[counted]])
+    if field is None:
+      score = np.bincount(self.detail_row[counted], minlength=n).astype(np.float64)
+    else:
+      lines, numbers = (np.frombuffer(a, dtype=t) for a, t in zip(
+          self.details.numbers[event, field], (np.int64, np.float64)))
+      keep = counted[lines]
+      score = np.bincount(self.detail_row[lines[keep]], weights=numbers[keep],
+                          minlength=n)
+    labels = label_at[self.clicked] < np.iinfo(np.int64).max
+    return _Candidate(_auc(labels, score[self.clicked]), self.clicks,
+                      int(labels.sum()))
 
 
 def _sanitize(key: str) -> str:
@@ -534,6 +951,7 @@ class _Proposal:
 class _Grouping:
   """A logged item category, as a candidate for histories and crosses."""
   name: str
+  path: Path
   distinct: int
   covered: bool  # Read on at least the well-typed share of all sampled records.
   coded: bool  # Integer codes, which are often a bucketed quantity (a rating).
@@ -543,10 +961,12 @@ class _Proposer:
   """Turns the two samples into a `_Proposal`."""
 
   def __init__(self, impressions: _ImpressionSample, details: _DetailSample,
-               min_share: float):
+               measures: _Measures, min_share: float, label_event: str = ""):
     self.imp = impressions
     self.details = details
+    self.measures = measures
     self.min_share = min_share
+    self.label_event = label_event
     self.names = _Names()
     self.out = _Proposal()
     self.conversion_label: str | None = None
@@ -584,12 +1004,14 @@ class _Proposer:
   def _declared_events(self) -> list[str]:
     """Event types by frequency, less the rarest ones that together hold under the
     share of lines that may be garbage (a mistyped or corrupted `event`); one named
-    like a conversion stays, however rare: it is the label."""
+    like a conversion or an engagement, or `--label_event`, stays however rare: a
+    label candidate (`_conversion` says whether it has the positives)."""
     total = sum(self.details.lines.values())
     declared = [event for event, _ in self.details.lines.most_common()]
     dropped = 0
     for event, lines in reversed(self.details.lines.most_common()):
-      if CONVERSION_NAMES.search(event.lower()):
+      if (CONVERSION_NAMES.search(event.lower()) or event == self.label_event
+          or ENGAGEMENT_NAMES.fullmatch(event.lower())):
         continue
       if dropped + lines >= (1 - self.min_share) * total:
         break
@@ -615,16 +1037,58 @@ class _Proposer:
           fields[key] = field
       self.out.events[event] = _Entry({"fields": fields} if fields else {}, comments)
     if not self.out.events:
+      if self.label_event:
+        raise ValueError(f"--label_event={self.label_event!r}: the sample has no "
+                         "detail-page event.")
       self.out.notes.append("No detail-page event in the sample: no conversion task, "
                             "no post-event features.")
       return None
-    named = sorted(e for e in self.out.events if CONVERSION_NAMES.search(e.lower()))
-    conversion = named[0] if named else min(self.out.events,
-                                            key=lambda e: (self.details.lines[e], e))
+    return self._conversion()
+
+  def _conversion(self) -> str | None:
+    """The conversion label's event: `--label_event`, else the policy of
+    MIN_LABEL_POSITIVES / MIN_LABEL_SHARE and the names (the constants say why);
+    None, said in the header, when no event passes."""
+    clicks = self.measures.clicks
+    positives = {e: self.measures.positives(e) for e in self.out.events}
+    floor = min(MIN_LABEL_POSITIVES, math.ceil(MIN_LABEL_SHARE * clicks))
+    counted = ", ".join(f"{e} {_percent(n, clicks)}" for e, n in sorted(
+        positives.items(), key=lambda item: (-item[1], item[0])))
+    policy = (f"Conversion label: an event that follows at least {floor:,} of the "
+              f"{clicks:,} sampled clicked impressions (>= {MIN_LABEL_POSITIVES:,} "
+              f"or >= {MIN_LABEL_SHARE:.0%} of them) within {ATTRIBUTION_WINDOW}; "
+              "named like a conversion, else like an engagement (the most positives), "
+              f"else the rarest on at most {MAX_LABEL_SHARE:.0%} of the clicks. "
+              f"Clicks: {self.measures.click_source}. Positives: {counted}.")
+    if self.label_event:
+      if self.label_event not in self.out.events:
+        raise ValueError(f"--label_event={self.label_event!r} is not a declared event "
+                         f"of the sample; declared: {sorted(self.out.events)}.")
+      conversion, why = self.label_event, "chosen by --label_event."
+    else:
+      passing = [e for e in self.out.events if positives[e] >= floor and positives[e]]
+      tiers = ([e for e in passing if CONVERSION_NAMES.search(e.lower())],
+               [e for e in passing if ENGAGEMENT_NAMES.fullmatch(e.lower())])
+      rest = [e for e in passing if positives[e] <= MAX_LABEL_SHARE * clicks]
+      if tiers[0] or tiers[1]:
+        tier = tiers[0] or tiers[1]
+        conversion = max(tier, key=lambda e: (positives[e], e))
+        why = ("named like a conversion." if tiers[0] else
+               "no event over the floor is named like a conversion; this one is "
+               "named like an engagement.")
+      elif rest:
+        conversion = min(rest, key=lambda e: (positives[e], e))
+        why = ("no event over the floor is named like a conversion or an engagement, "
+               "so the rarest of them.")
+      else:
+        self.out.notes.append(
+            policy + " No event passes: no conversion task and no post-event feature "
+            "proposed; choose a label with --label_event=NAME.")
+        return None
+    self.out.notes.append(policy + f" Proposed: {conversion!r}.")
     self.out.events[conversion].comments.append(
-        "  The conversion label's event: " + (
-            "its name says so." if named else
-            "no event is named like purchase/order/buy/pay, so the rarest one."))
+        f"  The conversion label's event: {why} It follows "
+        f"{_percent(positives[conversion], clicks)} sampled clicked impressions.")
     return conversion
 
   def _event_field(self, key: str, stats: _ValueStats, lines: int
@@ -877,7 +1341,7 @@ class _Proposer:
                       "and \"false\".")
     if path[0] == "item":
       self.item_categories.append(_Grouping(
-          name, DISTINCT_CAP + 1 if stats.capped else distinct,
+          name, path, DISTINCT_CAP + 1 if stats.capped else distinct,
           reading.read >= self.min_share * self.imp.records, coded))
     return _Entry(row, comments)
 
@@ -895,7 +1359,46 @@ class _Proposer:
                         *reading.comment()])
 
   # --- derived features ---------------------------------------------------------
-  def _grouping_attributes(self) -> list[str]:
+  def _grouping_attributes(self) -> dict[str, str]:
+    """The item categories whose histories and crosses are proposed -> why: the
+    CROSSES that "the user clicked this value before" tells most about the click
+    (`_Measures.lift`), else `_by_grain`."""
+    candidates = [g for g in self.item_categories if 2 <= g.distinct <= DISTINCT_CAP]
+    n = self.measures.records
+    lifts = {g.name: self.measures.lift(self.imp.item_codes[g.path].by_record(n))
+             for g in candidates} if self.measures.clicks else {}
+    ranked = sorted(lifts, key=lambda name: (-lifts[name].bits, name))
+    chosen = [name for name in ranked if lifts[name].chosen][:CROSSES]
+    measured = "; ".join(f"{name}: {lifts[name].describe(name)}" for name in ranked)
+    header = (
+        "Histories and crosses: for each item category (2 or more values), whether "
+        "the user clicked the impression's value before (earlier in the sample, as "
+        "the cross counts) and how that moves the click: click rates, lift and "
+        "mutual information in bits over the sampled impressions, and a "
+        "Mantel-Haenszel odds ratio within users (a user's activity alone, which "
+        "makes every coarse value one clicked before, must not count). Proposed: the "
+        f"{CROSSES} of most information with a lift above 1 at p < 0.001 (G-test) "
+        "whose within-user odds ratio is not below 1 beyond chance (p < 0.05, "
+        "Cochran-Mantel-Haenszel). Clicks: "
+        + self.measures.click_source + ". On "
+        f"{_percent(int(self.measures.measured.sum()), n)} sampled impressions with "
+        "a user and a time: " + (measured or "no candidate") + ".")
+    if chosen:
+      self.out.notes.append(header)
+      return {name: f"Chosen by its measure on the sample: {lifts[name].describe(name)}."
+              for name in chosen}
+    by_grain = self._by_grain()
+    self.out.notes.append(
+        header + (" None passes (no click in the sample)" if not self.measures.clicks
+                  else " None passes") + ": chosen by their number of values instead "
+        f"(a coarse and a fine one, {GROUPING_DISTINCT[0]} to {GROUPING_DISTINCT[1]:,}"
+        "), which measures nothing: check them.")
+    return {name: ("Chosen by its number of values (no attribute passes the "
+                   "measure; see the header)" + (
+                       f": {lifts[name].describe(name)}." if name in lifts else "."))
+            for name in by_grain}
+
+  def _by_grain(self) -> list[str]:
     """Two logged item categories whose clicks repeat: a coarse one (a user's broad
     taste) and a fine one (a loyalty), which say more together than two of one
     grain. Preferred: those read on (nearly) every record (a missing value would
@@ -911,16 +1414,18 @@ class _Proposer:
     fine = same_tier[-1] if same_tier else (rest[0] if rest else None)
     return [r[-1] for r in (coarse, fine) if r is not None]
 
-  def _behaviour(self, attributes: list[str]) -> list[_Entry]:
+  def _behaviour(self, attributes: dict[str, str]) -> list[_Entry]:
+    item = self.out.identity["item"]
     return [_Entry(
         {"name": self.names.take(f"hist_{of}s"), "kind": "sequence",
          "derive": {"op": "history", "of": of}, "max_length": HISTORY_LENGTH,
          "description": f"The {of} of the user's last {HISTORY_LENGTH} clicks before "
                         "the impression."},
-        [f"The user's clicked {of}s; they share {of}'s vocabulary."])
-            for of in [self.out.identity["item"], *attributes]]
+        [f"The user's clicked {of}s; they share {of}'s vocabulary."]
+        + ([] if of == item else [attributes[of]]))
+            for of in [item, *attributes]]
 
-  def _cross(self, attributes: list[str]) -> list[_Entry]:
+  def _cross(self, attributes: dict[str, str]) -> list[_Entry]:
     """`user_<attribute>_clicks_24h`, as the default spec names them."""
     distinct = {g.name: g.distinct for g in self.item_categories}
     return [_Entry(
@@ -932,31 +1437,54 @@ class _Proposer:
          "description": f"The user's clicks in the item's {of} in the last "
                         f"{CROSS_WINDOW}."},
         [f"Privileged for ctr: a user x item cross ({distinct[of]:,} {of} values in "
-         "the sample), which a two-tower student cannot compute."])
-            for of in attributes]
+         "the sample), which a two-tower student cannot compute.", why])
+            for of, why in attributes.items()]
 
   def _post_event(self, conversion: str | None) -> list[_Entry]:
+    """Every aggregate of another event (its count, each field's total), with its
+    univariate AUC against the conversion label on the sample; one that nearly
+    determines the label (LEAK_AUC) is proposed excluded from every task."""
     if conversion is None:
       return []
-    roles = {"privileged_in": ["cvr"], "excluded_from": ["ctr"]}
-    why = ("Privileged for cvr (known after the click, before the conversion), "
-           "excluded from ctr (it would leak the click).")
-    entries = []
+    label = self.conversion_label
+    entries, leaks = [], []
     for event, entry in self.out.events.items():
       if event == conversion:
         continue
-      entries.append(_Entry(
-          {"name": self.names.take(f"{event}_count"), "kind": "numeric",
-           "derive": {"op": "count", "event": event}, **roles,
-           "description": f"How many {event!r} events after the click, before the "
-                          f"{conversion!r}."},
-          [why]))
-      entries += [_Entry(
-          {"name": self.names.take(f"{event}_{field}_total"), "kind": "numeric",
-           "derive": {"op": "sum", "event": event, "field": field}, **roles,
-           "description": f"The total {field} of the {event!r} events after the "
-                          f"click, before the {conversion!r}."}, [why])
-                  for field in entry.body.get("fields", {})]
+      for field in [None, *entry.body.get("fields", {})]:
+        candidate = self.measures.candidate(conversion, event, field)
+        if field is None:
+          name = self.names.take(f"{event}_count")
+          derive = {"op": "count", "event": event}
+          description = f"How many {event!r} events after the click"
+        else:
+          name = self.names.take(f"{event}_{field}_total")
+          derive = {"op": "sum", "event": event, "field": field}
+          description = f"The total {field} of the {event!r} events after the click"
+        comments = [candidate.describe(label)]
+        if candidate.leak:
+          leaks.append(name)
+          derive["before"] = label
+          roles = {"excluded_from": ["ctr", "cvr"]}
+          comments.append(
+              f"A leak: an AUC this far from 0.5 (>= {LEAK_AUC}) nearly determines "
+              f"{label!r}; a teacher that sees it reads the label off it and teaches "
+              "the student nothing (teacher cheating: Yang et al., NeurIPS 2022; "
+              "ByteDance HA-PFD, KDD 2025). Excluded from every task; privilege it "
+              "for cvr by hand only if it truly is known before the label.")
+        else:
+          roles = {"privileged_in": ["cvr"], "excluded_from": ["ctr"]}
+          comments.append("Privileged for cvr (known after the click, before the "
+                          "conversion), excluded from ctr (it would leak the click).")
+        entries.append(_Entry(
+            {"name": name, "kind": "numeric", "derive": derive, **roles,
+             "description": f"{description}, before the {conversion!r}."},
+            comments))
+    if leaks:
+      self.out.notes.append(
+          f"Leaks: {', '.join(leaks)}: a univariate AUC against {label!r} at or "
+          f"beyond {LEAK_AUC} (or its mirror), so excluded from every task, not "
+          "privileged (see each comment).")
     return entries
 
 
@@ -975,11 +1503,12 @@ def _ctr_model_defaults() -> dict[str, Any]:
 
 
 def _render(proposal: _Proposal, impressions: LogSample, details: LogSample,
-            min_share: float) -> str:
+            clicks: LogSample | None, min_share: float) -> str:
   """The proposal as YAML, each entry under its comment."""
   out = _comment([
       "A feature spec proposed by `python -m features.infer_spec` from a sample of",
       f"  impressions: {impressions.describe()};",
+      *([f"  clicks: {clicks.describe()};"] if clicks else []),
       f"  detail_pages: {details.describe()}.",
       "Skipped: lines that are not a JSON object, and detail-page lines without an "
       "`event` string.",
@@ -1043,8 +1572,8 @@ class InferredSpec:
 
 def infer_spec(impressions: str, detail_pages: str,
                sample_lines: int = DEFAULT_SAMPLE_LINES,
-               min_well_typed_fraction: float = DEFAULT_MIN_WELL_TYPED_FRACTION
-               ) -> InferredSpec:
+               min_well_typed_fraction: float = DEFAULT_MIN_WELL_TYPED_FRACTION,
+               clicks: str = "", label_event: str = "") -> InferredSpec:
   """Proposes a spec from the first `sample_lines` lines of each log.
 
   Args:
@@ -1053,11 +1582,14 @@ def infer_spec(impressions: str, detail_pages: str,
     sample_lines: Read at most this many lines of each log.
     min_well_typed_fraction: A field is proposed where the job would read at least
       this share of its sampled values; the others are dead letters at join time.
+    clicks: Glob of click log files, for the measures; without it, an impression
+      with a detail page counts as clicked.
+    label_event: The conversion label's event, instead of the proposal's choice.
 
   Raises:
     ValueError: a glob that matches no file, no usable impression, impressions
-      without user_id or item_id (a spec needs both for its identity), or a
-      setting out of range.
+      without user_id or item_id (a spec needs both for its identity), a
+      `label_event` the sample does not declare, or a setting out of range.
   """
   if sample_lines < 1:
     raise ValueError(f"--sample_lines must be >= 1, got {sample_lines}.")
@@ -1067,8 +1599,13 @@ def infer_spec(impressions: str, detail_pages: str,
   imp, details = _ImpressionSample(), _DetailSample()
   imp_sample = imp.read(impressions, sample_lines)
   detail_sample = details.read(detail_pages, sample_lines)
-  proposal = _Proposer(imp, details, min_well_typed_fraction).propose()
-  text = _render(proposal, imp_sample, detail_sample, min_well_typed_fraction)
+  click_log, click_sample = (_ClickSample(), None) if clicks else (None, None)
+  if click_log is not None:
+    click_sample = click_log.read(clicks, sample_lines)
+  proposal = _Proposer(imp, details, _Measures(imp, details, click_log),
+                       min_well_typed_fraction, label_event).propose()
+  text = _render(proposal, imp_sample, detail_sample, click_sample,
+                 min_well_typed_fraction)
   # What is written is what loads: the text itself is parsed, comments and all.
   spec = spec_lib.FeatureSpec.from_dict(yaml.safe_load(text))
   return InferredSpec(text, spec, imp_sample, detail_sample)
@@ -1092,13 +1629,19 @@ class InferJob:
       "least this share of its sampled values (of every sampled record, for a "
       "top-level field); it dead-letters the others, and each entry's comment counts "
       "them.")
+  clicks: str = knob("", "Glob of click log files: the clicks the measures read "
+                     "(crosses, labels, leaks). Without it, an impression with a "
+                     "detail page counts as clicked.")
+  label_event: str = knob("", "The detail-page event of the conversion label, "
+                          "instead of the proposal's choice (by its positives and "
+                          "name).")
 
 
 def main(argv: Sequence[str]) -> None:
   del argv
   job = config_flags.from_flags(InferJob)
   inferred = infer_spec(job.impressions, job.detail_pages, job.sample_lines,
-                        job.min_well_typed_fraction)
+                        job.min_well_typed_fraction, job.clicks, job.label_event)
   write(inferred, job.output)
   print(f"impressions: {inferred.impressions.describe()}")
   print(f"detail_pages: {inferred.detail_pages.describe()}")
