@@ -52,16 +52,31 @@ def oracle_logits(oracle: Mapping[str, np.ndarray], column: str
 
 
 class OracleTeacherModel(distillation.DistillationModel):
-  """PFD whose soft labels come from the simulator's oracle, by impression id."""
+  """PFD whose soft labels come from the simulator's oracle, by impression id.
+
+  An oracle is a probability, not a network: it has no hidden layer for hint
+  transfer to match, so a config with `hint_weight` > 0 is refused rather than
+  trained against the learnt teacher's hidden layer.
+  """
 
   def __init__(self, spec: spec_lib.FeatureSpec, data_dir: str, config: ModelConfig,
                table: tf.lookup.StaticHashTable, **kwargs):
+    if config.hint_weight:
+      raise ValueError(_no_hint(config))
     super().__init__(spec, data_dir, config, **kwargs)
     self._oracle = table
 
-  def teacher_logits(self, features, training=False, lookups=None):
+  def teacher_logits(self, features, training=False, lookups=None, with_hidden=False):
     del training, lookups
+    if with_hidden:
+      raise ValueError(_no_hint(self.model_config))
     return self._oracle.lookup(features["impression_id"])
+
+
+def _no_hint(config: ModelConfig) -> str:
+  return (f"hint_weight={config.hint_weight}: the oracle teacher of "
+          "benchmarks/teacher_ceiling.py has no hidden layer to hint from; set "
+          "hint_weight=0 (--hint_weight=0) for its runs.")
 
 
 def soft_label_noise_kept(oracle: Mapping[str, np.ndarray]) -> float:

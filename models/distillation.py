@@ -171,7 +171,20 @@ class DistillationModel(tf.keras.Model):
     return shift_rows(features, self.permuted_features, offset)
 
   def teacher_logits(self, features: Mapping[str, tf.Tensor], training: bool = False,
-                     lookups: towers.BatchLookups | None = None) -> tf.Tensor:
+                     lookups: towers.BatchLookups | None = None,
+                     with_hidden: bool = False
+                     ) -> tf.Tensor | tuple[tf.Tensor, tf.Tensor]:
+    """The teacher's logits `[batch]`; with `with_hidden`, (logits, its last hidden
+    layer `[batch, teacher_hidden[-1]]`), what hint transfer matches.
+
+    The one way to the teacher's outputs (the distillation term, the hint term and
+    `predict_step` all read them here), so a subclass that replaces the teacher
+    (benchmarks/teacher_ceiling.py's oracle) replaces it for every term, or refuses
+    `with_hidden` when it has no hidden layer.
+    """
+    if with_hidden:  # MLP/DCN heads only (ModelConfig checks hint_weight's heads).
+      return self.teacher(features, training=training, lookups=lookups,
+                          with_hidden=True)
     return self.teacher(features, training=training, lookups=lookups)
 
   def build_from_batch(self, features: Mapping[str, tf.Tensor]) -> None:
@@ -241,8 +254,10 @@ class DistillationModel(tf.keras.Model):
         continue
       module, hint = getattr(self, head), None
       if config.hint_weight:  # MLP/DCN heads only (ModelConfig): no auxiliary outputs.
-        logits, hint = module(inputs[head], training=training, lookups=lookups,
-                              with_hidden=True)
+        # The teacher's hint and logits from the same `teacher_logits` as without
+        # hints: a replaced teacher is the one both transfer terms read.
+        logits, hint = (self.teacher_logits if head == "teacher" else module)(
+            inputs[head], training=training, lookups=lookups, with_hidden=True)
         if head == "student":
           hint = self.hint_projection(hint)
       else:

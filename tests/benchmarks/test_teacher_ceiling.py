@@ -17,13 +17,17 @@ ORACLE = {
 }
 
 
-def test_the_teacher_is_the_oracles_logit_by_impression_id(tmp_path):
-  os.makedirs(tmp_path / "vocab")
+def _oracle_teacher(data_dir, config):
+  os.makedirs(data_dir / "vocab")
   for name in spec_lib.DEFAULT_SPEC.vocabularies():
-    (tmp_path / "vocab" / f"{name}.txt").write_text("")
-  model = teacher_ceiling.OracleTeacherModel(
-      spec_lib.DEFAULT_SPEC, str(tmp_path), ModelConfig(task="cvr", mode="pfd"),
+    (data_dir / "vocab" / f"{name}.txt").write_text("")
+  return teacher_ceiling.OracleTeacherModel(
+      spec_lib.DEFAULT_SPEC, str(data_dir), config,
       table=teacher_ceiling.oracle_logits(ORACLE, "p_purchase_full"))
+
+
+def test_the_teacher_is_the_oracles_logit_by_impression_id(tmp_path):
+  model = _oracle_teacher(tmp_path, ModelConfig(task="cvr", mode="pfd"))
   logits = model.teacher_logits({"impression_id": tf.constant(["b", "a", "c"])})
   np.testing.assert_allclose(logits.numpy(), [np.log(0.1 / 0.9), 0.0, 0.0], atol=1e-6)
 
@@ -33,3 +37,10 @@ def test_soft_label_noise_kept_is_the_exact_variance_ratio():
   kept = 0.04
   assert teacher_ceiling.soft_label_noise_kept(ORACLE) == pytest.approx(
       kept / ((0.25 + 0.09) / 2 + kept))
+
+
+def test_hint_transfer_from_the_oracle_is_refused_naming_hint_weight(tmp_path):
+  # An oracle has no hidden layer: with hints the learnt teacher's would be matched.
+  with pytest.raises(ValueError, match=r"hint_weight=0\.5: the oracle teacher.*"
+                     r"no hidden layer"):
+    _oracle_teacher(tmp_path, ModelConfig(task="cvr", mode="pfd", hint_weight=0.5))

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from features import spec as spec_lib
 from models import distillation
+from models import losses
 from models.config import ModelConfig
 
 from synthetic import SPEC, assert_distillation_misses_the_teacher, make_batch
@@ -416,3 +417,35 @@ def test_a_permuted_teachers_step_is_its_own_loss_on_the_shifted_batch(data_dir,
     np.testing.assert_array_equal(a, b)
   assert max(float(np.max(np.abs(a - b))) for a, b in zip(
       runs["pfd_permuted", 0.5], runs["pfd", 0.5])) > 1e-6
+
+
+class _ShiftedTeacher(distillation.DistillationModel):
+  """A replaced teacher, as benchmarks/teacher_ceiling.py's oracle: the learnt
+  teacher's logits plus 5."""
+
+  def teacher_logits(self, features, training=False, lookups=None, **kwargs):
+    out = super().teacher_logits(features, training=training, lookups=lookups,
+                                 **kwargs)
+    return (out[0] + 5.0, out[1]) if kwargs.get("with_hidden") else out + 5.0
+
+
+def test_with_hints_every_loss_reads_the_teacher_through_teacher_logits(data_dir):
+  # With hint_weight > 0 too, a replaced teacher (the oracle) is the one L_d and
+  # the teacher's loss read, not the learnt head behind it.
+  tf.keras.utils.set_random_seed(0)
+  model = _ShiftedTeacher(SPEC, data_dir, ModelConfig(**SMALL, mode="pfd",
+                                                      hint_weight=0.5))
+  model.compile(optimizer=tf.keras.optimizers.SGD(0.1))
+  model.build_from_batch(make_batch(99)[0])
+  features, labels = make_batch(3)
+  out = model.compute_losses(features, labels, None, training=False)
+  teacher, student = model.teacher_logits(features), model(features)
+  inputs = losses.DistillationInputs(teacher_logits=teacher, student_logits=student,
+                                     labels=labels,
+                                     temperature=model.model_config.temperature)
+  distillation_loss = losses.get_distillation_loss(
+      model.model_config.distillation_loss)
+  assert float(out["distillation_loss"]) == pytest.approx(
+      float(tf.reduce_mean(distillation_loss(inputs))), rel=1e-5)
+  assert float(out["teacher_loss"]) == pytest.approx(float(tf.reduce_mean(
+      losses.binary_cross_entropy(labels, teacher))), rel=1e-5)
