@@ -25,9 +25,11 @@ from features import spec as spec_lib
 from pipelines.log_records import Click, DeadLetter, DetailEvent, Impression, Log, Reason
 
 Op = spec_lib.Op
+_AGGREGATE_OPS = (Op.COUNT, Op.ANY, Op.SUM, Op.MAX)
 
 
 class _Aggregate(NamedTuple):
+  feature: str  # The post-event feature's name, for errors.
   op: Op
   event: str
   field: int  # Index into DetailEvent.fields (sum / max), else -1.
@@ -64,7 +66,7 @@ class JoinRules:
         labels=labels,
         post_events=tuple(f.name for f in post),
         aggregates=tuple(_Aggregate(
-            f.derive.op, f.derive.event, field_index.get(f.derive.field, -1),
+            f.name, f.derive.op, f.derive.event, field_index.get(f.derive.field, -1),
             label_index[spec.post_event_label(f)]) for f in post))
 
 
@@ -123,7 +125,13 @@ def _choose_impression(impressions: Sequence[Impression], outcomes, dead_letters
 
 def _aggregate(aggregate: _Aggregate, details: Sequence[DetailEvent], start_ms: int,
                end_ms: int) -> int | float:
-  """One post-event feature over the `aggregate.event`s with start_ms <= ts < end_ms."""
+  """One post-event feature over the `aggregate.event`s with start_ms <= ts < end_ms.
+
+  Raises:
+    ValueError: `aggregate.op` is not a post-event aggregation (count, any, sum,
+      max): a feature the join does not know how to compute must not get some other
+      op's values.
+  """
   kept = [d for d in details
           if d.event == aggregate.event and start_ms <= d.ts_ms < end_ms]
   if aggregate.op is Op.COUNT:
@@ -133,7 +141,11 @@ def _aggregate(aggregate: _Aggregate, details: Sequence[DetailEvent], start_ms: 
   values = [d.fields[aggregate.field] for d in kept]
   if aggregate.op is Op.SUM:
     return float(sum(values))
-  return float(max(values, default=0))
+  if aggregate.op is Op.MAX:
+    return float(max(values, default=0))
+  raise ValueError(
+      f"post-event feature {aggregate.feature!r} has op {aggregate.op.value!r}, which "
+      f"the join cannot aggregate; use one of {[o.value for o in _AGGREGATE_OPS]}")
 
 
 def join_impression(impressions: Sequence[Impression], clicks: Sequence[Click],

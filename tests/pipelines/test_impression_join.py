@@ -189,3 +189,12 @@ def test_the_click_window_is_the_specs(window):
       clicks if f.name == "click" else f for f in SPEC))
   assert join(clicks=[click(TS + 10 * MIN)], rules=rules).joined.click == int(
       window >= 10 * MIN)
+
+
+def test_an_op_the_join_cannot_aggregate_is_refused_naming_the_feature():
+  # Not the values of another op (max, the last rule) for an op with no rule.
+  aggregates = list(RULES.aggregates)
+  aggregates[0] = aggregates[0]._replace(op=spec_lib.Op.HISTORY)
+  rules = dataclasses.replace(RULES, aggregates=tuple(aggregates))
+  with pytest.raises(ValueError, match=rf"{RULES.post_events[0]!r}.*'history'"):
+    join(clicks=[click(TS + MIN)], rules=rules)
