@@ -335,7 +335,11 @@ def token_counts(accumulator: _Accumulator, feature_name: str) -> Counter[str]:
 
 class AccumulateStatistics(beam.PTransform):
   """Lists of one split's example dicts (the join's are a user's each) -> the split's
-  single accumulator (feature name -> running statistics, token counts included)."""
+  single accumulator (feature name -> running statistics, token counts included).
+
+  An empty input gives an empty accumulator, whose `to_statistics` has
+  `num_examples` 0, so every split has an entry.
+  """
 
   def __init__(self, spec: spec_lib.FeatureSpec):
     super().__init__()
@@ -343,24 +347,6 @@ class AccumulateStatistics(beam.PTransform):
 
   def expand(self, batches: beam.PCollection) -> beam.PCollection:
     return batches | "Combine" >> beam.CombineGlobally(_BatchAccumulateFn(self._spec))
-
-
-class ComputeStatistics(beam.PTransform):
-  """Example dicts of one split -> a single `DatasetFeatureStatistics` named `split`.
-
-  An empty input gives statistics with `num_examples` 0, so every split has an entry.
-  """
-
-  def __init__(self, spec: spec_lib.FeatureSpec, split_name: str):
-    super().__init__()
-    self._spec = spec
-    self._split_name = split_name
-
-  def expand(self, examples: beam.PCollection) -> beam.PCollection:
-    return (examples
-            | "Batch" >> beam.BatchElements(min_batch_size=64, max_batch_size=4096)
-            | "Accumulate" >> AccumulateStatistics(self._spec)
-            | "ToStatistics" >> beam.Map(to_statistics, self._spec, self._split_name))
 
 
 def write_statistics(stats_list: statistics_pb2.DatasetFeatureStatisticsList,

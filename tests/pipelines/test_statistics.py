@@ -1,13 +1,15 @@
-"""Tests for pipelines/statistics.py: hand-derived statistics, in Beam and by hand."""
+"""Tests for pipelines/statistics.py: hand-derived statistics, as the dataset writer
+writes them (in Beam) and by hand."""
 
 import math
 
 import apache_beam as beam
 import pytest
-from apache_beam.testing import util as beam_util
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
+from features import layout
 from features import spec as spec_lib
+from pipelines import dataset_writer
 from pipelines import statistics
 
 D, K, G = spec_lib.DType, spec_lib.Kind, spec_lib.Group
@@ -101,26 +103,29 @@ def _check_expected(stats: statistics_pb2.DatasetFeatureStatistics) -> None:
   assert ids.unique == 0 and not ids.top_values
 
 
-def test_compute_statistics_in_beam():
-  def check_single(name):
-    def check(outputs):
-      assert len(outputs) == 1
-      assert outputs[0].name == name
-      if name == "train":
-        _check_expected(outputs[0])
-      else:
-        assert outputs[0].num_examples == 0
-        assert _features(outputs[0])["hist_item_ids"].string_stats.common_stats == (
-            statistics_pb2.CommonStatistics())
-    return check
-
+def test_the_dataset_writer_writes_each_splits_statistics(tmp_path):
+  """The job's own path (`dataset_writer.WriteSplit`): lists of examples, a user's
+  each (some empty), accumulated and written to stats/<split>.pb; an empty split
+  still gets its entry."""
   with beam.Pipeline(runner="DirectRunner") as pipeline:
-    train = (pipeline | "Train" >> beam.Create(EXAMPLES)
-             | "TrainStats" >> statistics.ComputeStatistics(SPEC, "train"))
-    empty = (pipeline | "Eval" >> beam.Create([])
-             | "EvalStats" >> statistics.ComputeStatistics(SPEC, "eval"))
-    beam_util.assert_that(train, check_single("train"), label="CheckTrain")
-    beam_util.assert_that(empty, check_single("eval"), label="CheckEval")
+    for split, example_lists in (
+        ("train", [[EXAMPLES[0]], [], [EXAMPLES[1], EXAMPLES[2]], [EXAMPLES[3]]]),
+        ("eval", [])):
+      _ = (pipeline | f"Create{split}" >> beam.Create(example_lists)
+           | f"Write{split}" >> dataset_writer.WriteSplit(SPEC, str(tmp_path), "pfd",
+                                                          split))
+
+  def read(split):
+    stats_list = statistics.read_statistics(
+        str(tmp_path / layout.STATS_DIR / f"{split}.pb"))
+    assert [s.name for s in stats_list.datasets] == [split]
+    return stats_list.datasets[0]
+
+  _check_expected(read("train"))
+  empty = read("eval")
+  assert empty.num_examples == 0
+  assert _features(empty)["hist_item_ids"].string_stats.common_stats == (
+      statistics_pb2.CommonStatistics())
 
 
 @pytest.mark.parametrize("partition", [
