@@ -334,7 +334,8 @@ def make_dataset(dataset: str | dataset_lib.PublishedDataset, split: str, task: 
     deterministic: Produce the same batches in the same order on every run with the
       same seed. Otherwise parallel stages may emit out of order, which is faster:
       even an epoch's last, smaller batch may come before a full one.
-    repeat: Repeat forever; batches then run across epoch boundaries.
+    repeat: Repeat forever, each pass a new shuffle; batches then run across pass
+      boundaries (a trainer then counts steps: a capped epoch).
     drop_remainder: Drop the last, smaller batch, giving a static batch dimension.
     input_context: Read only this input pipeline's share of the split (a
       DatasetCreator's workers, each its own shards); needs `repeat`.
@@ -362,7 +363,8 @@ def make_dataset(dataset: str | dataset_lib.PublishedDataset, split: str, task: 
     `[batch_size]` tf.float32 (for a multi-task head's loss; no head reads a label as
     an input); labels is `[batch_size]` tf.float32. Without
     `repeat`, its cardinality is its number of batches (`example_count`: a
-    `time_range` costs one pass to count its examples, once per dataset and range).
+    `time_range` costs one pass to count its examples, once per dataset and range);
+    with it, tf.data.INFINITE_CARDINALITY.
 
   Raises:
     FileNotFoundError: `dataset` is not published or lacks the split's shards.
@@ -423,10 +425,13 @@ def make_dataset(dataset: str | dataset_lib.PublishedDataset, split: str, task: 
                               example_count(dataset, split, task, time_range,
                                             fraction))
   else:
-    if repeat:
-      records = records.repeat()
     if shuffle:
       records = shuffle_in_windows(records, shuffle_buffer, seed)
+    if repeat:
+      # After the shuffle, as a trainer's passes: each pass is a permutation of the
+      # split of its own (a window across two passes would hold some records twice
+      # and others not at all).
+      records = records.repeat()
     batched = records.rebatch(batch_size, drop_remainder=drop_remainder)
   batches = (batched.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
              .prefetch(tf.data.AUTOTUNE))
@@ -439,6 +444,12 @@ def make_dataset(dataset: str | dataset_lib.PublishedDataset, split: str, task: 
     num_batches = (examples // batch_size if drop_remainder
                    else -(-examples // batch_size))
     batches = batches.apply(tf.data.experimental.assert_cardinality(num_batches))
+  else:
+    # Declared (tf.data cannot tell through the filters): a trainer knows that it
+    # reads one stream across its epochs (Keras keeps one iterator), and that a
+    # resumed run skips the batches it had trained on.
+    batches = batches.apply(tf.data.experimental.assert_cardinality(
+        tf.data.INFINITE_CARDINALITY))
   # Autotuning is on by default and every parallel stage above asks for AUTOTUNE;
   # determinism is the one setting to choose.
   options = tf.data.Options()

@@ -3,6 +3,12 @@ r"""Trains several modes on one dataset and tabulates them beside the Bayes ceil
     python -m models.compare --data_dir=workspace/examples \
       --oracle_dir=workspace/raw/oracle --work_dir=workspace/models
 
+By default every mode trains under the tuned protocol (`tuned_protocol`): each
+chooses its learning rate from the same grid on validation, checked and early
+stopped several times a pass, so that no arm wins by the one learning rate suiting
+it better. `--fast` keeps the train flags as given (`make demo`'s): quicker, and
+said to be no fair comparison under the table.
+
 What `make demo` prints at the end, and what `make evidence` repeats over seeds.
 """
 
@@ -12,7 +18,7 @@ import dataclasses
 import hashlib
 import json
 import os
-from typing import Any, Mapping, Sequence
+from typing import Any, Collection, Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -21,6 +27,7 @@ import cli
 import config_flags
 from config_flags import knob
 from features import dataset as dataset_lib
+from features import input as input_lib
 from features import spec as spec_lib
 from models import distillation
 from models import train
@@ -32,6 +39,87 @@ DEFAULT_MODES = (Mode.STUDENT, Mode.PFD, Mode.TEACHER, Mode.LUPI)
 # features: model distillation), smooth (softer targets, no teacher) and
 # pfd_permuted (PFD with the privileged features cut from their examples).
 CONTROL_MODES = (Mode.MD, Mode.SMOOTH, Mode.PFD_PERMUTED)
+# A row's flag, not a metric: summarize leaves it out.
+FIRST_CHECK = "best_at_first_check"
+FIRST_CHECK_NOTE = ("* best at its first check (some seed's kept weights are its "
+                    "first validation's): it may want a lower learning rate or finer "
+                    "checks (--steps_per_epoch).")
+
+
+def best_at_first_check(validation: Mapping[str, Any] | None) -> bool:
+  """Whether a run's kept weights are from its first validation check of several
+  (metrics.json's `validation`): it may have overfitted within its first epoch, so
+  that an arm that merely learns slower (softer targets) would beat it."""
+  if not validation:
+    return False
+  # Runs recorded before `checks` was: the checks of their last process.
+  checks = validation.get("checks", len(validation.get("auc_per_epoch", [])))
+  return validation.get("kept_epoch") == 1 and checks > 1
+
+
+def flagged_modes(rows: Sequence[dict[str, Any]]) -> set[str]:
+  """The modes with a row (a seed) whose kept weights are its first check's."""
+  return {row["mode"] for row in rows if row.get(FIRST_CHECK)}
+
+
+# The tuned protocol (issue 28): every arm, baseline and controls alike, gets these.
+TUNED_LEARNING_RATES = (0.0005, 0.001, 0.002)
+CHECKS_PER_PASS = 4  # Validations (early stopping checks) per pass over the train days.
+FAST_NOTE = ("--fast: not a fair comparison (one learning rate, epoch-level "
+             "stopping); without it each mode chooses its learning rate on validation.")
+
+
+def tuned_protocol(train_config: train.TrainConfig, batches_per_pass: int
+                   ) -> train.TrainConfig:
+  """`train_config` under the tuned protocol: what it leaves at its default gets the
+  protocol's (what it sets is kept).
+
+  With an arm overfitting within its first epoch, one learning rate and checks a
+  pass apart favour whichever arm learns slower (softer targets): each arm instead
+  chooses from `TUNED_LEARNING_RATES` on the train split's last day
+  (`validation_days` 1), validated `CHECKS_PER_PASS` times a pass
+  (`steps_per_epoch`; `epochs` scaled to the same number of steps), and stops after
+  a pass without a better check (`early_stopping_patience`), keeping the best.
+
+  Args:
+    batches_per_pass: Train batches in one pass over the train days (those before
+      the validation days).
+  """
+  config = dataclasses.replace(
+      train_config, validation_days=train_config.validation_days or 1,
+      learning_rate_grid=train_config.learning_rate_grid or TUNED_LEARNING_RATES)
+  if config.steps_per_epoch is None:
+    steps = max(1, -(-batches_per_pass // CHECKS_PER_PASS))
+
+    def checks(epochs: int | None) -> int | None:
+      return epochs and -(-epochs * batches_per_pass // steps)
+
+    config = dataclasses.replace(config, steps_per_epoch=steps,
+                                 epochs=checks(config.epochs),
+                                 teacher_epochs=checks(config.teacher_epochs))
+  return dataclasses.replace(config, early_stopping_patience=(
+      config.early_stopping_patience or -(-batches_per_pass // config.steps_per_epoch)))
+
+
+def tune(train_config: train.TrainConfig, dataset: dataset_lib.PublishedDataset,
+         task: str) -> train.TrainConfig:
+  """`tuned_protocol` for `task` on `dataset`: a pass counted over the train days
+  that do not validate (and `train_fraction`)."""
+  train_range, _ = train.validation_split(dataset, task,
+                                          train_config.validation_days or 1)
+  examples = input_lib.example_count(dataset, "train", task, train_range,
+                                     train_config.train_fraction)
+  return tuned_protocol(train_config, -(-examples // train_config.batch_size))
+
+
+def format_protocol(train_config: train.TrainConfig) -> str:
+  """One line under the table: how `tuned_protocol`'s config tuned each mode."""
+  return (f"protocol: each mode's learning rate chosen from "
+          f"{', '.join(f'{r:g}' for r in train_config.learning_rate_grid)} on the "
+          f"last {train_config.validation_days} train day(s), checked every "
+          f"{train_config.steps_per_epoch} steps, stopped after "
+          f"{train_config.early_stopping_patience} checks without a better one "
+          f"(at most {train_config.epochs})")
 
 
 def head_metrics(spec: spec_lib.FeatureSpec) -> list[tuple[str, str]]:
@@ -109,6 +197,8 @@ def run_variants(dataset: str | dataset_lib.PublishedDataset, work_dir: str,
         results = train.train_and_evaluate(dataset, run_dir, model_config, seeded,
                                            build_model, overwrite=stale is not None)
       row = {"mode": name, "seed": seed, "train_seconds": results["train_seconds"]}
+      if "validation" in results:
+        row[FIRST_CHECK] = best_at_first_check(results["validation"])
       for head in ("student", "teacher"):
         for metric in metrics:
           key = f"{head}_{metric}"
@@ -128,11 +218,12 @@ def run_modes(dataset: str | dataset_lib.PublishedDataset, work_dir: str,
 
 
 def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, tuple[float, float]]]:
-  """mode -> metric -> (mean, std over seeds)."""
+  """mode -> metric -> (mean, std over seeds); not the FIRST_CHECK flag
+  (`flagged_modes`)."""
   by_mode: dict[str, dict[str, list[float]]] = {}
   for row in rows:
     for key, value in row.items():
-      if key not in ("mode", "seed"):
+      if key not in ("mode", "seed", FIRST_CHECK):
         by_mode.setdefault(row["mode"], {}).setdefault(key, []).append(value)
   return {mode: {k: (float(np.mean(v)), float(np.std(v))) for k, v in metrics.items()}
           for mode, metrics in by_mode.items()}
@@ -205,11 +296,14 @@ def load_ceilings(oracle_dir: str | None, task: str) -> dict[str, float]:
 
 
 def format_table(summary: dict[str, dict[str, tuple[float, float]]],
-                 ceilings: dict[str, float], spec: spec_lib.FeatureSpec) -> str:
+                 ceilings: dict[str, float], spec: spec_lib.FeatureSpec,
+                 flagged: Collection[str] = ()) -> str:
   """A markdown table: one row per mode and head, mean ± std over seeds.
 
   Args:
     spec: The dataset's spec: its evaluation slices are columns (`head_metrics`).
+    flagged: Modes marked `*`, with FIRST_CHECK_NOTE under the table
+      (`flagged_modes`).
   """
   columns = head_metrics(spec)
   lines = ["| mode | head | " + " | ".join(header for _, header in columns) + " |",
@@ -220,13 +314,16 @@ def format_table(summary: dict[str, dict[str, tuple[float, float]]],
         continue
       cells = [f"{metrics[f'{head}_{m}'][0]:.4f} ± {metrics[f'{head}_{m}'][1]:.4f}"
                for m, _ in columns]
-      lines.append(f"| {mode} | {head} | " + " | ".join(cells) + " |")
+      name = f"{mode}*" if mode in flagged else mode
+      lines.append(f"| {name} | {head} | " + " | ".join(cells) + " |")
   for name, value in ceilings.items():
     sees = "regular features" if name == "regular" else "regular + privileged"
     # The oracle's AUC is undefined (null) on an eval split without positives.
     cell = "n/a" if value is None else f"{value:.4f}"
     lines.append(f"| Bayes-optimal ({sees}) | oracle | {cell} |"
                  + " |" * (len(columns) - 1))
+  if set(flagged) & summary.keys():
+    lines += ["", FIRST_CHECK_NOTE]
   return "\n".join(lines)
 
 
@@ -240,6 +337,10 @@ class CompareJob:
   modes: tuple[Mode, ...] = knob(DEFAULT_MODES, "Modes to compare.")
   seeds: tuple[int, ...] = knob((0,), "Seeds, a run per mode each (they replace "
                                 "--seed).")
+  fast: bool = knob(False, "Train as the train flags say (one learning rate, checks "
+                    "a pass apart) instead of the tuned protocol (a learning rate "
+                    "grid, several checks a pass: 3 runs a mode): quicker, not a "
+                    "fair comparison (make demo's).")
 
 
 def main(argv: Sequence[str]) -> None:
@@ -252,12 +353,16 @@ def main(argv: Sequence[str]) -> None:
     raise ValueError(f"--mode={overrides['mode'].value}: models.compare trains every "
                      "mode of --modes; pass --modes instead.")
   dataset = dataset_lib.PublishedDataset.open(job.data_dir)
+  train_config = config_flags.from_flags(train.TrainConfig)
+  if not job.fast:
+    train_config = tune(train_config, dataset, job.task)
   rows = run_modes(dataset, job.work_dir, job.modes, job.seeds,
                    ModelConfig.for_task(dataset.spec, job.task, **overrides),
-                   config_flags.from_flags(train.TrainConfig))
+                   train_config)
   print(f"\n== {job.task.upper()} on the eval split ==")
   print(format_table(summarize(rows), load_ceilings(job.oracle_dir, job.task),
-                     dataset.spec))
+                     dataset.spec, flagged_modes(rows)))
+  print(FAST_NOTE if job.fast else format_protocol(train_config))
   share = privileged_share(rows)
   if share is not None:
     print(format_privileged_share(share))

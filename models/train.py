@@ -18,12 +18,15 @@ refused unless --overwrite removes it; a killed run of the same config resumes.
 A fair protocol (--validation_days=1): the train split's last UTC day validates
 instead of training; --early_stopping_patience stops on its AUC and keeps the best
 epoch; --learning_rate_grid and --lambda_value=auto (from --lambda_grid, 0 included)
-train one candidate each under candidates/ and ship the best on validation.
+train one candidate each under candidates/ and ship the best on validation. With
+--steps_per_epoch an epoch is a block of steps over a repeating input (each pass a new
+shuffle), so validation and early stopping check every that many steps.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import json
 import os
@@ -70,7 +73,12 @@ class TrainConfig:
                                      "(default: --batch_size): they only score, and "
                                      "larger batches score for less per example.")
   epochs: int = knob(3, "Epochs (per stage for two_stage).")
-  steps_per_epoch: int | None = knob(None, "Cap on steps per epoch.")
+  # A capped epoch is a block of steps, not a pass: the train input repeats (each pass
+  # a new shuffle) and a run takes epochs x steps_per_epoch steps, validating (and
+  # early stopping) after each block.
+  steps_per_epoch: int | None = knob(None, "Steps per epoch: the train input repeats "
+                                     "and validation and early stopping run every "
+                                     "this many steps (default: one pass).")
   # The join job writes each split user by user (the heaviest clickers first, the
   # users who never click last), so a shuffle window much smaller than the split
   # leaves whole stretches of an epoch without a click: set it to the split's size
@@ -121,6 +129,9 @@ class TrainConfig:
     for name in ("train_fraction", "validation_fraction", "eval_fraction"):
       if not 0.0 < getattr(self, name) <= 1.0:
         raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}.")
+    if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
+      raise ValueError(f"steps_per_epoch must be >= 1 (or unset: an epoch is a pass), "
+                       f"got {self.steps_per_epoch}.")
     if self.validation_days < 0 or self.early_stopping_patience < 0:
       raise ValueError(f"validation_days and early_stopping_patience must be >= 0, "
                        f"got {self.validation_days}, {self.early_stopping_patience}.")
@@ -178,6 +189,25 @@ def _draw_passes(train_data: tf.data.Dataset, passes: int) -> None:
     iter(train_data)
 
 
+def _repeats(train_data) -> bool:
+  """Whether `train_data` is one endless stream (a capped epoch's repeated input),
+  which `fit` reads through a single iterator across its epochs."""
+  return (isinstance(train_data, tf.data.Dataset) and
+          int(train_data.cardinality()) == tf.data.INFINITE_CARDINALITY)
+
+
+def _resumed_input(train_data, done: int, steps_per_epoch: int | None):
+  """What a fit resumed after `done` finished epochs reads, to continue where the
+  killed one left: a finite input's later passes (`_draw_passes`), or an endless
+  stream less its first `done` x `steps_per_epoch` batches (its epochs are blocks of
+  steps that need not end with a pass: the skipped batches are read again, not
+  trained on)."""
+  if done and _repeats(train_data):
+    return train_data.skip(done * steps_per_epoch)
+  _draw_passes(train_data, done)
+  return train_data
+
+
 def _monitor(model: distillation.DistillationModel) -> str:
   """The validation metric a fit follows: the AUC of the head it trains for shipping
   (the teacher in teacher mode and in two_stage's first stage)."""
@@ -191,16 +221,18 @@ def _fit(model, train_data, steps_per_epoch: int | None, epochs: int, model_dir:
   """Fits `epochs` (fewer if early stopping, with `patience`, stops it).
 
   Returns:
-    The history, and with `validation_data` its record: the monitored AUC per epoch,
-    and the epoch whose weights the model ends with (the best with early stopping,
-    which restores it; else the last) and its AUC.
+    The history, and with `validation_data` its record: the monitored AUC per epoch
+    (per check: every `steps_per_epoch` steps, or every pass), the epoch whose
+    weights the model ends with (the best with early stopping, which restores it;
+    else the last) and its AUC, the checks the run made (a resumed run's earlier
+    ones counted) and the steps between two (None: a pass).
   """
   done = _backed_up_epochs(os.path.join(model_dir, "backup"))
   if done:
     # On stderr whatever the logging verbosity: a resumed run reports fewer epochs.
     print(f"{model_dir}: resuming from epoch {done + 1} of {epochs} (its backup holds "
           f"{done} finished).", file=sys.stderr, flush=True)
-  _draw_passes(train_data, done)
+  train_data = _resumed_input(train_data, done, steps_per_epoch)
   model.train_function = None  # Frozen flags may have changed: trace again.
   monitor = _monitor(model)
   callbacks = _callbacks(model_dir)
@@ -218,7 +250,8 @@ def _fit(model, train_data, steps_per_epoch: int | None, epochs: int, model_dir:
   # np.argmax keeps the first of equal values, as EarlyStopping's strict `>` does.
   kept = int(np.argmax(aucs)) if patience else len(aucs) - 1
   return history, {"monitor": monitor, "auc_per_epoch": aucs, "auc": aucs[kept],
-                   "kept_epoch": history.epoch[kept] + 1}  # 1-based, as checkpoints.
+                   "kept_epoch": history.epoch[kept] + 1,  # 1-based, as checkpoints.
+                   "checks": history.epoch[-1] + 1, "steps_per_check": steps_per_epoch}
 
 
 def validation_split(dataset: dataset_lib.PublishedDataset, task: str, days: int
@@ -558,11 +591,13 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
   # pairs cut at batch edges, their metrics none.
   by_request = model_config.distillation_loss in losses.REQUEST_LOSSES
 
-  def train_batches(batch_size: int, input_context=None) -> tf.data.Dataset:
+  def train_batches(batch_size: int, input_context=None, seed: int = train_config.seed
+                    ) -> tf.data.Dataset:
     return input_lib.make_dataset(
         dataset, "train", task, batch_size, shuffle=True,
-        shuffle_buffer=train_config.shuffle_buffer, seed=train_config.seed,
-        deterministic=train_config.deterministic, repeat=input_context is not None,
+        shuffle_buffer=train_config.shuffle_buffer, seed=seed,
+        deterministic=train_config.deterministic,
+        repeat=input_context is not None or train_config.steps_per_epoch is not None,
         input_context=input_context, time_range=train_range,
         fraction=train_config.train_fraction,
         group_by_request=by_request, cache=train_config.cache_subsets)
@@ -608,13 +643,21 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
         model.load_weights(stage1_weights)
         # The stage's fit drew a pass per epoch plus one: Keras's enumerate_epochs
         # opens an iterator before its epochs and a fresh one for each.
-        _draw_passes(train_data, teacher_epochs + 1)
+        _draw_passes(train_data, 0 if _repeats(train_data) else teacher_epochs + 1)
       else:
         _, stage1 = _fit(model, train_data, steps_per_epoch, teacher_epochs, stage1_dir,
                          validation_data, patience)
         validation["stage1"] = stage1
         model.save_weights(os.path.join(cluster.write_dir(stage1_dir), FINAL_WEIGHTS))
       model.student_frozen, model.teacher_frozen = False, True
+      if _repeats(train_data):
+        # An endless stream draws a pass's shuffle as it starts the pass, so what
+        # it would draw next depends on how far stage 1's prefetch read ahead: the
+        # second stage reads a stream of its own (the next seed's), the same in a
+        # resumed run.
+        train_data = cluster.distribute(
+            functools.partial(train_batches, seed=train_config.seed + 1),
+            train_config.batch_size, by_request)
     history, record = _fit(model, train_data, steps_per_epoch, train_config.epochs,
                            run_dir, validation_data, patience)
     return _Trained(model, config, {name: [float(v) for v in values]

@@ -415,3 +415,17 @@ def test_a_cached_subset_is_read_once_and_reshuffled_each_pass(data_dir, tmp_pat
   assert sorted(first) == sorted(second) == sorted(
       _impression_ids(_epoch(data_dir, "train", "ctr", fraction=0.5)))
   assert first != second
+
+
+def test_a_repeated_split_is_endless_and_each_pass_a_new_permutation(data_dir, report):
+  total, batch_size = report["examples"]["train"], 500
+  assert total % batch_size == 0
+  dataset = input_lib.make_dataset(data_dir, "train", "ctr", batch_size, seed=3,
+                                   deterministic=True, repeat=True)
+  # Declared: a trainer reads it as one stream and counts its steps.
+  assert int(dataset.cardinality()) == tf.data.INFINITE_CARDINALITY
+  ids = _impression_ids(dataset.take(2 * total // batch_size).as_numpy_iterator())
+  first, second = ids[:total], ids[total:]
+  # Every example once per pass (the window spans no two passes), in a new order.
+  assert sorted(first) == sorted(second) and len(set(first)) == total
+  assert first != second

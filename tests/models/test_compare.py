@@ -1,9 +1,12 @@
-"""models/compare.py on hand-made rows: the privileged share of PFD's gain."""
+"""models/compare.py on hand-made rows: the privileged share of PFD's gain, the
+first-check flag."""
 
 import numpy as np
 import pytest
 
+from features import spec as spec_lib
 from models import compare
+from models import train
 
 
 def _rows(aucs):
@@ -39,3 +42,45 @@ def test_the_share_pairs_only_the_seeds_every_mode_ran():
 def test_no_share_without_every_control(missing):
   assert compare.privileged_share(
       _rows({m: v for m, v in AUCS.items() if m != missing})) is None
+
+
+@pytest.mark.parametrize("validation, flagged", [
+    ({"kept_epoch": 1, "checks": 4}, True),  # Overfitted within its first epoch.
+    ({"kept_epoch": 2, "checks": 4}, False),
+    ({"kept_epoch": 1, "checks": 1}, False),  # One check: nothing to choose from.
+    ({"kept_epoch": 1, "auc_per_epoch": [0.7, 0.6]}, True),  # Recorded before checks.
+    (None, False),  # No validation.
+])
+def test_a_run_kept_at_its_first_of_several_checks_is_flagged(validation, flagged):
+  assert compare.best_at_first_check(validation) is flagged
+
+
+def test_the_table_marks_the_modes_a_seed_kept_at_its_first_check():
+  spec = spec_lib.DEFAULT_SPEC
+  rows = [{"mode": mode, "seed": seed, compare.FIRST_CHECK: first,
+           **{f"student_{metric}": 0.7 for metric, _ in compare.head_metrics(spec)}}
+          for mode, seed, first in [("student", 0, False), ("student", 1, True),
+                                    ("pfd", 0, False), ("pfd", 1, False)]]
+  summary = compare.summarize(rows)
+  assert compare.FIRST_CHECK not in summary["student"]  # A flag, not a metric.
+  assert compare.flagged_modes(rows) == {"student"}
+  table = compare.format_table(summary, {}, spec, compare.flagged_modes(rows))
+  names = [line.split("|")[1].strip() for line in table.splitlines()[2:4]]
+  assert names == ["student*", "pfd"]
+  assert table.splitlines()[-1] == compare.FIRST_CHECK_NOTE
+  assert "lower learning rate" in compare.FIRST_CHECK_NOTE
+  assert compare.FIRST_CHECK_NOTE not in compare.format_table(summary, {}, spec)
+
+
+def test_the_tuned_protocol_grids_every_arm_and_checks_four_times_a_pass():
+  # 10 batches a pass: checks every ceil(10 / 4) = 3 steps; 2 passes: 7 checks.
+  tuned = compare.tuned_protocol(train.TrainConfig(epochs=2), batches_per_pass=10)
+  assert tuned.learning_rate_grid == compare.TUNED_LEARNING_RATES
+  assert (tuned.validation_days, tuned.steps_per_epoch, tuned.epochs) == (1, 3, 7)
+  assert tuned.early_stopping_patience == 4  # A pass without a better check.
+  assert "0.0005, 0.001, 0.002" in compare.format_protocol(tuned)
+  # What the flags set is kept.
+  given = train.TrainConfig(epochs=5, steps_per_epoch=2, validation_days=2,
+                            early_stopping_patience=1, learning_rate_grid=(0.01,))
+  assert compare.tuned_protocol(given, batches_per_pass=10) == given
+  assert "one learning rate, epoch-level stopping" in compare.FAST_NOTE

@@ -72,6 +72,38 @@ def test_each_epoch_takes_one_optimizer_step_per_batch(tiny_world, tmp_path):
   assert results["train_steps"] == epochs * -(-examples // batch_size)
 
 
+def test_a_capped_epoch_continues_the_data_and_validates_each_block(tiny_world,
+                                                                    tmp_path):
+  """Capped epochs once ran out of data after a pass and ended the run."""
+  dataset = dataset_lib.PublishedDataset.open(tiny_world.examples_dir)
+  train_range, _ = train.validation_split(dataset, "ctr", 1)
+  examples = input_lib.example_count(dataset, "train", "ctr", train_range)
+  batch_size = -(-examples // 5)  # A pass: 5 batches; 4 blocks of 3 steps: 2.4 passes.
+  results = train.train_and_evaluate(
+      dataset, str(tmp_path), ModelConfig(mode="student", **SMALL),
+      train.TrainConfig(batch_size=batch_size, epochs=4, steps_per_epoch=3,
+                        validation_days=1, early_stopping_patience=4))
+  assert results["train_steps"] == 4 * 3
+  assert len(results["history"]["val_student_auc"]) == 4
+  assert results["validation"]["checks"] == 4
+  assert results["validation"]["steps_per_check"] == 3
+
+
+def test_a_resumed_stream_continues_where_the_killed_run_left(tiny_world):
+  def stream():  # A fresh process's: the same seeds, no pass drawn yet.
+    tf.keras.utils.set_random_seed(3)
+    return input_lib.make_dataset(tiny_world.examples_dir, "train", "ctr", 300, seed=3,
+                                  deterministic=True, repeat=True)
+
+  def ids(data, batches):
+    return [list(features["impression_id"])
+            for features, _ in data.take(batches).as_numpy_iterator()]
+
+  done, steps = 3, 4  # 12 batches of 300: past the 2000 examples' first pass.
+  straight = ids(stream(), done * steps + 3)
+  assert ids(train._resumed_input(stream(), done, steps), 3) == straight[-3:]
+
+
 def test_train_config_rejects_unknown_strategy():
   with pytest.raises(ValueError, match="strategy"):
     train.TrainConfig(strategy="tpu")
