@@ -11,6 +11,7 @@ import pytest
 
 from features import infer_spec
 from features import spec as spec_lib
+from proposal_text import comment_of
 
 
 T0 = 1_767_571_200_000  # 2026-01-05 00:00 UTC.
@@ -65,19 +66,6 @@ def _inferred(logs):
   return infer_spec.infer_spec(*logs, sample_lines=10)
 
 
-def _comment_of(text, name):
-  """The comment lines right above feature `name`'s entry."""
-  lines = text.splitlines()
-  start = next(i for i, line in enumerate(lines)
-               if re.match(rf"  - (\{{)?name: {name}[,}}\s]", line + " "))
-  comment = []
-  for line in reversed(lines[:start]):
-    if not line.startswith("  # "):
-      break
-    comment.insert(0, line[4:])
-  return " ".join(comment)
-
-
 def _comments(text):
   """Every comment of the file, as one line of text."""
   return " ".join(line.strip()[1:].strip() for line in text.splitlines()
@@ -100,8 +88,8 @@ def test_kinds_follow_the_values(inferred):
 
 
 def test_missing_rates_are_exact(inferred):
-  assert "2 of 8 (25.0%) sampled records lack it" in _comment_of(inferred.text, "score")
-  assert "0 of 8 (0.0%) sampled records lack it" in _comment_of(inferred.text, "tier")
+  assert "2 of 8 (25.0%) sampled records lack it" in comment_of(inferred.text, "score")
+  assert "0 of 8 (0.0%) sampled records lack it" in comment_of(inferred.text, "tier")
 
 
 def test_names_are_sanitized_and_unique(inferred):
@@ -159,7 +147,7 @@ def test_a_large_id_space_of_singletons_gets_min_count_2(tmp_path, logs):
          [_impression(i, {}, {"category_id": "c0"}) for i in range(1200)])
   inferred = infer_spec.infer_spec(f"{tmp_path}/many/*", detail_pages)
   assert inferred.spec["item_id"].min_count == 2
-  assert "1,200 values appear once" in _comment_of(inferred.text, "item_id")
+  assert "1,200 values appear once" in comment_of(inferred.text, "item_id")
   assert inferred.spec["user_id"].min_count == 1
 
 
@@ -279,13 +267,13 @@ def test_a_field_read_on_enough_records_is_proposed_and_its_dead_letters_counted
   assert (spec["position"].source, spec["scene"].source) == ("impression.position",
                                                              "impression.scene")
   assert ("Read on 997 of 1,000 (99.7%) sampled records; the other 3 are dead letters "
-          "at join time (2 lack it, 1 strings)") in _comment_of(text, "position")
-  assert "the other 1 is a dead letter at join time (1 lack it)" in _comment_of(
+          "at join time (2 lack it, 1 strings)") in comment_of(text, "position")
+  assert "the other 1 is a dead letter at join time (1 lack it)" in comment_of(
       text, "scene")
   assert spec["price"].kind is spec_lib.Kind.NUMERIC
   assert "sampled records that carry it; the other 1 is a dead letter at join time " \
-         "(1 strings)" in _comment_of(text, "price")
-  category = _comment_of(text, "category")
+         "(1 strings)" in comment_of(text, "price")
+  category = comment_of(text, "category")
   assert spec["category"].kind is spec_lib.Kind.CATEGORICAL
   assert "12 distinct values" in category  # The two floats are no category.
   assert "(2 numbers with a fraction)" in category
@@ -320,10 +308,10 @@ def test_booleans_and_nested_objects_are_proposed_with_dotted_sources(dirty):
                                                "user.geo.city.zone"))
   assert all(f.kind is spec_lib.Kind.CATEGORICAL and f.group is spec_lib.Group.USER
              for f in (vip, country, zone))
-  assert '"true" and "false"' in _comment_of(inferred.text, vip.name)
+  assert '"true" and "false"' in comment_of(inferred.text, vip.name)
   assert "null or" not in inferred.text
   assert ("the other 1 is a dead letter at join time (1 under a user.geo that is not "
-          "an object)") in _comment_of(inferred.text, country.name)
+          "an object)") in comment_of(inferred.text, country.name)
   assert re.fullmatch(r"[a-z0-9_]+", country.name)
 
 

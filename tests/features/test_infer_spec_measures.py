@@ -14,25 +14,13 @@ import pytest
 
 from features import infer_spec
 from features import spec as spec_lib
+from proposal_text import comment_of
 from world_fixtures import write_logs
 
 T0 = 1_767_571_200_000  # 2026-01-05 00:00 UTC.
 DAY_MS = 24 * 3600 * 1000
 KUAIRAND = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data",
                         "kuairand")
-
-
-def _comment_of(text, name):
-  """The comment lines right above feature `name`'s entry, as one line."""
-  lines = text.splitlines()
-  start = next(i for i, line in enumerate(lines)
-               if line.startswith((f"  - name: {name}", f"  - {{name: {name},")))
-  comment = []
-  for line in reversed(lines[:start]):
-    if not line.startswith("  # "):
-      break
-    comment.insert(0, line[4:])
-  return " ".join(comment)
 
 
 def _header(text):
@@ -91,7 +79,7 @@ def test_the_attribute_that_drives_clicks_is_crossed_not_the_coarse_one(feed):
   crosses = [f.derive.of for f in spec.derived(spec_lib.Op.CLICKS_SHARING)]
   assert crosses[0] == "author" and "kind" not in crosses
   assert "kind" not in {f.derive.of for f in spec.derived(spec_lib.Op.HISTORY)}
-  comment = _comment_of(inferred.text, "user_author_clicks_24h")
+  comment = comment_of(inferred.text, "user_author_clicks_24h")
   assert "when the user clicked this author before" in comment
   assert "lift" in comment and "sampled impressions" in comment
   # The measure of every candidate, the unchosen too, is in the header.
@@ -106,12 +94,12 @@ def test_an_aggregate_that_determines_the_label_is_a_leak_not_privileged(feed):
   confirm = spec["confirm_count"]
   assert confirm.role("cvr") is spec_lib.Role.EXCLUDED
   assert confirm.derive.before == "purchase"
-  comment = _comment_of(inferred.text, "confirm_count")
+  comment = comment_of(inferred.text, "confirm_count")
   assert "Univariate AUC 1.000 against 'purchase'" in comment and "leak" in comment
   assert "Leaks: confirm_count" in _header(inferred.text)
   for name in ("view_count", "view_dwell_ms_total", "share_count"):
     assert spec[name].role("cvr") is spec_lib.Role.PRIVILEGED, name
-    assert "Univariate AUC 0." in _comment_of(inferred.text, name)
+    assert "Univariate AUC 0." in comment_of(inferred.text, name)
 
 
 def test_label_event_chooses_the_label(feed, tmp_path):
@@ -179,9 +167,9 @@ def test_the_default_world_still_gets_category_and_shop_and_purchase(tmp_path):
     assert spec.task("cvr").label == "purchase"
     assert [f.derive.of for f in spec.derived(spec_lib.Op.CLICKS_SHARING)] == [
         "category_id", "shop_id"]
-    assert "Chosen by its measure" in _comment_of(inferred.text,
+    assert "Chosen by its measure" in comment_of(inferred.text,
                                                   "user_category_clicks_24h")
-    assert not any("A leak" in _comment_of(inferred.text, f.name)
+    assert not any("A leak" in comment_of(inferred.text, f.name)
                    for f in spec.post_event_features())
 
 
