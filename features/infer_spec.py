@@ -55,7 +55,6 @@ import config_flags
 from config_flags import knob
 from features import spec as spec_lib
 from pipelines import log_files
-from pipelines import log_records
 
 DEFAULT_SAMPLE_LINES = 1_000_000
 # A field is proposed when the job would read this share of its sampled values; the
@@ -647,8 +646,8 @@ def _id_keys(values: list[Any]) -> list[str | None]:
 
 def _times(values: list[Any]) -> np.ndarray:
   """[n] int64 ms; -1 where a value is no integer time in the contract's range."""
-  return np.fromiter((v if type(v) is int and log_records.MIN_TS_MS <= v
-                      < log_records.MAX_TS_MS else -1 for v in values), np.int64,
+  return np.fromiter((v if type(v) is int and spec_lib.MIN_TS_MS <= v
+                      < spec_lib.MAX_TS_MS else -1 for v in values), np.int64,
                      len(values))
 
 
@@ -1185,7 +1184,7 @@ class _Proposer:
       else:  # The impression's time: an integer in the contract's range.
         numbers = np.frombuffer(stats.numbers, dtype=np.float64)
         read = min(stats.ints, int(np.count_nonzero(
-            (numbers >= log_records.MIN_TS_MS) & (numbers < log_records.MAX_TS_MS))))
+            (numbers >= spec_lib.MIN_TS_MS) & (numbers < spec_lib.MAX_TS_MS))))
         dead = {"not an integer ms time in the contract's range":
                 stats.carried - read}
       notes = [f"{self._lacking(stats)}; the job requires it on every line.",

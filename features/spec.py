@@ -31,6 +31,10 @@ DEFAULT_SPEC_PATH = os.path.join(os.path.dirname(__file__), "default_spec.yaml")
 # What a categorical feature takes where a record lacks it (absent, null or ""): a
 # token like any other in the vocabulary, never an empty line in its file.
 MISSING_TOKEN = "__missing__"
+# Plausible event times (LOG_CONTRACT.md): [2000-01-01, 2100-01-01) UTC, in ms since the
+# epoch. Outside is a unit bug upstream.
+MIN_TS_MS = 946_684_800_000
+MAX_TS_MS = 4_102_444_800_000
 # The impression's time, ms since the epoch (LOG_CONTRACT.md): the source of the
 # metadata feature that splits and slices the data by day.
 IMPRESSION_TIME_SOURCE = "impression.ts_ms"

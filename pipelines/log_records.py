@@ -17,9 +17,6 @@ from typing import Any, Callable, Mapping, NamedTuple
 
 from features import spec as spec_lib
 
-# Plausible event times: [2000-01-01, 2100-01-01) UTC. Outside is a unit bug upstream.
-MIN_TS_MS = 946_684_800_000
-MAX_TS_MS = 4_102_444_800_000
 # The contract's top-level fields the job itself needs (features name the rest).
 IMPRESSION_ID = "impression_id"
 TS_MS = "ts_ms"
@@ -149,9 +146,9 @@ def _as_object(value: Any, path: str) -> Mapping[str, Any]:
 
 def _as_ts(value: Any, path: str) -> int:
   ts = _as_int(value, path)
-  if not MIN_TS_MS <= ts < MAX_TS_MS:
+  if not spec_lib.MIN_TS_MS <= ts < spec_lib.MAX_TS_MS:
     raise _Rejected(Reason.INVALID_VALUE, f"{path!r}={ts} is outside "
-                    f"[{MIN_TS_MS}, {MAX_TS_MS}) ms since the epoch")
+                    f"[{spec_lib.MIN_TS_MS}, {spec_lib.MAX_TS_MS}) ms since the epoch")
   return ts
 
 

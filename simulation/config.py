@@ -9,7 +9,7 @@ import dataclasses
 import math
 
 # The timestamp range LOG_CONTRACT.md accepts, as the join job checks it.
-from pipelines.log_records import MAX_TS_MS, MIN_TS_MS
+from features.spec import MAX_TS_MS, MIN_TS_MS
 
 DAY_MS = 24 * 3600 * 1000
 
