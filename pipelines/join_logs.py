@@ -326,8 +326,9 @@ class AddHistoryFn(beam.DoFn):
     for joined, history in user_history.with_history(impressions, self._history):
       values = dict(joined.impression.values)
       values[self._click] = joined.click
+      labels = joined.labels or self._no_labels
       # zip, not a dict per part: this runs once per example.
-      values.update(zip(self._labels, joined.labels or self._no_labels))
+      values.update(zip(self._labels, labels))
       values.update(zip(self._post_events, joined.post_events or self._no_post_events))
       values.update(zip(self._history.names, history))
       split = time_split.split_of(joined.impression.ts_ms, eval_start)
@@ -336,7 +337,7 @@ class AddHistoryFn(beam.DoFn):
       day_counts[day, None] += 1
       if joined.click:
         day_counts[day, self._click] += 1
-        for label, value in zip(self._labels, joined.labels or self._no_labels):
+        for label, value in zip(self._labels, labels):
           if value:
             day_counts[day, label] += 1
     for split, examples in by_split.items():
