@@ -20,7 +20,7 @@ REQUIRED = [
     "tensorflow-serving-api==2.21.0",  # Warm-up PredictionLogs and the gRPC client.
     "tensorboard==2.21.0",  # TF 2.21 no longer pulls it in; Keras' callback needs it.
     "tf-keras==2.21.0",
-    "zstandard==0.25.0",  # The join reads .zst logs to their end (pipelines/log_files).
+    "zstandard==0.25.0",  # The join reads .zst logs to their end (features/log_files).
 ]
 # The join job on a dask.distributed cluster (pipelines.dask_runner); the versions
 # apache-beam[dask]==2.77.0 resolves to.

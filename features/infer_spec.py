@@ -54,7 +54,7 @@ import cli
 import config_flags
 from config_flags import knob
 from features import spec as spec_lib
-from pipelines import log_files
+from features import log_files
 
 DEFAULT_SAMPLE_LINES = 1_000_000
 # A field is proposed when the job would read this share of its sampled values; the

@@ -42,7 +42,7 @@ from features import run_report
 from features import spec as spec_lib
 from pipelines import dataset_writer
 from pipelines import impression_join
-from pipelines import log_files
+from features import log_files
 from pipelines import log_records
 from pipelines import runner_output
 from pipelines import time_split

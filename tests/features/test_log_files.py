@@ -1,4 +1,4 @@
-"""Tests for pipelines/log_files.py: lines as Beam's text source reads them."""
+"""Tests for features/log_files.py: lines as Beam's text source reads them."""
 
 import bz2
 import lzma
@@ -8,7 +8,7 @@ import gzip
 import pytest
 import zstandard
 
-from pipelines import log_files
+from features import log_files
 
 CONTENT = b'{"a": 1}\r\n\n{"b": "\xc3\xa9"}\nlast line, no newline'
 LINES = [b'{"a": 1}', b"", b'{"b": "\xc3\xa9"}', b"last line, no newline"]
