@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 WORKSPACE ?= workspace
 
-.PHONY: install demo test bench evidence kuairand clean
+.PHONY: install demo test bench evidence attribution kuairand clean
 
 install: $(STAMP)
 
@@ -53,6 +53,17 @@ evidence: $(STAMP)
 	  --data_dir=$(WORKSPACE)/evidence_world/examples \
 	  --raw_dir=$(WORKSPACE)/evidence_world/raw --work_dir=$(WORKSPACE)/evidence \
 	  --processes=$(EVIDENCE_PROCESSES) $(EVIDENCE_PROTOCOL) $(EVIDENCE_FLAGS)
+	$(MAKE) attribution
+
+# PFD's gain against its controls (benchmarks.attribution, WORKSPACE.md): KuaiRand's
+# studies read make kuairand's dataset (skipped without it), the evidence world's make
+# evidence's. A rerun reads finished runs.
+ATTRIBUTION_FLAGS ?=
+attribution: $(STAMP)
+	$(PY) -m benchmarks.attribution --kuairand_dir=$(KUAIRAND_WORK)/examples \
+	  --evidence_dir=$(WORKSPACE)/evidence_world/examples \
+	  --evidence_raw_dir=$(WORKSPACE)/evidence_world/raw \
+	  --work_dir=$(WORKSPACE)/attribution $(ATTRIBUTION_FLAGS)
 
 # KuaiRand's real logs, from the dataset's files to two served students (ctr, like):
 # WORKSPACE.md's "KuaiRand (real logs)" commands, with make evidence's protocol.

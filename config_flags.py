@@ -20,7 +20,7 @@ import dataclasses
 import enum
 import types
 import typing
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from absl import flags
 
@@ -90,12 +90,27 @@ def check_choices(name: str, given: Iterable[str], known: Iterable[str], what: s
 
 
 def define(config_cls: type, required: Iterable[str] = (),
-           flag_values: flags.FlagValues = flags.FLAGS) -> None:
-  """Defines a flag per `knob` field of `config_cls` (a field already defined as a
-  flag, by another config of the same program, is left to that one)."""
+           flag_values: flags.FlagValues = flags.FLAGS,
+           defaults: Mapping[str, Any] | None = None) -> None:
+  """Defines a flag per `knob` field of `config_cls`.
+
+  Args:
+    config_cls: The config dataclass.
+    required: Knobs the command line must give.
+    flag_values: Where the flags go.
+    defaults: This program's own defaults for some knobs (a job that trains under
+      its own protocol), in place of the fields' (so `--help` shows them).
+
+  Raises:
+    ValueError: a knob's flag is already defined (by another config of the same
+      program): two declarations of one knob would disagree unseen, so a job that
+      needs another config's knob defines that config instead.
+  """
   for field, hint in _knobs(config_cls):
     if field.name in flag_values:
-      continue
+      raise ValueError(f"{config_cls.__name__}.{field.name}: --{field.name} is "
+                       "already defined; declare each knob in one config and define "
+                       "that config where the knob is needed.")
     help_text, default = field.metadata[_HELP], _default(field)
     origin = typing.get_origin(hint)
     if _PARSE in field.metadata:
@@ -121,6 +136,16 @@ def define(config_cls: type, required: Iterable[str] = (),
     else:
       raise TypeError(f"{config_cls.__name__}.{field.name}: no flag type for {hint!r}; "
                       "give the knob a `parse`.")
+  knobs = {field.name for field, _ in _knobs(config_cls)}
+  for name, value in (defaults or {}).items():
+    if name not in knobs:
+      raise ValueError(f"{config_cls.__name__}: no knob {name!r} to give a default; "
+                       f"knobs: {sorted(knobs)}.")
+    if isinstance(value, (tuple, frozenset, list)):
+      value = [_text(v) for v in value]
+    elif isinstance(value, enum.Enum):
+      value = _text(value)
+    flag_values.set_default(name, value)
   flags.mark_flags_as_required(list(required), flag_values=flag_values)
 
 

@@ -16,8 +16,8 @@ import cli
 
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 # oneDNN's CPU kernels, which TensorFlow enables by itself only on CPUs with AVX-512:
-# on an AVX2-only CPU they ran the item index's search 2x faster (one matmul over
-# 100k vectors, on both cores instead of one) and training ~5-10% faster. Set here so
+# on AVX2-only CPUs they also run the item index's matmul on every core and train
+# faster (make bench's retrieval and train figures). Set here so
 # every process computes the same way whatever CPU it lands on; an explicit
 # TF_ENABLE_ONEDNN_OPTS=0 still wins. TF Serving reads the same variable
 # (WORKSPACE.md's docker command sets it).

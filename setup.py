@@ -13,6 +13,8 @@ REQUIRED = [
     "protobuf>=6.31.1,<7",  # The range both TF 2.21 and Beam 2.77 accept.
     "pyarrow==25.0.1",  # examples.kuairand reads KuaiRand's Parquet and CSV files.
     "PyYAML==6.0.3",  # The feature spec file.
+    # Writes YAML with comments: the proposed spec, a comment above each entry.
+    "ruamel.yaml==0.19.1",
     "tensorflow==2.21.0",
     "tensorflow-datasets==4.9.10",
     "tensorflow-metadata==1.21.0",
@@ -25,6 +27,12 @@ REQUIRED = [
 # The join job on a dask.distributed cluster (pipelines.dask_runner); the versions
 # apache-beam[dask]==2.77.0 resolves to.
 DASK = ["dask==2026.8.0", "distributed==2026.8.0"]
+TEST = [
+    "pytest==9.2.0",
+    "psutil==7.2.2",
+    "import-linter==2.17",  # make test checks the layer contract (.importlinter).
+    *DASK,
+]
 
 setuptools.setup(
     name="pfd",
@@ -32,11 +40,11 @@ setuptools.setup(
     description="Privileged Features Distillation: Beam data path, teacher/student "
     "training and student-only serving on TensorFlow.",
     python_requires=">=3.10",
-    py_modules=["legacy_keras", "config_flags", "cli"],
+    py_modules=["legacy_keras", "config_flags", "cli", "roc"],
     packages=setuptools.find_packages(
         include=["pipelines*", "features*", "models*", "export*", "simulation*",
                  "examples*"]),
     package_data={"features": ["*.json", "*.yaml"], "examples.kuairand": ["*.yaml"]},
     install_requires=REQUIRED,
-    extras_require={"dask": DASK, "test": ["pytest==9.2.0", "psutil==7.2.2", *DASK]},
+    extras_require={"dask": DASK, "test": TEST},
 )

@@ -8,6 +8,10 @@ reconcile, or the job fails and so does this.
 
 * beam.impressions_per_s: impressions / wall time of the whole job at 1M (start-up,
   join, write, report and publication included).
+* beam.impressions_per_s_one_process: the same in one process
+  (`--direct_running_mode=in_memory`): what the 2 workers gain over it.
+* beam.us_per_impression_cpu: CPU time (user + system) of the default run's process
+  tree per impression at 1M: what a run costs, however many cores it spreads over.
 * beam.dask_impressions_per_s: the same at 1M on `pipelines.dask_runner.DaskRunner`
   against a dask.distributed LocalCluster of 2 single-threaded worker processes
   (started before the clock, as a standing cluster would be).
@@ -22,7 +26,9 @@ reconcile, or the job fails and so does this.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import resource
 import sys
 import tempfile
 from typing import Sequence
@@ -33,6 +39,19 @@ from benchmarks import process_monitor
 
 SIZES = (100_000, 1_000_000)
 RUNNER_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=2")
+ONE_PROCESS_ARGS = ("--direct_running_mode=in_memory",)
+
+
+@dataclasses.dataclass(frozen=True)
+class _JoinUsage:
+  usage: process_monitor.ProcessUsage
+  cpu_s: float  # The job's process tree, user + system.
+
+
+def _children_cpu_s() -> float:
+  """CPU time of this process's finished children and their waited descendants."""
+  usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+  return usage.ru_utime + usage.ru_stime
 
 
 def _generate(num_impressions: int, raw_dir: str, log_dir: str) -> None:
@@ -43,13 +62,15 @@ def _generate(num_impressions: int, raw_dir: str, log_dir: str) -> None:
 
 
 def _join(raw_dir: str, output_dir: str, log_path: str,
-          runner_args: Sequence[str] = RUNNER_ARGS) -> process_monitor.ProcessUsage:
-  return process_monitor.run_and_measure(
+          runner_args: Sequence[str] = RUNNER_ARGS) -> _JoinUsage:
+  cpu_s = _children_cpu_s()
+  usage = process_monitor.run_and_measure(
       [sys.executable, "-m", "pipelines.join_logs",
        f"--impressions={raw_dir}/impressions/*", f"--clicks={raw_dir}/clicks/*",
        f"--detail_pages={raw_dir}/detail_pages/*", f"--output_dir={output_dir}",
        *runner_args],
       log_path)
+  return _JoinUsage(usage, _children_cpu_s() - cpu_s)
 
 
 def _join_on_dask(raw_dir: str, output_dir: str, log_path: str) -> float:
@@ -59,7 +80,7 @@ def _join_on_dask(raw_dir: str, output_dir: str, log_path: str) -> float:
                           dashboard_address=None) as cluster:
     return _join(raw_dir, output_dir, log_path,
                  ["--runner=pipelines.dask_runner.DaskRunner",
-                  f"--dask_client_address={cluster.scheduler_address}"]).wall_s
+                  f"--dask_client_address={cluster.scheduler_address}"]).usage.wall_s
 
 
 def measure(sizes: tuple[int, int] = SIZES) -> dict[str, float]:
@@ -71,16 +92,22 @@ def measure(sizes: tuple[int, int] = SIZES) -> dict[str, float]:
       _generate(n, raw_dir, tmp)
       usage[n] = _join(raw_dir, os.path.join(tmp, f"examples_{n}"),
                        os.path.join(tmp, f"join_{n}.log"))
+    one_process = _join(os.path.join(tmp, f"raw_{large}"),
+                        os.path.join(tmp, "examples_one_process"),
+                        os.path.join(tmp, "join_one_process.log"), ONE_PROCESS_ARGS)
     dask_wall_s = _join_on_dask(os.path.join(tmp, f"raw_{large}"),
                                 os.path.join(tmp, "examples_dask"),
                                 os.path.join(tmp, "join_dask.log"))
+  small_usage, large_usage = usage[small].usage, usage[large].usage
   return {
-      "beam.impressions_per_s": large / usage[large].wall_s,
+      "beam.impressions_per_s": large / large_usage.wall_s,
+      "beam.impressions_per_s_one_process": large / one_process.usage.wall_s,
+      "beam.us_per_impression_cpu": usage[large].cpu_s / large * 1e6,
       "beam.dask_impressions_per_s": large / dask_wall_s,
-      "beam.wall_s_1m": usage[large].wall_s,
-      "beam.peak_rss_mb_100k": usage[small].peak_rss_mb,
-      "beam.peak_rss_mb_1m": usage[large].peak_rss_mb,
-      "beam.peak_rss_1m_over_100k": usage[large].peak_rss_mb / usage[small].peak_rss_mb,
+      "beam.wall_s_1m": large_usage.wall_s,
+      "beam.peak_rss_mb_100k": small_usage.peak_rss_mb,
+      "beam.peak_rss_mb_1m": large_usage.peak_rss_mb,
+      "beam.peak_rss_1m_over_100k": large_usage.peak_rss_mb / small_usage.peak_rss_mb,
   }
 
 

@@ -1,4 +1,4 @@
-"""Training beyond one process, on this machine's loopback (models/local_cluster.py).
+"""Training beyond one process, on this machine's loopback (models/training/local_cluster.py).
 
 The models.train job, CTR task, on a simulated world, the same global batch and
 steps in every run; examples/s = steps x batch / train_seconds (metrics.json: the
@@ -21,7 +21,7 @@ import sys
 import tempfile
 
 from benchmarks import datasets
-from models import local_cluster
+from models.training import local_cluster
 
 IMPRESSIONS = 100_000
 BATCH_SIZE = 512

@@ -20,7 +20,7 @@ each item at cosine ~0.8 to its category's centre, biases N(-3, 1)):
 * retrieval.ann_top100_1m_p50_ms / _p99_ms, retrieval.exact_top100_1m_p50_ms,
   retrieval.ann_speedup_1m (exact over approximate, goal >= 10) and
   retrieval.ann_recall_at_100_1m (the share of the exact top-100 found, over
-  RECALL_USERS users; goal >= 0.95): models.ivf_index's default partitions and probes;
+  RECALL_USERS users; goal >= 0.95): models.retrieval.ivf_index's default partitions and probes;
 * retrieval.ann_build_s_1m (k-means, balancing), retrieval.ann_index_mb_1m and
   retrieval.exact_index_mb_1m (the indexes' vectors in memory);
 * retrieval.cpu_cores and retrieval.cpu_avx512 (1 or 0): the machine measured.
@@ -45,7 +45,7 @@ import numpy as np
 import tensorflow as tf
 
 from features import spec as spec_lib
-from models import ivf_index
+from models.retrieval import ivf_index
 from models import retrieval
 from models.config import INNER_PRODUCT_SCALE_INIT
 from models.config import ModelConfig
@@ -101,9 +101,8 @@ def _numpy_top_k(ids: np.ndarray, vectors: np.ndarray
 
 def _served(index: retrieval.Index) -> Callable:
   """`index.top_k` as a SavedModel's signature runs it: a concrete function of
-  `[None, DIM]` alone. Traced itself, `top_k`'s Python default (`k=None`) cost
-  ~0.6 ms per call from Python to bind (2 AVX2 cores), about the search's own cost;
-  no signature has it."""
+  `[None, DIM]` alone. Traced itself, `top_k`'s Python default (`k=None`) costs a
+  Python binding per call, as much as the search itself; no signature has it."""
   return tf.function(lambda users: index.top_k(users)).get_concrete_function(
       tf.TensorSpec([None, DIM], tf.float32))
 

@@ -3,7 +3,7 @@
 On a simulated world pushed through the join job, CVR task, one process, the same
 batches for every variant (parsed once and held in memory, each step called directly
 as one compiled `train_step`, so the step cost is the model's alone: `fit` over an
-in-memory `cache()` still paced some machines at a fixed 51.2 ms per step); each
+in-memory `cache()` can pace a machine at a fixed time per step); each
 figure is the median of 5 interleaved rounds (ratios: the median of the per-round
 ratios):
 
@@ -54,8 +54,8 @@ TASK = "cvr"
 # of models.losses beyond the default cross-entropy, and hint transfer.
 METHODS = {
     **{loss: {"distillation_loss": loss}
-       for loss in ("kl", "js", "confidence_ranking", "mse_logits", "top_k",
-                    "ranking_distillation", "bpr", "listwise", "rcr")},
+       for loss in ("kl", "js", "confidence_ranking", "mse_logits", "hardness_aware",
+                    "top_k", "ranking_distillation", "bpr", "listwise", "rcr")},
     "hint": {"hint_weight": 1.0},
 }
 DMTL_TASK = "ctcvr"
@@ -103,7 +103,7 @@ def _median(rounds: list[dict[str, float]], value) -> float:
 
 def dmtl_configs(spec: spec_lib.FeatureSpec) -> dict[str, ModelConfig]:
   """The CTCVR student alone and DMTL (that student taught by the task's ESMM
-  teacher), by the spec's model_defaults: what benchmarks/evidence.py trains as the
+  teacher), by the spec's model_defaults: what benchmarks/evidence/registry.py trains as the
   ctcvr task's `student` and its `dmtl` method."""
   return {"ctcvr_student": ModelConfig.for_task(spec, DMTL_TASK, mode=Mode.STUDENT),
           "dmtl": ModelConfig.for_task(spec, DMTL_TASK, mode=Mode.PFD)}

@@ -1,4 +1,4 @@
-r"""When PFD helps (issue 15, item 6): the CVR gain over worlds that differ in one knob.
+r"""When PFD helps: the CVR gain over worlds that differ in one knob.
 
 For each value of a WorldConfig knob (WORLD_SWEEPS), a world is generated from the
 `--world` preset with that value, joined, and the baseline student, PFD, LUPI and PFD
@@ -131,19 +131,21 @@ class WorldSweepJob:
   work_dir: str = knob("workspace/world_sweeps", "Worlds and runs, one directory "
                        "per sweep value.")
   seeds: tuple[int, ...] = knob((0, 1, 2), "Seeds.")
-  batch_size: int = knob(128, "Batch size (the CVR evidence's).")
-  shuffle_buffer: int = knob(1_000_000, "Train records shuffled together.")
   output: str = knob("benchmarks/evidence.json", "Where the figures are merged.")
 
   def __post_init__(self):
     config_flags.check_choices("sweeps", self.sweeps, WORLD_SWEEPS, "world sweeps")
 
 
+# The sweeps' training protocol: TrainConfig's knobs with these defaults (one epoch of
+# the CVR evidence's batches).
+SWEEP_TRAINING = {"epochs": 1, "batch_size": 128, "shuffle_buffer": 1_000_000}
+
+
 def main(argv: Sequence[str]) -> None:
   del argv
   job = config_flags.from_flags(WorldSweepJob)
-  train_config = train.TrainConfig(epochs=1, batch_size=job.batch_size,
-                                   shuffle_buffer=job.shuffle_buffer)
+  train_config = config_flags.from_flags(train.TrainConfig)
   for name in job.sweeps:
     results.update_results(job.output, run_sweep(
         name, WORLD_SWEEPS[name], preset(job.world), job.work_dir, job.seeds,
@@ -152,4 +154,5 @@ def main(argv: Sequence[str]) -> None:
 
 if __name__ == "__main__":
   config_flags.define(WorldSweepJob)
+  config_flags.define(train.TrainConfig, defaults=SWEEP_TRAINING)
   cli.run(main)

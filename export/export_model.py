@@ -24,6 +24,7 @@ import tensorflow as tf
 import cli
 import config_flags
 from config_flags import knob
+import roc
 from export import gate
 from export import metadata
 from export import signatures
@@ -37,10 +38,9 @@ from features import spec as spec_lib
 from models import distillation
 from models import heads
 from models import item_vectors
-from models import metrics as metrics_lib
-from models import restore
+from models.training import restore
 from models import retrieval
-from models import two_tower
+from models.heads import two_tower
 
 PREDICT_BATCH = 1024
 WARMUP_EXAMPLES = 100
@@ -153,7 +153,7 @@ def _published_auc(base: str, examples: EvalExamples) -> tuple[int | None, float
   latest = published[-1]
   loaded = tf.saved_model.load(posixpath.join(base, str(latest)))
   scores = predict(loaded.signatures[signatures.DEFAULT], examples.serialized)
-  return latest, metrics_lib.auc(examples.labels, scores)
+  return latest, roc.auc(examples.labels, scores)
 
 
 def export_module(module: signatures.ServingModule,
@@ -206,7 +206,7 @@ def export_module(module: signatures.ServingModule,
     if signatures.SCORE_CANDIDATES in reloaded.signatures:
       parity.update(_check_item_index(reloaded, module.index, spec, examples,
                                       min_recall))
-    auc = metrics_lib.auc(examples.labels, candidate)
+    auc = roc.auc(examples.labels, candidate)
     published_version, published_auc = _published_auc(base, examples)
     policy.check(auc, published_auc, published_version)
     warmup.write_warmup(

@@ -21,7 +21,7 @@ A two-tower student (coarse CTR) adds, through `TwoTowerServingModule`:
   user_embedding: `examples` holding user-side features -> `user_vector`.
   item_embedding: `examples` holding item-side features -> `item_vector`.
   top_k: `examples` (user side) -> the `k` best items of the precomputed index
-    (exact, or approximate: models/ivf_index.py): `item_ids` `[batch, k]` and their
+    (exact, or approximate: models/retrieval/ivf_index.py): `item_ids` `[batch, k]` and their
     `scores` (logits), best first.
   score_candidates: `examples` (user side) and `candidate_ids` `[batch, n]` -> `logits`
     and `probabilities` `[batch, n]` from the index's vectors (-inf logit, probability
@@ -41,8 +41,8 @@ from features import example_parser
 from features import spec as spec_lib
 from models import heads
 from models import retrieval
-from models import towers
-from models import two_tower
+from models.heads import towers
+from models.heads import two_tower
 
 DEFAULT = "serving_default"
 RAW = "raw"

@@ -15,6 +15,8 @@ of CPU, and its interpreter ~1 s more to exit.
 from __future__ import annotations
 
 import functools
+import math
+import struct
 from typing import Any, Hashable, Mapping, NamedTuple
 
 from tensorflow_datasets.proto import tf_feature_pb2
@@ -48,6 +50,10 @@ def _encoding_plan(spec: spec_lib.FeatureSpec) -> tuple[frozenset[str], list[_Sl
 def _one_feature(slot: _Slot, key: Hashable) -> bytes:
   """A serialized `tf.train.Features` holding this one feature (protobuf's own
   encoding: see `ExampleSerializer`)."""
+  if not slot.is_sequence:
+    piece = _one_scalar(slot, key)
+    if piece is not None:
+      return piece
   values = list(key) if slot.is_sequence else [key]
   if slot.is_string:
     values = [v.encode("utf-8") if isinstance(v, str) else v for v in values]
@@ -56,8 +62,53 @@ def _one_feature(slot: _Slot, key: Hashable) -> bytes:
   return features.SerializeToString()
 
 
+# The wire bytes protobuf writes for a one-value list of each kind: Feature's field
+# (bytes_list 1, float_list 2, int64_list 3) and its list's one field, both
+# length-delimited (the numeric lists packed).
+_LIST_TAGS = {"bytes_list": b"\x0a", "float_list": b"\x12", "int64_list": b"\x1a"}
+_FLOAT32 = struct.Struct("<f")
+_SHORT = [bytes((n,)) for n in range(0x80)]  # Varints of one byte.
+
+
+def _one_scalar(slot: _Slot, value: Any) -> bytes | None:
+  """`_one_feature` of one scalar, its bytes written here: a value not cached is
+  written once per example that has it (ids, timestamps), and protobuf's message
+  objects cost twice as much. None for a value of another type or out of range,
+  which protobuf then encodes (or refuses) itself."""
+  kind = type(value)
+  if slot.list_field == "bytes_list":
+    if kind is str:
+      value = value.encode("utf-8")
+    elif kind is not bytes:
+      return None
+    payload = value
+  elif slot.list_field == "int64_list":
+    if kind is not int or not -(1 << 63) <= value < (1 << 63):
+      return None
+    payload = _varint(value & 0xFFFFFFFFFFFFFFFF)
+  else:
+    if kind is not float and kind is not int:
+      return None
+    try:
+      payload = _FLOAT32.pack(value)
+    except OverflowError:
+      return None
+    if not math.isfinite(value):
+      return None
+  values = b"\x0a" + _length_prefixed(payload)
+  feature = _LIST_TAGS[slot.list_field] + _length_prefixed(values)
+  entry = (b"\x0a" + _length_prefixed(slot.name.encode("utf-8")) + b"\x12"
+           + _length_prefixed(feature))
+  return b"\x0a" + _length_prefixed(entry)
+
+
+def _length_prefixed(data: bytes) -> bytes:
+  n = len(data)
+  return (_SHORT[n] if n < 0x80 else _varint(n)) + data
+
+
 def _varint(n: int) -> bytes:
-  """Protobuf's base-128 varint, for the one length prefix written here."""
+  """Protobuf's base-128 varint (of a non-negative int)."""
   out = bytearray()
   while n > 0x7F:
     out.append((n & 0x7F) | 0x80)
@@ -73,11 +124,12 @@ class ExampleSerializer:
   ~80 us (25 features, ~2 upb calls each). Protobuf parses concatenated messages as
   their merge, and map entries merge by key, so an Example's `Features` is the
   concatenation of one-feature `Features` messages, each serialized by protobuf
-  itself. Most of those pieces repeat from example to example (a user's features
+  itself or, for one scalar, written here as protobuf writes it (`_one_scalar`).
+  Most of those pieces repeat from example to example (a user's features
   across the user's impressions, an item's across its impressions, the behaviour
   sequences between two clicks), so each feature caches its pieces by value; a cache
   is emptied when it reaches `cache_size` values, which bounds memory and lets the
-  values of the moment (the popular items, this user) come back in. The only framing
+  values of the moment (the popular items, this user) come back in. The other framing
   written here is the Example's one field tag and length.
   """
 

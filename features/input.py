@@ -235,7 +235,7 @@ def shuffle_in_windows(blocks: tf.data.Dataset, window: int, seed: int | None
 
   Shuffles the way a `shuffle(window)` buffer mixes records, at a fraction of its
   cost: one vectorised permutation per window instead of a buffer step per record
-  (a record-level buffer cost 3 µs per record on 2 cores, as much as reading it).
+  (a record-level buffer costs about as much as reading the record).
   Each window is a uniform permutation of `window` consecutive records of the
   interleaved shards (the last one may be shorter); a new pass over the dataset (an
   epoch) draws new permutations, which `seed` fixes. A window and its permuted copy

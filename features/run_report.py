@@ -197,7 +197,7 @@ class RunReport:
 
   @property
   def eval_start_ms(self) -> int | None:
-    """The eval split's first millisecond (pipelines/time_split.py): the train split
+    """The eval split's first millisecond (features/time_split.py): the train split
     is what came before; None in a report written before it was recorded."""
     return self.data.get(EVAL_START)
 

@@ -31,10 +31,11 @@ from features import input as input_lib
 from features import spec as spec_lib
 from models import distillation
 from models import train
-from models.config import Mode, ModelConfig
+from models.training import run_directory
+from models.config import HeadRole, Mode, ModelConfig
 
 DEFAULT_MODES = (Mode.STUDENT, Mode.PFD, Mode.TEACHER, Mode.LUPI)
-# What a PFD gain is checked against (issue 28), each a student gain without the
+# What a PFD gain is checked against, each a student gain without the
 # privileged information: md (a teacher of the same architecture on the regular
 # features: model distillation), smooth (softer targets, no teacher) and
 # pfd_permuted (PFD with the privileged features cut from their examples).
@@ -62,7 +63,7 @@ def flagged_modes(rows: Sequence[dict[str, Any]]) -> set[str]:
   return {row["mode"] for row in rows if row.get(FIRST_CHECK)}
 
 
-# The tuned protocol (issue 28): every arm, baseline and controls alike, gets these.
+# The tuned protocol: every arm, baseline and controls alike, gets these.
 TUNED_LEARNING_RATES = (0.0005, 0.001, 0.002)
 CHECKS_PER_PASS = 4  # Validations (early stopping checks) per pass over the train days.
 FAST_NOTE = ("--fast: not a fair comparison (one learning rate, epoch-level "
@@ -124,7 +125,7 @@ def format_protocol(train_config: train.TrainConfig) -> str:
 
 def head_metrics(spec: spec_lib.FeatureSpec) -> list[tuple[str, str]]:
   """(metric, column header) per head metric the table shows: the spec's evaluation
-  slices sit between GAUC and calibration (train.evaluate names them)."""
+  slices sit between GAUC and calibration (evaluation.evaluate names them)."""
   return [("auc", "AUC"), ("gauc", "GAUC"),
           *((f"{s.name}_auc", f"AUC, {s.name}") for s in spec.slices),
           ("calibration", "calibration")]
@@ -167,7 +168,7 @@ def run_variants(dataset: str | dataset_lib.PublishedDataset, work_dir: str,
   """One training run per (variant, seed): a row of eval metrics per run.
 
   A run whose directory holds a finished run of the same configs on the same data
-  is read, not trained again (train.finished_run); a killed one resumes. A run of
+  is read, not trained again (run_directory.finished_run); a killed one resumes. A run of
   other configs or data there is an earlier job's, stale for this one: it is
   removed and trained again (train.train_and_evaluate's overwrite).
 
@@ -189,17 +190,17 @@ def run_variants(dataset: str | dataset_lib.PublishedDataset, work_dir: str,
       seeded = dataclasses.replace(train_config, seed=seed)
       mine = (share is None or share.take(run_dir)) and train_missing
       binding = dataset.binding(model_config.task)
-      results = train.finished_run(run_dir, model_config, seeded, binding)
+      results = run_directory.finished_run(run_dir, model_config, seeded, binding)
       if results is None and not mine:
         continue
       if results is None:
-        stale = train.model_dir_conflict(run_dir, model_config, seeded, binding)
+        stale = run_directory.model_dir_conflict(run_dir, model_config, seeded, binding)
         results = train.train_and_evaluate(dataset, run_dir, model_config, seeded,
                                            build_model, overwrite=stale is not None)
       row = {"mode": name, "seed": seed, "train_seconds": results["train_seconds"]}
       if "validation" in results:
         row[FIRST_CHECK] = best_at_first_check(results["validation"])
-      for head in ("student", "teacher"):
+      for head in (role.value for role in HeadRole):
         for metric in metrics:
           key = f"{head}_{metric}"
           if key in results["eval"]:
@@ -309,7 +310,7 @@ def format_table(summary: dict[str, dict[str, tuple[float, float]]],
   lines = ["| mode | head | " + " | ".join(header for _, header in columns) + " |",
            "| --- | --- |" + " --- |" * len(columns)]
   for mode, metrics in summary.items():
-    for head in ("student", "teacher"):
+    for head in (role.value for role in HeadRole):
       if f"{head}_auc" not in metrics:
         continue
       cells = [f"{metrics[f'{head}_{m}'][0]:.4f} ± {metrics[f'{head}_{m}'][1]:.4f}"

@@ -14,6 +14,13 @@ from features import spec as spec_lib
 from models import losses
 
 
+class HeadRole(str, enum.Enum):
+  """Which head of the model: its outputs, weights, metrics and config knobs are named
+  by it (`student_auc`, `teacher_hidden`)."""
+  STUDENT = "student"
+  TEACHER = "teacher"
+
+
 class Mode(str, enum.Enum):
   """What is trained, all on one code path (PFD section 4 and its baselines)."""
   STUDENT = "student"  # The baseline: the student alone, no teacher.
@@ -24,7 +31,7 @@ class Mode(str, enum.Enum):
   # through its own (larger: --teacher_architecture, --teacher_hidden) head.
   MD = "md"
   TWO_STAGE = "two_stage"  # Teacher first, then frozen while the student distils.
-  # Controls of PFD (issue 28: is a gain privileged information or regularisation?).
+  # Controls of PFD (is a gain privileged information or regularisation?).
   # The student alone on label-smoothed targets, (1 - lambda) y + lambda base_rate:
   # what softer targets give without any teacher.
   SMOOTH = "smooth"
@@ -34,41 +41,95 @@ class Mode(str, enum.Enum):
   PFD_PERMUTED = "pfd_permuted"
 
   @property
+  def spec(self) -> ModeSpec:
+    """What the mode trains, declared in MODES."""
+    return MODES[self]
+
+  @property
   def has_student(self) -> bool:
-    return self is not Mode.TEACHER
+    return HeadRole.STUDENT in self.spec.heads
 
   @property
   def has_teacher(self) -> bool:
-    return self not in (Mode.STUDENT, Mode.SMOOTH)
+    return HeadRole.TEACHER in self.spec.heads
+
+  def has(self, role: HeadRole) -> bool:
+    """Whether the mode trains the head of `role`."""
+    return role in self.spec.heads
+
+  def roles(self) -> tuple[HeadRole, ...]:
+    """The heads the mode trains, student first."""
+    return tuple(role for role in HeadRole if self.has(role))
 
   @property
   def distills(self) -> bool:
     """Whether the student learns from the teacher (lambda weighs that term)."""
-    return self in (Mode.PFD, Mode.LUPI, Mode.MD, Mode.TWO_STAGE, Mode.PFD_PERMUTED)
+    return self.spec.second_term is SecondTerm.DISTILLATION
 
   @property
   def smooths_labels(self) -> bool:
     """Whether lambda mixes the base rate into the student's targets instead."""
-    return self is Mode.SMOOTH
+    return self.spec.second_term is SecondTerm.BASE_RATE
 
   @property
   def weighs_lambda(self) -> bool:
     """Whether lambda weighs a second term of the student loss (either kind)."""
-    return self.distills or self.smooths_labels
+    return self.spec.second_term is not None
 
   @property
   def permutes_privileged(self) -> bool:
     """Whether the teacher's privileged inputs are shifted across the batch."""
-    return self is Mode.PFD_PERMUTED
+    return self.spec.teacher_reads is TeacherReads.PERMUTED
+
+
+class TeacherReads(str, enum.Enum):
+  """What a mode's teacher reads of the batch."""
+  ALL = "all"  # The regular and the privileged features.
+  PRIVILEGED = "privileged"  # The privileged ones alone (LUPI).
+  REGULAR = "regular"  # The student's regular ones alone (model distillation).
+  # All, the privileged rows taken from another example of the batch (a control).
+  PERMUTED = "permuted"
+
+
+class SecondTerm(str, enum.Enum):
+  """What lambda weighs beside the student's hard-label loss."""
+  DISTILLATION = "distillation"  # The teacher's soft labels.
+  BASE_RATE = "base_rate"  # The train base rate: label smoothing, no teacher.
+
+
+@dataclasses.dataclass(frozen=True)
+class ModeSpec:
+  """A mode, declared: its heads, what its teacher reads, what lambda weighs and
+  whether it trains in two stages (the teacher first, then the student against it)."""
+  heads: frozenset[HeadRole]
+  teacher_reads: TeacherReads | None = None
+  second_term: SecondTerm | None = None
+  two_stages: bool = False
+
+
+_BOTH = frozenset(HeadRole)
+_DISTILS = dict(heads=_BOTH, second_term=SecondTerm.DISTILLATION)
+MODES: dict[Mode, ModeSpec] = {
+    Mode.STUDENT: ModeSpec(frozenset({HeadRole.STUDENT})),
+    Mode.PFD: ModeSpec(teacher_reads=TeacherReads.ALL, **_DISTILS),
+    Mode.TEACHER: ModeSpec(frozenset({HeadRole.TEACHER}), TeacherReads.ALL),
+    Mode.LUPI: ModeSpec(teacher_reads=TeacherReads.PRIVILEGED, **_DISTILS),
+    Mode.MD: ModeSpec(teacher_reads=TeacherReads.REGULAR, **_DISTILS),
+    Mode.TWO_STAGE: ModeSpec(teacher_reads=TeacherReads.ALL, two_stages=True,
+                             **_DISTILS),
+    Mode.SMOOTH: ModeSpec(frozenset({HeadRole.STUDENT}),
+                          second_term=SecondTerm.BASE_RATE),
+    Mode.PFD_PERMUTED: ModeSpec(teacher_reads=TeacherReads.PERMUTED, **_DISTILS),
+}
 
 
 class Architecture(str, enum.Enum):
   """What one head is (models/distillation.py builds it)."""
   MLP = "mlp"  # Every feature -> one MLP -> logit (towers.MlpHead).
   DCN = "dcn"  # The same with DCN-v2 cross layers before the MLP.
-  # User tower . item tower (models/two_tower.py): what a pre-ranker can afford.
+  # User tower . item tower (models/heads/two_tower.py): what a pre-ranker can afford.
   TWO_TOWER = "two_tower"
-  # ESMM over MMoE experts (models/esmm.py): pCTCVR = pCTR x pCVR, the CTR tower
+  # ESMM over MMoE experts (models/heads/esmm.py): pCTCVR = pCTR x pCVR, the CTR tower
   # learnt on the task's auxiliary click label; DMTL's multi-task teacher.
   ESMM = "esmm"
 
@@ -161,6 +222,13 @@ class ModelConfig:
       this also shares what is computed from them, so a step costs little more than
       the student's. The student's encoder then learns from both losses, as shared
       embeddings do. Needs MLP/DCN heads and a teacher that sees regular features.
+    teacher_dropped_features: Privileged features of the task the teacher does not
+      read (HA-PFD's selection: a privileged feature that nearly determines the label
+      makes a confident teacher whose soft labels the student cannot follow).
+    distillation_head: The student distils through its own auxiliary logit on its
+      last hidden layer (Khani et al., RecSys 2024), not through the served logit,
+      which learns from the hard labels alone; the auxiliary logit is never exported.
+      MLP/DCN students.
   """
   task: str  # Not a knob: each job names it (a required flag, or its own loop).
   mode: Mode = knob(Mode.PFD, "What to train.")
@@ -209,17 +277,22 @@ class ModelConfig:
   share_student_encoding: bool = knob(
       False, "The teacher reads the student's encoding of the regular features and "
       "encodes only the privileged ones (a cheaper step).")
+  teacher_dropped_features: frozenset[str] = knob(
+      frozenset(), "Privileged features the teacher does not read (HA-PFD).")
+  distillation_head: bool = knob(
+      False, "The student distils through an auxiliary logit, not the served one "
+      "(MLP/DCN students).")
 
   def __post_init__(self):
     if not isinstance(self.task, str) or not self.task:
       raise ValueError(f"task must name a task of the dataset's spec, got "
                        f"{self.task!r}.")
     object.__setattr__(self, "mode", Mode(self.mode))
-    for head in ("student", "teacher"):
-      name = f"{head}_architecture"
+    for role in HeadRole:
+      name = f"{role.value}_architecture"
       object.__setattr__(self, name, Architecture(getattr(self, name)))
-    object.__setattr__(self, "unshared_vocabularies",
-                       frozenset(self.unshared_vocabularies))
+    for name in ("unshared_vocabularies", "teacher_dropped_features"):
+      object.__setattr__(self, name, frozenset(getattr(self, name)))
     hash_bins = dict(self.hash_bins)
     object.__setattr__(self, "hash_bins", tuple(sorted(hash_bins.items())))
     for name, bins in hash_bins.items():
@@ -250,8 +323,18 @@ class ModelConfig:
           f"hint_weight={self.hint_weight} needs to be >= 0 and, when on, a student and "
           f"a teacher with MLP or DCN heads (mode {self.mode.value!r}, heads "
           f"{self.student_architecture.value!r}, {self.teacher_architecture.value!r}).")
+    if self.distillation_head and not (
+        self.mode.distills and self.student_architecture in (Architecture.MLP,
+                                                              Architecture.DCN)):
+      raise ValueError(
+          f"distillation_head needs a mode that distils (got {self.mode.value!r}) and "
+          f"an MLP or DCN student (got {self.student_architecture.value!r}).")
+    if self.teacher_dropped_features and not self.mode.has_teacher:
+      raise ValueError(f"teacher_dropped_features needs a teacher; mode "
+                       f"{self.mode.value!r} has none.")
     if self.share_student_encoding and (
-        self.mode not in (Mode.PFD, Mode.TWO_STAGE, Mode.PFD_PERMUTED)
+        not self.mode.has_student
+        or self.mode.spec.teacher_reads not in (TeacherReads.ALL, TeacherReads.PERMUTED)
         or not mlp_heads):
       raise ValueError(
           "share_student_encoding needs a student and a teacher that sees regular "
@@ -274,6 +357,15 @@ class ModelConfig:
     if self.inner_product_scale is not None and self.inner_product_scale <= 0:
       raise ValueError(f"inner_product_scale must be > 0 or None (learnt), got "
                        f"{self.inner_product_scale}.")
+
+  def architecture(self, role: HeadRole) -> Architecture:
+    """What the head of `role` is."""
+    return (self.student_architecture if role is HeadRole.STUDENT
+            else self.teacher_architecture)
+
+  def hidden(self, role: HeadRole) -> tuple[int, ...]:
+    """The MLP widths of the head of `role`."""
+    return self.student_hidden if role is HeadRole.STUDENT else self.teacher_hidden
 
   @classmethod
   def for_task(cls, spec: spec_lib.FeatureSpec, task: str, **overrides
@@ -309,6 +401,7 @@ class ModelConfig:
                   student_architecture=self.student_architecture.value,
                   teacher_architecture=self.teacher_architecture.value,
                   unshared_vocabularies=sorted(self.unshared_vocabularies),
+                  teacher_dropped_features=sorted(self.teacher_dropped_features),
                   hash_bins=dict(self.hash_bins),
                   student_hidden=list(self.student_hidden),
                   teacher_hidden=list(self.teacher_hidden),

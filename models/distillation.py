@@ -27,8 +27,8 @@ from features import spec as spec_lib
 from models import embeddings
 from models import heads
 from models import tasks
-from models import towers
-from models.config import Mode, ModelConfig
+from models.heads import towers
+from models.config import HeadRole, ModelConfig, TeacherReads
 
 
 def _rows(value: tf.Tensor | tf.RaggedTensor) -> tf.Tensor:
@@ -88,8 +88,15 @@ class DistillationModel(tf.keras.Model):
     task = config.task
     self.student_features = spec.regular(task)
     privileged = spec.privileged(task)
-    teacher_features = {Mode.LUPI: privileged, Mode.MD: self.student_features}.get(
-        config.mode, self.student_features + privileged)
+    unknown = config.teacher_dropped_features - {f.name for f in privileged}
+    if unknown:
+      raise ValueError(f"teacher_dropped_features {sorted(unknown)} are not privileged "
+                       f"features of task {task!r}: {[f.name for f in privileged]}.")
+    privileged = [f for f in privileged
+                  if f.name not in config.teacher_dropped_features]
+    teacher_features = {TeacherReads.PRIVILEGED: privileged,
+                        TeacherReads.REGULAR: self.student_features}.get(
+        config.mode.spec.teacher_reads, self.student_features + privileged)
     self.teacher_features = teacher_features if config.mode.has_teacher else []
     # Mode pfd_permuted: what `teacher_inputs` shifts across the batch.
     self.permuted_features = ([f.name for f in privileged]
@@ -106,27 +113,26 @@ class DistillationModel(tf.keras.Model):
     hash_bins = dict(config.hash_bins)
     shared = embeddings.build_tables(data_dir, shared_names, dim, "shared", hash_bins)
 
-    def head(name, features, vocabs, shared_encoder=None):
-      tables = {**embeddings.build_tables(data_dir, vocabs - shared_names, dim, name,
-                                          hash_bins), **shared}
-      return heads.build_head(heads.HeadInputs(name, features, tables, spec, config,
+    def head(role, features, vocabs, shared_encoder=None):
+      tables = {**embeddings.build_tables(data_dir, vocabs - shared_names, dim,
+                                          role.value, hash_bins), **shared}
+      return heads.build_head(heads.HeadInputs(role, features, tables, spec, config,
                                                shared_encoder))
 
     if config.mode.has_student:
-      self.student = head("student", self.student_features, student_vocabs)
+      self.student = head(HeadRole.STUDENT, self.student_features, student_vocabs)
     if config.mode.has_teacher and config.share_student_encoding:
       # The teacher encodes only X* and reads the student's encoding of X.
-      self.teacher = head("teacher", privileged, vocabularies(privileged),
+      self.teacher = head(HeadRole.TEACHER, privileged, vocabularies(privileged),
                           self.student.encoder)
     elif config.mode.has_teacher:
-      self.teacher = head("teacher", self.teacher_features, teacher_vocabs)
+      self.teacher = head(HeadRole.TEACHER, self.teacher_features, teacher_vocabs)
     # Mode.TWO_STAGE trains the teacher alone (student frozen), then the student
     # against the frozen teacher. Changing these needs a new train function.
     self.teacher_frozen = False
     self.student_frozen = False
-    self.task = tasks.DistillationTask(config, {
-        name: heads.auxiliary_labels(getattr(self, name))
-        for name in ("student", "teacher") if getattr(config.mode, f"has_{name}")})
+    self.task = tasks.DistillationTask.from_config(config, {
+        role: heads.auxiliary_labels(self.head(role)) for role in config.mode.roles()})
     # A ranking loss reads each example's request from the batch's features.
     self.request_feature = None
     if self.task.reads_requests:
@@ -142,6 +148,10 @@ class DistillationModel(tf.keras.Model):
     self.hint_projection = (tf.keras.layers.Dense(
         config.teacher_hidden[-1], name="hint_projection")
                             if config.hint_weight else None)
+    # The auxiliary logit the student distils through (ModelConfig.distillation_head):
+    # a student-side weight like the projection, never exported.
+    self.distillation_head = (tf.keras.layers.Dense(1, name="distillation_head")
+                              if config.distillation_head else None)
 
   # --- Heads -------------------------------------------------------------------
 
@@ -193,31 +203,37 @@ class DistillationModel(tf.keras.Model):
     Keras' BackupAndRestore and checkpoint restores need a built model before `fit`.
     """
     self.predict_step(features)
-    if self.hint_projection is not None:  # Only the training step calls it.
-      self.hint_projection.build([None, self.model_config.student_hidden[-1]])
+    for layer in (self.hint_projection, self.distillation_head):
+      if layer is not None:  # Only the training step calls them.
+        layer.build([None, self.model_config.student_hidden[-1]])
     self.built = True
 
+  def head(self, role: HeadRole) -> heads.Head:
+    """The head of `role` (the mode must have it)."""
+    return self.student if role is HeadRole.STUDENT else self.teacher
+
   def _encoders(self) -> list[towers.FeatureEncoder]:
-    """Every present head's feature encoders."""
-    heads = [getattr(self, head) for head in ("teacher", "student")
-             if getattr(self.model_config.mode, f"has_{head}")]
-    return [module for head in heads for module in head.submodules
+    """Every present head's feature encoders, the teacher's first."""
+    present = [self.head(role) for role in reversed(self.model_config.mode.roles())]
+    return [module for head in present for module in head.submodules
             if isinstance(module, towers.FeatureEncoder)]
 
   # --- Variable groups ---------------------------------------------------------
 
-  def _head_variables(self, head: str) -> list[tf.Variable]:
-    present = getattr(self.model_config.mode, f"has_{head}")
-    if not present:
+  def _head_variables(self, role: HeadRole) -> list[tf.Variable]:
+    if not self.model_config.mode.has(role):
       return []
-    variables = getattr(self, head).trainable_variables
-    if head == "student" and self.hint_projection is not None:
-      variables = variables + self.hint_projection.trainable_variables
+    variables = self.head(role).trainable_variables
+    if role is HeadRole.STUDENT:
+      variables = variables + [v for layer in (self.hint_projection,
+                                               self.distillation_head)
+                               if layer is not None for v in layer.trainable_variables]
     return variables
 
   def variable_groups(self) -> dict[str, list[tf.Variable]]:
     """Trainable variables split into teacher_only / student_only / shared."""
-    student, teacher = self._head_variables("student"), self._head_variables("teacher")
+    student, teacher = (self._head_variables(HeadRole.STUDENT),
+                        self._head_variables(HeadRole.TEACHER))
     teacher_ids = {id(v) for v in teacher}
     student_ids = {id(v) for v in student}
     return {
@@ -247,19 +263,24 @@ class DistillationModel(tf.keras.Model):
     # The teacher through `teacher_logits`, which a subclass may override. A
     # permuted privileged feature is read by the teacher alone, so its lookups,
     # kept per table and feature, are never the student's.
-    inputs = {"teacher": self.teacher_inputs(features) if config.mode.has_teacher
-                         else features, "student": features}
-    for head, logits_of in (("teacher", self.teacher_logits), ("student", self)):
-      if not getattr(config.mode, f"has_{head}"):
+    inputs = {HeadRole.TEACHER: self.teacher_inputs(features)
+              if config.mode.has_teacher else features, HeadRole.STUDENT: features}
+    for head, logits_of in ((HeadRole.TEACHER, self.teacher_logits),
+                            (HeadRole.STUDENT, self)):
+      if not config.mode.has(head):
         continue
-      module, hint = getattr(self, head), None
-      if config.hint_weight:  # MLP/DCN heads only (ModelConfig): no auxiliary outputs.
-        # The teacher's hint and logits from the same `teacher_logits` as without
-        # hints: a replaced teacher is the one both transfer terms read.
-        logits, hint = (self.teacher_logits if head == "teacher" else module)(
+      module, hint, distilled = self.head(head), None, None
+      student_hidden = head is HeadRole.STUDENT and self.distillation_head is not None
+      if config.hint_weight or student_hidden:
+        # MLP/DCN heads only (ModelConfig): no auxiliary outputs. The teacher's hint
+        # and logits from the same `teacher_logits` as without hints: a replaced
+        # teacher is the one both transfer terms read.
+        logits, hidden = (self.teacher_logits if head is HeadRole.TEACHER else module)(
             inputs[head], training=training, lookups=lookups, with_hidden=True)
-        if head == "student":
-          hint = self.hint_projection(hint)
+        if config.hint_weight:
+          hint = self.hint_projection(hidden) if head is HeadRole.STUDENT else hidden
+        if student_hidden:
+          distilled = tf.squeeze(self.distillation_head(hidden), axis=-1)
       else:
         logits = logits_of(inputs[head], training=training, lookups=lookups)
       auxiliary = heads.auxiliary_logits(module, inputs[head], training=training,
@@ -267,11 +288,11 @@ class DistillationModel(tf.keras.Model):
       for label in auxiliary:
         if label not in features:
           raise ValueError(
-              f"The {head} learns the auxiliary label {label!r}, which the batch's "
+              f"The {head.value} learns the auxiliary label {label!r}, which the batch's "
               f"features lack ({sorted(features)}): make_dataset delivers the task's "
               "auxiliary_labels there.")
         auxiliary_labels[label] = features[label]
-      outputs[head] = tasks.HeadOutput(logits, auxiliary, hint)
+      outputs[head.value] = tasks.HeadOutput(logits, auxiliary, hint, distilled)
     return tasks.HeadOutputs(
         labels=tf.cast(labels, tf.float32), **outputs,
         auxiliary_labels=auxiliary_labels,

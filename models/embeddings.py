@@ -51,6 +51,13 @@ class EmbeddingTable(tf.keras.layers.Layer):
       size = self.lookup.vocabulary_size()
     self.embedding = tf.keras.layers.Embedding(size, dim, name="embedding")
 
+  def tokens(self) -> list[str] | None:
+    """Each row's token, row 0 the OOV bucket's ("[UNK]"); None where rows are hash
+    buckets, which no token names."""
+    if isinstance(self.lookup, tf.keras.layers.StringLookup):
+      return self.lookup.get_vocabulary()
+    return None
+
   def call(self, ids):
     if isinstance(ids, tf.RaggedTensor):
       return tf.ragged.map_flat_values(lambda flat: self.embedding(self.lookup(flat)),

@@ -17,7 +17,7 @@ through tf.io.gfile:
                                               build's figures; last
 
 numpy arrays without pickles; `read` returns them as ItemVectors, whose `index` is
-the serving index (models/retrieval.py, models/ivf_index.py).
+the serving index (models/retrieval/__init__.py, models/retrieval/ivf_index.py).
 """
 
 from __future__ import annotations
@@ -38,10 +38,10 @@ from config_flags import knob
 from features import dataset as dataset_lib
 from features import input as input_lib
 from features import spec as spec_lib
-from models import ivf_index
-from models import restore
+from models.retrieval import ivf_index
+from models.training import restore
 from models import retrieval
-from models import two_tower
+from models.heads import two_tower
 
 MANIFEST_FILE = "manifest.json"
 _CENTROIDS_FILE = "ivf-centroids.npy"
@@ -52,7 +52,7 @@ _BATCH = 4096
 class IndexKind(enum.Enum):
   """Which index the job builds beside the vectors (WORKSPACE.md: when to choose)."""
   EXACT = "exact"  # Brute force: nothing to build.
-  IVF = "ivf"  # k-means partitions, models/ivf_index.py.
+  IVF = "ivf"  # k-means partitions, models/retrieval/ivf_index.py.
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -243,7 +243,7 @@ class ItemVectorsJob:
   num_shards: int = knob(1, "Files per array.")
   index: IndexKind = knob(IndexKind.EXACT, "exact: brute force over the vectors; ivf: "
                           "also build k-means partitions for approximate search "
-                          "(models.ivf_index's flags).")
+                          "(models.retrieval.ivf_index's flags).")
 
 
 def main(argv: Sequence[str]) -> None:

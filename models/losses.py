@@ -176,6 +176,29 @@ def distillation_cross_entropy(inputs: DistillationInputs) -> tf.Tensor:
       inputs.teacher_logits / temperature, inputs.student_logits / temperature)
 
 
+@register_distillation_loss("hardness_aware")
+def distillation_hardness_aware(inputs: DistillationInputs) -> tf.Tensor:
+  """"cross_entropy" weighted per example by how well the teacher fits its label.
+
+  Hardness-aware PFD (ByteDance, KDD 2025), as read here: where the teacher's soft
+  label is far from the observed label (a hard, or noisy, example for it), the soft
+  label carries its error rather than knowledge, so that example teaches less. The
+  weight is the teacher's probability of the observed label, normalised to mean 1
+  over the batch (so lambda keeps its meaning), with no gradient: a weight, not a
+  target. With `teacher_dropped_features` the teacher also goes without the most
+  predictive privileged features, the paper's other half.
+
+  Returns:
+    [batch_size] per-example losses.
+  """
+  teacher = tf.convert_to_tensor(inputs.teacher_logits)
+  labels = tf.cast(inputs.labels, teacher.dtype)
+  fit = tf.stop_gradient(tf.exp(-tf.nn.sigmoid_cross_entropy_with_logits(
+      labels=labels, logits=teacher)))
+  weight = fit / tf.maximum(tf.reduce_mean(fit), tf.keras.backend.epsilon())
+  return weight * distillation_cross_entropy(inputs)
+
+
 @register_distillation_loss("kl")
 def distillation_kl(inputs: DistillationInputs) -> tf.Tensor:
   """T^2 * KL(sigmoid(teacher / T) || sigmoid(student / T)), of the two Bernoullis.

@@ -26,10 +26,10 @@ import tensorflow as tf
 
 from models import losses
 from models import metrics as metrics_lib
-from models.config import LAMBDA_AUTO, ModelConfig
+from models.config import LAMBDA_AUTO, HeadRole, ModelConfig
 
 # The heads in the order their outputs are scored and logged.
-_HEADS = ("student", "teacher")
+_HEADS = tuple(role.value for role in HeadRole)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,10 +43,22 @@ class HeadOutput:
     hint: [batch_size, width] float, what the hint term matches (the teacher's last
       hidden layer; the student's, projected onto the teacher's width); None without
       hints.
+    distillation_logits: [batch_size] float, the student's auxiliary logit that
+      distils in the served logit's place (ModelConfig.distillation_head); None
+      without one.
   """
   logits: tf.Tensor
   auxiliary_logits: Mapping[str, tf.Tensor] = dataclasses.field(default_factory=dict)
   hint: tf.Tensor | None = None
+  distillation_logits: tf.Tensor | None = None
+
+  @property
+  def distilled(self) -> tf.Tensor:
+    """[batch_size] what the distillation term pulls towards the teacher: the
+    auxiliary logit where the head has one (ModelConfig.distillation_head), else
+    the logits."""
+    return self.logits if self.distillation_logits is None else (
+        self.distillation_logits)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,37 +91,43 @@ class HeadOutputs:
 class DistillationTask(tf.keras.layers.Layer):
   """PFD's losses of one batch of `HeadOutputs`, and the metrics that follow them.
 
+  Takes what it computes as arguments, as tensorflow-recommenders' `tasks.Ranking`
+  takes its loss and metrics; `from_config` reads them from a ModelConfig.
+
   Args:
-    config: The model's config: its mode (which heads are scored), distillation loss,
-      temperature, top K, lambda schedule, hint weight and gradient block.
+    heads: The heads scored, student first.
+    lambda_schedule: lambda by optimizer step (0 throughout: the student's hard-label
+      loss alone).
+    distillation_loss: Name in the `losses` registry of L_d.
+    temperature, top_k: What L_d reads (losses.DistillationInputs).
+    hint_weight: The hint term's weight beside L_d; 0: no hint.
+    smoothing_base_rate: Label smoothing's constant in L_d's place (mode smooth);
+      None: L_d, where both heads are present.
+    block_gradient: The soft labels and hints reach the teacher with no gradient
+      (off only to show what the block prevents).
     auxiliary_labels: Head name -> the auxiliary labels it predicts
       (`heads.auxiliary_labels`): each has its BCE and its `<head>_<label>_` metrics.
   """
 
-  def __init__(self, config: ModelConfig,
+  def __init__(self, heads: Sequence[HeadRole], lambda_schedule: losses.LambdaSchedule,
+               distillation_loss: str = "cross_entropy", temperature: float = 1.0,
+               top_k: int = losses.DEFAULT_TOP_K, hint_weight: float = 0.0,
+               smoothing_base_rate: float | None = None, block_gradient: bool = True,
                auxiliary_labels: Mapping[str, Sequence[str]] | None = None,
                name: str = "task", **kwargs):
     super().__init__(name=name, **kwargs)
-    self.model_config = config
-    self.heads = tuple(head for head in _HEADS
-                       if getattr(config.mode, f"has_{head}"))
-    self.distillation_loss = losses.get_distillation_loss(config.distillation_loss)
+    self.heads = tuple(HeadRole(head).value for head in heads)
+    self.lambda_schedule = lambda_schedule
+    self.distillation_loss = losses.get_distillation_loss(distillation_loss)
     # A ranking loss needs HeadOutputs.request_ids (the model reads them then only).
-    self.reads_requests = config.distillation_loss in losses.REQUEST_LOSSES
-    if config.lambda_value == LAMBDA_AUTO:
-      raise ValueError(f"lambda_value={LAMBDA_AUTO!r} is chosen by models.train on "
-                       "validation; a model is built with a number (the chosen one is "
-                       "metrics.json's model_config).")
-    if config.mode.smooths_labels and config.smoothing_base_rate is None:
-      raise ValueError(f"Mode {config.mode.value!r} mixes the base rate into the "
-                       "targets: set smoothing_base_rate (models.train sets the train "
-                       "split's positive rate when it is unset).")
-    self.lambda_schedule = losses.LambdaSchedule(
-        config.lambda_value if config.mode.weighs_lambda else 0.0, config.swap_step,
-        config.ramp_steps)
+    self.reads_requests = distillation_loss in losses.REQUEST_LOSSES
+    self.temperature, self.top_k = temperature, top_k
+    self.hint_weight = hint_weight
+    self.smoothing_base_rate = smoothing_base_rate
+    self.block_gradient = block_gradient
     self._trackers = {name: tf.keras.metrics.Mean(name=name) for name in (
         "student_loss", "teacher_loss", "distillation_loss", "lambda") + (
-            ("hint_loss",) if config.hint_weight else ())}
+            ("hint_loss",) if hint_weight else ())}
     # By prefix: each head's main output ("student") and auxiliary ones
     # ("student_click"), each against its own label.
     auxiliary_labels = auxiliary_labels or {}
@@ -118,6 +136,29 @@ class DistillationTask(tf.keras.layers.Layer):
       for prefix in (head, *(f"{head}_{label}"
                              for label in auxiliary_labels.get(head, ()))):
         self._head_metrics[prefix] = metrics_lib.head_metrics(prefix)
+
+  @classmethod
+  def from_config(cls, config: ModelConfig,
+                  auxiliary_labels: Mapping[str, Sequence[str]] | None = None
+                  ) -> DistillationTask:
+    """The task of a model's config: its mode's heads and second term, its loss,
+    temperature, top K, lambda schedule, hint weight and gradient block."""
+    if config.lambda_value == LAMBDA_AUTO:
+      raise ValueError(f"lambda_value={LAMBDA_AUTO!r} is chosen by models.train on "
+                       "validation; a model is built with a number (the chosen one is "
+                       "metrics.json's model_config).")
+    if config.mode.smooths_labels and config.smoothing_base_rate is None:
+      raise ValueError(f"Mode {config.mode.value!r} mixes the base rate into the "
+                       "targets: set smoothing_base_rate (models.train sets the train "
+                       "split's positive rate when it is unset).")
+    return cls(
+        config.mode.roles(),
+        losses.LambdaSchedule(config.lambda_value if config.mode.weighs_lambda
+                              else 0.0, config.swap_step, config.ramp_steps),
+        config.distillation_loss, config.temperature, config.ranking_top_k,
+        config.hint_weight,
+        config.smoothing_base_rate if config.mode.smooths_labels else None,
+        config.block_distillation_gradient, auxiliary_labels)
 
   def call(self, outputs: HeadOutputs, step: int | tf.Tensor | None = None
            ) -> dict[str, tf.Tensor]:
@@ -134,11 +175,10 @@ class DistillationTask(tf.keras.layers.Layer):
       student's hard-label loss) and, with hints, "hint_loss"; 0 for the losses of a
       head the mode lacks.
     """
-    config = self.model_config
     present = outputs.heads()
     if tuple(present) != self.heads:
-      raise ValueError(f"Mode {config.mode.value!r} scores the heads {self.heads}; "
-                       f"the outputs hold {tuple(present)}.")
+      raise ValueError(f"The task scores the heads {self.heads}; the outputs hold "
+                       f"{tuple(present)}.")
     scored = self._scored(outputs)
 
     def average(per_example):
@@ -152,8 +192,7 @@ class DistillationTask(tf.keras.layers.Layer):
     def soft(teacher_side):
       # PFD section 4: the distillation terms never reach the teacher (switchable so
       # a test can show what the block prevents).
-      return (tf.stop_gradient(teacher_side) if config.block_distillation_gradient
-              else teacher_side)
+      return tf.stop_gradient(teacher_side) if self.block_gradient else teacher_side
 
     zero = tf.constant(0.0)
     out = {"lambda": zero if step is None else self.lambda_schedule(step),
@@ -166,21 +205,21 @@ class DistillationTask(tf.keras.layers.Layer):
     if student is not None and teacher is not None:
       out["distillation_loss"] = average(self.distillation_loss(
           losses.DistillationInputs(
-              teacher_logits=soft(teacher.logits), student_logits=student.logits,
-              labels=outputs.labels, temperature=config.temperature,
-              request_ids=outputs.request_ids, top_k=config.ranking_top_k)))
-    if student is not None and config.mode.smooths_labels:
+              teacher_logits=soft(teacher.logits), student_logits=student.distilled,
+              labels=outputs.labels, temperature=self.temperature,
+              request_ids=outputs.request_ids, top_k=self.top_k)))
+    if student is not None and self.smoothing_base_rate is not None:
       out["distillation_loss"] = average(losses.base_rate_cross_entropy(
-          config.smoothing_base_rate, student.logits))
+          self.smoothing_base_rate, student.logits))
     transferred = out["distillation_loss"]
-    if config.hint_weight:
+    if self.hint_weight:
       missing = [head for head, output in present.items() if output.hint is None]
       if missing:
-        raise ValueError(f"hint_weight={config.hint_weight} matches both heads' "
+        raise ValueError(f"hint_weight={self.hint_weight} matches both heads' "
                          f"hints; the outputs lack the hint of {missing}.")
       out["hint_loss"] = average(tf.reduce_mean(tf.math.squared_difference(
           student.hint, soft(teacher.hint)), axis=-1))
-      transferred += config.hint_weight * out["hint_loss"]
+      transferred += self.hint_weight * out["hint_loss"]
     lam = out["lambda"]
     out["student_loss"] = (1.0 - lam) * out["student_bce"] + lam * transferred
     self._update_metrics(out, scored, outputs.sample_weight)

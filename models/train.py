@@ -27,14 +27,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import io
 import json
 import os
-import sys
 import time
 from typing import Any, Callable, NamedTuple, Sequence
 
-import numpy as np
 import tensorflow as tf
 
 import cli
@@ -45,24 +42,16 @@ from features import input as input_lib
 from features import spec as spec_lib
 from models import distillation
 from models import losses
-from models import metrics as metrics_lib
-from models import fit_progress
-from models import strategies
+from models.training import evaluation
+from models.training import fit
+from models.training import run_directory
+from models.training import strategies
+from models.training import warm_start
 from models.config import LAMBDA_AUTO, Mode, ModelConfig
-from pipelines import time_split
+# What a run writes that its readers (export/, a warm start) restore.
+from models.training.restore import FINAL_WEIGHTS, METRICS_FILE
+from features import time_split
 
-METRICS_FILE = "metrics.json"
-SCORES_FILE = "eval_scores.npz"  # Labels and per-head eval scores (`read_scores`).
-FINAL_WEIGHTS = os.path.join("final", "weights")  # What export/ restores.
-STAGE1_DIR = "stage1_teacher"  # two_stage: the teacher's stage.
-CANDIDATES_DIR = "candidates"  # A grid's runs, one subdirectory each.
-# What the run was asked for and on which data, written before it trains: a killed
-# run's directory says what it held.
-RUN_CONFIG_FILE = "run_config.json"
-# What a run writes into its directory (the one that first holds a run of older code,
-# which wrote no RUN_CONFIG_FILE, too).
-_RUN_ENTRIES = (RUN_CONFIG_FILE, METRICS_FILE, SCORES_FILE, "final", "backup",
-                "checkpoints", "tensorboard", STAGE1_DIR, CANDIDATES_DIR)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,6 +109,10 @@ class TrainConfig:
   lambda_grid: tuple[float, ...] = knob(
       (0.0, 0.25, 0.5, 0.75), "--lambda_value=auto: the lambdas to choose from on "
       "validation; 0 (the student alone, trained the same way) among them.")
+  warm_start_from: str | None = knob(None, "A finished run of the same task and spec "
+                                     "(e.g. yesterday's) to continue: its weights, "
+                                     "id rows by token, and optimizer state "
+                                     "(models/training/warm_start.py).")
 
   def __post_init__(self):
     strategies.check_name(self.strategy)
@@ -149,109 +142,6 @@ class TrainConfig:
                        f"and no negative lambda, got {self.lambda_grid}.")
     if any(rate <= 0 for rate in self.learning_rate_grid):
       raise ValueError(f"learning_rate_grid must be > 0, got {self.learning_rate_grid}.")
-
-
-def _callbacks(model_dir: str) -> list[tf.keras.callbacks.Callback]:
-  return [
-      tf.keras.callbacks.TensorBoard(os.path.join(model_dir, "tensorboard")),
-      tf.keras.callbacks.ModelCheckpoint(
-          os.path.join(model_dir, "checkpoints", "epoch-{epoch:03d}"),
-          save_weights_only=True),
-      tf.keras.callbacks.BackupAndRestore(os.path.join(model_dir, "backup")),
-  ]
-
-
-_SAVED_EPOCH = "ckpt_saved_epoch/.ATTRIBUTES/VARIABLE_VALUE"  # BackupAndRestore's.
-
-
-def _backed_up_epochs(backup_dir: str) -> int:
-  """How many epochs the BackupAndRestore state in `backup_dir` holds (0: none)."""
-  for directory in (os.path.join(backup_dir, "chief"), backup_dir):
-    path = tf.train.latest_checkpoint(directory)
-    if path:
-      reader = tf.train.load_checkpoint(path)
-      if reader.has_tensor(_SAVED_EPOCH):
-        return int(reader.get_tensor(_SAVED_EPOCH)) + 1
-  return 0
-
-
-def _draw_passes(train_data: tf.data.Dataset, passes: int) -> None:
-  """Starts (and drops) `passes` passes over `train_data`.
-
-  Each pass draws the next shuffle of the shards and records; a run resumed from a
-  backup (or past a finished stage) must draw the shuffles of the epochs it skips, or
-  its remaining epochs would see the first epochs' orders again. (A DatasetCreator's
-  workers repeat their shards: their passes are not epochs.)
-  """
-  if not isinstance(train_data, tf.data.Dataset):
-    return
-  for _ in range(passes):
-    iter(train_data)
-
-
-def _repeats(train_data) -> bool:
-  """Whether `train_data` is one endless stream (a capped epoch's repeated input),
-  which `fit` reads through a single iterator across its epochs."""
-  return (isinstance(train_data, tf.data.Dataset) and
-          int(train_data.cardinality()) == tf.data.INFINITE_CARDINALITY)
-
-
-def _resumed_input(train_data, done: int, steps_per_epoch: int | None):
-  """What a fit resumed after `done` finished epochs reads, to continue where the
-  killed one left: a finite input's later passes (`_draw_passes`), or an endless
-  stream less its first `done` x `steps_per_epoch` batches (its epochs are blocks of
-  steps that need not end with a pass: the skipped batches are read again, not
-  trained on)."""
-  if done and _repeats(train_data):
-    return train_data.skip(done * steps_per_epoch)
-  _draw_passes(train_data, done)
-  return train_data
-
-
-def _monitor(model: distillation.DistillationModel) -> str:
-  """The validation metric a fit follows: the AUC of the head it trains for shipping
-  (the teacher in teacher mode and in two_stage's first stage)."""
-  trains_teacher = model.student_frozen or not model.model_config.mode.has_student
-  return f"val_{'teacher' if trains_teacher else 'student'}_auc"
-
-
-def _fit(model, train_data, steps_per_epoch: int | None, epochs: int, model_dir: str,
-         validation_data: tf.data.Dataset | None = None, patience: int = 0
-         ) -> tuple[tf.keras.callbacks.History, dict[str, Any]]:
-  """Fits `epochs` (fewer if early stopping, with `patience`, stops it).
-
-  Returns:
-    The history, and with `validation_data` its record: the monitored AUC per epoch
-    (per check: every `steps_per_epoch` steps, or every pass), the epoch whose
-    weights the model ends with (the best with early stopping, which restores it;
-    else the last) and its AUC, the checks the run made (a resumed run's earlier
-    ones counted) and the steps between two (None: a pass).
-  """
-  done = _backed_up_epochs(os.path.join(model_dir, "backup"))
-  if done:
-    # On stderr whatever the logging verbosity: a resumed run reports fewer epochs.
-    print(f"{model_dir}: resuming from epoch {done + 1} of {epochs} (its backup holds "
-          f"{done} finished).", file=sys.stderr, flush=True)
-  train_data = _resumed_input(train_data, done, steps_per_epoch)
-  model.train_function = None  # Frozen flags may have changed: trace again.
-  monitor = _monitor(model)
-  callbacks = _callbacks(model_dir)
-  if patience:
-    callbacks.append(tf.keras.callbacks.EarlyStopping(
-        monitor, patience=patience, mode="max", restore_best_weights=True))
-  # A bar for people, lines for logs.
-  verbose, progress_callbacks = fit_progress.for_fit()
-  history = model.fit(train_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                      validation_data=validation_data,
-                      callbacks=callbacks + progress_callbacks, verbose=verbose)
-  if validation_data is None:
-    return history, {}
-  aucs = [float(v) for v in history.history[monitor]]
-  # np.argmax keeps the first of equal values, as EarlyStopping's strict `>` does.
-  kept = int(np.argmax(aucs)) if patience else len(aucs) - 1
-  return history, {"monitor": monitor, "auc_per_epoch": aucs, "auc": aucs[kept],
-                   "kept_epoch": history.epoch[kept] + 1,  # 1-based, as checkpoints.
-                   "checks": history.epoch[-1] + 1, "steps_per_check": steps_per_epoch}
 
 
 def validation_split(dataset: dataset_lib.PublishedDataset, task: str, days: int
@@ -335,210 +225,6 @@ class _Trained(NamedTuple):
   validation: dict[str, Any]  # `_fit`'s record (two_stage: the teacher's in "stage1").
 
 
-def _in_slice(values: np.ndarray, top_fraction: float) -> np.ndarray:
-  """`[n]` bool: the values in the top `top_fraction` (ties at the cut included)."""
-  if not len(values):
-    return np.zeros([0], bool)
-  return values >= np.quantile(values, 1 - top_fraction)
-
-
-def evaluate(model: distillation.DistillationModel, eval_data: tf.data.Dataset,
-             scores_path: str | None = None) -> dict[str, Any]:
-  """Per head: Keras metrics, GAUC by the spec's user feature, an AUC per
-  evaluation slice of the spec, `{head}_{slice}_auc`, and, where the spec names a
-  request feature, NDCG@K within requests, `{head}_ndcg_at_{K}`, and the student's
-  recall of the teacher's top K, `student_teacher_top{K}_recall` (K: ranking_top_k).
-
-  Args:
-    model: Its `spec` names the user feature and the slices.
-    eval_data: `(features, labels)` batches whose features hold the user and slice
-      features beside the heads' inputs (`make_dataset`'s default features do).
-    scores_path: Also write the labels and each head's scores there (`read_scores`),
-      for paired tests between runs on the same eval examples.
-  """
-  spec = model.spec
-  if isinstance(model.distribute_strategy, tf.distribute.ParameterServerStrategy):
-    # Keras's evaluation on the workers would skip this model's test_step (its exact
-    # visitation runs the compiled loss instead): the chief runs it over the split.
-    model.reset_metrics()
-    step = tf.function(model.test_step)
-    for batch in eval_data:
-      logs = step(batch)
-    results = {k: float(v) for k, v in logs.items()}
-  else:
-    results = {k: float(v) for k, v in model.evaluate(eval_data, return_dict=True,
-                                                      verbose=0).items()}
-  # Ranking metrics within a request, at the K the ranking losses distil.
-  request = spec.request_feature
-  k = model.model_config.ranking_top_k if request else None
-  wanted = [spec.user_feature] + [s.feature for s in spec.slices] + (
-      [request] if request else [])
-  labels, columns, scores = [], {name: [] for name in wanted}, {}
-  # Eager calls dispatch op by op: several times the train step's cost per batch.
-  predict = tf.function(model.predict_step, reduce_retracing=True)
-  for features, batch_labels in eval_data:
-    labels.append(batch_labels.numpy())
-    for name in wanted:
-      columns[name].append(features[name].numpy())
-    for head, p in predict((features, batch_labels)).items():
-      scores.setdefault(head, []).append(p.numpy())
-  labels = np.concatenate(labels)
-  columns = {name: np.concatenate(values) for name, values in columns.items()}
-  slices = {s.name: _in_slice(columns[s.feature], s.top_fraction) for s in spec.slices}
-  for head, head_scores in scores.items():
-    head_scores = np.concatenate(head_scores)
-    results[f"{head}_gauc"] = metrics_lib.group_auc(labels, head_scores,
-                                                    columns[spec.user_feature])
-    for name, rows in slices.items():
-      results[f"{head}_{name}_auc"] = metrics_lib.auc(labels[rows], head_scores[rows])
-    if request:
-      results[f"{head}_ndcg_at_{k}"] = metrics_lib.request_ndcg(
-          labels, head_scores, columns[request], k)
-  if request and {"student", "teacher"} <= scores.keys():
-    results[f"student_teacher_top{k}_recall"] = metrics_lib.teacher_topk_recall(
-        np.concatenate(scores["teacher"]), np.concatenate(scores["student"]),
-        columns[request], k)
-  results["eval_examples"] = int(len(labels))
-  results["eval_positives"] = int(labels.sum())
-  if scores_path:
-    buffer = io.BytesIO()
-    np.savez(buffer, labels=labels, **{head: np.concatenate(values)
-                                       for head, values in scores.items()})
-    tf.io.gfile.makedirs(os.path.dirname(scores_path))
-    with tf.io.gfile.GFile(scores_path, "wb") as f:
-      f.write(buffer.getvalue())
-  return results
-
-
-def read_scores(model_dir: str) -> dict[str, np.ndarray]:
-  """A finished run's eval labels and head scores: {"labels", "student", ...}, in the
-  eval split's order (the same for every run on one dataset)."""
-  with tf.io.gfile.GFile(os.path.join(model_dir, SCORES_FILE), "rb") as f:
-    with np.load(io.BytesIO(f.read()), allow_pickle=False) as arrays:
-      return dict(arrays)
-
-
-def _requested(model_config: ModelConfig, train_config: TrainConfig) -> dict[str, Any]:
-  """The configs a run was asked for (a grid's, not the chosen ones), as JSON holds
-  them."""
-  return json.loads(json.dumps({"model_config": model_config.to_dict(),
-                                "train_config": dataclasses.asdict(train_config)}))
-
-
-def _run_record(model_config: ModelConfig, train_config: TrainConfig,
-                binding: dataset_lib.DataBinding) -> dict[str, Any]:
-  """What a run records of itself, in RUN_CONFIG_FILE and metrics.json alike."""
-  return {"requested": _requested(model_config, train_config),
-          "data": binding.to_dict()}
-
-
-def _read_json(path: str) -> dict[str, Any] | None:
-  if not tf.io.gfile.exists(path):
-    return None
-  with tf.io.gfile.GFile(path) as f:
-    return json.load(f)
-
-
-def _difference(record: dict[str, Any], model_config: ModelConfig,
-                train_config: TrainConfig,
-                binding: dataset_lib.DataBinding | None) -> tuple[str, Any, Any] | None:
-  """The first difference between a recorded run and these configs and data: (what,
-  its value there, its value here), or None.
-
-  A knob added since the run was recorded counts at its default, the value the run
-  had; a run recorded before runs recorded their data (no `data`), or a `binding`
-  of None, compares the configs alone.
-  """
-  if binding is not None and "data" in record:
-    mismatch = dataset_lib.DataBinding.from_dict(record["data"]).mismatch(binding)
-    if mismatch:
-      return mismatch
-  wanted, stored = _requested(model_config, train_config), record.get("requested", {})
-  defaults = _requested(ModelConfig(task=model_config.task), TrainConfig())
-  for part in wanted:
-    if part not in stored:
-      return part, "not recorded", "given"
-    removed = sorted(stored[part].keys() - wanted[part].keys())  # Knobs gone since.
-    if removed:
-      return f"{part}.{removed[0]}", stored[part][removed[0]], None
-    for name, value in wanted[part].items():
-      if stored[part].get(name, defaults[part][name]) != value:
-        return f"{part}.{name}", stored[part].get(name, defaults[part][name]), value
-  return None
-
-
-def finished_run(model_dir: str, model_config: ModelConfig, train_config: TrainConfig,
-                 binding: dataset_lib.DataBinding | None = None
-                 ) -> dict[str, Any] | None:
-  """The metrics.json of a finished run in `model_dir` asked for exactly these
-  configs (and, with `binding`, on data that may stand in for it:
-  DataBinding.mismatch), or None: a job that reruns (after a preemption, or split
-  between processes) reads it instead of training again. A knob added since the run
-  was recorded counts at its default, the value the run had."""
-  results = _read_json(os.path.join(model_dir, METRICS_FILE))
-  if results is None or _difference(results, model_config, train_config, binding):
-    return None
-  return results
-
-
-def model_dir_conflict(model_dir: str, model_config: ModelConfig,
-                       train_config: TrainConfig, binding: dataset_lib.DataBinding
-                       ) -> str | None:
-  """Why a run of these configs on this data may not train into `model_dir` as it
-  is (one line naming the directory, what differs and the fix), or None: it is new,
-  empty, or holds a killed run of the same configs and data, which resumes.
-
-  Refused: a run of another config or data (its checkpoints would restore into
-  another model), a finished run (training again would silently replace it), a run
-  that recorded no RUN_CONFIG_FILE (of older code: what it was is unknown), and
-  files no run writes.
-  """
-  if not tf.io.gfile.isdir(model_dir):
-    return None
-  entries = sorted(name.rstrip("/") for name in tf.io.gfile.listdir(model_dir))
-  if not entries:
-    return None
-  finished = _read_json(os.path.join(model_dir, METRICS_FILE))
-  record = finished or _read_json(os.path.join(model_dir, RUN_CONFIG_FILE))
-  if record is None:
-    if set(entries) & set(_RUN_ENTRIES):
-      return (f"--model_dir={model_dir!r} holds a run that recorded no "
-              f"{RUN_CONFIG_FILE} (older code): its config is unknown; pass "
-              "--overwrite to remove it first, or choose another --model_dir.")
-    return (f"--model_dir={model_dir!r} holds files no models.train run writes (e.g. "
-            f"{entries[0]!r}): choose a new or empty --model_dir.")
-  difference = _difference(record, model_config, train_config, binding)
-  if difference:
-    what, there, here = difference
-    return (f"--model_dir={model_dir!r} holds a run of another config: {what} is "
-            f"{there!r} there, {here!r} now; choose another --model_dir, or pass "
-            "--overwrite to remove that run first.")
-  if finished:
-    return (f"--model_dir={model_dir!r} holds a finished run of this config (its "
-            f"{METRICS_FILE}): read it, or pass --overwrite to train it again.")
-  return None
-
-
-def _prepare_model_dir(model_dir: str, record: dict[str, Any], conflict: str | None,
-                       overwrite: bool, is_chief: bool) -> None:
-  """Refuses `conflict` unless `overwrite`, with which the chief removes the run the
-  directory holds, whatever it was (never files no run writes); the chief then
-  records this run (RUN_CONFIG_FILE)."""
-  if not overwrite and conflict:
-    raise ValueError(conflict)
-  entries = ({name.rstrip("/") for name in tf.io.gfile.listdir(model_dir)}
-             if tf.io.gfile.isdir(model_dir) else set())
-  if overwrite and entries:
-    if not entries & set(_RUN_ENTRIES):
-      raise ValueError(conflict)
-    if is_chief:
-      tf.io.gfile.rmtree(model_dir)
-  if is_chief:
-    tf.io.gfile.makedirs(model_dir)
-    with tf.io.gfile.GFile(os.path.join(model_dir, RUN_CONFIG_FILE), "w") as f:
-      f.write(json.dumps(record, indent=2, sort_keys=True))
-
-
 ModelBuilder = Callable[[spec_lib.FeatureSpec, str, ModelConfig],
                        distillation.DistillationModel]
 
@@ -552,9 +238,9 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
   With `train_config.validation_days`, the train split's last days validate each
   epoch (and early stopping follows them); with grids (lambda_value=auto,
   `learning_rate_grid`), each candidate trains in its own directory under
-  CANDIDATES_DIR and the one with the best validation AUC of the shipped head is
-  the run: its config (the chosen numbers) and weights, and the eval split, read
-  once, for it alone.
+  run_directory.CANDIDATES_DIR and the one with the best validation AUC of the
+  shipped head is the run: its config (the chosen numbers) and weights, and the eval
+  split, read once, for it alone.
 
   Args:
     dataset: A PublishedDataset, or the directory of one; `model_config.task` must
@@ -579,9 +265,10 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
   candidates = [_with_base_rate(dataset, config) for config in candidates]
   task = model_config.task
   binding = dataset.binding(task)
-  _prepare_model_dir(model_dir, _run_record(model_config, train_config, binding),
-                     model_dir_conflict(model_dir, model_config, train_config, binding),
-                     overwrite, cluster.is_chief)
+  run_directory.prepare_model_dir(
+      model_dir, run_directory.run_record(model_config, train_config, binding),
+      run_directory.model_dir_conflict(model_dir, model_config, train_config, binding),
+      overwrite, cluster.is_chief)
   train_range, validation_range = validation_split(dataset, task,
                                                     train_config.validation_days)
 
@@ -632,10 +319,12 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
       model.compile(optimizer=tf.keras.optimizers.Adam(config.learning_rate))
       model.build_from_batch(next(iter(
           eval_data if validation_data is None else validation_data))[0])
+    if train_config.warm_start_from:
+      warm_start.continue_run(train_config.warm_start_from, model)
     validation = {}
-    if config.mode is Mode.TWO_STAGE:
+    if config.mode.spec.two_stages:
       # A restarted run whose first stage had finished resumes in the second.
-      stage1_dir = os.path.join(run_dir, STAGE1_DIR)
+      stage1_dir = os.path.join(run_dir, run_directory.STAGE1_DIR)
       stage1_weights = os.path.join(stage1_dir, FINAL_WEIGHTS)
       teacher_epochs = train_config.teacher_epochs or train_config.epochs
       model.student_frozen = True
@@ -643,14 +332,15 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
         model.load_weights(stage1_weights)
         # The stage's fit drew a pass per epoch plus one: Keras's enumerate_epochs
         # opens an iterator before its epochs and a fresh one for each.
-        _draw_passes(train_data, 0 if _repeats(train_data) else teacher_epochs + 1)
+        fit.draw_passes(train_data,
+                        0 if fit.repeats(train_data) else teacher_epochs + 1)
       else:
-        _, stage1 = _fit(model, train_data, steps_per_epoch, teacher_epochs, stage1_dir,
-                         validation_data, patience)
+        _, stage1 = fit.fit(model, train_data, steps_per_epoch, teacher_epochs,
+                            stage1_dir, validation_data, patience)
         validation["stage1"] = stage1
         model.save_weights(os.path.join(cluster.write_dir(stage1_dir), FINAL_WEIGHTS))
       model.student_frozen, model.teacher_frozen = False, True
-      if _repeats(train_data):
+      if fit.repeats(train_data):
         # An endless stream draws a pass's shuffle as it starts the pass, so what
         # it would draw next depends on how far stage 1's prefetch read ahead: the
         # second stage reads a stream of its own (the next seed's), the same in a
@@ -658,7 +348,7 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
         train_data = cluster.distribute(
             functools.partial(train_batches, seed=train_config.seed + 1),
             train_config.batch_size, by_request)
-    history, record = _fit(model, train_data, steps_per_epoch, train_config.epochs,
+    history, record = fit.fit(model, train_data, steps_per_epoch, train_config.epochs,
                            run_dir, validation_data, patience)
     return _Trained(model, config, {name: [float(v) for v in values]
                                     for name, values in history.history.items()},
@@ -668,7 +358,7 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
   chosen, tried = None, []
   for config in candidates:
     run = train_candidate(config, model_dir if len(candidates) == 1 else os.path.join(
-        model_dir, CANDIDATES_DIR,
+        model_dir, run_directory.CANDIDATES_DIR,
         f"lambda_{config.lambda_value:g}-lr_{config.learning_rate:g}"))
     tried.append({"lambda_value": config.lambda_value,
                   "learning_rate": config.learning_rate, **run.validation})
@@ -678,7 +368,7 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
   train_seconds = time.perf_counter() - start
   results = {
       "task": task, "mode": model_config.mode.value,
-      **_run_record(model_config, train_config, binding),
+      **run_directory.run_record(model_config, train_config, binding),
       # The chosen config's concrete numbers: what export rebuilds the model from.
       "model_config": chosen.config.to_dict(),
       "train_config": dataclasses.asdict(train_config),
@@ -686,8 +376,8 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
       "train_steps": int(model.optimizer.iterations.numpy()),
       # Per epoch this process ran (a resumed run: those after the restart).
       "history": chosen.history,
-      "eval": evaluate(model, eval_data, os.path.join(
-          cluster.write_dir(model_dir), SCORES_FILE)),
+      "eval": evaluation.evaluate(model, eval_data, os.path.join(
+          cluster.write_dir(model_dir), evaluation.SCORES_FILE)),
   }
   if validation_data is not None:
     results["validation"] = {

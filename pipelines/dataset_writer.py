@@ -16,9 +16,6 @@ import struct
 from typing import Any, Mapping
 
 import apache_beam as beam
-from apache_beam import coders
-from apache_beam.io import tfrecordio
-from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
@@ -31,6 +28,7 @@ from features import tfds_metadata
 from pipelines import day_checks
 from pipelines import drift
 from pipelines import statistics
+from pipelines import tfrecord_sink
 from pipelines import vocabulary
 from pipelines.log_records import Log
 
@@ -85,10 +83,11 @@ def _label_facts(batch: list[Mapping[str, Any]], split: str,
 
 
 @beam.typehints.with_input_types(list[dict[str, Any]])
-@beam.typehints.with_output_types(list[bytes])
+@beam.typehints.with_output_types(bytes)
 class SerializeFn(beam.DoFn):
-  """Lists of example dicts -> lists of serialized Examples; the clicked ones also
-  on 'clicked' (each example is serialized once for both views)."""
+  """Lists of example dicts -> their serialized Examples as one batch of TFRecords
+  (`tfrecord_sink.frame`); the clicked ones also on 'clicked' (each example is
+  serialized once for both views)."""
   CLICKED = "clicked"
 
   def __init__(self, spec: spec_lib.FeatureSpec):
@@ -102,35 +101,20 @@ class SerializeFn(beam.DoFn):
 
   def process(self, examples):
     serialized = [self._serialize(example) for example in examples]
-    yield serialized
+    yield tfrecord_sink.frame(serialized)
     click = self._click
     clicked = [record for record, example in zip(serialized, examples)
                if example[click] == 1]
     if clicked:
-      yield beam.pvalue.TaggedOutput(self.CLICKED, clicked)
-
-
-class _TFRecordListSink(tfrecordio._TFRecordSink):  # pylint: disable=protected-access
-  """WriteToTFRecord's sink, written to with lists of serialized records.
-
-  Beam's file sinks take one element per record, and each element pays the
-  runner's per-element work (window assignment, side-input arguments, dispatch):
-  about 10% of the whole join job. The records of a list are written one by one,
-  with the sink's own TFRecord framing.
-  """
-
-  def write_record(self, file_handle, records: list[bytes]) -> None:
-    for record in records:
-      self.write_encoded_record(file_handle, record)
+      yield beam.pvalue.TaggedOutput(self.CLICKED, tfrecord_sink.frame(clicked))
 
 
 def _write_tfrecords(data_dir: str, dataset_name: str, split: str) -> beam.PTransform:
-  """Lists of serialized Examples -> `<dataset_name>-<split>.tfrecord-SSSSS-of-NNNNN`
-  shards under `data_dir` (tfds' file names)."""
-  return beam.io.Write(_TFRecordListSink(
-      layout.shard_prefix(data_dir, dataset_name, split), coder=coders.BytesCoder(),
-      file_name_suffix="", num_shards=0, shard_name_template="-SSSSS-of-NNNNN",
-      compression_type=CompressionTypes.AUTO))
+  """Batches of framed serialized Examples -> `<dataset_name>-<split>.tfrecord-SSSSS-
+  of-NNNNN` shards under `data_dir` (tfds' file names)."""
+  return beam.io.Write(tfrecord_sink.FramedRecordSink(
+      layout.shard_prefix(data_dir, dataset_name, split),
+      shard_name_template="-SSSSS-of-NNNNN"))
 
 
 class WriteSplit(beam.PTransform):

@@ -5,6 +5,9 @@ events to impressions (labels, privileged post-event features), adds point-in-ti
 behaviour and cross features per user, splits by time and writes TFRecords of
 tf.train.Example with the feature spec, vocabularies, a tensorflow-metadata schema,
 statistics, tensorflow-datasets metadata and a reconciled run report beside them.
+Lines are parsed a chunk at a time into columns; records cross the job's two shuffles
+in batches, first per bucket of impression_id (the event join), then per bucket of
+user (history and examples); WORKSPACE.md lists the data flow.
 
 Everything is written under a staging directory and published by rename only after the
 run succeeded and its counts reconcile, so a trainer never sees a half-written dataset.
@@ -22,10 +25,12 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import json
+import operator
 import posixpath
 import uuid
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from absl import logging
 import apache_beam as beam
@@ -40,12 +45,13 @@ from config_flags import knob
 from features import layout
 from features import run_report
 from features import spec as spec_lib
+from features import log_files
+from pipelines import columnar_parse
 from pipelines import dataset_writer
 from pipelines import impression_join
-from features import log_files
 from pipelines import log_records
 from pipelines import runner_output
-from pipelines import time_split
+from features import time_split
 from pipelines import user_history
 from pipelines import wire
 from pipelines.log_records import DeadLetter, Log
@@ -54,6 +60,16 @@ NAMESPACE = "join_logs"
 DEAD_LETTER_DIR = "dead_letter"
 DEFAULT_LOCAL_RUNNER = "FnApiRunner"  # DirectRunner would try Prism (downloads).
 DEFAULT_RUNNING_MODE, DEFAULT_LOCAL_WORKERS = "multi_processing", 2
+# Lines parsed into columns at once: long enough that Arrow's per-call cost vanishes,
+# short enough that a worker holds a chunk's records and not a file's.
+PARSE_LINES = 2048
+# Records per shuffled batch: the runner's per-element work is paid once for them.
+BATCH_RECORDS = 512
+# Records a worker holds while it gathers batches.
+BUFFERED_RECORDS = 1 << 16
+# Examples per list handed on from the user buckets to serializing and statistics.
+EXAMPLES_PER_LIST = 256
+_EVENT_LOGS = (Log.CLICKS, Log.DETAIL_PAGES)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +114,11 @@ class JoinConfig:
   fail_on_drift: bool = knob(False, "Fail (and do not publish) when --baseline_dataset "
                              "finds drift; otherwise it is only reported.")
   overwrite: bool = knob(False, "Replace an existing dataset at --output_dir.")
+  buckets: int = knob(
+      1024, "Shuffle buckets (at most 32768): lines are joined per bucket of "
+      "impression_id, examples built per bucket of user. A bucket's impressions are "
+      "one worker's memory at a time, and about a thousand a bucket ran fastest: "
+      "raise it with the data.")
   dataset_name: str = "pfd"
 
   def __post_init__(self):
@@ -106,6 +127,9 @@ class JoinConfig:
       if not 0.0 <= getattr(self, name) <= 1.0:
         raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}.")
     time_split.eval_start_ms(0, self.eval_days)  # Validates eval_days.
+    if not 1 <= self.buckets <= wire.JOIN_BUCKETS:
+      raise ValueError(f"buckets must be in [1, {wire.JOIN_BUCKETS}], got "
+                       f"{self.buckets}.")
 
   def log_patterns(self) -> dict[Log, str]:
     return {Log.IMPRESSIONS: self.impressions, Log.CLICKS: self.clicks,
@@ -116,58 +140,110 @@ def _fact(key: str, value: int = 1) -> tuple[str, int]:
   return key, value
 
 
-@beam.typehints.with_input_types(str)
-@beam.typehints.with_output_types(tuple[int, wire.WireRecord])
-class ReadLogFileFn(beam.DoFn):
-  """A log file's path -> (`wire.join_key`, the record as `wire.tag`ged bytes) per
-  valid line, a DeadLetter per bad line on 'dead', and ("read/<log>", lines) on
-  'lines'.
+def _line_chunks(path: str) -> Iterator[
+    tuple[list[bytes], log_files.CorruptFileError | None]]:
+  """The file's lines, `PARSE_LINES` at a time; a damaged file's last chunk (the
+  lines read whole before the damage) comes with the error."""
+  chunk: list[bytes] = []
+  try:
+    for line in log_files.read_lines(path):
+      chunk.append(line)
+      if len(chunk) == PARSE_LINES:
+        yield chunk, None
+        chunk = []
+  except log_files.CorruptFileError as e:
+    yield chunk, e
+    return
+  yield chunk, None
 
-  The file is read here rather than by ReadAllFromText, whose per-line Python (line
-  search, a range claim, one element per line into the parser) cost ~9 us per line
-  against ~1.5 us for `log_files.read_lines`; a file is one worker's work either way
-  for gzip, which cannot be split. A record's `source` is its file's index in
-  `_source_ids(files)`, as a string, until the join has issued its dead letters: a
-  path per line would be the largest field of the shuffle.
+
+class _Batches:
+  """Records gathered per shuffle bucket, handed on as (bucket, batch): a bucket's
+  once it has `BATCH_RECORDS`, every bucket's once `BUFFERED_RECORDS` wait in all
+  (which bounds a worker's memory whatever the data's size), and the rest at the
+  end (`drain`)."""
+
+  def __init__(self, to_wire: Callable[[list[tuple]], bytes]):
+    self._to_wire = to_wire
+    self._buckets: dict[int, list[tuple]] = collections.defaultdict(list)
+    self._buffered = 0
+
+  def add(self, bucket: int, record: tuple) -> list[tuple[int, bytes]] | None:
+    records = self._buckets[bucket]
+    records.append(record)
+    self._buffered += 1
+    if len(records) >= BATCH_RECORDS:
+      del self._buckets[bucket]
+      self._buffered -= len(records)
+      return [(bucket, self._to_wire(records))]
+    if self._buffered >= BUFFERED_RECORDS:
+      return self.drain()
+    return None
+
+  def drain(self) -> list[tuple[int, bytes]]:
+    batches = [(b, self._to_wire(records)) for b, records in self._buckets.items()]
+    self._buckets.clear()
+    self._buffered = 0
+    return batches
+
+
+@beam.typehints.with_input_types(str)
+@beam.typehints.with_output_types(tuple[int, wire.WireBatch])
+class ReadLogFileFn(beam.DoFn):
+  """A log file's path -> (join bucket, `wire.batch_to_wire` of its valid records
+  there), a DeadLetter per bad line on 'dead', and ("read/<log>", lines) on 'lines'.
+
+  Lines are parsed a `PARSE_LINES` chunk at a time into columns
+  (`columnar_parse`). The file is read here rather than by ReadAllFromText, whose
+  per-line Python cost ~9 us per line against ~1.5 us for `log_files.read_lines`; a
+  file is one worker's work either way for gzip, which cannot be split. A record's
+  `source` is its file's index in `_source_ids(files)`, as a string, until the join
+  has issued its dead letters: a path per line would be the largest field of the
+  shuffle.
   """
   DEAD = "dead"
   LINES = "lines"
 
-  def __init__(self, files: Mapping[str, Log], spec: spec_lib.FeatureSpec):
+  def __init__(self, files: Mapping[str, Log], spec: spec_lib.FeatureSpec,
+               buckets: int):
     super().__init__()
     self._files = dict(files)
     self._source_ids = _source_ids(files)
     self._spec = spec
+    self._buckets = buckets
     self._parsers = None
 
   def setup(self):
-    self._parsers = {log: log_records.LogParser.for_log(log, self._spec)
+    self._parsers = {log: columnar_parse.ColumnarParser(log, self._spec)
                      for log in Log}
-    self._to_wire = {log: wire.impression_to_wire if log is Log.IMPRESSIONS
-                     else wire.record_to_wire for log in Log}
 
   def process(self, path: str):
     log = self._files[path]
-    parse, to_wire = self._parsers[log], self._to_wire[log]
+    parse = self._parsers[log]
     source_id = self._source_ids[path]
+    batches = _Batches(functools.partial(wire.batch_to_wire, log))
+    ts_field, buckets = wire.TS_FIELD[log], self._buckets
     lines = 0
     days: collections.Counter = collections.Counter()  # UTC day index -> records
-    try:
-      for lines, line in enumerate(log_files.read_lines(path), start=1):
-        record = parse(line, source_id)
+    for chunk, unreadable in _line_chunks(path):
+      for record in parse(chunk, source_id):
+        lines += 1
         if isinstance(record, DeadLetter):
           Metrics.counter(NAMESPACE, f"dead_letter.{record.reason}").inc()
           yield beam.pvalue.TaggedOutput(self.DEAD, record._replace(
               source=path, detail=f"line {lines}: {record.detail}"))
         else:
-          days[record.ts_ms // run_report.DAY_MS] += 1
-          yield wire.join_key(record.impression_id), wire.tag(log, to_wire(record))
-    except log_files.CorruptFileError as e:
-      # The lines before the damage are accounted for like any others; the launcher
-      # refuses to publish a run that could not read a file whole.
-      logging.error("%s", e)
-      yield beam.pvalue.TaggedOutput(self.LINES, _fact(run_report.unreadable(path),
-                                                       e.lines))
+          days[record[ts_field] // run_report.DAY_MS] += 1
+          full = batches.add(wire.bucket(record[0], buckets), record)
+          if full:
+            yield from full
+      if unreadable is not None:
+        # The lines before the damage are accounted for like any others; the
+        # launcher refuses to publish a run that could not read a file whole.
+        logging.error("%s", unreadable)
+        yield beam.pvalue.TaggedOutput(self.LINES, _fact(
+            run_report.unreadable(path), unreadable.lines))
+    yield from batches.drain()
     yield beam.pvalue.TaggedOutput(self.LINES, _fact(run_report.read(log.value), lines))
     for day, n in days.items():
       yield beam.pvalue.TaggedOutput(self.LINES, _fact(
@@ -197,67 +273,96 @@ class ReadAndParseLogs(beam.PTransform):
   more copy of every record, and the job's peak memory at 1M impressions).
   """
 
-  def __init__(self, files: Mapping[str, Log], spec: spec_lib.FeatureSpec):
+  def __init__(self, files: Mapping[str, Log], spec: spec_lib.FeatureSpec,
+               buckets: int):
     super().__init__()
     self._files = dict(files)
     self._spec = spec
+    self._buckets = buckets
 
   def expand(self, pbegin):
     # Create reshuffles its elements: the files spread over the workers.
     parsed = (pbegin
               | "Files" >> beam.Create(sorted(self._files))
-              | "ReadAndParse" >> beam.ParDo(ReadLogFileFn(self._files, self._spec)
-                                            ).with_outputs(ReadLogFileFn.DEAD,
+              | "ReadAndParse" >> beam.ParDo(ReadLogFileFn(
+                  self._files, self._spec, self._buckets)).with_outputs(
+                      ReadLogFileFn.DEAD,
                                                            ReadLogFileFn.LINES,
                                                            main="records"))
     lines_read = parsed[ReadLogFileFn.LINES] | "CountLines" >> beam.CombinePerKey(sum)
     return parsed.records, parsed[ReadLogFileFn.DEAD], lines_read
 
 
-@beam.typehints.with_input_types(tuple[int, Iterable[bytes]])
-@beam.typehints.with_output_types(tuple[str, wire.WireJoined])
+@beam.typehints.with_input_types(tuple[int, Iterable[wire.WireBatch]])
+@beam.typehints.with_output_types(tuple[int, wire.WireBatch])
 class JoinImpressionFn(beam.DoFn):
-  """One join bucket's lines (`wire.tag`ged) -> a JoinedImpression per impression_id,
-  dead letters, facts, and the latest joined impression's ts_ms per bundle on
-  'max_ts'.
+  """One join bucket's batches -> (user bucket, `wire.joined_batch_to_wire` of the
+  joined impressions of its users), dead letters, facts, and the latest joined
+  impression's ts_ms per bundle on 'max_ts'.
 
   A lone impression (no duplicate, no event: ~95% of ids) is joined on its decoded
-  wire form (`wire.lone_impression_to_joined_wire`); every other id goes through
-  `impression_join.join_impression`.
+  wire form (`wire.lone_impression_joined`); every other id goes through
+  `impression_join.join_impression`. Joined impressions are gathered per user bucket
+  over the bundle, so a batch holds the users' impressions from many join buckets.
   """
   DEAD = "dead"
   FACTS = "facts"
   MAX_TS = "max_ts"
 
-  def __init__(self, spec: spec_lib.FeatureSpec, files: Iterable[str]):
+  def __init__(self, spec: spec_lib.FeatureSpec, files: Iterable[str], buckets: int):
     super().__init__()
     self._rules = impression_join.JoinRules.from_spec(spec)
     self._paths = {i: path for path, i in _source_ids(files).items()}
     self._value_names = [f.name for f in spec.logged()]
+    self._buckets = buckets
 
   def start_bundle(self):
     self._max_ts = None
+    self._batches = _Batches(wire.joined_batch_to_wire)
 
-  def process(self, keyed_bucket):
-    _, tagged = keyed_bucket
-    for group in wire.by_impression(tagged).values():
-      impressions = group[Log.IMPRESSIONS]
-      if len(impressions) == 1 and not (group[Log.CLICKS]
-                                        or group[Log.DETAIL_PAGES]):
-        user_id, ts_ms, joined = wire.lone_impression_to_joined_wire(impressions[0])
-        self._see_ts(ts_ms)
-        yield user_id, joined
-      else:
-        yield from self._join(group)
+  def process(self, keyed_batches):
+    _, batches = keyed_batches
+    records = wire.by_log(batches)
+    impressions = records[Log.IMPRESSIONS]
+    # Ids with an event or a second impression line take the general join.
+    joined_ids = {fields[0] for log in _EVENT_LOGS for fields in records[log]}
+    ids = collections.Counter(fields[0] for fields in impressions)
+    if len(ids) < len(impressions):
+      joined_ids.update(i for i, n in ids.items() if n > 1)
+    max_ts, add = self._max_ts, self._batches.add
+    buckets = self._buckets
+    for fields in impressions:
+      if fields[0] not in joined_ids:
+        user_id, ts_ms, joined = wire.lone_impression_joined(fields)
+        if max_ts is None or ts_ms > max_ts:
+          max_ts = ts_ms
+        full = add(wire.bucket(user_id, buckets), joined)
+        if full:
+          yield from full
+    for group in wire.by_impression(records, joined_ids).values():
+      result = self._join(group)
+      yield from self._side_outputs(result)
+      if result.joined is None:
+        continue
+      impression = result.joined.impression
+      if max_ts is None or impression.ts_ms > max_ts:
+        max_ts = impression.ts_ms
+      full = add(wire.bucket(impression.user_id, buckets),
+                 wire.joined_fields(result.joined))
+      if full:
+        yield from full
+    self._max_ts = max_ts
 
-  def _join(self, group: dict[Log, list[tuple]]):
-    result = impression_join.join_impression(
+  def _join(self, group: dict[Log, list[tuple]]) -> impression_join.JoinResult:
+    return impression_join.join_impression(
         [wire.impression_from_fields(i, self._value_names)
          for i in group[Log.IMPRESSIONS]],
         [wire.record_from_fields(c, log_records.Click) for c in group[Log.CLICKS]],
         [wire.record_from_fields(d, log_records.DetailEvent)
          for d in group[Log.DETAIL_PAGES]],
         self._rules)
+
+  def _side_outputs(self, result: impression_join.JoinResult):
     for dead in result.dead_letters:
       Metrics.counter(NAMESPACE, f"dead_letter.{dead.reason}").inc()
       yield beam.pvalue.TaggedOutput(self.DEAD,
@@ -271,32 +376,25 @@ class JoinImpressionFn(beam.DoFn):
     for note, n in result.notes.items():
       if n:
         yield beam.pvalue.TaggedOutput(self.FACTS, _fact(run_report.note(note), n))
-    if result.joined is not None:
-      impression = result.joined.impression
-      self._see_ts(impression.ts_ms)
-      yield impression.user_id, wire.joined_to_wire(result.joined)
-
-  def _see_ts(self, ts_ms: int) -> None:
-    if self._max_ts is None or ts_ms > self._max_ts:
-      self._max_ts = ts_ms
 
   def finish_bundle(self):
+    for batch in self._batches.drain():
+      yield GlobalWindows.windowed_value(batch)
     if self._max_ts is not None:
       yield beam.pvalue.TaggedOutput(self.MAX_TS,
                                      GlobalWindows.windowed_value(self._max_ts))
 
 
-@beam.typehints.with_input_types(tuple[str, Iterable[wire.WireJoined]], int)
+@beam.typehints.with_input_types(tuple[int, Iterable[wire.WireBatch]], int)
 @beam.typehints.with_output_types(list[dict[str, Any]])
 class AddHistoryFn(beam.DoFn):
-  """One user's joined impressions -> the user's example dicts in each split, one
-  list per split, tagged with the split.
+  """One user bucket's joined impressions -> its example dicts in each split, in
+  lists of about `EXAMPLES_PER_LIST`, tagged with the split.
 
   The split is assigned here, from a side input computed before the user grouping,
   so the examples flow straight on to encoding without another materialisation. A
-  user's examples travel on as one element: what follows (serializing, writing,
-  statistics) needs no element per example, and Beam's file sink alone spent ~10% of
-  the job on the per-element work of one element per record.
+  list travels on as one element: what follows (serializing, writing, statistics)
+  needs no element per example.
   """
 
   FACTS = "facts"
@@ -308,29 +406,50 @@ class AddHistoryFn(beam.DoFn):
     rules = impression_join.JoinRules.from_spec(spec)
     self._click = rules.click_label
     self._labels = tuple(name for name, _, _ in rules.labels)
-    self._post_events = rules.post_events
     # What an impression without a click has: every label and aggregate 0.
     self._no_labels = (0,) * len(self._labels)
     self._no_post_events = tuple(spec[name].parse_default for name in rules.post_events)
+    # An example's values are gathered as (logged, click, labels, post events,
+    # history) and keyed in the spec's order, which the statistics transpose fastest.
+    gathered = (*self._value_names, self._click, *self._labels, *rules.post_events,
+                *self._history.names)
+    self._example_names = tuple(n for n in spec.names if n in gathered)
+    self._arrange = operator.itemgetter(*(gathered.index(n)
+                                          for n in self._example_names))
 
   def start_bundle(self):
     # (UTC day index, label or None for the examples) -> count, over the bundle: a
     # fact per user would cost a shuffled element per user, day and label.
     self._day_counts: collections.Counter = collections.Counter()
 
-  def process(self, user_and_impressions, eval_start: int):
-    _, impressions = user_and_impressions
-    impressions = [wire.joined_from_wire(j, self._value_names) for j in impressions]
+  def process(self, bucket_and_batches, eval_start: int):
+    _, batches = bucket_and_batches
+    by_user: dict[str, list[tuple]] = collections.defaultdict(list)
+    for batch in batches:
+      for joined in wire.joined_batch_from_wire(batch):
+        by_user[wire.joined_user(joined)].append(joined)
     by_split: dict[str, list[dict[str, Any]]] = {}
+    for user in sorted(by_user):  # Output independent of the batches' order.
+      impressions = [wire.joined_from_fields(j, self._value_names)
+                     for j in by_user[user]]
+      self._add_examples(impressions, eval_start, by_split)
+      # Handed on while the examples are fresh in the CPU's caches: what follows
+      # (serializing, statistics) runs on each list at once, in this worker.
+      for split, examples in list(by_split.items()):
+        if len(examples) >= EXAMPLES_PER_LIST:
+          yield beam.pvalue.TaggedOutput(split, by_split.pop(split))
+    for split, examples in by_split.items():
+      yield beam.pvalue.TaggedOutput(split, examples)
+
+  def _add_examples(self, impressions: list[impression_join.JoinedImpression],
+                    eval_start: int, by_split: dict[str, list[dict[str, Any]]]):
+    """One user's examples, appended to their splits' lists."""
     day_counts = self._day_counts
     for joined, history in user_history.with_history(impressions, self._history):
-      values = dict(joined.impression.values)
-      values[self._click] = joined.click
       labels = joined.labels or self._no_labels
-      # zip, not a dict per part: this runs once per example.
-      values.update(zip(self._labels, labels))
-      values.update(zip(self._post_events, joined.post_events or self._no_post_events))
-      values.update(zip(self._history.names, history))
+      values = dict(zip(self._example_names, self._arrange((
+          *joined.impression.values.values(), joined.click, *labels,
+          *(joined.post_events or self._no_post_events), *history))))
       split = time_split.split_of(joined.impression.ts_ms, eval_start)
       by_split.setdefault(split, []).append(values)
       day = joined.impression.ts_ms // run_report.DAY_MS
@@ -340,8 +459,6 @@ class AddHistoryFn(beam.DoFn):
         for label, value in zip(self._labels, labels):
           if value:
             day_counts[day, label] += 1
-    for split, examples in by_split.items():
-      yield beam.pvalue.TaggedOutput(split, examples)
 
   def finish_bundle(self):
     for (day, label), n in self._day_counts.items():
@@ -368,12 +485,12 @@ def build_pipeline(pipeline: beam.Pipeline, config: JoinConfig, staging_dir: str
   """
   spec = config.feature_spec
   records, dead, lines_read = pipeline | "ReadAndParse" >> ReadAndParseLogs(
-      files, spec)
+      files, spec, config.buckets)
   dead_letters, facts = [dead], [lines_read]
 
-  # One GroupByKey over the three logs' tagged bytes rather than a CoGroupByKey:
-  # see `wire.tag`.
-  join_fn = JoinImpressionFn(spec, files)
+  # One GroupByKey over the three logs' tagged batches rather than a CoGroupByKey:
+  # see `wire.batch_to_wire`.
+  join_fn = JoinImpressionFn(spec, files, config.buckets)
   joined = (records
             | "GroupByJoinKey" >> beam.GroupByKey()
             | "JoinImpression" >> beam.ParDo(join_fn).with_outputs(
@@ -388,7 +505,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: JoinConfig, staging_dir: str
   facts.append(eval_start | "EvalStartFact" >> beam.Map(
       lambda t: _fact(run_report.EVAL_START, t)))
   examples = (joined.joined
-              | "GroupByUser" >> beam.GroupByKey()
+              | "GroupByUserBucket" >> beam.GroupByKey()
               | "AddUserHistory" >> beam.ParDo(
                   AddHistoryFn(spec), beam.pvalue.AsSingleton(eval_start)
               ).with_outputs(AddHistoryFn.FACTS, *layout.SPLITS))
@@ -445,9 +562,8 @@ def _pipeline_options(pipeline_args: Sequence[str]) -> PipelineOptions:
   earlier graph (a CoGroupByKey), the FnApiRunner's multi-processing mode lost records
   on the 1.5M-impression demo world in 2 of 4 runs; the run report caught both and
   nothing was published. Since the job reads the three logs once and joins them with
-  one tagged GroupByKey, every run with 2 workers has reconciled (at 1.5M, 1M, 300k
-  and 100k; at 1M its examples are parse-equal to the in-process runner's), in about
-  0.6x the in-process time on 2 cores; a lossy run would still be refused by the
+  tagged GroupByKeys, every run with 2 workers has reconciled, its examples
+  parse-equal to the in-process runner's; a lossy run would still be refused by the
   reconciliation. `--direct_running_mode=in_memory`, or `--runner=FnApiRunner` alone,
   runs in this process.
   """

@@ -16,13 +16,10 @@ import math
 from typing import Any, Callable, Mapping, NamedTuple
 
 from features import spec as spec_lib
-
-# The contract's top-level fields the job itself needs (features name the rest).
-IMPRESSION_ID = "impression_id"
-TS_MS = "ts_ms"
-EVENT = "event"
-# The impression's logged objects: a feature's source `user.<key>` / `item.<key>`.
-OBJECTS = spec_lib.LOGGED_OBJECTS
+# The contract's top-level fields the job itself needs (features name the rest), and
+# the impression's logged objects (a feature's source `user.<key>` / `item.<key>`).
+from features.log_contract import EVENT, IMPRESSION_ID, TS_MS
+from features.log_contract import LOGGED_OBJECTS as OBJECTS
 
 
 class Log(str, enum.Enum):

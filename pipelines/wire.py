@@ -1,8 +1,8 @@
 """Bytes wire forms of the job's shuffled records.
 
-Every record that crosses a shuffle travels as the marshal of a plain tuple (values
-without their feature names) and is rebuilt on arrival; the typed records stay the
-API of the pure modules. Why bytes and not the tuple itself:
+Records cross a shuffle in batches, each the marshal of a list of plain tuples
+(values without their feature names), and are rebuilt on arrival; the typed records
+stay the API of the pure modules. Why bytes and not the tuples themselves:
 
 * Beam's FastPrimitivesCoder pickles NamedTuple subclasses element by element (398
   bytes and ~12 us to encode and decode an impression, against ~200 bytes and ~2 us
@@ -22,30 +22,28 @@ from __future__ import annotations
 
 import marshal
 import zlib
-from typing import Iterable, NamedTuple, Sequence, TypeVar
+from typing import Container, Iterable, Mapping, NamedTuple, Sequence, TypeVar
 
 from pipelines.impression_join import JoinedImpression
-from pipelines.log_records import Impression, Log
+from pipelines.log_records import Click, DetailEvent, Impression, Log
 
 _MARSHAL_VERSION = 4
-# The impression join groups by a bucket of the impression_id, not by the id: a group
-# per impression (1M at 1M impressions) cost the local runner ~4 us each to regroup
-# and re-encode, alone on one core between two stages, and each worker as much again
-# to decode and dispatch. 2**15 buckets keep groups small (~30 lines at 1M
-# impressions, ~30k at 1B) and still spread a join over thousands of workers.
+# The id hash's range (`join_key`); a shuffle's buckets are this hash modulo their
+# number (`bucket`), so one hash serves any bucket count.
 JOIN_BUCKETS = 1 << 15
 _USER_ID = Impression._fields.index("user_id")
 _TS_MS = Impression._fields.index("ts_ms")
+# Where each log's wire fields hold the record's ts_ms.
+TS_FIELD = {Log.IMPRESSIONS: _TS_MS, Log.CLICKS: Click._fields.index("ts_ms"),
+            Log.DETAIL_PAGES: DetailEvent._fields.index("ts_ms")}
 _LOGS = tuple(Log)
 _LOG_TAGS = {log: bytes((i,)) for i, log in enumerate(_LOGS)}
 
-WireRecord = bytes
-WireImpression = bytes
-WireJoined = bytes
+WireBatch = bytes
 _Record = TypeVar("_Record", bound=NamedTuple)
 
 
-def _impression_fields(impression: Impression) -> tuple:
+def impression_fields(impression: Impression) -> tuple:
   """Values travel without their names: they are in `value_names` order."""
   return (*impression[:-2], tuple(impression.values.values()), impression.source)
 
@@ -56,76 +54,100 @@ def impression_from_fields(fields: tuple, value_names: Sequence[str]) -> Impress
   return Impression(*head, dict(zip(value_names, values)), source)
 
 
-def impression_to_wire(impression: Impression) -> WireImpression:
-  return marshal.dumps(_impression_fields(impression), _MARSHAL_VERSION)
-
-
-def record_to_wire(record: NamedTuple) -> WireRecord:
-  """A flat record of scalars (a Click, a DetailEvent)."""
-  return marshal.dumps(tuple(record), _MARSHAL_VERSION)
-
-
 def record_from_fields(fields: tuple, record_type: type[_Record]) -> _Record:
   """A flat record from its decoded wire form (`by_impression`'s)."""
   return record_type._make(fields)
 
 
-def tag(log: Log, record: WireRecord) -> bytes:
-  """Prefixes the record with its log, so the three logs group as one bytes stream.
+def batch_to_wire(log: Log, records: Sequence[tuple]) -> WireBatch:
+  """One log's records as wire fields (`impression_fields`, or a Click's or a
+  DetailEvent's tuple) -> one shuffled element, prefixed with its log.
 
-  A CoGroupByKey would wrap every value in a (tag, value) tuple that the local runner
-  holds decoded, one more object per grouped line.
+  A batch per element rather than a record: the runner's work per element (coding,
+  dispatch, grouping) is paid once for hundreds of records. The log prefix lets the
+  three logs group as one bytes stream, where a CoGroupByKey would wrap every value
+  in a (tag, value) tuple that the local runner holds decoded.
   """
-  return _LOG_TAGS[log] + record
+  return _LOG_TAGS[log] + marshal.dumps(list(records), _MARSHAL_VERSION)
 
 
 def join_key(impression_id: str) -> int:
-  """The impression join's shuffle key: the id's bucket, the same in every process
-  (crc32, not Python's salted hash)."""
+  """A key's hash in [0, JOIN_BUCKETS), the same in every process (crc32, not
+  Python's salted hash)."""
   return zlib.crc32(impression_id.encode("utf-8")) & (JOIN_BUCKETS - 1)
 
 
-def by_impression(tagged: Iterable[bytes]) -> dict[str, dict[Log, list[tuple]]]:
-  """Tagged records of one join bucket -> impression_id -> each log's decoded records
-  (empty lists included). Every record's wire form starts with its impression_id."""
+def bucket(key: str, buckets: int) -> int:
+  """The shuffle bucket of an impression_id or a user: `join_key` modulo `buckets`."""
+  return join_key(key) % buckets
+
+
+def by_log(batches: Iterable[WireBatch]) -> dict[Log, list[tuple]]:
+  """Batches of one join bucket -> each log's decoded records (empty lists
+  included)."""
+  records: dict[Log, list[tuple]] = {log: [] for log in _LOGS}
+  for batch in batches:
+    records[_LOGS[batch[0]]].extend(marshal.loads(memoryview(batch)[1:]))
+  return records
+
+
+def by_impression(records: Mapping[Log, list[tuple]],
+                  ids: Container[str] | None = None
+                  ) -> dict[str, dict[Log, list[tuple]]]:
+  """Each log's decoded records (`by_log`) -> impression_id -> each log's records
+  (empty lists included), for the ids in `ids` (default: all). Every record's wire
+  form starts with its impression_id."""
   groups: dict[str, dict[Log, list[tuple]]] = {}
-  for record in tagged:
-    fields = marshal.loads(record[1:])
-    group = groups.get(fields[0])
-    if group is None:
-      group = groups[fields[0]] = {log: [] for log in _LOGS}
-    group[_LOGS[record[0]]].append(fields)
+  for log, log_records in records.items():
+    for fields in log_records:
+      if ids is not None and fields[0] not in ids:
+        continue
+      group = groups.get(fields[0])
+      if group is None:
+        group = groups[fields[0]] = {log: [] for log in _LOGS}
+      group[log].append(fields)
   return groups
 
 
-def _joined_wire(impression_fields: tuple, click: int, click_ts_ms: int,
-                 labels: tuple | None, post_events: tuple | None) -> WireJoined:
+def _joined_fields(impression_fields_: tuple, click: int, click_ts_ms: int,
+                   labels: tuple | None, post_events: tuple | None) -> tuple:
   """The one layout of a joined record; the impression's source is left behind."""
-  return marshal.dumps(((*impression_fields[:-1], ""), click, click_ts_ms, labels,
-                        post_events), _MARSHAL_VERSION)
+  return ((*impression_fields_[:-1], ""), click, click_ts_ms, labels, post_events)
 
 
-def joined_to_wire(joined: JoinedImpression) -> WireJoined:
+def joined_fields(joined: JoinedImpression) -> tuple:
   """The impression's source is left behind: only dead letters name it, and the
-  join decides all of them (it is "" after `joined_from_wire`). Labels and post
+  join decides all of them (it is "" after `joined_from_fields`). Labels and post
   events without a click (~96% of impressions) travel as None."""
-  return _joined_wire(_impression_fields(joined.impression), joined.click,
-                      joined.click_ts_ms, joined.labels, joined.post_events)
+  return _joined_fields(impression_fields(joined.impression), joined.click,
+                        joined.click_ts_ms, joined.labels, joined.post_events)
 
 
-def lone_impression_to_joined_wire(fields: tuple) -> tuple[str, int, WireJoined]:
+def lone_impression_joined(fields: tuple) -> tuple[str, int, tuple]:
   """An impression without any event, decoded (`by_impression`) -> (user_id, ts_ms,
-  its joined wire form).
+  its `joined_fields`).
 
   Such an impression joins to no click, no purchase and no post events
   (`impression_join.join_impression`); that is ~95% of impressions, and this builds
-  `joined_to_wire` of that result from the fields without rebuilding the record.
+  `joined_fields` of that result without rebuilding the record.
   """
-  return fields[_USER_ID], fields[_TS_MS], _joined_wire(fields, 0, -1, None, None)
+  return fields[_USER_ID], fields[_TS_MS], _joined_fields(fields, 0, -1, None, None)
 
 
-def joined_from_wire(wire: WireJoined, value_names: Sequence[str]) -> JoinedImpression:
-  impression, click, click_ts_ms, labels, post_events = marshal.loads(wire)
+def joined_user(fields: tuple) -> str:
+  """The user of a `joined_fields`."""
+  return fields[0][_USER_ID]
+
+
+def joined_batch_to_wire(joined: Sequence[tuple]) -> WireBatch:
+  return marshal.dumps(list(joined), _MARSHAL_VERSION)
+
+
+def joined_batch_from_wire(batch: WireBatch) -> list[tuple]:
+  return marshal.loads(batch)
+
+
+def joined_from_fields(fields: tuple, value_names: Sequence[str]) -> JoinedImpression:
+  impression, click, click_ts_ms, labels, post_events = fields
   return JoinedImpression(impression_from_fields(impression, value_names), click,
                           click_ts_ms, labels, post_events)
-

@@ -79,6 +79,12 @@ class WorldConfig:
       the click history out of p(click | regular features).
     click_buffer_size: per-user ring buffer of recent clicks; a user clicking more than
       this within 24 h is an error.
+    item_arrival_share: fraction of the catalogue that goes on sale after day 0, an
+      equal part on each later day (0: the whole catalogue is there from day 0).
+    item_mean_lifetime_days: mean of an item's exponential lifetime in days (rounded
+      up to whole days), after which it is never shown again (0: items never retire).
+    user_arrival_share: fraction of the users who arrive after day 0, an equal part
+      on each later day; a user is served only from the day of arrival.
   """
   seed: int = 0
   n_users: int = 20_000
@@ -112,6 +118,9 @@ class WorldConfig:
   post_purchase_chat_rate: float = 0.2
   oracle_replays: int = 8
   click_buffer_size: int = 128
+  item_arrival_share: float = 0.0
+  item_mean_lifetime_days: float = 0.0
+  user_arrival_share: float = 0.0
 
   def __post_init__(self):
     for name in ("n_users", "n_items", "n_categories", "n_shops", "n_brands", "n_days",
@@ -136,6 +145,13 @@ class WorldConfig:
              self.max_requests_per_user_day, "must be > 0")
     _require(0 <= self.label_noise < 0.5, "label_noise", self.label_noise,
              "must be in [0, 0.5)")
+    for name in ("item_arrival_share", "user_arrival_share"):
+      share = getattr(self, name)
+      _require(0 <= share < 1, name, share, "must be in [0, 1)")
+      _require(share == 0 or self.n_days >= 2, name, share,
+               f"needs n_days >= 2 (got {self.n_days}): arrivals come after day 0")
+    _require(self.item_mean_lifetime_days >= 0, "item_mean_lifetime_days",
+             self.item_mean_lifetime_days, "must be >= 0 (0: items never retire)")
     _require(0 <= self.post_purchase_chat_rate <= 1, "post_purchase_chat_rate",
              self.post_purchase_chat_rate, "must be in [0, 1]")
     _require(MIN_TS_MS <= self.start_ts_ms
@@ -176,7 +192,7 @@ PRESETS = {
     # per user and >= 100 per item (means), >= 3,000 eval purchases, and CTR and CVR
     # inside the few-percent band of feeds: fewer users and items, 5 days, and a
     # higher activity cap (which raises heavy users' clicks per 24 h, hence the
-    # buffer). benchmarks/evidence.py reports the densities it reaches
+    # buffer). benchmarks/evidence reports the densities it reaches
     # (quality.world.*).
     "evidence": dataclasses.replace(
         _DEMO, n_users=8_000, n_items=2_500, n_categories=50, n_shops=500,
@@ -189,6 +205,14 @@ PRESETS = {
         _DEMO, n_users=2_000, n_items=625, n_categories=50, n_shops=125, n_brands=50,
         n_days=5, num_impressions=1_500_000, max_requests_per_user_day=32.0,
         click_buffer_size=256),
+    # The daily path (a model warm-started day after day on each day's data): ids
+    # change every day. A third of the items go on sale on days 1..13 and an item
+    # lives two weeks on average, so each day brings new items and retires some; a
+    # fifth of the users arrive after day 0.
+    "daily": dataclasses.replace(
+        _DEMO, n_users=3_000, n_items=2_000, n_categories=30, n_shops=300,
+        n_brands=120, n_days=14, num_impressions=280_000, item_arrival_share=0.35,
+        item_mean_lifetime_days=14.0, user_arrival_share=0.2),
     # Scale runs: 10M impressions over 14 days, written shard by shard.
     "large": dataclasses.replace(
         _DEMO, n_users=150_000, n_items=150_000, n_categories=300, n_shops=10_000,
@@ -197,8 +221,8 @@ PRESETS = {
 
 
 def preset(name: str) -> WorldConfig:
-  """Returns the named preset (`tiny`, `small`, `demo`, `evidence`, `sweep` or
-  `large`)."""
+  """Returns the named preset (`tiny`, `small`, `demo`, `evidence`, `sweep`, `daily`
+  or `large`)."""
   if name not in PRESETS:
     raise ValueError(f"Unknown preset {name!r}; expected one of {sorted(PRESETS)}.")
   return PRESETS[name]

@@ -20,9 +20,9 @@ import dataclasses
 
 import numpy as np
 
+import roc
 from simulation import behaviour
 from simulation import config as config_lib
-from simulation import metrics
 from simulation import probability
 from simulation import sink
 
@@ -136,10 +136,10 @@ def summarize(columns: OracleColumns, is_eval: np.ndarray) -> dict[str, dict]:
     purchase = columns.purchase[clicked]
     return {
         "auc": {
-            "ctr_regular": metrics.auc(click, columns.p_click_regular[mask]),
-            "ctr_full": metrics.auc(click, columns.p_click_full[mask]),
-            "cvr_regular": metrics.auc(purchase, columns.p_purchase_regular[clicked]),
-            "cvr_full": metrics.auc(purchase, columns.p_purchase_full[clicked]),
+            "ctr_regular": roc.auc(click, columns.p_click_regular[mask]),
+            "ctr_full": roc.auc(click, columns.p_click_full[mask]),
+            "cvr_regular": roc.auc(purchase, columns.p_purchase_regular[clicked]),
+            "cvr_full": roc.auc(purchase, columns.p_purchase_full[clicked]),
         },
         "rates": {"ctr": _mean(click), "cvr": _mean(purchase)},
         "counts": {"impressions": int(mask.sum()), "clicks": int(click.sum()),

@@ -5,13 +5,15 @@ features the impression log shows (`segment`, `city_tier`, `age_bucket`). Items 
 latent vector (their category's vector plus noise, so taste is partly a user x category
 preference), a quality bias, long-tailed category / shop / brand ids and a price that is
 lognormal around a per-category median. `affinity` combines them into a(u, i), the part
-of every logit that regular features can in principle recover.
+of every logit that regular features can in principle recover. Items and users may
+arrive and items retire over the days (`churn.Lifecycles`).
 """
 
 import dataclasses
 
 import numpy as np
 
+from simulation import churn
 from simulation import config as config_lib
 
 NUM_SEGMENTS = 8
@@ -40,8 +42,9 @@ class World:
     items_by_category: [n_items] int32, item ids sorted by category.
     category_starts: [n_categories + 1] int64, category c's items are
       `items_by_category[category_starts[c]:category_starts[c + 1]]`.
-    popularity_cdf: [n_items] float64, cumulative item popularity in
-      `items_by_category` order, ending at 1.
+    item_popularity: [n_items] float64, each item's share of the candidates while
+      the whole catalogue is on sale (summing to 1).
+    lifecycles: the days each item and user exists.
   """
   user_vectors: np.ndarray
   user_bias: np.ndarray
@@ -58,7 +61,8 @@ class World:
   item_log_price: np.ndarray
   items_by_category: np.ndarray
   category_starts: np.ndarray
-  popularity_cdf: np.ndarray
+  item_popularity: np.ndarray
+  lifecycles: churn.Lifecycles
 
   @property
   def n_users(self) -> int:
@@ -67,6 +71,17 @@ class World:
   @property
   def n_items(self) -> int:
     return len(self.item_bias)
+
+  @property
+  def popularity_cdf(self) -> np.ndarray:
+    """The whole catalogue's `popularity_cdf_on`."""
+    return self.popularity_cdf_on(np.ones(self.n_items, bool))
+
+  def popularity_cdf_on(self, on_sale: np.ndarray) -> np.ndarray:
+    """[n_items] float64: cumulative popularity of the items `on_sale` ([n_items]
+    bool by id; the others weigh 0) in `items_by_category` order, ending at 1."""
+    return _normalised_cumsum(self.item_popularity[self.items_by_category]
+                              * on_sale[self.items_by_category])
 
 
 def zipf_weights(n: int, exponent: float, rng: np.random.Generator) -> np.ndarray:
@@ -127,7 +142,9 @@ def build_world(config: config_lib.WorldConfig, rng: np.random.Generator) -> Wor
       items_by_category=items_by_category,
       category_starts=np.searchsorted(item_category[items_by_category],
                                       np.arange(config.n_categories + 1)),
-      popularity_cdf=_normalised_cumsum(popularity[items_by_category]),
+      item_popularity=popularity,
+      # Drawn last, and only where churn is on: the world above is the same either way.
+      lifecycles=churn.draw_lifecycles(config, rng),
   )
 
 

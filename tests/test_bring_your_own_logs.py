@@ -18,7 +18,7 @@ import yaml
 
 from features import dataset as dataset_lib
 from features import spec as spec_lib
-from models import restore
+from models.training import restore
 
 import doc_commands
 import other_shop_logs

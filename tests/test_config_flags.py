@@ -98,3 +98,26 @@ def test_a_choice_outside_the_known_ones_is_named_with_them():
                      r"\['beam', 'sim'\]"):
     config_flags.check_choices("only", ["sim", "gpu"], {"sim": 1, "beam": 2},
                                "benchmarks")
+
+
+def test_a_knob_declared_twice_fails_naming_it():
+  @dataclasses.dataclass(frozen=True)
+  class Other:
+    steps: int = knob(5, "How many, again.")
+
+  values = flags.FlagValues()
+  config_flags.define(Config, flag_values=values)
+  with pytest.raises(ValueError, match=r"Other.steps: --steps is already defined"):
+    config_flags.define(Other, flag_values=values)
+
+
+def test_a_program_may_give_knobs_defaults_of_its_own():
+  values = flags.FlagValues()
+  config_flags.define(Config, flag_values=values,
+                      defaults={"steps": 9, "color": Color.BLUE, "widths": (2,)})
+  values(["prog", "--path=p"])
+  assert values["steps"].default == 9
+  assert config_flags.from_flags(Config, values) == Config(
+      "p", steps=9, color=Color.BLUE, widths=(2,))
+  with pytest.raises(ValueError, match=r"Config: no knob 'step' to give a default"):
+    config_flags.define(Config, flag_values=flags.FlagValues(), defaults={"step": 1})

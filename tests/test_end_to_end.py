@@ -10,7 +10,7 @@ from export import export_model
 from export import gate
 from features import example_parser
 from features import spec
-from models import restore
+from models.training import restore
 from models import train
 from models.config import ModelConfig
 from simulation import FaultConfig, load_oracle, preset, simulate

@@ -7,9 +7,15 @@ import xml.dom.minidom
 import numpy as np
 import pytest
 
-from benchmarks import evidence
+from benchmarks.evidence import figures
+from benchmarks.evidence import findings
+from benchmarks.evidence import readout
+from benchmarks.evidence import registry
+from benchmarks.evidence import report
+from benchmarks.evidence import runner
 from features import dataset as dataset_lib
 from models import train
+from models.training import evaluation
 
 ROWS = [
     {"mode": "student", "seed": 0, "student_auc": 0.60, "student_gauc": 0.55},
@@ -22,7 +28,7 @@ ROWS = [
 
 
 def test_gain_is_paired_by_seed_and_gap_uses_the_regular_ceiling():
-  out = evidence.figures(ROWS, {"regular": 0.71, "full": 0.84})
+  out = figures.figures(ROWS, {"regular": 0.71, "full": 0.84})
   # Gains 0.03 and 0.01: mean 0.02, population std 0.01.
   assert out["quality.cvr.pfd_gain_mean"] == pytest.approx(0.02)
   assert out["quality.cvr.pfd_gain_std"] == pytest.approx(0.01)
@@ -40,15 +46,15 @@ def test_oracle_teacher_rows_get_their_gains_and_table_rows():
   rows = [{**every_metric, **r} for r in ROWS] + [
       {**every_metric, "mode": "oracle_full", "seed": s, "student_auc": 0.64 + 0.01 * s}
       for s in (0, 1)]
-  out = evidence.figures(rows, {"regular": 0.71, "full": 0.84})
+  out = figures.figures(rows, {"regular": 0.71, "full": 0.84})
   assert out["quality.cvr.oracle_full_gain_mean"] == pytest.approx(0.035)
-  summary, _ = evidence.from_figures(out, "cvr")
+  summary, _ = figures.from_figures(out, "cvr")
   assert list(summary) == ["student", "pfd", "oracle_full"]
-  assert "`oracle_full_gain`" in evidence.task_section(out, "cvr")
+  assert "`oracle_full_gain`" in report.task_section(out, "cvr")
 
 
 def test_plot_is_valid_svg_with_a_bar_per_head():
-  svg = evidence.bar_chart_svg([("student student", 0.6, 0.01),
+  svg = report.bar_chart_svg([("student student", 0.6, 0.01),
                                 ("pfd teacher", 0.8, 0.02)], {"regular": 0.71})
   document = xml.dom.minidom.parseString(svg)
   assert len(document.getElementsByTagName("rect")) == 2
@@ -61,14 +67,14 @@ def test_ctr_reports_both_steps_and_markdown_renders_from_figures_alone():
   rows = [{**every_metric, **r, "mode": m} for r in ROWS if r["mode"] == "pfd"
           for m in ("pfd", "pfd_md")] + [
               dict(every_metric, **r) for r in ROWS if r["mode"] == "student"]
-  out = evidence.figures(rows, {"regular": 0.81, "full": 0.84}, task="ctr")
+  out = figures.figures(rows, {"regular": 0.81, "full": 0.84}, task="ctr")
   assert out["quality.ctr.pfdmd_gain_mean"] == pytest.approx(0.02)
   assert out["quality.ctr.pfd_gain_seed0"] == pytest.approx(0.03)
   assert out["quality.ctr.pfdmd_gap_closed"] == pytest.approx(0.1)
-  summary, ceilings = evidence.from_figures(out, "ctr")
+  summary, ceilings = figures.from_figures(out, "ctr")
   assert summary["pfd_md"]["teacher_auc"] == pytest.approx((0.81, 0.01))
   assert ceilings == {"regular": 0.81, "full": 0.84}
-  text = evidence.markdown(out)
+  text = report.markdown(out)
   assert "## CTR" in text and "## CVR" not in text
   # Gain 0.02 ± 0.01: exactly 2 std is not beyond 2 std.
   assert "`pfdmd_gain`" in text and "NOT beyond 2 std" in text
@@ -76,7 +82,7 @@ def test_ctr_reports_both_steps_and_markdown_renders_from_figures_alone():
 
 def _write_scores(run_dir, labels, student):
   run_dir.mkdir(parents=True)
-  np.savez(run_dir / train.SCORES_FILE, labels=labels, student=student)
+  np.savez(run_dir / evaluation.SCORES_FILE, labels=labels, student=student)
 
 
 def test_each_gain_gets_delong_p_values_per_seed_and_their_max(tmp_path):
@@ -88,7 +94,7 @@ def test_each_gain_gets_delong_p_values_per_seed_and_their_max(tmp_path):
     # Seed 0: PFD clearly better; seed 1: the same ranking as the baseline.
     _write_scores(tmp_path / f"pfd-seed{seed}", labels,
                   (1.5 if seed == 0 else 0.3) * labels + noise)
-  out = evidence.delong_figures(str(tmp_path), "cvr", [0, 1], {
+  out = figures.delong_figures(str(tmp_path), "cvr", [0, 1], {
       (mode, seed) for mode in ("student", "pfd") for seed in (0, 1)})
   assert out["quality.cvr.pfd_delong_p_seed0"] < 1e-6
   assert out["quality.cvr.pfd_delong_p_seed1"] == 1.0
@@ -97,7 +103,7 @@ def test_each_gain_gets_delong_p_values_per_seed_and_their_max(tmp_path):
   every_metric = {f"{head}_{m}": 0.5 for head in ("student", "teacher")
                   for m in ("gauc", "expensive_auc", "calibration")}
   rows = [{**every_metric, **r} for r in ROWS]
-  text = evidence.task_section({**evidence.figures(rows, {}), **out}, "cvr")
+  text = report.task_section({**figures.figures(rows, {}), **out}, "cvr")
   assert "DeLong's p on the same eval examples at most 1" in text
 
 
@@ -110,7 +116,7 @@ def _every_figure(task, low):
   """Figures for every row, gain, p-value and reference of `task`, drawn at random
   from [low, low + 0.5) (two renders from disjoint ranges share no figure)."""
   rng = np.random.default_rng(int(low * 10))
-  evidence_task = evidence.TASKS[task]
+  evidence_task = registry.TASKS[task]
   prefix = f"quality.{task}"
   out = {f"{prefix}.num_seeds": float(rng.integers(3, 50) + 50 * low)}
   for row in evidence_task.row_names:
@@ -141,9 +147,9 @@ def test_every_number_in_the_evidence_prose_is_read_from_the_figures():
   # (the goal's thresholds are module constants, altered here too).
   texts = []
   for low, stds, p in ((0.0, 2.0, 0.01), (0.5, 3.5, 0.002)):
-    out = {k: v for task in evidence.TASKS for k, v in _every_figure(task, low).items()}
+    out = {k: v for task in registry.TASKS for k, v in _every_figure(task, low).items()}
     out.update({f"quality.{task}.world.{name}": (1 + low) * value
-                for task in evidence.TASKS for name, value in (
+                for task in registry.TASKS for name, value in (
                     ("users", 7e3), ("items", 3e3), ("train_clicks", 1e5),
                     ("train_clicks_per_user", 31.0), ("train_clicks_per_item", 117.0),
                     ("train_ctr", 0.031), ("eval_positives", 3333.0),
@@ -157,9 +163,9 @@ def test_every_number_in_the_evidence_prose_is_read_from_the_figures():
     out.update({"quality.job.seconds": 5000.0 * (1 + low),
                 "quality.job.processes": 5 + 4 * low, "quality.job.cpus": 11 + 4 * low})
     with pytest.MonkeyPatch.context() as patch:
-      patch.setattr(evidence, "GAIN_STDS", stds)
-      patch.setattr(evidence, "DELONG_P", p)
-      texts.append(evidence.markdown(out))
+      patch.setattr(readout, "GAIN_STDS", stds)
+      patch.setattr(readout, "DELONG_P", p)
+      texts.append(report.markdown(out))
   numbers = [set(_NUMBER.findall(text)) for text in texts]
   assert numbers[0] and numbers[1]
   assert numbers[0] & numbers[1] == set()
@@ -167,29 +173,29 @@ def test_every_number_in_the_evidence_prose_is_read_from_the_figures():
   assert "Learning rate on validation" in texts[0]
   # What the findings say follows the figures: the goal is met, then it is not.
   gain = {"quality.cvr.pfd_gain_mean": 0.01, "quality.cvr.pfd_gain_std": 0.001}
-  assert "PFD beats the baseline by the goal" in evidence.cvr_findings(
+  assert "PFD beats the baseline by the goal" in findings.cvr_findings(
       {**gain, "quality.cvr.pfd_delong_p_max": 1e-4})
-  assert "PFD does not beat the baseline by the goal" in evidence.cvr_findings(
+  assert "PFD does not beat the baseline by the goal" in findings.cvr_findings(
       {**gain, "quality.cvr.pfd_delong_p_max": 0.05})
 
 
 def test_world_figures_count_the_density_from_the_run_report(tiny_world):
   dataset = dataset_lib.PublishedDataset.open(tiny_world.examples_dir)
-  out = evidence.world_figures(dataset, "cvr")
-  report = dataset.report
-  clicks = report.positives("train", "click")
+  out = figures.world_figures(dataset, "cvr")
+  run_report = dataset.report
+  clicks = run_report.positives("train", "click")
   assert out["quality.cvr.world.train_clicks"] == clicks > 0
   assert out["quality.cvr.world.train_clicks_per_user"] == pytest.approx(
-      clicks / report.vocabulary_sizes["user_id"])
-  assert out["quality.cvr.world.eval_positives"] == report.positives("eval", "purchase")
+      clicks / run_report.vocabulary_sizes["user_id"])
+  assert out["quality.cvr.world.eval_positives"] == run_report.positives("eval", "purchase")
   assert 0 < out["quality.cvr.world.train_ctr"] < 1
-  assert "quality.ctr.world.eval_positives" not in evidence.world_figures(dataset, "ctr")
-  assert "World: " in "\n".join(evidence.world_line(out, "cvr"))
+  assert "quality.ctr.world.eval_positives" not in figures.world_figures(dataset, "ctr")
+  assert "World: " in "\n".join(report.world_line(out, "cvr"))
 
 
 def test_sweeps_are_paired_gains_per_value_and_rq4_compares_the_tables():
-  cvr = evidence.TASKS["cvr"]
-  variants = evidence.sweep_variants(cvr, steps=1000)
+  cvr = registry.TASKS["cvr"]
+  variants = runner.sweep_variants(cvr, steps=1000)
   assert variants["swap_sweep-0.3"].swap_step == 300
   assert variants["lambda_sweep-0.7"].lambda_value == 0.7
   assert variants["lupi_lambda_sweep-0.1"].mode.value == "lupi"
@@ -210,7 +216,7 @@ def test_sweeps_are_paired_gains_per_value_and_rq4_compares_the_tables():
   # A value with one seed finished (a stopped job) is not reported: no std to show.
   rows += [{"mode": "lambda_sweep-0.3", "seed": 0, "student_auc": 0.7,
             "train_seconds": 1.0}]
-  out = evidence.sweep_figures(rows, "cvr")
+  out = figures.sweep_figures(rows, "cvr")
   assert "quality.cvr.lambda_sweep.0.3" not in out
   assert out["quality.cvr.size_sweep.50000"] == pytest.approx(0.002)
   assert out["quality.cvr.size_sweep.50000_std"] == pytest.approx(0.0)
@@ -220,24 +226,24 @@ def test_sweeps_are_paired_gains_per_value_and_rq4_compares_the_tables():
   assert "quality.cvr.lambda_sweep.0.5" not in out  # Not trained.
   assert out["quality.cvr.shared_minus_independent"] == pytest.approx(0.005)
   assert out["quality.cvr.shared_over_independent_seconds"] == pytest.approx(0.75)
-  text = "\n".join(evidence.sweep_lines(out, "cvr"))
+  text = "\n".join(report.sweep_lines(out, "cvr"))
   assert "0.1: +0.0105 ± 0.0005, 0.9: -0.0195 ± 0.0005" in text and "falling" in text
   assert "`shared_minus_independent` (RQ4)" in text
   assert "`size_sweep` (pfd over the baseline trained on as many, train examples): " \
       "50000: +0.0020 ± 0.0000" in text
   assert "not run" not in text
-  text = "\n".join(evidence.sweep_lines(
+  text = "\n".join(report.sweep_lines(
       {**out, "quality.cvr.size_sweep.available": 300_000.0}, "cvr"))
   assert "`size_sweep`: 800,000 not run: the world has 300,000 train examples" in text
 
 
 def test_a_sweep_point_at_a_rows_own_config_reads_that_rows_runs():
-  cvr = evidence.TASKS["cvr"]
-  points, rows_of = evidence.sweep_runs(cvr, steps=1000)
+  cvr = registry.TASKS["cvr"]
+  points, rows_of = runner.sweep_runs(cvr, steps=1000)
   assert rows_of == {"lambda_sweep-0.5": "pfd", "swap_sweep-0": "pfd",
                      "lupi_lambda_sweep-0.5": "lupi"}
   assert not rows_of.keys() & points.keys()
-  assert points.keys() | rows_of.keys() == evidence.sweep_variants(cvr, 1000).keys()
+  assert points.keys() | rows_of.keys() == runner.sweep_variants(cvr, 1000).keys()
   assert all(config not in cvr.variants.values() for config in points.values())
 
 
@@ -246,21 +252,21 @@ def test_the_sweep_plot_is_an_svg_with_a_panel_per_sweep(tmp_path):
          "quality.cvr.lambda_sweep.0.9": 0.0, "quality.cvr.lambda_sweep.0.9_std": 0.001,
          "quality.cvr.swap_sweep.0": 0.01, "quality.cvr.swap_sweep.0_std": 0.001}
   path = tmp_path / "sweeps.svg"
-  assert evidence.sweep_plot(out, "cvr", str(path))
+  assert report.sweep_plot(out, "cvr", str(path))
   svg = path.read_text()
   assert "lambda_sweep" in svg and "swap_sweep" in svg
   xml.dom.minidom.parseString(svg)
-  assert not evidence.sweep_plot({}, "ctr", str(tmp_path / "none.svg"))
+  assert not report.sweep_plot({}, "ctr", str(tmp_path / "none.svg"))
 
 
 def test_methods_get_paired_gains_and_a_table_row_each():
   rows = [dict(r) for r in ROWS] + [
       {"mode": "method.kl", "seed": s, "student_auc": 0.64 + 0.02 * s,
        "student_gauc": 0.5} for s in (0, 1)]
-  out = evidence.figures(rows, {})
+  out = figures.figures(rows, {})
   assert out["quality.cvr.method.kl_gain_mean"] == pytest.approx(0.04)
   out["quality.cvr.method.kl_delong_p_max"] = 1e-3
-  table = "\n".join(evidence.method_lines(out, "cvr"))
+  table = "\n".join(report.method_lines(out, "cvr"))
   assert "| kl | pfd, kl | +0.0400 ± 0.0000 | 0.001 | helps |" in table
   assert "| js |" not in table  # Not trained: no row.
 
@@ -270,49 +276,49 @@ def test_a_sweep_that_peaks_inside_reads_as_rising_then_falling():
   out = {f"quality.cvr.informativeness_sweep.{v:g}": g for v, g in gains.items()}
   out.update({f"{k}_std": 0.0005 for k in list(out)})
   out["quality.cvr.informativeness_sweep.oracle_full.1"] = 0.9  # Beside, not a point.
-  text = "\n".join(evidence.sweep_lines(out, "cvr"))
+  text = "\n".join(report.sweep_lines(out, "cvr"))
   assert "rising, then falling (peak at 1)" in text and "0.9000" not in text
 
 
 def test_a_p_value_that_underflows_is_not_printed_as_a_certainty():
-  assert evidence.p_text(0.0062) == "0.0062"
-  assert evidence.p_text(0.0) == "0 (below a double's range)"
+  assert readout.p_text(0.0062) == "0.0062"
+  assert readout.p_text(0.0) == "0 (below a double's range)"
 
 
 def test_the_lr_grid_part_chooses_each_tuned_modes_rate_on_validation(
     tiny_world, tmp_path, monkeypatch):
-  monkeypatch.setitem(evidence.TASKS, "cvr", dataclasses.replace(
-      evidence.TASKS["cvr"], tuned=("student",)))
-  job = evidence.EvidenceJob(data_dir=tiny_world.examples_dir, work_dir=str(tmp_path),
+  monkeypatch.setitem(registry.TASKS, "cvr", dataclasses.replace(
+      registry.TASKS["cvr"], tuned=("student",)))
+  job = runner.EvidenceJob(data_dir=tiny_world.examples_dir, work_dir=str(tmp_path),
                              seeds=(3, 4))
   config = train.TrainConfig(batch_size=64, epochs=1, steps_per_epoch=2)
   with pytest.raises(ValueError, match="validation_days"):
-    evidence.tune_learning_rates(job, "cvr", config)
-  out = evidence.tune_learning_rates(
+    runner.tune_learning_rates(job, "cvr", config)
+  out = runner.tune_learning_rates(
       job, "cvr", dataclasses.replace(config, validation_days=1))
   # On the first seed, a run per rate of the grid other than the row's own, whose
   # run is the row's.
-  own = evidence.TASKS["cvr"].variants["student"].learning_rate
+  own = registry.TASKS["cvr"].variants["student"].learning_rate
   assert sorted(p.name for p in (tmp_path / "cvr").iterdir()) == sorted(
-      [f"lr_grid.student.{rate:g}-seed3" for rate in evidence.LR_GRID if rate != own]
+      [f"lr_grid.student.{rate:g}-seed3" for rate in registry.LR_GRID if rate != own]
       + ["student-seed3"])
   aucs = {rate: out[f"quality.cvr.lr_grid.student.{rate:g}"]
-          for rate in evidence.LR_GRID}
+          for rate in registry.LR_GRID}
   assert out["quality.cvr.lr_grid.student.chosen"] == max(aucs, key=aucs.get)
-  lines = evidence.lr_grid_lines(
-      {**out, "quality.cvr.protocol.learning_rate": evidence.LR_GRID[0]}, "cvr")
-  chose_it = out["quality.cvr.lr_grid.student.chosen"] == evidence.LR_GRID[0]
+  lines = report.lr_grid_lines(
+      {**out, "quality.cvr.protocol.learning_rate": registry.LR_GRID[0]}, "cvr")
+  chose_it = out["quality.cvr.lr_grid.student.chosen"] == registry.LR_GRID[0]
   assert ("chooses it for every mode" in lines[-1]) == chose_it
   assert ("another rate for student" in lines[-1]) != chose_it
 
 
 def test_the_world_sweeps_train_under_the_jobs_protocol(monkeypatch):
   seen = []
-  monkeypatch.setattr(evidence.world_sweeps, "run_sweep",
+  monkeypatch.setattr(runner.world_sweeps, "run_sweep",
                       lambda name, sweep, base, work_dir, seeds, config, **kwargs:
                       seen.append(config) or {})
-  protocol = {"validation_days": 1, "early_stopping_patience": 1}
-  evidence.run_world_sweeps(evidence.EvidenceJob(epochs=3), protocol)
-  assert len(seen) == len(evidence.world_sweeps.WORLD_SWEEPS)
+  protocol = {"validation_days": 1, "early_stopping_patience": 1, "epochs": 3}
+  runner.run_world_sweeps(runner.EvidenceJob(), protocol)
+  assert len(seen) == len(runner.world_sweeps.WORLD_SWEEPS)
   assert {(c.validation_days, c.early_stopping_patience, c.epochs,
-           c.batch_size) for c in seen} == {(1, 1, 3, evidence.TASKS["cvr"].batch_size)}
+           c.batch_size) for c in seen} == {(1, 1, 3, registry.TASKS["cvr"].batch_size)}

@@ -1,6 +1,6 @@
 """The step-cost bench covers every distillation loss the registry has, and DMTL."""
 
-from benchmarks import evidence
+from benchmarks.evidence import registry
 from benchmarks import train_throughput
 from features import spec as spec_lib
 from models import losses
@@ -18,7 +18,7 @@ def test_every_registered_loss_gets_a_step_cost_ratio():
 def test_dmtl_step_cost_is_that_of_the_evidence_runs():
   # train.dmtl_over_student times the models `make evidence` compares for ctcvr.
   configs = train_throughput.dmtl_configs(spec_lib.DEFAULT_SPEC)
-  ctcvr = evidence.TASKS[train_throughput.DMTL_TASK]
+  ctcvr = registry.TASKS[train_throughput.DMTL_TASK]
   assert configs["dmtl"] == ctcvr.methods["dmtl"]
   assert configs["ctcvr_student"] == ctcvr.variants["student"]
   assert configs["dmtl"].teacher_architecture is Architecture.ESMM

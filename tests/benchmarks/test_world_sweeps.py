@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from benchmarks import evidence
+from benchmarks.evidence import report
 from benchmarks import world_sweeps
 from models import train
 from simulation import preset, simulate
@@ -33,7 +33,7 @@ def test_a_world_sweep_trains_a_world_per_value_and_renders(tmp_path):
     for row in ("", "oracle_full.", "oracle_regular."):
       assert -1 < out[f"quality.cvr.affinity_sweep.{row}{value}"] < 1
       assert out[f"quality.cvr.affinity_sweep.{row}{value}_std"] == 0.0  # One seed.
-  text = "\n".join(evidence.sweep_lines(out, "cvr"))
+  text = "\n".join(report.sweep_lines(out, "cvr"))
   assert "`affinity_sweep` (pfd, a world per value, post_event_affinity): 0: " in text
   assert "oracle" not in text  # The oracle rows are figures beside the sweep's.
 

@@ -7,7 +7,7 @@ import pytest
 from export import export_model
 from export import gate
 from features import dataset as dataset_lib
-from models import restore
+from models.training import restore
 from models import train
 from models.config import ModelConfig
 

@@ -13,7 +13,7 @@ from export import signatures
 from features import dataset as dataset_lib
 from features import example_parser
 from models import item_vectors
-from models import restore
+from models.training import restore
 from models import train
 from models.config import Architecture, ModelConfig
 from simulation import preset, simulate

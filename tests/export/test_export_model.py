@@ -1,4 +1,5 @@
-"""The export job: a published version's layout, metadata, warm-up and atomicity."""
+"""The export job: a published version's layout, atomicity and refusals (the metadata
+and warm-up files' contents: test_metadata.py, test_warmup.py)."""
 
 import json
 import os
@@ -9,6 +10,7 @@ import sys
 import pytest
 import tensorflow as tf
 
+import roc
 from export import export_model
 from export import gate
 from export import metadata
@@ -18,8 +20,7 @@ from features import dataset as dataset_lib
 from features import example_parser
 from features import layout
 from features import run_report
-from models import metrics as metrics_lib
-from models import restore
+from models.training import restore
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
@@ -32,36 +33,6 @@ def test_a_version_is_published_complete_under_an_integer_name(published):
   assert "item_id.txt" in assets  # Vocabularies travel with the model.
   assert os.path.exists(warmup.warmup_path(published.path))
   assert os.path.exists(metadata.metadata_path(published.path))
-
-
-def test_metadata_records_what_was_left_out_and_the_gate_figures(published,
-                                                                 trained_run):
-  record = published.metadata
-  task = trained_run.model.model_config.task
-  privileged = [f.name for f in trained_run.spec.privileged(task)]
-  assert record["privileged_features_excluded"] == privileged
-  assert record["feature_spec_fingerprint"] == trained_run.spec.fingerprint()
-  served = {key for keys in record["signatures"].values() for key in keys}
-  assert served.isdisjoint(privileged) and "examples" in served
-  assert record["validation"]["parity_max_abs_diff"] <= gate.PARITY_TOLERANCE
-  assert record["validation"]["eval_examples"] == len(trained_run.examples.labels)
-  assert record["training"]["mode"] == "pfd"
-
-
-def test_warmup_requests_are_prediction_logs_a_server_can_replay(published,
-                                                                 trained_run):
-  logs = warmup.read_warmup(published.path)
-  kinds = [log.WhichOneof("log_type") for log in logs]
-  assert kinds == ["predict_log"] * 3 + ["regress_log", "classify_log"]
-  loaded = tf.saved_model.load(published.path)
-  for log in logs[:3]:
-    request = log.predict_log.request
-    examples = tf.make_ndarray(request.inputs["examples"])
-    assert list(examples) == list(trained_run.examples.serialized[:len(examples)])
-    outputs = loaded.signatures[request.model_spec.signature_name](
-        examples=tf.constant(examples))
-    assert outputs["probability"].shape == (len(examples),)
-  assert len(logs[3].regress_log.request.input.example_list.examples) == 100
 
 
 def test_a_crash_mid_export_leaves_no_version_and_no_staging(trained_run, tmp_path,
@@ -91,7 +62,7 @@ def test_the_restored_model_reproduces_the_training_runs_eval(trained_run):
   parsed = example_parser.parse_batch(tf.constant(list(examples.serialized)),
                                      spec.regular("ctr"))
   scores = tf.sigmoid(trained_run.model(parsed)).numpy()
-  gauc = metrics_lib.group_auc(examples.labels, scores, parsed["user_id"].numpy())
+  gauc = roc.group_auc(examples.labels, scores, parsed["user_id"].numpy())
   assert gauc == pytest.approx(trained_run.run["eval"]["student_gauc"], abs=1e-6)
 
 
@@ -124,20 +95,6 @@ def _export(trained_run, export_base, *flags, data_dir=None):
        f"--model_dir={trained_run.model_dir}",
        f"--data_dir={data_dir or trained_run.data_dir}", f"--export_base={export_base}",
        "--min_auc=0", *flags], capture_output=True, text=True, env=ENV)
-
-
-def test_metadata_binds_the_version_to_its_task_and_training_data(published,
-                                                                  trained_run,
-                                                                  tiny_world):
-  data = published.metadata["data"]
-  assert data == trained_run.run["data"]
-  assert data["task"] == published.metadata["task"] == "ctr"
-  assert data["run_id"] == tiny_world.report["run_id"] and data["run_id"]
-  assert data["feature_spec_fingerprint"] == published.metadata[
-      "feature_spec_fingerprint"]
-  regular = {f.vocabulary for f in trained_run.spec.regular("ctr") if f.vocabulary}
-  assert regular and regular <= data["vocabularies"].keys()
-  assert len(data["vocabulary_digest"]) == 64
 
 
 def test_a_model_name_serving_another_task_is_refused(trained_run, published,

@@ -12,7 +12,7 @@ from export import export_model
 from export import gate
 from features import dataset as dataset_lib
 from features import spec as spec_lib
-from models import restore
+from models.training import restore
 from models import train
 from models.config import ModelConfig
 from simulation import preset, simulate

@@ -12,8 +12,8 @@ from export import gate
 from export import warmup
 from features import dataset as dataset_lib
 from models import item_vectors
-from models import ivf_index
-from models import restore
+from models.retrieval import ivf_index
+from models.training import restore
 from models import retrieval
 from models import train
 from models.config import ModelConfig

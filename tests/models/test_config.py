@@ -7,7 +7,8 @@ import pytest
 
 import config_flags
 from features import spec as spec_lib
-from models.config import Architecture, ModelConfig
+from models.config import (MODES, Architecture, HeadRole, Mode, ModelConfig, SecondTerm,
+                           TeacherReads)
 
 SPEC = spec_lib.DEFAULT_SPEC
 
@@ -65,7 +66,7 @@ def test_the_task_is_the_specs_to_check_not_the_configs():
 def test_the_distillation_loss_is_a_registry_name_checked_at_construction():
   assert ModelConfig(task="cvr", distillation_loss="kl").distillation_loss == "kl"
   with pytest.raises(ValueError, match="'hinge'.*'confidence_ranking', 'cross_entropy', "
-                     "'js', 'kl', 'listwise', 'mse_logits'"):
+                     "'hardness_aware', 'js', 'kl', 'listwise', 'mse_logits'"):
     ModelConfig(task="cvr", distillation_loss="hinge")
 
 
@@ -89,3 +90,16 @@ def test_lambda_value_is_a_number_or_auto_from_its_flag():
     ModelConfig(task="cvr", mode="student", lambda_value="auto")
   with pytest.raises(ValueError, match="a number >= 0 or 'auto'"):
     ModelConfig(task="cvr", lambda_value=-0.5)
+
+
+def test_every_mode_is_declared_once_and_reads_as_declared():
+  assert set(MODES) == set(Mode)
+  for mode, spec in MODES.items():
+    assert mode.roles() == tuple(r for r in HeadRole if r in spec.heads)
+    # A teacher reads something exactly when there is one; distilling needs both.
+    assert (spec.teacher_reads is not None) == mode.has_teacher
+    assert mode.distills == (spec.second_term is SecondTerm.DISTILLATION)
+    assert not mode.distills or spec.heads == frozenset(HeadRole)
+  assert Mode.PFD_PERMUTED.permutes_privileged and not Mode.PFD.permutes_privileged
+  assert Mode.SMOOTH.smooths_labels and not Mode.SMOOTH.has_teacher
+  assert MODES[Mode.LUPI].teacher_reads is TeacherReads.PRIVILEGED

@@ -449,3 +449,44 @@ def test_with_hints_every_loss_reads_the_teacher_through_teacher_logits(data_dir
       float(tf.reduce_mean(distillation_loss(inputs))), rel=1e-5)
   assert float(out["teacher_loss"]) == pytest.approx(float(tf.reduce_mean(
       losses.binary_cross_entropy(labels, teacher))), rel=1e-5)
+
+
+def test_a_teacher_without_dropped_privileged_features_reads_the_rest(data_dir):
+  privileged = [f.name for f in SPEC.privileged("cvr")]
+  model = build(data_dir, mode="pfd", teacher_dropped_features={privileged[0]})
+  read = {f.name for f in model.teacher_features}
+  assert privileged[0] not in read and set(privileged[1:]) <= read
+  assert {f.name for f in model.student_features} <= read
+  with pytest.raises(ValueError, match=r"\['item_id'\] are not privileged"):
+    build(data_dir, mode="pfd", teacher_dropped_features={"item_id"})
+
+
+def test_a_distillation_head_distils_in_place_of_the_served_logit(data_dir):
+  model = build(data_dir, mode="pfd", distillation_head=True,
+                unshared_vocabularies=ALL_VOCABS)
+  features, labels = make_batch(7)
+  with tf.GradientTape(persistent=True) as tape:
+    out = model.compute_losses(features, labels, None, training=True)
+  logits, hidden = model.student(features, with_hidden=True)
+  auxiliary = tf.squeeze(model.distillation_head(hidden), -1)
+  expected = np.mean(losses.distillation_cross_entropy(losses.DistillationInputs(
+      model.teacher(features), auxiliary, labels, 1.0)).numpy())
+  assert float(out["distillation_loss"]) == pytest.approx(expected, rel=1e-5)
+  # The served logit is the head's own (no auxiliary unit in it), and the auxiliary
+  # layer is a student-only weight that the distillation term alone trains.
+  np.testing.assert_allclose(model(features).numpy(), logits.numpy(), rtol=1e-6)
+  head = model.distillation_head.trainable_variables
+  assert {id(v) for v in head} <= {id(v) for v in model.variable_groups()["student_only"]}
+  assert all(g is None for g in tape.gradient(out["student_bce"], head))
+  assert all(np.any(tf.convert_to_tensor(g))
+             for g in tape.gradient(out["distillation_loss"], head))
+  assert_distillation_misses_the_teacher(model)
+
+
+@pytest.mark.parametrize("overrides", [
+    dict(mode="student", distillation_head=True),
+    dict(mode="pfd", distillation_head=True, student_architecture="two_tower"),
+    dict(mode="smooth", distillation_head=True)])
+def test_a_distillation_head_needs_a_distilling_mlp_student(overrides):
+  with pytest.raises(ValueError, match="distillation_head"):
+    ModelConfig(**{**SMALL, **overrides})

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from models import distillation
-from models import esmm
+from models.heads import esmm
 from models import heads
 from models import losses
 from models.config import Architecture, Mode, ModelConfig

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models import fit_progress
+from models.training import fit_progress
 
 
 class _Terminal(io.StringIO):

@@ -4,9 +4,9 @@ import pytest
 
 from models import embeddings
 from models import heads
-from models import towers
-from models import two_tower
-from models.config import Architecture, ModelConfig
+from models.heads import towers
+from models.heads import two_tower
+from models.config import Architecture, HeadRole, ModelConfig
 from synthetic import SPEC
 
 
@@ -26,7 +26,8 @@ def test_each_builder_builds_its_head_from_the_config(data_dir, architecture, ki
   features = SPEC.regular("cvr")
   tables = embeddings.build_tables(
       data_dir, {f.vocabulary for f in features if f.vocabulary}, 4, "teacher", {})
-  head = heads.build_head(heads.HeadInputs("teacher", features, tables, SPEC, config))
+  head = heads.build_head(heads.HeadInputs(HeadRole.TEACHER, features, tables, SPEC,
+                                           config))
   assert isinstance(head, kind) and isinstance(head, heads.Head)
   assert head.name == "teacher"
   if crosses is not None:

@@ -9,9 +9,9 @@ import pytest
 from features import dataset as dataset_lib
 from features import input as input_lib
 from models import item_vectors
-from models import ivf_index
+from models.retrieval import ivf_index
 from models import retrieval
-from models import restore
+from models.training import restore
 from models import train
 from models.config import ModelConfig
 

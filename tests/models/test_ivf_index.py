@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models import ivf_index
+from models.retrieval import ivf_index
 from models import retrieval
 
 K = 100

@@ -149,7 +149,7 @@ def test_distillation_inputs_reject_a_non_positive_temperature(temperature):
 
 def test_unknown_distillation_loss_lists_known_names():
   with pytest.raises(ValueError, match="'hinge'.*'bpr', 'confidence_ranking', "
-                     "'cross_entropy', 'js', 'kl', 'listwise', 'mse_logits', "
+                     "'cross_entropy', 'hardness_aware', 'js', 'kl', 'listwise', 'mse_logits', "
                      "'ranking_distillation', 'rcr', 'top_k'"):
     losses.get_distillation_loss("hinge")
 
@@ -486,3 +486,15 @@ def test_base_rate_cross_entropy_mixes_into_the_targets_linearly():
   assert float(losses.base_rate_cross_entropy(
       rate, tf.constant([math.log(rate / (1 - rate))]))[0]) == pytest.approx(entropy,
                                                                            rel=1e-5)
+
+
+def test_hardness_aware_weighs_cross_entropy_by_the_teachers_fit_of_the_label():
+  teacher = tf.constant([3.0, -3.0, 0.0, 2.0])
+  student = tf.constant([0.5, 0.1, -0.2, 1.0])
+  labels = tf.constant([1.0, 1.0, 0.0, 0.0])
+  inputs = losses.DistillationInputs(teacher, student, labels, 2.0)
+  p = 1.0 / (1.0 + np.exp(-teacher.numpy()))
+  fit = np.where(labels.numpy() == 1.0, p, 1.0 - p)
+  expected = fit / fit.mean() * losses.distillation_cross_entropy(inputs).numpy()
+  np.testing.assert_allclose(losses.distillation_hardness_aware(inputs).numpy(),
+                             expected, rtol=1e-5)

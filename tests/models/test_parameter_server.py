@@ -17,8 +17,8 @@ import tensorflow as tf
 from export import export_model
 from export import gate
 from features import spec
-from models import local_cluster
-from models import restore
+from models.training import local_cluster
+from models.training import restore
 
 SCRIPT = r"""
 import json, os, sys

@@ -7,7 +7,7 @@ import sys
 import pytest
 import tensorflow as tf
 
-from models import strategies
+from models.training import strategies
 
 
 def test_an_unknown_strategy_is_named():
@@ -54,7 +54,7 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from features import input as input_lib
-from models import strategies
+from models.training import strategies
 
 cluster = strategies.make("mirrored")
 assert cluster.repeats(whole_batches=True) and not cluster.repeats()

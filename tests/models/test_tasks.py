@@ -22,9 +22,9 @@ def head(logits, **kwargs):
 
 
 def test_pointwise_losses_by_hand():
-  task = tasks.DistillationTask(ModelConfig(task="cvr", distillation_loss="kl",
-                                            lambda_value=0.25),
-                                {"teacher": ("click",)})
+  task = tasks.DistillationTask.from_config(
+      ModelConfig(task="cvr", distillation_loss="kl", lambda_value=0.25),
+      {"teacher": ("click",)})
   outputs = tasks.HeadOutputs(
       labels=tf.constant([1.0, 0.0]), student=head([0.0, 0.0]),
       teacher=head([LN3, -LN3], auxiliary_logits={"click": tf.constant([0.0, 0.0])}),
@@ -42,7 +42,8 @@ def test_pointwise_losses_by_hand():
 
 
 def test_a_request_loss_by_hand():
-  task = tasks.DistillationTask(ModelConfig(task="cvr", distillation_loss="bpr"))
+  task = tasks.DistillationTask.from_config(
+      ModelConfig(task="cvr", distillation_loss="bpr"))
   assert task.reads_requests
   outputs = tasks.HeadOutputs(
       labels=tf.constant([1.0, 0.0, 0.0, 1.0]), student=head([0.0, LN3, 0.0, 0.0]),
@@ -61,7 +62,8 @@ def test_a_request_loss_by_hand():
 
 
 def test_lambda_is_zero_before_the_swap_step_and_the_student_learns_labels_only():
-  task = tasks.DistillationTask(ModelConfig(task="cvr", lambda_value=0.5, swap_step=3))
+  task = tasks.DistillationTask.from_config(
+      ModelConfig(task="cvr", lambda_value=0.5, swap_step=3))
   outputs = tasks.HeadOutputs(labels=tf.constant([1.0, 0.0]), student=head([1.0, 2.0]),
                               teacher=head([-1.0, 0.5]))
   for step, lam in ((None, 0.0), (0, 0.0), (2, 0.0), (3, 0.5)):
@@ -74,7 +76,8 @@ def test_lambda_is_zero_before_the_swap_step_and_the_student_learns_labels_only(
 
 
 def test_metrics_follow_the_losses_and_reset():
-  task = tasks.DistillationTask(ModelConfig(task="cvr"), {"student": ("click",)})
+  task = tasks.DistillationTask.from_config(
+      ModelConfig(task="cvr"), {"student": ("click",)})
   assert [m.name for m in task.metrics] == [
       "student_loss", "teacher_loss", "distillation_loss", "lambda",
       *(f"{prefix}_{name}" for prefix in ("student", "student_click", "teacher")
@@ -93,8 +96,8 @@ def test_metrics_follow_the_losses_and_reset():
 
 
 def test_outputs_of_other_heads_than_the_modes_are_refused():
-  task = tasks.DistillationTask(ModelConfig(task="cvr", mode="student"))
-  with pytest.raises(ValueError, match=r"'student' scores the heads \('student',\); "
+  task = tasks.DistillationTask.from_config(ModelConfig(task="cvr", mode="student"))
+  with pytest.raises(ValueError, match=r"scores the heads \('student',\); "
                      r"the outputs hold \('student', 'teacher'\)"):
     task(tasks.HeadOutputs(labels=tf.constant([1.0]), student=head([0.0]),
                            teacher=head([0.0])))
@@ -134,8 +137,9 @@ def test_a_checkpoint_of_the_heads_alone_restores_the_whole_model(data_dir, tmp_
 
 
 def test_label_smoothing_is_the_cross_entropy_to_targets_mixed_with_the_base_rate():
-  task = tasks.DistillationTask(ModelConfig(task="cvr", mode="smooth", lambda_value=0.25,
-                                            smoothing_base_rate=0.2))
+  task = tasks.DistillationTask.from_config(
+      ModelConfig(task="cvr", mode="smooth", lambda_value=0.25,
+                  smoothing_base_rate=0.2))
   outputs = tasks.HeadOutputs(labels=tf.constant([1.0, 0.0]), student=head([0.0, LN3]))
   out = {k: float(v) for k, v in task(outputs, step=0).items()}
   # p = 1/2, 3/4. Hard BCE: ln 2 (y = 1) and ln 4 (y = 0): mean 3/2 ln 2.
@@ -155,7 +159,7 @@ def test_label_smoothing_is_the_cross_entropy_to_targets_mixed_with_the_base_rat
 
 def test_label_smoothing_needs_a_base_rate_and_only_there():
   with pytest.raises(ValueError, match="set smoothing_base_rate"):
-    tasks.DistillationTask(ModelConfig(task="cvr", mode="smooth"))
+    tasks.DistillationTask.from_config(ModelConfig(task="cvr", mode="smooth"))
   with pytest.raises(ValueError, match=r"smoothing_base_rate=0.1 needs mode 'smooth' "
                      r"\(got 'pfd'\)"):
     ModelConfig(task="cvr", smoothing_base_rate=0.1)

@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from models import towers
+from models.heads import towers
 
 
 def _reference(query, keys, kernel):

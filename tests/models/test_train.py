@@ -14,15 +14,19 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import roc
 from benchmarks import teacher_ceiling
 from features import dataset as dataset_lib
 from features import input as input_lib
 from features import spec as spec_lib
 from models import compare
-from models import metrics
 from models import train
+from models.training import run_directory
+from models.training import restore
+from models.training import fit
+from models.training import evaluation
 from models.config import Mode, ModelConfig
-from pipelines import time_split
+from features import time_split
 from simulation import load_oracle
 
 SMALL = dict(task="ctr", embedding_dim=4, student_hidden=(8,), teacher_hidden=(8,))
@@ -41,12 +45,12 @@ def test_two_stage_writes_both_stages_and_reports_both_heads(tiny_world, tmp_pat
   assert os.listdir(tmp_path / "tensorboard")
   assert results["model_config"]["mode"] == "two_stage"
   # The eval scores behind the figures, for paired tests between runs.
-  scores = train.read_scores(str(tmp_path))
+  scores = evaluation.read_scores(str(tmp_path))
   assert len(scores["labels"]) == results["eval"]["eval_examples"]
   assert scores["labels"].sum() == results["eval"]["eval_positives"]
   for head in ("student", "teacher"):
     # Keras's AUC sums 200 thresholds: near the exact one, not equal.
-    assert metrics.auc(scores["labels"], scores[head]) == pytest.approx(
+    assert roc.auc(scores["labels"], scores[head]) == pytest.approx(
         results["eval"][f"{head}_auc"], abs=2e-3)
 
 
@@ -101,7 +105,7 @@ def test_a_resumed_stream_continues_where_the_killed_run_left(tiny_world):
 
   done, steps = 3, 4  # 12 batches of 300: past the 2000 examples' first pass.
   straight = ids(stream(), done * steps + 3)
-  assert ids(train._resumed_input(stream(), done, steps), 3) == straight[-3:]
+  assert ids(fit.resumed_input(stream(), done, steps), 3) == straight[-3:]
 
 
 def test_train_config_rejects_unknown_strategy():
@@ -154,7 +158,7 @@ def test_shares_split_the_runs_and_a_finished_run_is_read_not_trained(
   # Other configs: the stale runs are trained over (they would be refused).
   changed = run(dataclasses.replace(fast, steps_per_epoch=1))
   assert len(trained) == 4 and all(r["train_seconds"] > 0 for r in changed)
-  assert all(json.load(open(os.path.join(run_dir, train.METRICS_FILE)))[
+  assert all(json.load(open(os.path.join(run_dir, restore.METRICS_FILE)))[
       "train_config"]["steps_per_epoch"] == 1 for run_dir in trained)
 
 
@@ -164,12 +168,12 @@ def test_a_finished_run_recorded_before_a_knob_existed_ran_at_its_default(tmp_pa
   requested = json.loads(json.dumps({"model_config": model_config.to_dict(),
                                      "train_config": dataclasses.asdict(train_config)}))
   del requested["train_config"]["eval_fraction"]  # As if recorded before it existed.
-  (tmp_path / train.METRICS_FILE).write_text(json.dumps({"requested": requested}))
-  assert train.finished_run(str(tmp_path), model_config, train_config) is not None
+  (tmp_path / restore.METRICS_FILE).write_text(json.dumps({"requested": requested}))
+  assert run_directory.finished_run(str(tmp_path), model_config, train_config) is not None
   for changed in (dataclasses.replace(train_config, eval_fraction=0.5),
                   dataclasses.replace(train_config, epochs=2)):
-    assert train.finished_run(str(tmp_path), model_config, changed) is None
-  assert train.finished_run(str(tmp_path), dataclasses.replace(
+    assert run_directory.finished_run(str(tmp_path), model_config, changed) is None
+  assert run_directory.finished_run(str(tmp_path), dataclasses.replace(
       model_config, lambda_value=0.25), train_config) is None
 
 
@@ -181,7 +185,7 @@ def test_a_ranking_loss_evaluates_in_the_same_example_order(
     train.train_and_evaluate(tiny_world.examples_dir, str(tmp_path / name),
                              ModelConfig(mode="pfd", distillation_loss=loss, **SMALL),
                              config)
-  pointwise, bpr = (train.read_scores(str(tmp_path / name))
+  pointwise, bpr = (evaluation.read_scores(str(tmp_path / name))
                     for name in ("pointwise", "bpr"))
   np.testing.assert_array_equal(pointwise["labels"], bpr["labels"])
   assert len(bpr["labels"]) > 64  # More than one batch.
@@ -265,7 +269,7 @@ def test_evaluate_groups_by_the_specs_user_and_scores_its_slices():
   # with 4 examples each, is 0.5, where one AUC over both would be 12/16.
   # Heavy (weight >= the median, 4.5): rows 0, 1, 4, 5; positives .9, .3 against
   # negatives .1, .4 win 3 of 4 pairs.
-  results = train.evaluate(_ScoresGiven(), _eight_rows(
+  results = evaluation.evaluate(_ScoresGiven(), _eight_rows(
       member=tf.constant(["a"] * 4 + ["b"] * 4)))
   assert results["student_gauc"] == pytest.approx(0.5)
   assert results["student_heavy_auc"] == pytest.approx(0.75)
@@ -292,7 +296,7 @@ def test_evaluate_ranks_within_the_specs_requests():
   # Visit x (rows 0-3): the student's top 1 is row 0, a positive (NDCG@1 1), the
   # teacher's row 2, also a positive, but not the student's (recall 0). Visit y: both
   # put row 7, a negative, first (NDCG@1 0, recall 1).
-  results = train.evaluate(_HeadsScoreGiven(), _eight_rows(
+  results = evaluation.evaluate(_HeadsScoreGiven(), _eight_rows(
       member=tf.constant(["a"] * 8), visit=tf.constant(["x"] * 4 + ["y"] * 4),
       teacher_score=tf.constant([.1, .2, .9, .3, .1, .2, .3, .9])))
   assert results["student_ndcg_at_1"] == pytest.approx(0.5)
@@ -347,7 +351,7 @@ def test_early_stopping_ships_the_best_validation_epochs_weights(tiny_world, tmp
   kept = results["validation"]["kept_epoch"]
   assert kept == int(np.argmax(aucs)) + 1 and len(aucs) == kept + 1  # Patience 1.
   assert results["validation"]["auc"] == max(aucs)
-  final = _model_variables(str(tmp_path / train.FINAL_WEIGHTS))
+  final = _model_variables(str(tmp_path / restore.FINAL_WEIGHTS))
   best, last = (_model_variables(str(tmp_path / "checkpoints" / f"epoch-{epoch:03d}"))
                 for epoch in (kept, len(aucs)))
   assert final and final.keys() == best.keys()
@@ -383,7 +387,7 @@ def test_lambda_auto_distils_only_where_it_validates_better(tiny_world, tmp_path
   assert on_disk["selection"]["lambda_value"] == chosen
   # What export rebuilds the model from.
   assert ModelConfig.from_dict(on_disk["model_config"]).lambda_value == chosen
-  assert len(os.listdir(tmp_path / train.CANDIDATES_DIR)) == 2
+  assert len(os.listdir(tmp_path / run_directory.CANDIDATES_DIR)) == 2
 
 
 def test_choosing_on_validation_needs_validation_days():
@@ -410,8 +414,8 @@ def test_cached_subsets_are_read_from_the_split_once_per_process(tiny_world, tmp
     def on_epoch_end(self, epoch, logs=None):
       remove_shards("train")  # Later epochs that read the split would fail.
 
-  callbacks = train._callbacks
-  monkeypatch.setattr(train, "_callbacks",
+  callbacks = fit.run_callbacks
+  monkeypatch.setattr(fit, "run_callbacks",
                       lambda model_dir: callbacks(model_dir) + [RemoveTrainShards()])
   dataset = dataset_lib.PublishedDataset.open(copy)
   config = train.TrainConfig(batch_size=64, epochs=3, validation_days=1,
@@ -443,7 +447,7 @@ def test_the_eval_batch_size_changes_no_metric(tiny_world, tmp_path):
                       abs=1e-6)
   assert runs[0]["eval"]["student_gauc"] == pytest.approx(
       runs[1]["eval"]["student_gauc"], abs=1e-9)
-  np.testing.assert_allclose(*(train.read_scores(str(tmp_path / str(size)))["student"]
+  np.testing.assert_allclose(*(evaluation.read_scores(str(tmp_path / str(size)))["student"]
                                for size in (None, 1000)), atol=1e-6)
 
 
@@ -483,4 +487,4 @@ def test_the_controls_train_end_to_end_and_smooth_records_its_base_rate(tiny_wor
       dataset, "cvr")
   assert results["requested"]["model_config"]["smoothing_base_rate"] is None
   smooth = dataclasses.replace(config, mode=Mode.SMOOTH)
-  assert train.finished_run(str(tmp_path / "smooth-seed0"), smooth, fast) is not None
+  assert run_directory.finished_run(str(tmp_path / "smooth-seed0"), smooth, fast) is not None

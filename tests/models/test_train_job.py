@@ -12,6 +12,8 @@ import pytest
 
 from features import dataset as dataset_lib
 from models import train
+from models.training import run_directory
+from models.training import restore
 from models.config import ModelConfig
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -38,7 +40,7 @@ def finished(tiny_world, tmp_path_factory) -> str:
 
 
 def _metrics(model_dir: str) -> dict:
-  with open(os.path.join(model_dir, train.METRICS_FILE)) as f:
+  with open(os.path.join(model_dir, restore.METRICS_FILE)) as f:
     return json.load(f)
 
 
@@ -59,12 +61,12 @@ def test_metrics_record_the_task_the_datasets_run_spec_and_vocabularies(
       assert data["vocabularies"][name] == hashlib.sha256(f.read()).hexdigest()
   assert data["vocabulary_digest"] == dataset.binding(TASK).vocabulary_digest
   # What the run recorded before it trained says the same.
-  with open(os.path.join(finished, train.RUN_CONFIG_FILE)) as f:
+  with open(os.path.join(finished, run_directory.RUN_CONFIG_FILE)) as f:
     assert json.load(f) == {"requested": results["requested"], "data": data}
 
 
 def test_a_model_dir_of_another_task_is_refused_in_one_line(finished, tiny_world):
-  before = os.stat(os.path.join(finished, train.METRICS_FILE)).st_mtime_ns
+  before = os.stat(os.path.join(finished, restore.METRICS_FILE)).st_mtime_ns
   out = _train(tiny_world.examples_dir, finished, task="ctr")
   assert out.returncode != 0
   lines = [line for line in out.stderr.splitlines()
@@ -73,7 +75,7 @@ def test_a_model_dir_of_another_task_is_refused_in_one_line(finished, tiny_world
   assert repr(finished) in lines[0] and "task is 'cvr' there, 'ctr' now" in lines[0]
   assert "--overwrite" in lines[0]
   assert "incompatible tensor" not in out.stderr  # Refused before any restore.
-  assert os.stat(os.path.join(finished, train.METRICS_FILE)).st_mtime_ns == before
+  assert os.stat(os.path.join(finished, restore.METRICS_FILE)).st_mtime_ns == before
 
 
 def test_a_finished_run_is_refused_and_trained_again_with_overwrite(finished,
@@ -98,22 +100,22 @@ def test_a_killed_run_is_recognised_by_what_it_recorded_first(finished, tiny_wor
   naming the first difference; files no run writes are never removed."""
   killed = tmp_path / "killed"
   (killed / "backup").mkdir(parents=True)
-  with open(os.path.join(finished, train.RUN_CONFIG_FILE)) as f:
-    (killed / train.RUN_CONFIG_FILE).write_text(f.read())
+  with open(os.path.join(finished, run_directory.RUN_CONFIG_FILE)) as f:
+    (killed / run_directory.RUN_CONFIG_FILE).write_text(f.read())
   requested = _metrics(finished)["requested"]
   model_config = ModelConfig.from_dict(requested["model_config"])
   train_config = train.TrainConfig(**{
       k: tuple(v) if isinstance(v, list) else v
       for k, v in requested["train_config"].items()})
   binding = dataset_lib.PublishedDataset.open(tiny_world.examples_dir).binding(TASK)
-  assert train.model_dir_conflict(str(killed), model_config, train_config,
+  assert run_directory.model_dir_conflict(str(killed), model_config, train_config,
                                   binding) is None
-  conflict = train.model_dir_conflict(
+  conflict = run_directory.model_dir_conflict(
       str(killed), model_config, dataclasses.replace(train_config, batch_size=32),
       binding)
   assert "train_config.batch_size is 16 there, 32 now" in conflict
-  (killed / train.RUN_CONFIG_FILE).unlink()  # As a run of older code left it.
-  assert "recorded no run_config.json" in train.model_dir_conflict(
+  (killed / run_directory.RUN_CONFIG_FILE).unlink()  # As a run of older code left it.
+  assert "recorded no run_config.json" in run_directory.model_dir_conflict(
       str(killed), model_config, train_config, binding)
 
   foreign = tmp_path / "foreign"

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from features import spec as spec_lib
-from models import two_tower
+from models.heads import two_tower
 from models.config import ModelConfig
 
 from synthetic import (SPEC, assert_distillation_misses_the_teacher, build_ctr_model,

@@ -17,3 +17,8 @@ def test_set_overrides_any_world_field_typed_by_the_field():
 def test_a_bad_setting_is_named(setting, message):
   with pytest.raises(ValueError, match=message):
     generate.parse_settings([setting])
+
+
+def test_the_daily_preset_is_a_choice():
+  world = generate.GenerateJob("out", preset="daily").world_config()
+  assert world.n_days >= 10 and world.item_arrival_share > 0

@@ -52,3 +52,28 @@ def test_num_requests_rounds_up_to_whole_requests():
   tiny = dataclasses.replace(config_lib.preset("tiny"), num_impressions=11,
                              impressions_per_request=5)
   assert tiny.num_requests == 3
+
+
+def test_the_daily_world_changes_its_ids_every_day_for_ten_days_or_more():
+  daily = config_lib.preset("daily")
+  assert daily.n_days >= 10
+  assert daily.item_arrival_share > 0 and daily.user_arrival_share > 0
+  assert daily.item_mean_lifetime_days > 0
+  # The other presets keep the whole catalogue and population on every day.
+  for name in set(config_lib.PRESETS) - {"daily"}:
+    world = config_lib.preset(name)
+    assert (world.item_arrival_share, world.item_mean_lifetime_days,
+            world.user_arrival_share) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("name, value", [
+    ("item_arrival_share", 1.0), ("user_arrival_share", -0.1),
+    ("item_mean_lifetime_days", -1.0)])
+def test_bad_churn_knobs_raise_with_name_and_value(name, value):
+  with pytest.raises(ValueError, match=f"{name}={value!r}"):
+    dataclasses.replace(config_lib.preset("tiny"), **{name: value})
+
+
+def test_arrivals_need_a_later_day():
+  with pytest.raises(ValueError, match="item_arrival_share=0.5 needs n_days >= 2"):
+    dataclasses.replace(config_lib.preset("tiny"), n_days=1, item_arrival_share=0.5)

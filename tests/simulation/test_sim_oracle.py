@@ -4,9 +4,9 @@ import dataclasses
 
 import numpy as np
 
+import roc
 from simulation import behaviour
 from simulation import config as config_lib
-from simulation import metrics
 from simulation import oracle as oracle_lib
 from simulation import probability
 
@@ -38,8 +38,8 @@ def test_purchase_probabilities_are_calibrated_and_post_events_help():
   sessions, p_regular, p_full = _purchases(_CONFIG)
   _assert_calibrated(sessions.purchased, p_regular)
   _assert_calibrated(sessions.purchased, p_full)
-  assert (metrics.auc(sessions.purchased, p_full)
-          > metrics.auc(sessions.purchased, p_regular) + 0.05)
+  assert (roc.auc(sessions.purchased, p_full)
+          > roc.auc(sessions.purchased, p_regular) + 0.05)
 
 
 def test_the_oracle_stays_calibrated_where_the_rate_caps_bind():
@@ -49,8 +49,8 @@ def test_the_oracle_stays_calibrated_where_the_rate_caps_bind():
   sessions, p_regular, p_full = _purchases(config)
   assert np.isfinite(p_full).all()
   _assert_calibrated(sessions.purchased, p_full)
-  assert (metrics.auc(sessions.purchased, p_full)
-          > metrics.auc(sessions.purchased, p_regular) + 0.05)
+  assert (roc.auc(sessions.purchased, p_full)
+          > roc.auc(sessions.purchased, p_regular) + 0.05)
 
 
 def test_regular_purchase_probability_integrates_out_the_intent():

@@ -121,3 +121,28 @@ def test_demo_rates_are_realistic(tmp_path):
   table = oracle_lib.load_oracle(str(tmp_path / "oracle"))
   assert 0.03 < table["p_click_full"].mean() < 0.06
   assert 0.03 < np.nanmean(table["p_purchase_regular"]) < 0.05
+
+
+def test_a_churn_world_logs_new_ids_every_day_and_its_oracle_matches(tmp_path,
+                                                                       read_log):
+  config = dataclasses.replace(
+      config_lib.preset("tiny"), n_days=4, num_impressions=4_000,
+      item_arrival_share=0.3, item_mean_lifetime_days=2.0, user_arrival_share=0.3)
+  summary = simulator.simulate(config, str(tmp_path))
+  impressions = read_log(str(tmp_path), "impressions")
+  first_day = {}
+  for record in impressions:
+    day = (record["ts_ms"] - config.start_ts_ms) // _DAY_MS
+    for key in ("item_id", "user_id"):
+      first_day.setdefault(record[key], day)
+  for prefix in ("i", "u"):  # Items and users first seen on each later day.
+    days = [day for name, day in first_day.items() if name.startswith(prefix)]
+    assert set(days) == set(range(config.n_days))
+  table = oracle_lib.load_oracle(str(tmp_path / "oracle"))
+  np.testing.assert_array_equal(table["impression_id"],
+                                [record["impression_id"] for record in impressions])
+  clicked = {record["impression_id"] for record in read_log(str(tmp_path), "clicks")}
+  np.testing.assert_array_equal(table["click"],
+                                [i in clicked for i in table["impression_id"]])
+  assert np.all((table["p_click_regular"] > 0) & (table["p_click_regular"] < 1))
+  assert summary["all"]["counts"]["impressions"] == len(impressions)

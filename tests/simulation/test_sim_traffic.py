@@ -1,5 +1,7 @@
 """Requests: one per user per step, random positions, candidates blind to clicks."""
 
+import dataclasses
+
 import numpy as np
 
 from simulation import config as config_lib
@@ -42,3 +44,18 @@ def test_positions_are_uniform():
   by_position = [requests.items[requests.positions == p].mean()
                  for p in range(_CONFIG.impressions_per_request)]
   assert np.ptp(by_position) < 0.1 * _CONFIG.n_items
+
+
+def test_a_churn_world_serves_only_present_users_and_items_on_sale():
+  config = dataclasses.replace(_CONFIG, n_days=5, item_arrival_share=0.3,
+                               item_mean_lifetime_days=2.0, user_arrival_share=0.3)
+  world = world_lib.build_world(config, np.random.default_rng(0))
+  sampler = traffic_lib.TrafficSampler(world, config, np.random.default_rng(1))
+  lifecycles = world.lifecycles
+  for day in range(config.n_days):
+    requests = sampler.sample_day(day, 0)
+    assert lifecycles.users_present(day)[requests.users].all()
+    assert lifecycles.items_on_sale(day)[requests.items].all()
+    if day:  # Newcomers are served on their first day.
+      assert np.any(lifecycles.user_arrival_day[requests.users] == day)
+      assert np.any(lifecycles.item_arrival_day[requests.items] == day)

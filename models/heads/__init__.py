@@ -14,10 +14,10 @@ import tensorflow as tf
 
 from features import spec as spec_lib
 from models import embeddings
-from models import esmm
-from models import towers
-from models import two_tower
-from models.config import Architecture, ModelConfig
+from models.heads import esmm
+from models.heads import towers
+from models.heads import two_tower
+from models.config import Architecture, HeadRole, ModelConfig
 
 
 @runtime_checkable
@@ -70,14 +70,15 @@ class HeadInputs:
   """What a builder reads to build one head.
 
   Attributes:
-    name: "student" or "teacher": which of the config's `<name>_*` knobs apply.
+    role: Which head: which of the config's per-head knobs apply; its value names
+      the head's layers.
     features: The features the head reads.
     tables: Embedding tables by vocabulary (shared ones included).
     spec: The dataset's spec.
     config: The model's config.
     shared_encoder: Another head's encoder this one also reads (MLP/DCN heads).
   """
-  name: str
+  role: HeadRole
   features: Sequence[spec_lib.Feature]
   tables: Mapping[str, embeddings.EmbeddingTable]
   spec: spec_lib.FeatureSpec
@@ -85,8 +86,12 @@ class HeadInputs:
   shared_encoder: towers.FeatureEncoder | None = None
 
   @property
+  def name(self) -> str:
+    return self.role.value
+
+  @property
   def hidden(self) -> tuple[int, ...]:
-    return getattr(self.config, f"{self.name}_hidden")
+    return self.config.hidden(self.role)
 
 
 HeadBuilder = Callable[[HeadInputs], Head]
@@ -108,7 +113,7 @@ def register_head(architecture: Architecture) -> Callable[[HeadBuilder], HeadBui
 
 def build_head(inputs: HeadInputs) -> Head:
   """The head of the architecture `inputs.config` gives `inputs.name`."""
-  architecture = getattr(inputs.config, f"{inputs.name}_architecture")
+  architecture = inputs.config.architecture(inputs.role)
   if architecture not in HEADS:
     raise ValueError(f"No head builder for {inputs.name}_architecture="
                      f"{architecture.value!r}; registered: "

@@ -6,12 +6,11 @@ partitions around centroids; a query scores the centroids, searches the items of
 TensorFlow op (matmul, gather, top-k), so TF Serving runs the SavedModel as it is; a
 ScaNN build's custom ops do not load beside TensorFlow 2.21.
 
-Why these choices (measured on clustered catalogues like the benchmark's):
+Why these choices (benchmarks/retrieval_latency.py measures their recall):
   - k-means in L2 on the raw vectors, bias coordinate included, and probing by inner
-    product with the centroid (the partition's mean score): recall@100 matched the
-    MIPS-to-nearest-neighbour reduction's (0.98 at 200k items, 16 probes), while
-    clustering directions alone (ignoring the bias, which dominates the top-100)
-    found 0.2.
+    product with the centroid (the partition's mean score): as good as the
+    MIPS-to-nearest-neighbour reduction, while clustering directions alone would
+    ignore the bias, which dominates the top of the ranking.
   - Partitions above BALANCE times the mean size are cut along their principal axis:
     a query searches `num_probes` runs as long as the largest partition, so one
     oversized partition would cost every query.

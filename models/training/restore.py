@@ -1,8 +1,9 @@
 """Rebuilds a finished models.train run: its config from metrics.json, its final weights.
 
 What every consumer of a trained model starts from (the item-vector job here, the
-export job), so that they all restore it the same way, and refuse it the same way
-over a dataset that cannot stand in for the one it was trained on.
+export job, a warm start), so that they all restore it the same way, and refuse it the
+same way over a dataset that cannot stand in for the one it was trained on. The run's
+file names are declared here, below the job that writes them, which imports them.
 """
 
 from __future__ import annotations
@@ -17,12 +18,29 @@ import tensorflow as tf
 from features import dataset as dataset_lib
 from features import input as input_lib
 from models import distillation
-from models import train
 from models.config import ModelConfig
+
+METRICS_FILE = "metrics.json"
+FINAL_WEIGHTS = posixpath.join("final", "weights")  # The model and its optimizer.
+
+
+def read_run(model_dir: str) -> dict[str, Any]:
+  """The metrics.json of the finished run in `model_dir`.
+
+  Raises:
+    FileNotFoundError: `model_dir` holds no finished run.
+  """
+  metrics_path = posixpath.join(model_dir, METRICS_FILE)
+  if not tf.io.gfile.exists(metrics_path):
+    raise FileNotFoundError(f"No {METRICS_FILE} in {model_dir}: is it a "
+                            "finished models.train run?")
+  with tf.io.gfile.GFile(metrics_path, "r") as f:
+    return json.loads(f.read())
 
 
 def restore_trained_model(model_dir: str,
-                          dataset: str | dataset_lib.PublishedDataset
+                          dataset: str | dataset_lib.PublishedDataset,
+                          optimizer: tf.keras.optimizers.Optimizer | None = None
                           ) -> tuple[distillation.DistillationModel, dict[str, Any]]:
   """The run in `model_dir`, rebuilt over the dataset it was trained on.
 
@@ -32,6 +50,9 @@ def restore_trained_model(model_dir: str,
       become the lookup tables again. Another directory may stand in, e.g. the same
       logs joined again, if its spec and vocabularies are the run's
       (DataBinding.mismatch): the tables are what the weights depend on.
+    optimizer: Also restore the run's optimizer state (its step and slots) into
+      this new optimizer of the run's class, which the model is compiled with;
+      None: the weights alone.
 
   Returns:
     The model, and the run's metrics.json.
@@ -40,12 +61,7 @@ def restore_trained_model(model_dir: str,
     FileNotFoundError: `model_dir` holds no finished run.
     ValueError: `dataset` differs from the run's in its spec or a vocabulary.
   """
-  metrics_path = posixpath.join(model_dir, train.METRICS_FILE)
-  if not tf.io.gfile.exists(metrics_path):
-    raise FileNotFoundError(f"No {train.METRICS_FILE} in {model_dir}: is it a "
-                            "finished models.train run?")
-  with tf.io.gfile.GFile(metrics_path, "r") as f:
-    run = json.loads(f.read())
+  run = read_run(model_dir)
   config = ModelConfig.from_dict(run["model_config"])
   dataset = dataset_lib.published(dataset)
   check_binding(model_dir, run, dataset)
@@ -53,8 +69,13 @@ def restore_trained_model(model_dir: str,
   features, _ = next(iter(input_lib.make_dataset(dataset, "eval", config.task, 8,
                                                  shuffle=False)))
   model.build_from_batch(features)  # Variables must exist before weights load.
-  model.load_weights(posixpath.join(model_dir, train.FINAL_WEIGHTS)
-                     ).assert_existing_objects_matched().expect_partial()  # No optimizer.
+  if optimizer is not None:
+    model.compile(optimizer=optimizer)
+    optimizer.build(model.trainable_variables)  # As the train step builds it.
+  status = model.load_weights(posixpath.join(model_dir, FINAL_WEIGHTS))
+  status.assert_existing_objects_matched()
+  if optimizer is None:
+    status.expect_partial()  # The checkpoint's optimizer state is not wanted.
   return model, run
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from pipelines import time_split
+from features import time_split
 
 DAY = time_split.DAY_MS
 

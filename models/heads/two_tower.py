@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from features import spec as spec_lib
 from models import embeddings
-from models import towers
+from models.heads import towers
 from models.config import INNER_PRODUCT_SCALE_INIT
 
 ITEM_GROUPS = frozenset({spec_lib.Group.ITEM})

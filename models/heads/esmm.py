@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from features import spec as spec_lib
 from models import embeddings
-from models import towers
+from models.heads import towers
 
 
 def ctcvr_logits(ctr_logits: tf.Tensor, cvr_logits: tf.Tensor) -> tf.Tensor:

@@ -1,12 +1,12 @@
 """Serving over precomputed item vectors: top-K for a user, scores of given candidates.
 
-The two-tower student's logit is a pure inner product (models/two_tower.py), so a
+The two-tower student's logit is a pure inner product (models/heads/two_tower.py), so a
 user's best items over the whole catalogue are a maximum inner product search against
 the item vectors that models/item_vectors.py computed offline. `Index` is the serving
 surface every index offers (as tensorflow-recommenders' factorized_top_k.TopK is):
 `top_k` and `score`, over vectors the index owns, so that the same rows also serve id
 lookups for scoring a given candidate list. `ItemIndex` is exact brute force (one
-matmul, then a top-k); models/ivf_index.py's `IVFIndex` searches a few partitions.
+matmul, then a top-k); models/retrieval/ivf_index.py's `IVFIndex` searches a few partitions.
 benchmarks/retrieval_latency.py times both against numpy.
 """
 
