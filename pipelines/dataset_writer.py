@@ -124,8 +124,10 @@ class WriteSplit(beam.PTransform):
   files; outputs facts."""
 
   def __init__(self, spec: spec_lib.FeatureSpec, data_dir: str, dataset_name: str,
-               split: str, vocabularies: bool = False):
+               split: str, vocabularies: bool = False,
+               base_vocabulary_dir: str | None = None):
     super().__init__()
+    self._base_vocabulary_dir = base_vocabulary_dir
     self._spec = spec
     self._data_dir = data_dir
     self._dataset_name = dataset_name
@@ -160,7 +162,7 @@ class WriteSplit(beam.PTransform):
                                                           labels)]
     if self._vocabularies:
       facts.append(accumulated | "BuildVocabularies" >> vocabulary.BuildVocabularies(
-          spec, self._data_dir))
+          spec, self._data_dir, self._base_vocabulary_dir))
     return facts | "Facts" >> beam.Flatten()
 
 
@@ -249,6 +251,12 @@ def finalize(config, staging_dir: str, run_id: str) -> dict[str, Any]:
       facts, [log.value for log in Log], Log.IMPRESSIONS.value,
       [f.name for f in spec.logged()], config.max_bad_fraction)
   report["run_id"] = run_id
+  if config.base_vocabulary_dir:
+    # Which vocabularies these extend: a model of that run warm-starts on this one.
+    with FileSystems.open(posixpath.join(config.base_vocabulary_dir,
+                                         layout.REPORT_FILE)) as f:
+      report["vocabulary_base"] = {"data_dir": config.base_vocabulary_dir,
+                                   "run_id": json.load(f)["run_id"]}
   _write_empty_vocabularies(staging_dir, spec, report)
   FileSystems.delete([posixpath.join(staging_dir, FACTS_FILE)])
   if not report["reconciled"]:

@@ -114,6 +114,9 @@ class JoinConfig:
   fail_on_drift: bool = knob(False, "Fail (and do not publish) when --baseline_dataset "
                              "finds drift; otherwise it is only reported.")
   overwrite: bool = knob(False, "Replace an existing dataset at --output_dir.")
+  base_vocabulary_dir: str | None = knob(
+      None, "A published dataset whose vocabularies this one extends: each of its "
+      "tokens keeps its index, new tokens are appended (day-after-day training).")
   buckets: int = knob(
       1024, "Shuffle buckets (at most 32768): lines are joined per bucket of "
       "impression_id, examples built per bucket of user. A bucket's impressions are "
@@ -513,7 +516,8 @@ def build_pipeline(pipeline: beam.Pipeline, config: JoinConfig, staging_dir: str
   for split in layout.SPLITS:
     facts.append(examples[split] | f"Write[{split}]" >> dataset_writer.WriteSplit(
         spec, staging_dir, config.dataset_name, split,
-        vocabularies=split == layout.TRAIN))
+        vocabularies=split == layout.TRAIN,
+        base_vocabulary_dir=config.base_vocabulary_dir))
 
   all_dead = dead_letters | "FlattenDeadLetters" >> beam.Flatten()
   _ = (all_dead
