@@ -230,7 +230,7 @@ def markdown(out: Mapping[str, float]) -> str:
   return "\n".join([
       "# Evidence: PFD on simulated worlds and on real logs (eval split)",
       "",
-      "Written by `make evidence` (benchmarks/evidence.py, then "
+      "Written by `make evidence` (benchmarks/evidence, then "
       "benchmarks/attribution's sections) from the figures in "
       "benchmarks/evidence.json.",
       "",
