@@ -253,16 +253,17 @@ class PrivilegedShare:
   per_seed: np.ndarray
 
 
-def privileged_share(rows: Sequence[dict[str, Any]], metric: str = "student_auc"
-                     ) -> PrivilegedShare | None:
-  """PFD's gain in `metric` over the student minus the largest control's, paired by
-  seed; None unless the student, PFD and every CONTROL_MODES ran on a common seed.
+def privileged_share(rows: Sequence[dict[str, Any]], metric: str = "student_auc",
+                     arm: str = Mode.PFD.value) -> PrivilegedShare | None:
+  """`arm`'s gain in `metric` over the student (default: PFD's) minus the largest
+  control's, paired by seed; None unless the student, `arm` and every CONTROL_MODES
+  ran on a common seed.
 
   The largest control is the one with the largest mean gain, then subtracted seed by
   seed: a per-seed maximum over the controls would add the largest of their noises
   to the controls and so bias the share down.
   """
-  needed = [Mode.STUDENT.value, Mode.PFD.value, *(m.value for m in CONTROL_MODES)]
+  needed = [Mode.STUDENT.value, arm, *(m.value for m in CONTROL_MODES)]
   seeds = set.intersection(*({row["seed"] for row in rows
                               if row["mode"] == mode and metric in row}
                              for mode in needed))
@@ -273,7 +274,7 @@ def privileged_share(rows: Sequence[dict[str, Any]], metric: str = "student_auc"
            for mode in needed[1:]}
   control = max(needed[2:], key=lambda mode: float(np.mean(gains[mode])))
   return PrivilegedShare(control, tuple(sorted(seeds)),
-                         gains[Mode.PFD.value] - gains[control])
+                         gains[arm] - gains[control])
 
 
 def format_privileged_share(share: PrivilegedShare) -> str:

@@ -33,8 +33,11 @@ def privileged_aucs(dataset: dataset_lib.PublishedDataset, task: str,
            if f.kind == spec_lib.Kind.NUMERIC]
   if not names:
     return {}
+  # Deterministic: the same examples every run (the shards' interleave otherwise
+  # varies, and with it the sample and the feature HAPFD drops).
   batches = input_lib.make_dataset(dataset, "train", task, 4096, features=names,
-                                   shuffle=False).take(-(-examples // 4096))
+                                   shuffle=False, deterministic=True
+                                   ).take(-(-examples // 4096))
   values, labels = {name: [] for name in names}, []
   for features, label in batches.as_numpy_iterator():
     labels.append(label.reshape(-1))
@@ -97,15 +100,20 @@ def diagnostics(scores: Mapping[str, Sequence[Mapping[str, np.ndarray]]], pfd: s
   return figures
 
 
+def _delong_p_max(scores, arm: str, reference: str) -> float:
+  """DeLong's p of the two arms' students on the same eval examples, the largest
+  over the seeds."""
+  return max(roc.delong_test(a["labels"], a["student"], b["student"]).p_value
+             for a, b in zip(scores[arm], scores[reference]))
+
+
 def gain_figures(rows: Sequence[dict[str, Any]], scores, arm: str, name: str,
                  reference: str = studies.STUDENT) -> dict[str, float]:
   """`<name>_gain_mean/_std` (the arm's student AUC minus the reference's, paired by
   seed) and `<name>_delong_p_max` over the seeds both ran."""
   gain = compare.paired_gain(rows, arm, reference, "student_auc")
-  p_values = [roc.delong_test(a["labels"], a["student"], b["student"]).p_value
-              for a, b in zip(scores[arm], scores[reference])]
   return {f"{name}_gain_mean": float(gain.mean()), f"{name}_gain_std": float(gain.std()),
-          f"{name}_delong_p_max": max(p_values)}
+          f"{name}_delong_p_max": _delong_p_max(scores, arm, reference)}
 
 
 def figures(study: studies.Study, rows: Sequence[dict[str, Any]],
@@ -121,16 +129,13 @@ def figures(study: studies.Study, rows: Sequence[dict[str, Any]],
     label = (f"control.{arm}" if arm in studies.CONTROLS else
              f"remedy.{arm}" if arm in study.remedies else arm)
     out.update(gain_figures(rows, scores, arm, label))
-  largest = max(studies.CONTROLS, key=lambda arm: out[f"control.{arm}_gain_mean"])
   for arm, name in ((study.pfd, "privileged_share"),
                     *((remedy, f"remedy.{remedy}_share") for remedy in study.remedies
                       if remedy in scores)):
-    share = (compare.paired_gain(rows, arm, studies.STUDENT, "student_auc")
-             - compare.paired_gain(rows, largest, studies.STUDENT, "student_auc"))
-    out[f"{name}_mean"], out[f"{name}_std"] = float(share.mean()), float(share.std())
-    out[f"{name}_p_max"] = max(
-        roc.delong_test(a["labels"], a["student"], b["student"]).p_value
-        for a, b in zip(scores[arm], scores[largest]))
+    share = compare.privileged_share(rows, arm=arm)
+    out[f"{name}_mean"] = float(share.per_seed.mean())
+    out[f"{name}_std"] = float(share.per_seed.std())
+    out[f"{name}_p_max"] = _delong_p_max(scores, arm, share.control)
   out.update({f"diagnostic.privileged_auc.{name}": auc for name, auc in aucs.items()})
   out.update(diagnostics(scores, study.pfd))
   return {f"quality.{study.name}.{key}": value for key, value in out.items()}
