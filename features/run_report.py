@@ -23,6 +23,11 @@ DAY_MS = 24 * 3600 * 1000
 JOINED, DUPLICATE = "joined", "duplicate"  # What happened to a line that was kept.
 
 
+def fact(key: str, value: int = 1) -> tuple[str, int]:
+  """A worker's fact: `value` to add to `key`'s sum."""
+  return key, value
+
+
 def read(log: str) -> str:
   return f"{_READ}/{log}"
 

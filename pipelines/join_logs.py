@@ -5,9 +5,10 @@ events to impressions (labels, privileged post-event features), adds point-in-ti
 behaviour and cross features per user, splits by time and writes TFRecords of
 tf.train.Example with the feature spec, vocabularies, a tensorflow-metadata schema,
 statistics, tensorflow-datasets metadata and a reconciled run report beside them.
-Lines are parsed a chunk at a time into columns; records cross the job's two shuffles
-in batches, first per bucket of impression_id (the event join), then per bucket of
-user (history and examples); WORKSPACE.md lists the data flow.
+Its steps: `read_logs` (files -> parsed records per bucket of impression_id),
+`join_events` (events to impressions, per bucket of user), `user_examples` (history
+and examples), `dataset_writer` (records, vocabularies, statistics, the report);
+records cross the two shuffles in batches (`wire`). WORKSPACE.md lists the data flow.
 
 Everything is written under a staging directory and published by rename only after the
 run succeeded and its counts reconcile, so a trainer never sees a half-written dataset.
@@ -23,21 +24,16 @@ the job runs on the FnApiRunner with 2 worker processes (see `_pipeline_options`
 
 from __future__ import annotations
 
-import collections
 import dataclasses
-import functools
 import json
-import operator
 import posixpath
 import uuid
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from absl import logging
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions
-from apache_beam.transforms.window import GlobalWindows
 
 import cli
 import config_flags
@@ -45,31 +41,18 @@ from config_flags import knob
 from features import layout
 from features import run_report
 from features import spec as spec_lib
-from features import log_files
-from pipelines import columnar_parse
-from pipelines import dataset_writer
-from pipelines import impression_join
-from pipelines import log_records
-from pipelines import runner_output
 from features import time_split
-from pipelines import user_history
+from pipelines import dataset_writer
+from pipelines import join_events
+from pipelines import read_logs
+from pipelines import runner_output
+from pipelines import user_examples
 from pipelines import wire
 from pipelines.log_records import DeadLetter, Log
 
-NAMESPACE = "join_logs"
 DEAD_LETTER_DIR = "dead_letter"
 DEFAULT_LOCAL_RUNNER = "FnApiRunner"  # DirectRunner would try Prism (downloads).
 DEFAULT_RUNNING_MODE, DEFAULT_LOCAL_WORKERS = "multi_processing", 2
-# Lines parsed into columns at once: long enough that Arrow's per-call cost vanishes,
-# short enough that a worker holds a chunk's records and not a file's.
-PARSE_LINES = 2048
-# Records per shuffled batch: the runner's per-element work is paid once for them.
-BATCH_RECORDS = 512
-# Records a worker holds while it gathers batches.
-BUFFERED_RECORDS = 1 << 16
-# Examples per list handed on from the user buckets to serializing and statistics.
-EXAMPLES_PER_LIST = 256
-_EVENT_LOGS = (Log.CLICKS, Log.DETAIL_PAGES)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,339 +122,6 @@ class JoinConfig:
             Log.DETAIL_PAGES: self.detail_pages}
 
 
-def _fact(key: str, value: int = 1) -> tuple[str, int]:
-  return key, value
-
-
-def _line_chunks(path: str) -> Iterator[
-    tuple[list[bytes], log_files.CorruptFileError | None]]:
-  """The file's lines, `PARSE_LINES` at a time; a damaged file's last chunk (the
-  lines read whole before the damage) comes with the error."""
-  chunk: list[bytes] = []
-  try:
-    for line in log_files.read_lines(path):
-      chunk.append(line)
-      if len(chunk) == PARSE_LINES:
-        yield chunk, None
-        chunk = []
-  except log_files.CorruptFileError as e:
-    yield chunk, e
-    return
-  yield chunk, None
-
-
-class _Batches:
-  """Records gathered per shuffle bucket, handed on as (bucket, batch): a bucket's
-  once it has `BATCH_RECORDS`, every bucket's once `BUFFERED_RECORDS` wait in all
-  (which bounds a worker's memory whatever the data's size), and the rest at the
-  end (`drain`)."""
-
-  def __init__(self, to_wire: Callable[[list[tuple]], bytes]):
-    self._to_wire = to_wire
-    self._buckets: dict[int, list[tuple]] = collections.defaultdict(list)
-    self._buffered = 0
-
-  def add(self, bucket: int, record: tuple) -> list[tuple[int, bytes]] | None:
-    records = self._buckets[bucket]
-    records.append(record)
-    self._buffered += 1
-    if len(records) >= BATCH_RECORDS:
-      del self._buckets[bucket]
-      self._buffered -= len(records)
-      return [(bucket, self._to_wire(records))]
-    if self._buffered >= BUFFERED_RECORDS:
-      return self.drain()
-    return None
-
-  def drain(self) -> list[tuple[int, bytes]]:
-    batches = [(b, self._to_wire(records)) for b, records in self._buckets.items()]
-    self._buckets.clear()
-    self._buffered = 0
-    return batches
-
-
-@beam.typehints.with_input_types(str)
-@beam.typehints.with_output_types(tuple[int, wire.WireBatch])
-class ReadLogFileFn(beam.DoFn):
-  """A log file's path -> (join bucket, `wire.batch_to_wire` of its valid records
-  there), a DeadLetter per bad line on 'dead', and ("read/<log>", lines) on 'lines'.
-
-  Lines are parsed a `PARSE_LINES` chunk at a time into columns
-  (`columnar_parse`). The file is read here rather than by ReadAllFromText, whose
-  per-line Python cost ~9 us per line against ~1.5 us for `log_files.read_lines`; a
-  file is one worker's work either way for gzip, which cannot be split. A record's
-  `source` is its file's index in `_source_ids(files)`, as a string, until the join
-  has issued its dead letters: a path per line would be the largest field of the
-  shuffle.
-  """
-  DEAD = "dead"
-  LINES = "lines"
-
-  def __init__(self, files: Mapping[str, Log], spec: spec_lib.FeatureSpec,
-               buckets: int):
-    super().__init__()
-    self._files = dict(files)
-    self._source_ids = _source_ids(files)
-    self._spec = spec
-    self._buckets = buckets
-    self._parsers = None
-
-  def setup(self):
-    self._parsers = {log: columnar_parse.ColumnarParser(log, self._spec)
-                     for log in Log}
-
-  def process(self, path: str):
-    log = self._files[path]
-    parse = self._parsers[log]
-    source_id = self._source_ids[path]
-    batches = _Batches(functools.partial(wire.batch_to_wire, log))
-    ts_field, buckets = wire.TS_FIELD[log], self._buckets
-    lines = 0
-    days: collections.Counter = collections.Counter()  # UTC day index -> records
-    for chunk, unreadable in _line_chunks(path):
-      for record in parse(chunk, source_id):
-        lines += 1
-        if isinstance(record, DeadLetter):
-          Metrics.counter(NAMESPACE, f"dead_letter.{record.reason}").inc()
-          yield beam.pvalue.TaggedOutput(self.DEAD, record._replace(
-              source=path, detail=f"line {lines}: {record.detail}"))
-        else:
-          days[record[ts_field] // run_report.DAY_MS] += 1
-          full = batches.add(wire.bucket(record[0], buckets), record)
-          if full:
-            yield from full
-      if unreadable is not None:
-        # The lines before the damage are accounted for like any others; the
-        # launcher refuses to publish a run that could not read a file whole.
-        logging.error("%s", unreadable)
-        yield beam.pvalue.TaggedOutput(self.LINES, _fact(
-            run_report.unreadable(path), unreadable.lines))
-    yield from batches.drain()
-    yield beam.pvalue.TaggedOutput(self.LINES, _fact(run_report.read(log.value), lines))
-    for day, n in days.items():
-      yield beam.pvalue.TaggedOutput(self.LINES, _fact(
-          run_report.day_lines(log.value, run_report.utc_day(day * run_report.DAY_MS)),
-          n))
-    if log is Log.IMPRESSIONS:
-      yield from (beam.pvalue.TaggedOutput(self.LINES, fact)
-                  for fact in self._coverage_facts(parse.coverage))
-      parse.coverage.reset()  # The next file counts afresh.
-
-  def _coverage_facts(self, coverage: log_records.Coverage):
-    """One file's coverage as facts: every declared logged feature, 0 included."""
-    yield _fact(run_report.parsed_impressions(), coverage.parsed)
-    for feature in self._spec.logged():
-      yield _fact(run_report.declared_coverage(feature.name),
-                  coverage.parsed - coverage.missing[feature.name])
-    for path, n in coverage.undeclared.items():
-      yield _fact(run_report.undeclared_key(path), n)
-
-
-class ReadAndParseLogs(beam.PTransform):
-  """The three logs' files -> (join key, tagged wire record), dead letters, and
-  the lines read per log as facts.
-
-  One read over all the files rather than one per log: the records then reach the
-  impression grouping without a Flatten, which the local runner materialises (one
-  more copy of every record, and the job's peak memory at 1M impressions).
-  """
-
-  def __init__(self, files: Mapping[str, Log], spec: spec_lib.FeatureSpec,
-               buckets: int):
-    super().__init__()
-    self._files = dict(files)
-    self._spec = spec
-    self._buckets = buckets
-
-  def expand(self, pbegin):
-    # Create reshuffles its elements: the files spread over the workers.
-    parsed = (pbegin
-              | "Files" >> beam.Create(sorted(self._files))
-              | "ReadAndParse" >> beam.ParDo(ReadLogFileFn(
-                  self._files, self._spec, self._buckets)).with_outputs(
-                      ReadLogFileFn.DEAD,
-                                                           ReadLogFileFn.LINES,
-                                                           main="records"))
-    lines_read = parsed[ReadLogFileFn.LINES] | "CountLines" >> beam.CombinePerKey(sum)
-    return parsed.records, parsed[ReadLogFileFn.DEAD], lines_read
-
-
-@beam.typehints.with_input_types(tuple[int, Iterable[wire.WireBatch]])
-@beam.typehints.with_output_types(tuple[int, wire.WireBatch])
-class JoinImpressionFn(beam.DoFn):
-  """One join bucket's batches -> (user bucket, `wire.joined_batch_to_wire` of the
-  joined impressions of its users), dead letters, facts, and the latest joined
-  impression's ts_ms per bundle on 'max_ts'.
-
-  A lone impression (no duplicate, no event: ~95% of ids) is joined on its decoded
-  wire form (`wire.lone_impression_joined`); every other id goes through
-  `impression_join.join_impression`. Joined impressions are gathered per user bucket
-  over the bundle, so a batch holds the users' impressions from many join buckets.
-  """
-  DEAD = "dead"
-  FACTS = "facts"
-  MAX_TS = "max_ts"
-
-  def __init__(self, spec: spec_lib.FeatureSpec, files: Iterable[str], buckets: int):
-    super().__init__()
-    self._rules = impression_join.JoinRules.from_spec(spec)
-    self._paths = {i: path for path, i in _source_ids(files).items()}
-    self._value_names = [f.name for f in spec.logged()]
-    self._buckets = buckets
-
-  def start_bundle(self):
-    self._max_ts = None
-    self._batches = _Batches(wire.joined_batch_to_wire)
-
-  def process(self, keyed_batches):
-    _, batches = keyed_batches
-    records = wire.by_log(batches)
-    impressions = records[Log.IMPRESSIONS]
-    # Ids with an event or a second impression line take the general join.
-    joined_ids = {fields[0] for log in _EVENT_LOGS for fields in records[log]}
-    ids = collections.Counter(fields[0] for fields in impressions)
-    if len(ids) < len(impressions):
-      joined_ids.update(i for i, n in ids.items() if n > 1)
-    max_ts, add = self._max_ts, self._batches.add
-    buckets = self._buckets
-    for fields in impressions:
-      if fields[0] not in joined_ids:
-        user_id, ts_ms, joined = wire.lone_impression_joined(fields)
-        if max_ts is None or ts_ms > max_ts:
-          max_ts = ts_ms
-        full = add(wire.bucket(user_id, buckets), joined)
-        if full:
-          yield from full
-    for group in wire.by_impression(records, joined_ids).values():
-      result = self._join(group)
-      yield from self._side_outputs(result)
-      if result.joined is None:
-        continue
-      impression = result.joined.impression
-      if max_ts is None or impression.ts_ms > max_ts:
-        max_ts = impression.ts_ms
-      full = add(wire.bucket(impression.user_id, buckets),
-                 wire.joined_fields(result.joined))
-      if full:
-        yield from full
-    self._max_ts = max_ts
-
-  def _join(self, group: dict[Log, list[tuple]]) -> impression_join.JoinResult:
-    return impression_join.join_impression(
-        [wire.impression_from_fields(i, self._value_names)
-         for i in group[Log.IMPRESSIONS]],
-        [wire.record_from_fields(c, log_records.Click) for c in group[Log.CLICKS]],
-        [wire.record_from_fields(d, log_records.DetailEvent)
-         for d in group[Log.DETAIL_PAGES]],
-        self._rules)
-
-  def _side_outputs(self, result: impression_join.JoinResult):
-    for dead in result.dead_letters:
-      Metrics.counter(NAMESPACE, f"dead_letter.{dead.reason}").inc()
-      yield beam.pvalue.TaggedOutput(self.DEAD,
-                                     dead._replace(source=self._paths[dead.source]))
-    # Zero counts are common (every impression counts its clicks) and would cost a
-    # shuffled element each.
-    for (log, outcome), n in result.outcomes.items():
-      if n:
-        yield beam.pvalue.TaggedOutput(self.FACTS,
-                                       _fact(run_report.outcome(log, outcome), n))
-    for note, n in result.notes.items():
-      if n:
-        yield beam.pvalue.TaggedOutput(self.FACTS, _fact(run_report.note(note), n))
-
-  def finish_bundle(self):
-    for batch in self._batches.drain():
-      yield GlobalWindows.windowed_value(batch)
-    if self._max_ts is not None:
-      yield beam.pvalue.TaggedOutput(self.MAX_TS,
-                                     GlobalWindows.windowed_value(self._max_ts))
-
-
-@beam.typehints.with_input_types(tuple[int, Iterable[wire.WireBatch]], int)
-@beam.typehints.with_output_types(list[dict[str, Any]])
-class AddHistoryFn(beam.DoFn):
-  """One user bucket's joined impressions -> its example dicts in each split, in
-  lists of about `EXAMPLES_PER_LIST`, tagged with the split.
-
-  The split is assigned here, from a side input computed before the user grouping,
-  so the examples flow straight on to encoding without another materialisation. A
-  list travels on as one element: what follows (serializing, writing, statistics)
-  needs no element per example.
-  """
-
-  FACTS = "facts"
-
-  def __init__(self, spec: spec_lib.FeatureSpec):
-    super().__init__()
-    self._value_names = [f.name for f in spec.logged()]
-    self._history = user_history.HistoryRules.from_spec(spec)
-    rules = impression_join.JoinRules.from_spec(spec)
-    self._click = rules.click_label
-    self._labels = tuple(name for name, _, _ in rules.labels)
-    # What an impression without a click has: every label and aggregate 0.
-    self._no_labels = (0,) * len(self._labels)
-    self._no_post_events = tuple(spec[name].parse_default for name in rules.post_events)
-    # An example's values are gathered as (logged, click, labels, post events,
-    # history) and keyed in the spec's order, which the statistics transpose fastest.
-    gathered = (*self._value_names, self._click, *self._labels, *rules.post_events,
-                *self._history.names)
-    self._example_names = tuple(n for n in spec.names if n in gathered)
-    self._arrange = operator.itemgetter(*(gathered.index(n)
-                                          for n in self._example_names))
-
-  def start_bundle(self):
-    # (UTC day index, label or None for the examples) -> count, over the bundle: a
-    # fact per user would cost a shuffled element per user, day and label.
-    self._day_counts: collections.Counter = collections.Counter()
-
-  def process(self, bucket_and_batches, eval_start: int):
-    _, batches = bucket_and_batches
-    by_user: dict[str, list[tuple]] = collections.defaultdict(list)
-    for batch in batches:
-      for joined in wire.joined_batch_from_wire(batch):
-        by_user[wire.joined_user(joined)].append(joined)
-    by_split: dict[str, list[dict[str, Any]]] = {}
-    for user in sorted(by_user):  # Output independent of the batches' order.
-      impressions = [wire.joined_from_fields(j, self._value_names)
-                     for j in by_user[user]]
-      self._add_examples(impressions, eval_start, by_split)
-      # Handed on while the examples are fresh in the CPU's caches: what follows
-      # (serializing, statistics) runs on each list at once, in this worker.
-      for split, examples in list(by_split.items()):
-        if len(examples) >= EXAMPLES_PER_LIST:
-          yield beam.pvalue.TaggedOutput(split, by_split.pop(split))
-    for split, examples in by_split.items():
-      yield beam.pvalue.TaggedOutput(split, examples)
-
-  def _add_examples(self, impressions: list[impression_join.JoinedImpression],
-                    eval_start: int, by_split: dict[str, list[dict[str, Any]]]):
-    """One user's examples, appended to their splits' lists."""
-    day_counts = self._day_counts
-    for joined, history in user_history.with_history(impressions, self._history):
-      labels = joined.labels or self._no_labels
-      values = dict(zip(self._example_names, self._arrange((
-          *joined.impression.values.values(), joined.click, *labels,
-          *(joined.post_events or self._no_post_events), *history))))
-      split = time_split.split_of(joined.impression.ts_ms, eval_start)
-      by_split.setdefault(split, []).append(values)
-      day = joined.impression.ts_ms // run_report.DAY_MS
-      day_counts[day, None] += 1
-      if joined.click:
-        day_counts[day, self._click] += 1
-        for label, value in zip(self._labels, labels):
-          if value:
-            day_counts[day, label] += 1
-
-  def finish_bundle(self):
-    for (day, label), n in self._day_counts.items():
-      date = run_report.utc_day(day * run_report.DAY_MS)
-      key = (run_report.day_examples(date) if label is None
-             else run_report.day_positives(label, date))
-      yield beam.pvalue.TaggedOutput(self.FACTS,
-                                     GlobalWindows.windowed_value(_fact(key, n)))
-
-
 def _eval_start(max_ts: int, config: JoinConfig) -> int:
   if config.eval_start_ms is not None:
     return config.eval_start_ms
@@ -487,32 +137,32 @@ def build_pipeline(pipeline: beam.Pipeline, config: JoinConfig, staging_dir: str
   `<staging_dir>/_facts.jsonl` for the launcher's report and metadata.
   """
   spec = config.feature_spec
-  records, dead, lines_read = pipeline | "ReadAndParse" >> ReadAndParseLogs(
+  records, dead, lines_read = pipeline | "ReadAndParse" >> read_logs.ReadAndParseLogs(
       files, spec, config.buckets)
   dead_letters, facts = [dead], [lines_read]
 
   # One GroupByKey over the three logs' tagged batches rather than a CoGroupByKey:
   # see `wire.batch_to_wire`.
-  join_fn = JoinImpressionFn(spec, files, config.buckets)
+  join_fn = join_events.JoinImpressionFn(spec, files, config.buckets)
   joined = (records
             | "GroupByJoinKey" >> beam.GroupByKey()
             | "JoinImpression" >> beam.ParDo(join_fn).with_outputs(
-                JoinImpressionFn.DEAD, JoinImpressionFn.FACTS,
-                JoinImpressionFn.MAX_TS, main="joined"))
-  dead_letters.append(joined[JoinImpressionFn.DEAD])
-  facts.append(joined[JoinImpressionFn.FACTS])
+                join_events.JoinImpressionFn.DEAD, join_events.JoinImpressionFn.FACTS,
+                join_events.JoinImpressionFn.MAX_TS, main="joined"))
+  dead_letters.append(joined[join_events.JoinImpressionFn.DEAD])
+  facts.append(joined[join_events.JoinImpressionFn.FACTS])
 
-  max_ts = (joined[JoinImpressionFn.MAX_TS]
+  max_ts = (joined[join_events.JoinImpressionFn.MAX_TS]
             | "MaxTimestamp" >> beam.CombineGlobally(lambda ts: max(ts, default=0)))
   eval_start = max_ts | "EvalStart" >> beam.Map(_eval_start, config)
   facts.append(eval_start | "EvalStartFact" >> beam.Map(
-      lambda t: _fact(run_report.EVAL_START, t)))
+      lambda t: run_report.fact(run_report.EVAL_START, t)))
   examples = (joined.joined
               | "GroupByUserBucket" >> beam.GroupByKey()
               | "AddUserHistory" >> beam.ParDo(
-                  AddHistoryFn(spec), beam.pvalue.AsSingleton(eval_start)
-              ).with_outputs(AddHistoryFn.FACTS, *layout.SPLITS))
-  facts.append(examples[AddHistoryFn.FACTS])
+                  user_examples.AddHistoryFn(spec), beam.pvalue.AsSingleton(eval_start)
+              ).with_outputs(user_examples.AddHistoryFn.FACTS, *layout.SPLITS))
+  facts.append(examples[user_examples.AddHistoryFn.FACTS])
   for split in layout.SPLITS:
     facts.append(examples[split] | f"Write[{split}]" >> dataset_writer.WriteSplit(
         spec, staging_dir, config.dataset_name, split,
@@ -526,7 +176,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: JoinConfig, staging_dir: str
            posixpath.join(staging_dir, DEAD_LETTER_DIR, "dead_letter"),
            file_name_suffix=".jsonl"))
   facts.append(all_dead | "DeadLetterFacts" >> beam.Map(
-      lambda d: _fact(run_report.dead_letter(d.log, d.reason))))
+      lambda d: run_report.fact(run_report.dead_letter(d.log, d.reason))))
   _ = (facts
        | "FlattenFacts" >> beam.Flatten()
        | "SumFacts" >> beam.CombinePerKey(sum)
@@ -534,11 +184,6 @@ def build_pipeline(pipeline: beam.Pipeline, config: JoinConfig, staging_dir: str
        | "WriteFacts" >> beam.io.WriteToText(
            posixpath.join(staging_dir, dataset_writer.FACTS_FILE),
            shard_name_template=""))
-
-
-def _source_ids(files: Iterable[str]) -> dict[str, str]:
-  """File path -> a short stand-in for it in shuffled records (see ParseLineFn)."""
-  return {path: str(i) for i, path in enumerate(sorted(files))}
 
 
 def _log_files(config: JoinConfig) -> dict[str, Log]:
@@ -562,14 +207,10 @@ def _log_files(config: JoinConfig) -> dict[str, Log]:
 def _pipeline_options(pipeline_args: Sequence[str]) -> PipelineOptions:
   """Beam options; without --runner, the FnApiRunner with 2 local worker processes.
 
-  Not the DirectRunner, which first tries Prism (a binary download). With the job's
-  earlier graph (a CoGroupByKey), the FnApiRunner's multi-processing mode lost records
-  on the 1.5M-impression demo world in 2 of 4 runs; the run report caught both and
-  nothing was published. Since the job reads the three logs once and joins them with
-  tagged GroupByKeys, every run with 2 workers has reconciled, its examples
-  parse-equal to the in-process runner's; a lossy run would still be refused by the
-  reconciliation. `--direct_running_mode=in_memory`, or `--runner=FnApiRunner` alone,
-  runs in this process.
+  Not the DirectRunner, which first tries Prism (a binary download). A run that lost
+  records in a runner would not reconcile and would not be published.
+  `--direct_running_mode=in_memory`, or `--runner=FnApiRunner` alone, runs in this
+  process.
   """
   args = list(pipeline_args)
   if not any(a.startswith("--runner") for a in args):
@@ -602,9 +243,9 @@ def run(config: JoinConfig, pipeline_args: Sequence[str] = ()) -> dict[str, Any]
 
 
 # What the job is doing as the local runner starts each step (pipelines.runner_output).
-_STEP_LINES = {ReadLogFileFn.__name__: "reading and parsing the logs",
-               JoinImpressionFn.__name__: "joining events to impressions",
-               AddHistoryFn.__name__: "adding user history, writing examples"}
+_STEP_LINES = {read_logs.ReadLogFileFn.__name__: "reading and parsing the logs",
+               join_events.JoinImpressionFn.__name__: "joining events to impressions",
+               user_examples.AddHistoryFn.__name__: "adding user history, writing examples"}
 
 
 def main(argv: Sequence[str]) -> None:

@@ -1,18 +1,11 @@
 """Bytes wire forms of the job's shuffled records.
 
-Records cross a shuffle in batches, each the marshal of a list of plain tuples
-(values without their feature names), and are rebuilt on arrival; the typed records
-stay the API of the pure modules. Why bytes and not the tuples themselves:
-
-* Beam's FastPrimitivesCoder pickles NamedTuple subclasses element by element (398
-  bytes and ~12 us to encode and decode an impression, against ~200 bytes and ~2 us
-  as a plain tuple).
-* A plain tuple is still decoded into Python objects wherever the runner groups: the
-  local FnApiRunner holds every grouped value in memory, and an impression as a tuple
-  of str/int/float is ~1.4 kB there against ~0.2 kB as bytes. As bytes the runner's
-  decode and re-encode of a value is a copy, and marshal (C) encodes and decodes a
-  record faster than the coder's per-field work (measured: 1.0 + 0.7 us against
-  1.1 + 1.6 us, paid once per shuffle instead of on every hop).
+Records cross a shuffle in batches (`Batches`), each the marshal of a list of plain
+tuples (values without their feature names), and are rebuilt on arrival; the typed
+records stay the API of the pure modules. Bytes rather than the tuples themselves:
+Beam's coder pickles NamedTuples field by field, and the local runner holds every
+grouped value decoded in memory, several times the size of its bytes; marshal (C)
+encodes and decodes a record faster than the coder.
 
 marshal's format is stable within a Python version; every worker of one job runs the
 same one, and the bytes never outlive the job.
@@ -20,9 +13,11 @@ same one, and the bytes never outlive the job.
 
 from __future__ import annotations
 
+import collections
 import marshal
 import zlib
-from typing import Container, Iterable, Mapping, NamedTuple, Sequence, TypeVar
+from typing import (Callable, Container, Iterable, Mapping, NamedTuple, Sequence,
+                    TypeVar)
 
 from pipelines.impression_join import JoinedImpression
 from pipelines.log_records import Click, DetailEvent, Impression, Log
@@ -40,6 +35,10 @@ _LOGS = tuple(Log)
 _LOG_TAGS = {log: bytes((i,)) for i, log in enumerate(_LOGS)}
 
 WireBatch = bytes
+# Records per shuffled batch: the runner's per-element work is paid once for them.
+BATCH_RECORDS = 512
+# Records a worker holds while it gathers batches.
+BUFFERED_RECORDS = 1 << 16
 _Record = TypeVar("_Record", bound=NamedTuple)
 
 
@@ -151,3 +150,33 @@ def joined_from_fields(fields: tuple, value_names: Sequence[str]) -> JoinedImpre
   impression, click, click_ts_ms, labels, post_events = fields
   return JoinedImpression(impression_from_fields(impression, value_names), click,
                           click_ts_ms, labels, post_events)
+
+
+class Batches:
+  """Records gathered per shuffle bucket, handed on as (bucket, batch): a bucket's
+  once it has `BATCH_RECORDS`, every bucket's once `BUFFERED_RECORDS` wait in all
+  (which bounds a worker's memory whatever the data's size), and the rest at the
+  end (`drain`)."""
+
+  def __init__(self, to_wire: Callable[[list[tuple]], bytes]):
+    self._to_wire = to_wire
+    self._buckets: dict[int, list[tuple]] = collections.defaultdict(list)
+    self._buffered = 0
+
+  def add(self, bucket: int, record: tuple) -> list[tuple[int, bytes]] | None:
+    records = self._buckets[bucket]
+    records.append(record)
+    self._buffered += 1
+    if len(records) >= BATCH_RECORDS:
+      del self._buckets[bucket]
+      self._buffered -= len(records)
+      return [(bucket, self._to_wire(records))]
+    if self._buffered >= BUFFERED_RECORDS:
+      return self.drain()
+    return None
+
+  def drain(self) -> list[tuple[int, bytes]]:
+    batches = [(b, self._to_wire(records)) for b, records in self._buckets.items()]
+    self._buckets.clear()
+    self._buffered = 0
+    return batches

@@ -10,6 +10,8 @@ import pytest
 
 import dataset_digest
 from pipelines import join_logs
+from pipelines import read_logs
+from pipelines import wire
 from simulation import FaultConfig, preset, simulate
 from world_fixtures import run_join
 
@@ -38,9 +40,9 @@ def test_buckets_batches_and_chunks_leave_the_dataset_as_it_is(faulty_world, tmp
                                                               monkeypatch):
   default = published(faulty_world, str(tmp_path / "default"))
   assert default[2]  # The faults made dead letters.
-  monkeypatch.setattr(join_logs, "BATCH_RECORDS", 3)
-  monkeypatch.setattr(join_logs, "BUFFERED_RECORDS", 10)
-  monkeypatch.setattr(join_logs, "PARSE_LINES", 100)
+  monkeypatch.setattr(wire, "BATCH_RECORDS", 3)
+  monkeypatch.setattr(wire, "BUFFERED_RECORDS", 10)
+  monkeypatch.setattr(read_logs, "PARSE_LINES", 100)
   for buckets in (1, 7):
     assert published(faulty_world, str(tmp_path / f"b{buckets}"),
                      buckets=buckets) == default

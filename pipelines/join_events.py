@@ -1,0 +1,118 @@
+"""The join's second step: one join bucket's records -> joined impressions, batched per
+user bucket.
+
+Events meet their impression here (`impression_join` holds the label and leak rules);
+the joined impressions leave for the user grouping, and every line not joined leaves
+as a dead letter or a counted outcome.
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import Iterable
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindows
+
+from features import run_report
+from features import spec as spec_lib
+from pipelines import impression_join
+from pipelines import log_records
+from pipelines import read_logs
+from pipelines import wire
+from pipelines.log_records import Log
+
+_EVENT_LOGS = (Log.CLICKS, Log.DETAIL_PAGES)
+
+
+@beam.typehints.with_input_types(tuple[int, Iterable[wire.WireBatch]])
+@beam.typehints.with_output_types(tuple[int, wire.WireBatch])
+class JoinImpressionFn(beam.DoFn):
+  """One join bucket's batches -> (user bucket, `wire.joined_batch_to_wire` of the
+  joined impressions of its users), dead letters, facts, and the latest joined
+  impression's ts_ms per bundle on 'max_ts'.
+
+  A lone impression (no duplicate, no event: ~95% of ids) is joined on its decoded
+  wire form (`wire.lone_impression_joined`); every other id goes through
+  `impression_join.join_impression`. Joined impressions are gathered per user bucket
+  over the bundle, so a batch holds the users' impressions from many join buckets.
+  """
+  DEAD = "dead"
+  FACTS = "facts"
+  MAX_TS = "max_ts"
+
+  def __init__(self, spec: spec_lib.FeatureSpec, files: Iterable[str], buckets: int):
+    super().__init__()
+    self._rules = impression_join.JoinRules.from_spec(spec)
+    self._paths = {i: path for path, i in read_logs.source_ids(files).items()}
+    self._value_names = [f.name for f in spec.logged()]
+    self._buckets = buckets
+
+  def start_bundle(self):
+    self._max_ts = None
+    self._batches = wire.Batches(wire.joined_batch_to_wire)
+
+  def process(self, keyed_batches):
+    _, batches = keyed_batches
+    records = wire.by_log(batches)
+    impressions = records[Log.IMPRESSIONS]
+    # Ids with an event or a second impression line take the general join.
+    joined_ids = {fields[0] for log in _EVENT_LOGS for fields in records[log]}
+    ids = collections.Counter(fields[0] for fields in impressions)
+    if len(ids) < len(impressions):
+      joined_ids.update(i for i, n in ids.items() if n > 1)
+    max_ts, add = self._max_ts, self._batches.add
+    buckets = self._buckets
+    for fields in impressions:
+      if fields[0] not in joined_ids:
+        user_id, ts_ms, joined = wire.lone_impression_joined(fields)
+        if max_ts is None or ts_ms > max_ts:
+          max_ts = ts_ms
+        full = add(wire.bucket(user_id, buckets), joined)
+        if full:
+          yield from full
+    for group in wire.by_impression(records, joined_ids).values():
+      result = self._join(group)
+      yield from self._side_outputs(result)
+      if result.joined is None:
+        continue
+      impression = result.joined.impression
+      if max_ts is None or impression.ts_ms > max_ts:
+        max_ts = impression.ts_ms
+      full = add(wire.bucket(impression.user_id, buckets),
+                 wire.joined_fields(result.joined))
+      if full:
+        yield from full
+    self._max_ts = max_ts
+
+  def _join(self, group: dict[Log, list[tuple]]) -> impression_join.JoinResult:
+    return impression_join.join_impression(
+        [wire.impression_from_fields(i, self._value_names)
+         for i in group[Log.IMPRESSIONS]],
+        [wire.record_from_fields(c, log_records.Click) for c in group[Log.CLICKS]],
+        [wire.record_from_fields(d, log_records.DetailEvent)
+         for d in group[Log.DETAIL_PAGES]],
+        self._rules)
+
+  def _side_outputs(self, result: impression_join.JoinResult):
+    for dead in result.dead_letters:
+      Metrics.counter(read_logs.NAMESPACE, f"dead_letter.{dead.reason}").inc()
+      yield beam.pvalue.TaggedOutput(self.DEAD,
+                                     dead._replace(source=self._paths[dead.source]))
+    # Zero counts are common (every impression counts its clicks) and would cost a
+    # shuffled element each.
+    for (log, outcome), n in result.outcomes.items():
+      if n:
+        yield beam.pvalue.TaggedOutput(self.FACTS,
+                                       run_report.fact(run_report.outcome(log, outcome), n))
+    for note, n in result.notes.items():
+      if n:
+        yield beam.pvalue.TaggedOutput(self.FACTS, run_report.fact(run_report.note(note), n))
+
+  def finish_bundle(self):
+    for batch in self._batches.drain():
+      yield GlobalWindows.windowed_value(batch)
+    if self._max_ts is not None:
+      yield beam.pvalue.TaggedOutput(self.MAX_TS,
+                                     GlobalWindows.windowed_value(self._max_ts))
