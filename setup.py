@@ -24,7 +24,7 @@ REQUIRED = [
     "tf-keras==2.21.0",
     "zstandard==0.25.0",  # The join reads .zst logs to their end (features/log_files).
 ]
-# The join job on a dask.distributed cluster (pipelines.dask_runner); the versions
+# The join job on a dask.distributed cluster (pipelines.runners.dask_runner); the versions
 # apache-beam[dask]==2.77.0 resolves to.
 DASK = ["dask==2026.8.0", "distributed==2026.8.0"]
 TEST = [

@@ -1,4 +1,4 @@
-"""pipelines.dask_runner on a 2-worker dask.distributed cluster: the join matches the
+"""pipelines.runners.dask_runner on a 2-worker dask.distributed cluster: the join matches the
 in-process runner, and Beam's own DaskRunner still has the defects it mends.
 
 Each defect test runs on both runners; on Beam's it is a strict xfail, so it turns red
@@ -17,11 +17,11 @@ import dask.distributed as ddist
 import pytest
 
 import dataset_digest
-from pipelines import dask_runner
 from pipelines import join_logs
+from pipelines.runners import dask_runner
 
 STOCK = pytest.param(beam_dask_runner.DaskRunner, id="beam", marks=pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="Beam 2.77's DaskRunner (see pipelines/dask_runner.py)"))
+    strict=True, raises=AssertionError, reason="Beam 2.77's DaskRunner (see pipelines/runners/dask_runner.py)"))
 MENDED = pytest.param(dask_runner.DaskRunner, id="mended")
 
 
@@ -161,7 +161,7 @@ def test_the_join_on_dask_matches_the_in_process_runner(tiny_world, cluster_addr
   report = join_logs.run(join_logs.JoinConfig(
       impressions=f"{raw_dir}/impressions/*", clicks=f"{raw_dir}/clicks/*",
       detail_pages=f"{raw_dir}/detail_pages/*", output_dir=output_dir),
-      ["--runner=pipelines.dask_runner.DaskRunner",
+      ["--runner=pipelines.runners.dask_runner.DaskRunner",
        f"--dask_client_address={cluster_address}"])
   # Parse-equal examples in every view, byte-equal vocabularies.
   assert dataset_digest.digests(output_dir) == dataset_digest.digests(
@@ -169,3 +169,8 @@ def test_the_join_on_dask_matches_the_in_process_runner(tiny_world, cluster_addr
   assert report["reconciled"]
   assert ({k: v for k, v in report.items() if k != "run_id"}
           == {k: v for k, v in tiny_world.report.items() if k != "run_id"})
+
+
+def test_the_runner_s_earlier_path_still_names_it():
+  runner = beam.runners.create_runner("pipelines.dask_runner.DaskRunner")
+  assert isinstance(runner, dask_runner.DaskRunner)
