@@ -9,7 +9,9 @@ the staging directory under the output name, with `_SUCCESS` written last.
 
 from __future__ import annotations
 
+import itertools
 import json
+import operator
 import os
 import posixpath
 import struct
@@ -77,7 +79,7 @@ def _label_facts(batch: list[Mapping[str, Any]], split: str,
   """Counts per batch: one fact per label, not one per example, crosses the shuffle."""
   yield run_report.examples(split), len(batch)
   for label in labels:
-    positives = sum(1 for example in batch if example[label])
+    positives = sum(map(bool, map(operator.itemgetter(label), batch)))
     if positives:
       yield run_report.positives(split, label), positives
 
@@ -100,11 +102,11 @@ class SerializeFn(beam.DoFn):
     self._serialize = example_serializer.ExampleSerializer(self._spec)
 
   def process(self, examples):
-    serialized = [self._serialize(example) for example in examples]
+    serialized = self._serialize.serialize_batch(examples)
     yield tfrecord_sink.frame(serialized)
-    click = self._click
-    clicked = [record for record, example in zip(serialized, examples)
-               if example[click] == 1]
+    clicks = map(operator.itemgetter(self._click), examples)
+    clicked = list(itertools.compress(serialized,
+                                      map(operator.eq, clicks, itertools.repeat(1))))
     if clicked:
       yield beam.pvalue.TaggedOutput(self.CLICKED, tfrecord_sink.frame(clicked))
 

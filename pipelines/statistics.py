@@ -26,7 +26,7 @@ import heapq
 import itertools
 import math
 from collections import Counter
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -34,6 +34,7 @@ import numpy as np
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
+from features import example_columns
 from features import spec as spec_lib
 
 NUM_TOP_VALUES = 20
@@ -65,15 +66,23 @@ class _FeatureAccumulator:
   total_length: int = 0
   token_counts: Counter[str] | None = None
 
-  def add_column(self, feature: spec_lib.Feature, present: list[Any]) -> None:
-    """Adds one feature's values from a batch of examples (None already removed).
+  def add_column(self, feature: spec_lib.Feature, column: Sequence[Any]) -> None:
+    """Adds one feature's values from a batch of examples (None where missing).
 
     Columnar on purpose: numpy and Counter do the per-value work, which keeps the
-    statistics cheap next to the rest of the job.
+    statistics cheap next to the rest of the job. The set of the values' types
+    (`map(type, ...)` runs in C) is read once, for the missing values and the type
+    checks alike, rather than each value.
     """
+    types = set(map(type, column))
+    present = column
+    if type(None) in types:
+      present = [v for v in column if v is not None]
+      types.discard(type(None))
+    self.num_missing += len(column) - len(present)
     if not present:
       return
-    values, lengths = _flatten(feature, present)
+    values, lengths, types = _flatten(feature, present, types)
     self.num_non_missing += len(present)
     self.tot_num_values += len(values)
     low, high = (min(lengths), max(lengths)) if lengths else (1, 1)
@@ -84,7 +93,7 @@ class _FeatureAccumulator:
     if not values:
       return
     if feature.dtype is spec_lib.DType.STRING:
-      values = _as_strings(feature, values)
+      values = _as_strings(feature, values, types)
       self.total_length += len("".join(values).encode("utf-8"))
       if self.token_counts is not None:
         self.token_counts.update(values)
@@ -153,29 +162,15 @@ class FeatureStatsCombineFn(beam.CombineFn):
 
   def add_inputs(self, accumulator: _Accumulator,
                  examples: Iterable[Mapping[str, Any]]) -> _Accumulator:
-    examples = list(examples)
-    known = accumulator.keys()
-    for example in examples:
-      if not known >= example.keys():  # A subset test allocates nothing.
-        raise ValueError("Example has features not in the spec: "
-                         f"{sorted(example.keys() - known)}.")
-    if not examples:
-      return accumulator
-    for feature, column in zip(self._spec, self._columns(examples)):
-      present = [v for v in column if v is not None] if None in column else column
-      accumulator[feature.name].num_missing += len(column) - len(present)
-      accumulator[feature.name].add_column(feature, present)
+    self._add_columns(accumulator,
+                      example_columns.columns(self._names, list(examples)))
     return accumulator
 
-  def _columns(self, examples: list[Mapping[str, Any]]) -> Iterable[list[Any]]:
-    """The batch's values feature by feature, in spec order (None where missing).
-
-    Examples built in spec order (the job's are) transpose in C with zip; others are
-    read name by name.
-    """
-    if all(tuple(example) == self._names for example in examples):
-      return map(list, zip(*(example.values() for example in examples)))
-    return ([example.get(name) for example in examples] for name in self._names)
+  def _add_columns(self, accumulator: _Accumulator,
+                   columns: list[Sequence[Any]]) -> None:
+    """Adds a batch's values, one column per feature in spec order."""
+    for feature, column in zip(self._spec, columns):
+      accumulator[feature.name].add_column(feature, column)
 
   def merge_accumulators(self, accumulators: Iterable[_Accumulator]) -> _Accumulator:
     accumulators = iter(accumulators)
@@ -196,28 +191,26 @@ class FeatureStatsCombineFn(beam.CombineFn):
     return stats
 
 
-def _flatten(feature: spec_lib.Feature, present: list[Any]
-             ) -> tuple[list[Any], list[int] | None]:
-  """(all values, values per example or None when every example has one).
-
-  Checks the set of the values' types (`map(type, ...)` runs in C) rather than each
-  value: this is per value and per feature, the statistics' hot loop.
-  """
-  is_list = [issubclass(t, (list, tuple)) for t in set(map(type, present))]
+def _flatten(feature: spec_lib.Feature, present: Sequence[Any], types: set[type]
+             ) -> tuple[Sequence[Any], list[int] | None, set[type]]:
+  """(all values, values per example or None when every example has one, the
+  values' types), from the examples' values and their types."""
+  is_list = [issubclass(t, (list, tuple)) for t in types]
   if feature.is_sequence:
     if not all(is_list):
       bad = next(v for v in present if not isinstance(v, (list, tuple)))
       raise ValueError(f"Sequence feature {feature.name!r} needs a list, got "
                        f"{bad!r}.")
-    return list(itertools.chain.from_iterable(present)), list(map(len, present))
+    values = list(itertools.chain.from_iterable(present))
+    return values, list(map(len, present)), set(map(type, values))
   if any(is_list):
     bad = next(v for v in present if isinstance(v, (list, tuple)))
     raise ValueError(f"Scalar feature {feature.name!r} got a list: {bad!r}.")
-  return present, None
+  return present, None, types
 
 
-def _as_strings(feature: spec_lib.Feature, values: list[Any]) -> list[str]:
-  types = set(map(type, values))
+def _as_strings(feature: spec_lib.Feature, values: Sequence[Any], types: set[type]
+                ) -> Sequence[str]:
   if types == {str}:
     return values  # The common case, checked without a per-value Python loop.
   values = [v.decode("utf-8") if isinstance(v, bytes) else v for v in values]
@@ -278,21 +271,24 @@ class _BatchAccumulateFn(FeatureStatsCombineFn):
   """The same accumulation over lists of examples, giving the accumulator itself: the
   statistics (`to_statistics`) and the vocabularies (`token_counts`) both read it.
 
-  Lists are pooled until `MIN_COLUMN_LENGTH` examples before they are added column by
-  column (see `add_column`): the join hands on one user's examples at a time, a few
-  dozen, and numpy's per-call cost on columns that short tripled the statistics'
-  share of the job. Its accumulator is (statistics, pooled examples); the pool is
-  emptied before an accumulator leaves a worker (`compact`) or is read.
+  Each list is split into columns as it comes (`example_columns`; transposing a
+  large pool of lists costs more per value) and the columns are pooled until
+  `MIN_COLUMN_LENGTH` examples before they are added (see `add_column`): the join
+  hands on one user's examples at a time, often a few dozen, and numpy's per-call
+  cost would dominate columns that short. Its accumulator is (statistics, pooled
+  columns); the pool is emptied before an accumulator leaves a worker (`compact`)
+  or is read.
   """
   MIN_COLUMN_LENGTH = 1024
 
-  def create_accumulator(self) -> tuple[_Accumulator, list[Mapping[str, Any]]]:
-    return super().create_accumulator(), []
+  def create_accumulator(self) -> tuple[_Accumulator, list[list[Any]]]:
+    return super().create_accumulator(), [[] for _ in self._names]
 
   def add_input(self, accumulator, batch: list[Mapping[str, Any]]):
     _, pool = accumulator
-    pool.extend(batch)
-    if len(pool) >= self.MIN_COLUMN_LENGTH:
+    for pooled, column in zip(pool, example_columns.columns(self._names, batch)):
+      pooled.extend(column)
+    if len(pool[0]) >= self.MIN_COLUMN_LENGTH:
       self.compact(accumulator)
     return accumulator
 
@@ -303,14 +299,15 @@ class _BatchAccumulateFn(FeatureStatsCombineFn):
 
   def compact(self, accumulator):
     stats, pool = accumulator
-    super().add_inputs(stats, pool)
-    pool.clear()
+    if pool[0]:
+      self._add_columns(stats, pool)
+      pool[:] = [[] for _ in pool]
     return accumulator
 
   def merge_accumulators(self, accumulators):
     merged = super().merge_accumulators(
         self.compact(accumulator)[0] for accumulator in accumulators)
-    return merged, []
+    return merged, [[] for _ in self._names]
 
   def extract_output(self, accumulator) -> _Accumulator:
     return self.compact(accumulator)[0]

@@ -8,32 +8,45 @@ is framed at once and written as one element, with `FileBasedSink`'s public API
 
 from __future__ import annotations
 
+import functools
+import itertools
 import struct
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from apache_beam import coders
 from apache_beam.io import filebasedsink
 from apache_beam.io.filesystem import CompressionTypes
 import google_crc32c
+import numpy as np
 
-_CRC_MASK_DELTA = 0xA282EAD8  # TFRecord's masking of its CRC32Cs.
+_CRC_MASK_DELTA = np.uint32(0xA282EAD8)  # TFRecord's masking of its CRC32Cs.
 _LENGTH = struct.Struct("<Q")
-_CRC = struct.Struct("<I")
 
 
-def _masked_crc(data: bytes) -> bytes:
-  crc = google_crc32c.value(data)
-  return _CRC.pack((((crc >> 15) | (crc << 17)) + _CRC_MASK_DELTA) & 0xFFFFFFFF)
+def _masked_crcs(data: Sequence[bytes]) -> np.ndarray:
+  """Each item's CRC32C, masked as TFRecord masks them (little-endian uint32s)."""
+  crcs = np.fromiter(map(google_crc32c.value, data), np.uint32, len(data))
+  return (((crcs >> 15) | (crcs << 17)) + _CRC_MASK_DELTA).astype("<u4")
+
+
+@functools.lru_cache(maxsize=4096)
+def _header(length: int) -> bytes:
+  """A record's uint64 length and that length's masked CRC32C."""
+  packed = _LENGTH.pack(length)
+  return packed + _masked_crcs([packed]).tobytes()
 
 
 def frame(records: Iterable[bytes]) -> bytes:
   """The records in TFRecord's framing: per record its uint64 length, the length's
-  masked CRC32C, the data and the data's masked CRC32C."""
-  parts = []
-  for record in records:
-    length = _LENGTH.pack(len(record))
-    parts += (length, _masked_crc(length), record, _masked_crc(record))
-  return b"".join(parts)
+  masked CRC32C, the data and the data's masked CRC32C.
+
+  Records of a batch repeat their lengths, so a header is made once per length;
+  the data's CRCs are masked together, by numpy.
+  """
+  records = list(records)
+  headers = map(_header, map(len, records))
+  footers = _masked_crcs(records).view("V4").tolist()
+  return b"".join(itertools.chain.from_iterable(zip(headers, records, footers)))
 
 
 class FramedRecordSink(filebasedsink.FileBasedSink):

@@ -2,20 +2,23 @@
 own writer frames them."""
 
 import apache_beam as beam
+import pytest
 import tensorflow as tf
 
 from pipelines import tfrecord_sink
 
 RECORDS = [b"", b"a", b"\x00" * 300, bytes(range(256)) * 40]
+# A batch whose records repeat lengths (headers are made once per length).
+REPEATED_LENGTHS = [bytes([i]) * (100 + i % 3) for i in range(200)] + RECORDS * 2
 
 
-def test_framing_is_tensorflows(tmp_path):
+@pytest.mark.parametrize("records", [RECORDS, REPEATED_LENGTHS, []])
+def test_framing_is_tensorflows(tmp_path, records):
   path = str(tmp_path / "tf.tfrecord")
   with tf.io.TFRecordWriter(path) as writer:
-    for record in RECORDS:
+    for record in records:
       writer.write(record)
-  assert tfrecord_sink.frame(RECORDS) == open(path, "rb").read()
-  assert tfrecord_sink.frame([]) == b""
+  assert tfrecord_sink.frame(records) == open(path, "rb").read()
 
 
 def test_the_sink_writes_batches_as_one_stream_of_records(tmp_path):
