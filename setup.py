@@ -43,7 +43,7 @@ setuptools.setup(
     py_modules=["legacy_keras", "config_flags", "cli", "roc"],
     packages=setuptools.find_packages(
         include=["pipelines*", "features*", "models*", "export*", "simulation*",
-                 "examples*"]),
+                 "examples*", "workflow*"]),
     package_data={"features": ["*.json", "*.yaml"], "examples.kuairand": ["*.yaml"]},
     install_requires=REQUIRED,
     extras_require={"dask": DASK, "test": TEST},

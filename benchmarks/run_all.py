@@ -11,6 +11,7 @@ import cli
 import config_flags
 from config_flags import knob
 from benchmarks import beam_throughput
+from benchmarks import daily
 from benchmarks import distributed_training
 from benchmarks import results
 from benchmarks import retrieval_latency
@@ -22,6 +23,7 @@ from benchmarks import train_throughput
 BENCHMARKS = {
     "sim": sim_throughput.measure,
     "beam": beam_throughput.measure,
+    "daily": daily.measure,
     "train": train_throughput.measure,
     "distributed": distributed_training.measure,
     "serving": serving_latency.measure,

@@ -21,6 +21,9 @@ _DECLARED, _UNDECLARED, _PARSED = "coverage", "undeclared", "parsed"
 _DAY, _UNREADABLE = "day", "unreadable"
 DAY_MS = 24 * 3600 * 1000
 JOINED, DUPLICATE = "joined", "duplicate"  # What happened to a line that was kept.
+# A daily join's lines owned by another day's run (pipelines/day_window.py): a line
+# of another UTC day, and an event of the day on an earlier day's impression.
+ANOTHER_DAY, JOINED_EARLIER = "another_day", "joined_earlier"
 
 
 def fact(key: str, value: int = 1) -> tuple[str, int]:
@@ -152,11 +155,17 @@ def build_report(facts: Mapping[str, int], logs: Iterable[str],
             else facts.get(outcome(log, JOINED), 0))
     entry = {"lines": facts.get(read(log), 0), "in_examples": kept,
              "duplicate": facts.get(outcome(log, DUPLICATE), 0), "dead_letter": dead}
+    # Only a daily join has them: a full join's entry keeps its keys.
+    elsewhere = {what: facts[outcome(log, what)] for what in (ANOTHER_DAY,
+                                                             JOINED_EARLIER)
+                 if outcome(log, what) in facts}
+    entry.update(elsewhere)
     entry["reconciled"] = entry["lines"] == (kept + entry["duplicate"]
-                                             + sum(dead.values()))
+                                             + sum(dead.values())
+                                             + sum(elsewhere.values()))
     inputs[log] = entry
     dead_total += sum(dead.values())
-    read_total += entry["lines"]
+    read_total += entry["lines"] - elsewhere.get(ANOTHER_DAY, 0)
   parsed = facts.get(parsed_impressions(), 0)
   carried = {f: facts.get(declared_coverage(f), 0) for f in declared}
   return {

@@ -17,6 +17,7 @@ from apache_beam.transforms.window import GlobalWindows
 
 from features import run_report
 from features import spec as spec_lib
+from pipelines import day_window
 from pipelines import impression_join
 from pipelines import log_records
 from pipelines import read_logs
@@ -37,25 +38,34 @@ class JoinImpressionFn(beam.DoFn):
   wire form (`wire.lone_impression_joined`); every other id goes through
   `impression_join.join_impression`. Joined impressions are gathered per user bucket
   over the bundle, so a batch holds the users' impressions from many join buckets.
+
+  With a `window` (a daily join), only the day's impressions are joined; the
+  other days' lines that reached the join are context (`_own_records`).
   """
   DEAD = "dead"
   FACTS = "facts"
   MAX_TS = "max_ts"
 
-  def __init__(self, spec: spec_lib.FeatureSpec, files: Iterable[str], buckets: int):
+  def __init__(self, spec: spec_lib.FeatureSpec, files: Iterable[str], buckets: int,
+               window: day_window.DayWindow | None = None):
     super().__init__()
     self._rules = impression_join.JoinRules.from_spec(spec)
     self._paths = {i: path for path, i in read_logs.source_ids(files).items()}
     self._value_names = [f.name for f in spec.logged()]
     self._buckets = buckets
+    self._window = window
 
   def start_bundle(self):
     self._max_ts = None
     self._batches = wire.Batches(wire.joined_batch_to_wire)
+    # (log, outcome) -> lines owned by another day's run, over the bundle.
+    self._elsewhere: collections.Counter = collections.Counter()
 
   def process(self, keyed_batches):
     _, batches = keyed_batches
     records = wire.by_log(batches)
+    if self._window is not None:
+      records = self._own_records(records)
     impressions = records[Log.IMPRESSIONS]
     # Ids with an event or a second impression line take the general join.
     joined_ids = {fields[0] for log in _EVENT_LOGS for fields in records[log]}
@@ -86,14 +96,49 @@ class JoinImpressionFn(beam.DoFn):
         yield from full
     self._max_ts = max_ts
 
+  def _own_records(self, records: dict[Log, list[tuple]]) -> dict[Log, list[tuple]]:
+    """A daily join's records -> those its join takes: the day's impressions, and
+    the events on them or, unless an impression of the lookback has their id (that
+    day's run joined them), of the day (orphans, as in a full join).
+
+    Every other day's line is counted as another day's; an event of the day on a
+    lookback impression as joined earlier.
+    """
+    window, elsewhere = self._window, self._elsewhere
+    ts_field = wire.TS_FIELD[Log.IMPRESSIONS]
+    own = [f for f in records[Log.IMPRESSIONS]
+           if window.start_ms <= f[ts_field] < window.end_ms]
+    own_ids = {f[0] for f in own}
+    earlier_ids = {f[0] for f in records[Log.IMPRESSIONS]} - own_ids
+    elsewhere[Log.IMPRESSIONS, run_report.ANOTHER_DAY] += (
+        len(records[Log.IMPRESSIONS]) - len(own))
+    kept = {Log.IMPRESSIONS: own}
+    for log in _EVENT_LOGS:
+      kept[log] = []
+      ts_field = wire.TS_FIELD[log]
+      for fields in records[log]:
+        if fields[ts_field] >= window.end_ms:
+          elsewhere[log, run_report.ANOTHER_DAY] += 1
+          if fields[0] in own_ids:
+            kept[log].append(fields)
+        elif fields[0] in own_ids or fields[0] not in earlier_ids:
+          kept[log].append(fields)
+        else:
+          elsewhere[log, run_report.JOINED_EARLIER] += 1
+    return kept
+
   def _join(self, group: dict[Log, list[tuple]]) -> impression_join.JoinResult:
-    return impression_join.join_impression(
+    clicks = [wire.record_from_fields(c, log_records.Click) for c in group[Log.CLICKS]]
+    details = [wire.record_from_fields(d, log_records.DetailEvent)
+               for d in group[Log.DETAIL_PAGES]]
+    result = impression_join.join_impression(
         [wire.impression_from_fields(i, self._value_names)
-         for i in group[Log.IMPRESSIONS]],
-        [wire.record_from_fields(c, log_records.Click) for c in group[Log.CLICKS]],
-        [wire.record_from_fields(d, log_records.DetailEvent)
-         for d in group[Log.DETAIL_PAGES]],
-        self._rules)
+         for i in group[Log.IMPRESSIONS]], clicks, details, self._rules)
+    if self._window is not None:
+      end = self._window.end_ms
+      for log, events in ((Log.CLICKS, clicks), (Log.DETAIL_PAGES, details)):
+        _discount(result, log, [e for e in events if e.ts_ms >= end])
+    return result
 
   def _side_outputs(self, result: impression_join.JoinResult):
     for dead in result.dead_letters:
@@ -111,8 +156,27 @@ class JoinImpressionFn(beam.DoFn):
         yield beam.pvalue.TaggedOutput(self.FACTS, run_report.fact(run_report.note(note), n))
 
   def finish_bundle(self):
+    for (log, what), n in self._elsewhere.items():
+      yield beam.pvalue.TaggedOutput(self.FACTS, GlobalWindows.windowed_value(
+          run_report.fact(run_report.outcome(log.value, what), n)))
     for batch in self._batches.drain():
       yield GlobalWindows.windowed_value(batch)
     if self._max_ts is not None:
       yield beam.pvalue.TaggedOutput(self.MAX_TS,
                                      GlobalWindows.windowed_value(self._max_ts))
+
+
+def _discount(result: impression_join.JoinResult, log: Log,
+              later: list[log_records.Click | log_records.DetailEvent]) -> None:
+  """Takes the events of later days out of `result`'s accounting: they completed
+  the labels, and their own day's run counts them (`JoinImpressionFn` counted them
+  as another day's). A later event has a later ts than every event of the day, so
+  its duplicates are among `later` only."""
+  copies = collections.Counter(event.canonical() for event in later)
+  dead = {d.record for d in result.dead_letters if d.log == log.value}
+  for record, n in copies.items():
+    result.outcomes[log.value, run_report.DUPLICATE] -= n - 1
+    if record not in dead:
+      result.outcomes[log.value, run_report.JOINED] -= 1
+  result.dead_letters[:] = [d for d in result.dead_letters
+                            if d.log != log.value or d.record not in copies]

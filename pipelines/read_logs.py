@@ -19,6 +19,7 @@ from features import log_files
 from features import run_report
 from features import spec as spec_lib
 from pipelines import columnar_parse
+from pipelines import day_window
 from pipelines import log_records
 from pipelines import wire
 from pipelines.log_records import DeadLetter, Log
@@ -53,6 +54,10 @@ class ReadLogFileFn(beam.DoFn):
   """A log file's path -> (join bucket, `wire.batch_to_wire` of its valid records
   there), a DeadLetter per bad line on 'dead', and ("read/<log>", lines) on 'lines'.
 
+  With a `window` (a daily join), lines of other days that the join does not need
+  are counted as another day's and dropped here, and so are the bad lines of the
+  `context_files` (those of another day).
+
   Lines are parsed a `PARSE_LINES` chunk at a time into columns
   (`columnar_parse`). The file is read here rather than by ReadAllFromText, whose
   per-line Python cost is several times `log_files.read_lines`'; a file is one
@@ -65,12 +70,15 @@ class ReadLogFileFn(beam.DoFn):
   LINES = "lines"
 
   def __init__(self, files: Mapping[str, Log], spec: spec_lib.FeatureSpec,
-               buckets: int):
+               buckets: int, window: day_window.DayWindow | None = None,
+               context_files: Iterable[str] = ()):
     super().__init__()
     self._files = dict(files)
     self._source_ids = source_ids(files)
     self._spec = spec
     self._buckets = buckets
+    self._window = window
+    self._context_files = frozenset(context_files)
     self._parsers = None
 
   def setup(self):
@@ -82,21 +90,34 @@ class ReadLogFileFn(beam.DoFn):
     parse = self._parsers[log]
     source_id = self._source_ids[path]
     batches = wire.Batches(functools.partial(wire.batch_to_wire, log))
-    ts_field, buckets = wire.TS_FIELD[log], self._buckets
-    lines = 0
+    ts_field, buckets, window = wire.TS_FIELD[log], self._buckets, self._window
+    # A bad line has no day: it is the run's whose day the file is.
+    context_file = path in self._context_files
+    lines = another_day = 0
     days: collections.Counter = collections.Counter()  # UTC day index -> records
     for chunk, unreadable in line_chunks(path):
       for record in parse(chunk, source_id):
         lines += 1
         if isinstance(record, DeadLetter):
+          if context_file:
+            another_day += 1
+            continue
           Metrics.counter(NAMESPACE, f"dead_letter.{record.reason}").inc()
           yield beam.pvalue.TaggedOutput(self.DEAD, record._replace(
               source=path, detail=f"line {lines}: {record.detail}"))
+          continue
+        if window is not None:
+          role = window.role(log, record[ts_field])
+          if role is day_window.Role.ELSEWHERE:
+            another_day += 1
+            continue
+          if role is day_window.Role.OWN:  # Context lines are the join's to count.
+            days[record[ts_field] // run_report.DAY_MS] += 1
         else:
           days[record[ts_field] // run_report.DAY_MS] += 1
-          full = batches.add(wire.bucket(record[0], buckets), record)
-          if full:
-            yield from full
+        full = batches.add(wire.bucket(record[0], buckets), record)
+        if full:
+          yield from full
       if unreadable is not None:
         # The lines before the damage are accounted for like any others; the
         # launcher refuses to publish a run that could not read a file whole.
@@ -105,6 +126,9 @@ class ReadLogFileFn(beam.DoFn):
             run_report.unreadable(path), unreadable.lines))
     yield from batches.drain()
     yield beam.pvalue.TaggedOutput(self.LINES, run_report.fact(run_report.read(log.value), lines))
+    if window is not None:
+      yield beam.pvalue.TaggedOutput(self.LINES, run_report.fact(
+          run_report.outcome(log.value, run_report.ANOTHER_DAY), another_day))
     for day, n in days.items():
       yield beam.pvalue.TaggedOutput(self.LINES, run_report.fact(
           run_report.day_lines(log.value, run_report.utc_day(day * run_report.DAY_MS)),
@@ -134,21 +158,23 @@ class ReadAndParseLogs(beam.PTransform):
   """
 
   def __init__(self, files: Mapping[str, Log], spec: spec_lib.FeatureSpec,
-               buckets: int):
+               buckets: int, window: day_window.DayWindow | None = None,
+               context_files: Iterable[str] = ()):
     super().__init__()
     self._files = dict(files)
     self._spec = spec
     self._buckets = buckets
+    self._window = window
+    self._context_files = tuple(context_files)
 
   def expand(self, pbegin):
     # Create reshuffles its elements: the files spread over the workers.
     parsed = (pbegin
               | "Files" >> beam.Create(sorted(self._files))
               | "ReadAndParse" >> beam.ParDo(ReadLogFileFn(
-                  self._files, self._spec, self._buckets)).with_outputs(
-                      ReadLogFileFn.DEAD,
-                                                           ReadLogFileFn.LINES,
-                                                           main="records"))
+                  self._files, self._spec, self._buckets, self._window,
+                  self._context_files)).with_outputs(
+                      ReadLogFileFn.DEAD, ReadLogFileFn.LINES, main="records"))
     lines_read = parsed[ReadLogFileFn.LINES] | "CountLines" >> beam.CombinePerKey(sum)
     return parsed.records, parsed[ReadLogFileFn.DEAD], lines_read
 

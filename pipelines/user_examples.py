@@ -19,6 +19,7 @@ from features import spec as spec_lib
 from features import time_split
 from pipelines import impression_join
 from pipelines import user_history
+from pipelines import user_state
 from pipelines import wire
 
 # Examples per list handed on from the user buckets to serializing and statistics.
@@ -35,14 +36,22 @@ class AddHistoryFn(beam.DoFn):
   so the examples flow straight on to encoding without another materialisation. A
   list travels on as one element: what follows (serializing, writing, statistics)
   needs no element per example.
+
+  With `snapshot`, every user's state at the side input `state_boundary` (the
+  midnight after the last day) goes out on 'state' as lists of rows (user, click
+  ts_ms, attributes); in a daily join the bucket's batches also hold the users'
+  state after yesterday (`user_state`), whose clicks enter each user's history.
   """
 
   FACTS = "facts"
+  STATE = "state"
 
-  def __init__(self, spec: spec_lib.FeatureSpec):
+  def __init__(self, spec: spec_lib.FeatureSpec,
+               snapshot: user_state.SnapshotRules | None = None):
     super().__init__()
     self._value_names = [f.name for f in spec.logged()]
     self._history = user_history.HistoryRules.from_spec(spec)
+    self._snapshot = snapshot
     rules = impression_join.JoinRules.from_spec(spec)
     self._click = rules.click_label
     self._labels = tuple(name for name, _, _ in rules.labels)
@@ -62,17 +71,30 @@ class AddHistoryFn(beam.DoFn):
     # fact per user would cost a shuffled element per user, day and label.
     self._day_counts: collections.Counter = collections.Counter()
 
-  def process(self, bucket_and_batches, eval_start: int):
+  def process(self, bucket_and_batches, eval_start: int,
+              state_boundary=None):  # An int; Beam's hints refuse an Optional.
     _, batches = bucket_and_batches
     by_user: dict[str, list[tuple]] = collections.defaultdict(list)
+    carried: dict[str, list[user_history.HistoryClick]] = collections.defaultdict(list)
     for batch in batches:
+      if wire.is_state_batch(batch):
+        for user, ts_ms, attributes in wire.state_batch_from_wire(batch):
+          carried[user].append(user_history.HistoryClick(ts_ms, tuple(attributes)))
+        continue
       for joined in wire.joined_batch_from_wire(batch):
         by_user[wire.joined_user(joined)].append(joined)
     by_split: dict[str, list[dict[str, Any]]] = {}
-    for user in sorted(by_user):  # Output independent of the batches' order.
+    state_rows: list[tuple] = []
+    # Output independent of the batches' order.
+    for user in sorted(by_user.keys() | carried.keys()):
       impressions = [wire.joined_from_fields(j, self._value_names)
-                     for j in by_user[user]]
-      self._add_examples(impressions, eval_start, by_split)
+                     for j in by_user.get(user, ())]
+      self._add_examples(impressions, carried.get(user, ()), eval_start, by_split)
+      if self._snapshot is not None:
+        state_rows.extend((user, c.ts_ms, c.attributes) for c in user_state.prune(
+            [*carried.get(user, ()),
+             *user_history.counted_clicks(impressions, self._history)],
+            state_boundary, self._snapshot))
       # Handed on while the examples are fresh in the CPU's caches: what follows
       # (serializing, statistics) runs on each list at once, in this worker.
       for split, examples in list(by_split.items()):
@@ -80,12 +102,16 @@ class AddHistoryFn(beam.DoFn):
           yield beam.pvalue.TaggedOutput(split, by_split.pop(split))
     for split, examples in by_split.items():
       yield beam.pvalue.TaggedOutput(split, examples)
+    if state_rows:
+      yield beam.pvalue.TaggedOutput(self.STATE, state_rows)
 
   def _add_examples(self, impressions: list[impression_join.JoinedImpression],
-                    eval_start: int, by_split: dict[str, list[dict[str, Any]]]):
+                    carried: Iterable[user_history.HistoryClick], eval_start: int,
+                    by_split: dict[str, list[dict[str, Any]]]):
     """One user's examples, appended to their splits' lists."""
     day_counts = self._day_counts
-    for joined, history in user_history.with_history(impressions, self._history):
+    for joined, history in user_history.with_history(impressions, self._history,
+                                                     carried):
       labels = joined.labels or self._no_labels
       values = dict(zip(self._example_names, self._arrange((
           *joined.impression.values.values(), joined.click, *labels,

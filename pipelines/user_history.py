@@ -47,7 +47,8 @@ class HistoryRules:
                              for f in crosses))
 
 
-class _Click(NamedTuple):
+class HistoryClick(NamedTuple):
+  """What the history remembers of a counted click; the sort order is the sweep's."""
   ts_ms: int
   attributes: tuple[str, ...]  # HistoryRules.attributes of the clicked impression.
 
@@ -57,10 +58,10 @@ class _Window:
 
   def __init__(self, window_ms: int):
     self.window_ms = window_ms
-    self.clicks: collections.deque[_Click] = collections.deque()
+    self.clicks: collections.deque[HistoryClick] = collections.deque()
     self.counts: collections.Counter = collections.Counter()  # (attribute, value)
 
-  def add(self, click: _Click) -> None:
+  def add(self, click: HistoryClick) -> None:
     self.clicks.append(click)
     self.counts.update(enumerate(click.attributes))
 
@@ -69,7 +70,16 @@ class _Window:
       self.counts.subtract(enumerate(self.clicks.popleft().attributes))
 
 
-def with_history(impressions: Iterable[JoinedImpression], rules: HistoryRules
+def counted_clicks(impressions: Iterable[JoinedImpression], rules: HistoryRules
+                   ) -> list[HistoryClick]:
+  """The counted clicks of one user's impressions, as the history remembers them."""
+  attributes = rules.attributes
+  return [HistoryClick(j.click_ts_ms, tuple(j.impression.values[a] for a in attributes))
+          for j in impressions if j.click]
+
+
+def with_history(impressions: Iterable[JoinedImpression], rules: HistoryRules,
+                 carried: Iterable[HistoryClick] = ()
                  ) -> Iterator[tuple[JoinedImpression, tuple]]:
   """Yields each impression of one user with its point-in-time history.
 
@@ -78,6 +88,8 @@ def with_history(impressions: Iterable[JoinedImpression], rules: HistoryRules
     rules: The sequences (most recent click first, up to their max_length) and the
       cross counts (the user's clicks in [ts - window, ts) sharing the impression's
       attribute value; 0 where the impression lacks it, MISSING_TOKEN).
+    carried: The user's clicks on impressions not in `impressions` (earlier days',
+      from a `user_state` snapshot); they enter the history like the others.
 
   Yields:
     (impression, values in `rules.names` order) in impression time order; O(n log n)
@@ -86,10 +98,9 @@ def with_history(impressions: Iterable[JoinedImpression], rules: HistoryRules
   ordered = sorted(impressions, key=lambda j: (j.impression.ts_ms,
                                                j.impression.impression_id))
   attributes = rules.attributes
-  clicks = sorted(_Click(j.click_ts_ms, tuple(j.impression.values[a] for a in attributes))
-                  for j in ordered if j.click)
+  clicks = sorted([*counted_clicks(ordered, rules), *carried])
   history_length = max((n for _, n in rules.sequences), default=0)
-  recent: collections.deque[_Click] = collections.deque(maxlen=history_length)
+  recent: collections.deque[HistoryClick] = collections.deque(maxlen=history_length)
   windows = {w: _Window(w) for w in dict.fromkeys(w for _, w in rules.crosses)}
   crosses = [(a, windows[w].counts, attributes[a]) for a, w in rules.crosses]
   missing = spec_lib.MISSING_TOKEN

@@ -146,6 +146,24 @@ def joined_batch_from_wire(batch: WireBatch) -> list[tuple]:
   return marshal.loads(batch)
 
 
+# A user-state batch's first byte: no marshal stream starts with it (its type codes
+# are printable), so state and joined batches share the user grouping untagged.
+_STATE_TAG = b"\x00"
+
+
+def state_batch_to_wire(rows: Sequence[tuple]) -> WireBatch:
+  """`user_state` rows (user, click ts_ms, attributes) -> one shuffled element."""
+  return _STATE_TAG + marshal.dumps(list(rows), _MARSHAL_VERSION)
+
+
+def is_state_batch(batch: WireBatch) -> bool:
+  return batch[:1] == _STATE_TAG
+
+
+def state_batch_from_wire(batch: WireBatch) -> list[tuple]:
+  return marshal.loads(memoryview(batch)[1:])
+
+
 def joined_from_fields(fields: tuple, value_names: Sequence[str]) -> JoinedImpression:
   impression, click, click_ts_ms, labels, post_events = fields
   return JoinedImpression(impression_from_fields(impression, value_names), click,

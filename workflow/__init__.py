@@ -1,0 +1,1 @@
+"""Day-after-day runs: the daily join, warm-started training and gated export."""
