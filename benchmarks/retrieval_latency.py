@@ -47,7 +47,7 @@ import tensorflow as tf
 from features import spec as spec_lib
 from models.retrieval import ivf_index
 from models import retrieval
-from models.config import INNER_PRODUCT_SCALE_INIT
+from models.heads.two_tower import INNER_PRODUCT_SCALE_INIT
 from models.config import ModelConfig
 
 NUM_ITEMS = 100_000
@@ -64,7 +64,7 @@ SLOW_ROUNDS = 5
 SLOW_WARMUP_CALLS = 5
 SLOW_TIMED_CALLS = 40
 _CTR = ModelConfig.for_task(spec_lib.DEFAULT_SPEC, "ctr")
-DIM = _CTR.tower_dim + int(_CTR.item_bias)
+DIM = _CTR.student.settings.vector_dim
 
 
 def _unit(x: np.ndarray) -> np.ndarray:

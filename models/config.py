@@ -2,6 +2,8 @@
 
 Everything a run can change lives here, so `get_config()` and metrics.json record it; each
 field is also a flag of the jobs that train (config_flags: its default and help are here).
+The per-head knobs are flat fields for those flags and records; the code reads them as
+`ModelConfig.student` / `.teacher`, typed `heads.HeadConfig`s.
 """
 
 from __future__ import annotations
@@ -12,13 +14,10 @@ import enum
 from config_flags import knob
 from features import spec as spec_lib
 from models import losses
-
-
-class HeadRole(str, enum.Enum):
-  """Which head of the model: its outputs, weights, metrics and config knobs are named
-  by it (`student_auc`, `teacher_hidden`)."""
-  STUDENT = "student"
-  TEACHER = "teacher"
+from models.heads import Architecture, HeadConfig, HeadRole, HeadSettings
+from models.heads import esmm
+from models.heads import towers
+from models.heads import two_tower
 
 
 class Mode(str, enum.Enum):
@@ -123,17 +122,6 @@ MODES: dict[Mode, ModeSpec] = {
 }
 
 
-class Architecture(str, enum.Enum):
-  """What one head is (models/distillation.py builds it)."""
-  MLP = "mlp"  # Every feature -> one MLP -> logit (towers.MlpHead).
-  DCN = "dcn"  # The same with DCN-v2 cross layers before the MLP.
-  # User tower . item tower (models/heads/two_tower.py): what a pre-ranker can afford.
-  TWO_TOWER = "two_tower"
-  # ESMM over MMoE experts (models/heads/esmm.py): pCTCVR = pCTR x pCVR, the CTR tower
-  # learnt on the task's auxiliary click label; DMTL's multi-task teacher.
-  ESMM = "esmm"
-
-
 LAMBDA_AUTO = "auto"  # --lambda_value=auto: models.train chooses it on validation.
 
 
@@ -174,14 +162,9 @@ class ModelConfig:
       distillation at once.
     student_hidden: Student MLP widths (for a two-tower head, each tower's).
     teacher_hidden: Teacher MLP widths; wider/deeper than the student is PFD+MD.
-    cross_layers: DCN heads' number of cross layers.
-    tower_dim: Two-tower heads' width of the normalised user and item vectors.
-    inner_product_scale: Two-tower logit = scale * <u, v> of unit vectors; None
-      learns it from INNER_PRODUCT_SCALE_INIT. Unit vectors alone bound the logit
-      to [-1, 1], far too narrow for a click rate of a few percent.
-    item_bias: Two-tower heads add a per-item bias, folded into the vectors (an
-      extra item coordinate against a constant 1 on the user side) so the score
-      stays a pure inner product of the exported vectors.
+    cross_layers, tower_dim, inner_product_scale, item_bias, mmoe_experts,
+      expert_hidden: The architectures' own knobs, shared by both heads: see
+      towers.DcnSettings, two_tower.TwoTowerSettings and esmm.EsmmSettings.
     unshared_vocabularies: Vocabularies whose embedding tables the teacher and
       student do NOT share (the paper kept user_id separate for CTR). All others are
       shared: one table serves both, so joint training costs little more than the
@@ -212,10 +195,6 @@ class ModelConfig:
       constant, where a batch's label mean would be noisy at a few positives per
       batch and would carry each example's own label into its target).
     learning_rate: Adam's learning rate.
-    mmoe_experts: ESMM heads: MMoE experts shared by the CTR and CVR towers, each
-      task mixing them by its own softmax gate (Ma et al., KDD 2018).
-    expert_hidden: ESMM heads: each expert's MLP widths (the towers' are the head's
-      `<name>_hidden`).
     share_student_encoding: The teacher (MLP or DCN) reads the student's encoding of
       the regular features (their embeddings and the attention-pooled behaviour) and
       encodes only the privileged ones itself. Sharing embeddings is the paper's;
@@ -288,11 +267,14 @@ class ModelConfig:
       raise ValueError(f"task must name a task of the dataset's spec, got "
                        f"{self.task!r}.")
     object.__setattr__(self, "mode", Mode(self.mode))
-    for role in HeadRole:
-      name = f"{role.value}_architecture"
-      object.__setattr__(self, name, Architecture(getattr(self, name)))
-    for name in ("unshared_vocabularies", "teacher_dropped_features"):
-      object.__setattr__(self, name, frozenset(getattr(self, name)))
+    object.__setattr__(self, "student_architecture",
+                       Architecture(self.student_architecture))
+    object.__setattr__(self, "teacher_architecture",
+                       Architecture(self.teacher_architecture))
+    object.__setattr__(self, "unshared_vocabularies",
+                       frozenset(self.unshared_vocabularies))
+    object.__setattr__(self, "teacher_dropped_features",
+                       frozenset(self.teacher_dropped_features))
     hash_bins = dict(self.hash_bins)
     object.__setattr__(self, "hash_bins", tuple(sorted(hash_bins.items())))
     for name, bins in hash_bins.items():
@@ -315,17 +297,16 @@ class ModelConfig:
       object.__setattr__(self, "lambda_value", float(self.lambda_value))
     # Checked here, not when the model is built: a typo fails before any data loads.
     losses.get_distillation_loss(self.distillation_loss)
-    mlp_heads = {self.student_architecture, self.teacher_architecture} <= {
-        Architecture.MLP, Architecture.DCN}
+    # Building the heads' configs checks every architecture's settings.
+    student, teacher = self.student, self.teacher
+    mlp_heads = student.is_mlp_head and teacher.is_mlp_head
     if self.hint_weight < 0 or self.hint_weight and (
         not mlp_heads or not (self.mode.has_student and self.mode.has_teacher)):
       raise ValueError(
           f"hint_weight={self.hint_weight} needs to be >= 0 and, when on, a student and "
           f"a teacher with MLP or DCN heads (mode {self.mode.value!r}, heads "
           f"{self.student_architecture.value!r}, {self.teacher_architecture.value!r}).")
-    if self.distillation_head and not (
-        self.mode.distills and self.student_architecture in (Architecture.MLP,
-                                                              Architecture.DCN)):
+    if self.distillation_head and not (self.mode.distills and student.is_mlp_head):
       raise ValueError(
           f"distillation_head needs a mode that distils (got {self.mode.value!r}) and "
           f"an MLP or DCN student (got {self.student_architecture.value!r}).")
@@ -348,24 +329,33 @@ class ModelConfig:
           f"smoothing_base_rate={self.smoothing_base_rate} needs mode "
           f"{Mode.SMOOTH.value!r} (got {self.mode.value!r}) and a rate in (0, 1); leave "
           "it unset for the train split's positive rate.")
-    if self.cross_layers < 0 or self.tower_dim < 1:
-      raise ValueError(f"cross_layers must be >= 0 and tower_dim >= 1, got "
-                       f"{self.cross_layers} and {self.tower_dim}.")
-    if self.mmoe_experts < 1 or not self.expert_hidden:
-      raise ValueError(f"mmoe_experts must be >= 1 and expert_hidden non-empty, got "
-                       f"{self.mmoe_experts} and {self.expert_hidden}.")
-    if self.inner_product_scale is not None and self.inner_product_scale <= 0:
-      raise ValueError(f"inner_product_scale must be > 0 or None (learnt), got "
-                       f"{self.inner_product_scale}.")
 
-  def architecture(self, role: HeadRole) -> Architecture:
-    """What the head of `role` is."""
-    return (self.student_architecture if role is HeadRole.STUDENT
-            else self.teacher_architecture)
+  def _settings(self) -> dict[Architecture, HeadSettings]:
+    """Each architecture's settings, from its knobs (raises on an invalid one)."""
+    return {
+        Architecture.MLP: None,
+        Architecture.DCN: towers.DcnSettings(self.cross_layers),
+        Architecture.TWO_TOWER: two_tower.TwoTowerSettings(
+            self.tower_dim, self.inner_product_scale, self.item_bias),
+        Architecture.ESMM: esmm.EsmmSettings(self.mmoe_experts, self.expert_hidden),
+    }
 
-  def hidden(self, role: HeadRole) -> tuple[int, ...]:
-    """The MLP widths of the head of `role`."""
-    return self.student_hidden if role is HeadRole.STUDENT else self.teacher_hidden
+  def head(self, role: HeadRole) -> HeadConfig:
+    """The head of `role`: its architecture, widths and that architecture's
+    settings."""
+    if role is HeadRole.STUDENT:
+      architecture, hidden = self.student_architecture, self.student_hidden
+    else:
+      architecture, hidden = self.teacher_architecture, self.teacher_hidden
+    return HeadConfig(architecture, hidden, self._settings()[architecture])
+
+  @property
+  def student(self) -> HeadConfig:
+    return self.head(HeadRole.STUDENT)
+
+  @property
+  def teacher(self) -> HeadConfig:
+    return self.head(HeadRole.TEACHER)
 
   @classmethod
   def for_task(cls, spec: spec_lib.FeatureSpec, task: str, **overrides
@@ -408,5 +398,3 @@ class ModelConfig:
                   expert_hidden=list(self.expert_hidden))
     return values
 
-
-INNER_PRODUCT_SCALE_INIT = 5.0  # The paper's scale.

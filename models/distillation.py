@@ -14,52 +14,23 @@ enter L_d through tf.stop_gradient, so the distillation term never reaches the t
 (PFD section 4, after Rocket Launching), not even through a shared table.
 
 Mode pfd_permuted (a control) hands the teacher the batch with its privileged rows
-shifted to other examples (`teacher_inputs`); the student and the routing are PFD's.
+shifted to other examples (`teacher_inputs`, `row_shift`); the student and the routing
+are PFD's.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import tensorflow as tf
 
 from features import spec as spec_lib
 from models import embeddings
 from models import heads
+from models import row_shift
 from models import tasks
 from models.heads import towers
 from models.config import HeadRole, ModelConfig, TeacherReads
-
-
-def _rows(value: tf.Tensor | tf.RaggedTensor) -> tf.Tensor:
-  """[] int32: the batch size of one feature."""
-  if isinstance(value, tf.RaggedTensor):
-    return value.nrows(out_type=tf.int32)
-  return tf.shape(value)[0]
-
-
-def shift_rows(features: Mapping[str, tf.Tensor | tf.RaggedTensor],
-               names: Sequence[str], offset: tf.Tensor
-               ) -> dict[str, tf.Tensor | tf.RaggedTensor]:
-  """`features` with the rows of each of `names` taken `offset` rows further down the
-  batch, cyclically: row i reads row (i + offset) mod batch_size.
-
-  One offset for every named feature, so the rows move together: an example's
-  privileged values stay one coherent vector (another example's), only their link
-  to this example and its label is cut. An offset in [1, batch_size - 1] leaves no
-  row its own value (a derangement), which a uniform permutation would not.
-
-  Args:
-    features: The batch, `[batch_size, ...]` tensors or `[batch_size, None]` ragged.
-    names: The features to shift (others are passed through as they are).
-    offset: [] int32.
-  """
-  if not names:
-    return dict(features)
-  rows = _rows(features[names[0]])
-  index = tf.math.floormod(tf.range(rows) + offset, rows)
-  return {name: tf.gather(value, index) if name in names else value
-          for name, value in features.items()}
 
 
 def _unique(variables) -> list[tf.Variable]:
@@ -116,8 +87,8 @@ class DistillationModel(tf.keras.Model):
     def head(role, features, vocabs, shared_encoder=None):
       tables = {**embeddings.build_tables(data_dir, vocabs - shared_names, dim,
                                           role.value, hash_bins), **shared}
-      return heads.build_head(heads.HeadInputs(role, features, tables, spec, config,
-                                               shared_encoder))
+      return heads.build_head(heads.HeadInputs(role, config.head(role), task,
+                                               features, tables, spec, shared_encoder))
 
     if config.mode.has_student:
       self.student = head(HeadRole.STUDENT, self.student_features, student_vocabs)
@@ -127,10 +98,8 @@ class DistillationModel(tf.keras.Model):
                           self.student.encoder)
     elif config.mode.has_teacher:
       self.teacher = head(HeadRole.TEACHER, self.teacher_features, teacher_vocabs)
-    # Mode.TWO_STAGE trains the teacher alone (student frozen), then the student
-    # against the frozen teacher. Changing these needs a new train function.
-    self.teacher_frozen = False
-    self.student_frozen = False
+    # Every head of the mode trains unless a stage says otherwise (`train_heads`).
+    self._trained_heads = frozenset(config.mode.roles())
     self.task = tasks.DistillationTask.from_config(config, {
         role: heads.auxiliary_labels(self.head(role)) for role in config.mode.roles()})
     # A ranking loss reads each example's request from the batch's features.
@@ -146,7 +115,7 @@ class DistillationModel(tf.keras.Model):
     # student-side weight, trained by the hint term alone, never exported. A model
     # variable, not the task's, so that the routing sees every trainable weight.
     self.hint_projection = (tf.keras.layers.Dense(
-        config.teacher_hidden[-1], name="hint_projection")
+        config.teacher.hidden[-1], name="hint_projection")
                             if config.hint_weight else None)
     # The auxiliary logit the student distils through (ModelConfig.distillation_head):
     # a student-side weight like the projection, never exported.
@@ -170,22 +139,20 @@ class DistillationModel(tf.keras.Model):
   def teacher_inputs(self, features: Mapping[str, tf.Tensor]
                      ) -> Mapping[str, tf.Tensor]:
     """The batch as the teacher reads it: as it is, or in mode pfd_permuted with
-    every privileged feature's rows shifted by one random offset in
-    [1, batch_size - 1] (`shift_rows`), drawn per batch: the same values per batch,
-    none at its own example. (A batch of one example cannot be deranged: it keeps
-    its own, at most the last batch of an epoch.) The student never reads them."""
+    every privileged feature's rows shifted by one random offset per batch
+    (`row_shift.derange_rows`): the same values per batch, none at its own example
+    (but in a batch of one, at most the last of an epoch). The student never reads
+    them."""
     if not self.permuted_features:
       return features
-    rows = _rows(features[self.permuted_features[0]])
-    offset = 1 + tf.random.uniform([], 0, tf.maximum(rows - 1, 1), dtype=tf.int32)
-    return shift_rows(features, self.permuted_features, offset)
+    return row_shift.derange_rows(features, self.permuted_features)
 
   def teacher_logits(self, features: Mapping[str, tf.Tensor], training: bool = False,
                      lookups: towers.BatchLookups | None = None,
                      with_hidden: bool = False
                      ) -> tf.Tensor | tuple[tf.Tensor, tf.Tensor]:
     """The teacher's logits `[batch]`; with `with_hidden`, (logits, its last hidden
-    layer `[batch, teacher_hidden[-1]]`), what hint transfer matches.
+    layer `[batch, config.teacher.hidden[-1]]`), what hint transfer matches.
 
     The one way to the teacher's outputs (the distillation term, the hint term and
     `predict_step` all read them here), so a subclass that replaces the teacher
@@ -205,12 +172,37 @@ class DistillationModel(tf.keras.Model):
     self.predict_step(features)
     for layer in (self.hint_projection, self.distillation_head):
       if layer is not None:  # Only the training step calls them.
-        layer.build([None, self.model_config.student_hidden[-1]])
+        layer.build([None, self.model_config.student.hidden[-1]])
     self.built = True
 
   def head(self, role: HeadRole) -> heads.Head:
     """The head of `role` (the mode must have it)."""
     return self.student if role is HeadRole.STUDENT else self.teacher
+
+  @property
+  def trained_heads(self) -> frozenset[HeadRole]:
+    """The heads the next `fit` trains (the others keep their weights)."""
+    return self._trained_heads
+
+  def train_heads(self, roles: frozenset[HeadRole]) -> None:
+    """Trains `roles` from now on (a stage of `models.training.stages`): a head of the
+    mode left out is frozen, its loss and weights out of every update.
+
+    Raises:
+      ValueError: `roles` is empty or names a head the mode lacks.
+    """
+    roles = frozenset(roles)
+    present = frozenset(self.model_config.mode.roles())
+    if not roles or not roles <= present:
+      raise ValueError(f"train_heads: {sorted(r.value for r in roles)} must be heads of "
+                       f"mode {self.model_config.mode.value!r}: "
+                       f"{sorted(r.value for r in present)}.")
+    self._trained_heads = roles
+    self.train_function = None  # Which heads learn is traced into the step.
+
+  def _frozen(self, role: HeadRole) -> bool:
+    """Whether `role` is a head of the mode that is not trained now."""
+    return self.model_config.mode.has(role) and role not in self._trained_heads
 
   def _encoders(self) -> list[towers.FeatureEncoder]:
     """Every present head's feature encoders, the teacher's first."""
@@ -313,10 +305,11 @@ class DistillationModel(tf.keras.Model):
     must be recorded for their gradients to exist)."""
     config = self.model_config
     zero = tf.constant(0.0)
-    teacher_loss = zero if self.teacher_frozen else out["teacher_loss"]
-    student_loss = zero if self.student_frozen else out["student_loss"]
+    student_frozen = self._frozen(HeadRole.STUDENT)
+    teacher_loss = zero if self._frozen(HeadRole.TEACHER) else out["teacher_loss"]
+    student_loss = zero if student_frozen else out["student_loss"]
     shared_student_loss = student_loss if config.distill_into_shared or (
-        self.student_frozen) else (1.0 - out["lambda"]) * out["student_bce"]
+        student_frozen) else (1.0 - out["lambda"]) * out["student_bce"]
     return {
         # With the block off, the distillation term reaches the teacher: that is the
         # failure PFD avoids, kept switchable so a test can show the difference.
@@ -339,11 +332,11 @@ class DistillationModel(tf.keras.Model):
     head two or three times (the shared tables' gradients cross both heads).
     """
     groups = self.variable_groups()
-    if self.teacher_frozen:
+    if self._frozen(HeadRole.TEACHER):
       groups["teacher_only"] = []
-    if self.student_frozen:
+    if self._frozen(HeadRole.STUDENT):
       groups["student_only"] = []
-    if self.model_config.distill_into_shared or self.student_frozen:
+    if self.model_config.distill_into_shared or self._frozen(HeadRole.STUDENT):
       groups = {"shared": [v for variables in groups.values() for v in variables]}
     pairs = []
     for group, variables in groups.items():
@@ -361,7 +354,7 @@ class DistillationModel(tf.keras.Model):
       objectives = self.objectives(out)
     with tf.init_scope():
       # Slots for every variable, not just the ones this step updates: a frozen head
-      # (two-stage training) must not leave the optimizer unbuilt for it.
+      # (a stage that trains the other) must not leave the optimizer unbuilt for it.
       self.optimizer.build(self.trainable_variables)
     self.optimizer.apply_gradients(self._route_gradients(tape, objectives))
     del tape

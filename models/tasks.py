@@ -11,8 +11,9 @@ the same update as one device):
   student_loss = (1 - lambda) * BCE(y, student) + lambda * L_d(teacher, student)
 A multi-task head (`heads.MultiTaskHead`, e.g. ESMM) adds BCE(y_aux, its auxiliary
 logit) for each auxiliary label to its BCE(y, .): the hard-label loss; L_d reads the
-main logits only. With hints, lambda also weighs hint_weight * hint_loss. L_d is the
-`losses` registry's `config.distillation_loss`, so a new loss is registered there alone.
+main logits only. With hints, lambda also weighs hint_weight * hint_loss
+(`losses.hint_squared_error`). L_d is the `losses` registry's
+`config.distillation_loss`, so a new loss is registered there alone.
 Mode smooth (label smoothing, a control with no teacher) puts BCE(base_rate, student)
 in L_d's place (`losses.base_rate_cross_entropy`), logged as the distillation loss.
 """
@@ -217,8 +218,8 @@ class DistillationTask(tf.keras.layers.Layer):
       if missing:
         raise ValueError(f"hint_weight={self.hint_weight} matches both heads' "
                          f"hints; the outputs lack the hint of {missing}.")
-      out["hint_loss"] = average(tf.reduce_mean(tf.math.squared_difference(
-          student.hint, soft(teacher.hint)), axis=-1))
+      out["hint_loss"] = average(losses.hint_squared_error(student.hint,
+                                                           soft(teacher.hint)))
       transferred += self.hint_weight * out["hint_loss"]
     lam = out["lambda"]
     out["student_loss"] = (1.0 - lam) * out["student_bce"] + lam * transferred

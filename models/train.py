@@ -30,7 +30,7 @@ import functools
 import json
 import os
 import time
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, Callable, Sequence
 
 import tensorflow as tf
 
@@ -40,108 +40,19 @@ from config_flags import knob
 from features import dataset as dataset_lib
 from features import input as input_lib
 from features import spec as spec_lib
+from features import time_split
 from models import distillation
 from models import losses
 from models.training import evaluation
-from models.training import fit
 from models.training import run_directory
+from models.training import selection
+from models.training import stages
 from models.training import strategies
 from models.training import warm_start
-from models.config import LAMBDA_AUTO, Mode, ModelConfig
+from models.config import Mode, ModelConfig
 # What a run writes that its readers (export/, a warm start) restore.
 from models.training.restore import FINAL_WEIGHTS, METRICS_FILE
-from features import time_split
-
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainConfig:
-  """How long and how a run trains (the model's own knobs are in ModelConfig)."""
-  batch_size: int = knob(512, "Global batch size.")
-  eval_batch_size: int | None = knob(None, "Batch size of validation and eval "
-                                     "(default: --batch_size): they only score, and "
-                                     "larger batches score for less per example.")
-  epochs: int = knob(3, "Epochs (per stage for two_stage).")
-  # A capped epoch is a block of steps, not a pass: the train input repeats (each pass
-  # a new shuffle) and a run takes epochs x steps_per_epoch steps, validating (and
-  # early stopping) after each block.
-  steps_per_epoch: int | None = knob(None, "Steps per epoch: the train input repeats "
-                                     "and validation and early stopping run every "
-                                     "this many steps (default: one pass).")
-  # The join job writes each split user by user (the heaviest clickers first, the
-  # users who never click last), so a shuffle window much smaller than the split
-  # leaves whole stretches of an epoch without a click: set it to the split's size
-  # for one epoch.
-  shuffle_buffer: int = knob(10_000, "Train records shuffled together (the split's "
-                             "size: a full shuffle).")
-  teacher_epochs: int | None = knob(None, "two_stage: the teacher's epochs (default: "
-                                    "--epochs).")
-  seed: int = knob(0, "Random seed.")
-  strategy: str = knob("default", f"tf.distribute strategy, one of "
-                       f"{strategies.STRATEGIES}; the cluster of multi_worker and "
-                       "parameter_server comes from TF_CONFIG.")
-  ps_min_shard_bytes: int = knob(256 << 10, "parameter_server: variables are split "
-                                 "over the parameter servers in shards of at least "
-                                 "this many bytes.")
-  deterministic: bool = knob(False, "Op determinism and ordered input.")
-  validation_days: int = knob(0, "The train split's last N UTC days validate "
-                              "(early stopping, the grids) instead of training; 0: "
-                              "off.")
-  train_fraction: float = knob(1.0, "Train on this share of the train examples (a "
-                               "subset fixed by a hash of each record): how a result "
-                               "grows with data. Validation reads all of its days.")
-  validation_fraction: float = knob(1.0, "Validate on this share of the validation "
-                                    "days' examples (a hashed subset): each epoch "
-                                    "validates, so a large day costs every epoch.")
-  cache_subsets: bool = knob(False, "Hold the train, validation and eval records that "
-                             "pass the filters (fractions, validation days) in "
-                             "memory, once per process and dataset: later epochs and "
-                             "later runs in the process read no split again "
-                             "(features.input.make_dataset's cache).")
-  eval_fraction: float = knob(1.0, "Evaluate on this share of the eval split (a "
-                              "subset fixed by a hash of each record, the same for "
-                              "every run: paired tests between runs stay paired).")
-  early_stopping_patience: int = knob(
-      0, "With validation: stop after N epochs without a better validation AUC of the "
-      "shipped head and keep the best epoch's weights (--epochs is the most); 0: off.")
-  learning_rate_grid: tuple[float, ...] = knob(
-      (), "Learning rates to choose from on validation (default: --learning_rate).")
-  lambda_grid: tuple[float, ...] = knob(
-      (0.0, 0.25, 0.5, 0.75), "--lambda_value=auto: the lambdas to choose from on "
-      "validation; 0 (the student alone, trained the same way) among them.")
-  warm_start_from: str | None = knob(None, "A finished run of the same task and spec "
-                                     "(e.g. yesterday's) to continue: its weights, "
-                                     "id rows by token, and optimizer state "
-                                     "(models/training/warm_start.py).")
-
-  def __post_init__(self):
-    strategies.check_name(self.strategy)
-    if self.batch_size < 1 or self.epochs < 1 or (self.eval_batch_size or 1) < 1:
-      raise ValueError(f"batch_size, eval_batch_size and epochs must be >= 1, got "
-                       f"{self.batch_size}, {self.eval_batch_size}, {self.epochs}.")
-    for name in ("train_fraction", "validation_fraction", "eval_fraction"):
-      if not 0.0 < getattr(self, name) <= 1.0:
-        raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}.")
-    if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
-      raise ValueError(f"steps_per_epoch must be >= 1 (or unset: an epoch is a pass), "
-                       f"got {self.steps_per_epoch}.")
-    if self.validation_days < 0 or self.early_stopping_patience < 0:
-      raise ValueError(f"validation_days and early_stopping_patience must be >= 0, "
-                       f"got {self.validation_days}, {self.early_stopping_patience}.")
-    if not self.validation_days and (self.early_stopping_patience
-                                     or self.learning_rate_grid):
-      raise ValueError("early_stopping_patience and learning_rate_grid follow the "
-                       "validation AUC: set validation_days (e.g. 1).")
-    if self.validation_days and self.strategy == "parameter_server":
-      # Keras's evaluation on the workers would skip the model's test_step
-      # (`evaluate`): validation needs a strategy whose evaluation runs it.
-      raise ValueError("validation_days needs a strategy other than parameter_server.")
-    if 0.0 not in self.lambda_grid or min(self.lambda_grid) < 0:
-      raise ValueError(f"lambda_grid must hold 0 (the baseline: an auto run then never "
-                       f"ships a student that validates worse than the student alone) "
-                       f"and no negative lambda, got {self.lambda_grid}.")
-    if any(rate <= 0 for rate in self.learning_rate_grid):
-      raise ValueError(f"learning_rate_grid must be > 0, got {self.learning_rate_grid}.")
+from models.training.train_config import TrainConfig
 
 
 def validation_split(dataset: dataset_lib.PublishedDataset, task: str, days: int
@@ -169,22 +80,6 @@ def validation_split(dataset: dataset_lib.PublishedDataset, task: str, days: int
       raise ValueError(f"validation_days={days} leaves no example of task {task!r} to "
                        f"{what} in the train split of {dataset.data_dir!r}.")
   return train_range, validation_range
-
-
-def _candidates(model_config: ModelConfig, train_config: TrainConfig
-                ) -> list[ModelConfig]:
-  """The configs a run chooses from on validation: each lambda of `lambda_grid` (with
-  lambda_value=auto; ascending, so that a tie keeps the smaller) with each rate of
-  `learning_rate_grid` (a product: lambda 0 gets the same tuning); else
-  `model_config` alone."""
-  auto = model_config.lambda_value == LAMBDA_AUTO
-  if auto and not train_config.validation_days:
-    raise ValueError(f"lambda_value={LAMBDA_AUTO} chooses lambda on a validation slice: "
-                     "set validation_days (e.g. 1), got validation_days=0.")
-  lambdas = sorted(train_config.lambda_grid) if auto else [model_config.lambda_value]
-  rates = train_config.learning_rate_grid or [model_config.learning_rate]
-  return [dataclasses.replace(model_config, lambda_value=value, learning_rate=rate)
-          for value in lambdas for rate in rates]
 
 
 def train_base_rate(dataset: dataset_lib.PublishedDataset, task: str) -> float:
@@ -215,14 +110,6 @@ def _with_base_rate(dataset: dataset_lib.PublishedDataset, model_config: ModelCo
     return model_config
   return dataclasses.replace(model_config, smoothing_base_rate=train_base_rate(
       dataset, model_config.task))
-
-
-class _Trained(NamedTuple):
-  """One candidate, trained."""
-  model: distillation.DistillationModel
-  config: ModelConfig
-  history: dict[str, list[float]]
-  validation: dict[str, Any]  # `_fit`'s record (two_stage: the teacher's in "stage1").
 
 
 ModelBuilder = Callable[[spec_lib.FeatureSpec, str, ModelConfig],
@@ -257,7 +144,7 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
     ValueError: `model_dir_conflict` names why `model_dir` is refused.
   """
   run_start = time.perf_counter()
-  candidates = _candidates(model_config, train_config)
+  candidates = selection.candidates(model_config, train_config)
   cluster = strategies.make(train_config.strategy, train_config.ps_min_shard_bytes)
   if train_config.deterministic:
     tf.config.experimental.enable_op_determinism()
@@ -278,7 +165,7 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
   # pairs cut at batch edges, their metrics none.
   by_request = model_config.distillation_loss in losses.REQUEST_LOSSES
 
-  def train_batches(batch_size: int, input_context=None, seed: int = train_config.seed
+  def train_batches(batch_size: int, input_context=None, *, seed: int
                     ) -> tf.data.Dataset:
     return input_lib.make_dataset(
         dataset, "train", task, batch_size, shuffle=True,
@@ -307,13 +194,19 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
                              time_range=validation_range,
                              fraction=train_config.validation_fraction,
                              cache=train_config.cache_subsets))
-  patience = train_config.early_stopping_patience
 
-  def train_candidate(config: ModelConfig, run_dir: str) -> _Trained:
+  def train_stream(stage: int) -> tf.data.Dataset:
+    """The train input of the `stage`-th stage (seed + stage: a later stage over an
+    endless input reads a stream of its own)."""
+    return cluster.distribute(
+        functools.partial(train_batches, seed=train_config.seed + stage),
+        train_config.batch_size, by_request)
+
+  def train_candidate(config: ModelConfig, run_dir: str) -> selection.Trained:
     # The same seed, data and initialisation for every candidate: lambda 0 is the
     # student alone trained as it would be in its own run.
     tf.keras.utils.set_random_seed(train_config.seed)
-    train_data = cluster.distribute(train_batches, train_config.batch_size, by_request)
+    train_data = train_stream(0)
     with cluster.strategy.scope():
       model = build_model(dataset.spec, dataset.data_dir, config)
       model.compile(optimizer=tf.keras.optimizers.Adam(config.learning_rate))
@@ -321,49 +214,18 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
           eval_data if validation_data is None else validation_data))[0])
     if train_config.warm_start_from:
       warm_start.continue_run(train_config.warm_start_from, model)
-    validation = {}
-    if config.mode.spec.two_stages:
-      # A restarted run whose first stage had finished resumes in the second.
-      stage1_dir = os.path.join(run_dir, run_directory.STAGE1_DIR)
-      stage1_weights = os.path.join(stage1_dir, FINAL_WEIGHTS)
-      teacher_epochs = train_config.teacher_epochs or train_config.epochs
-      model.student_frozen = True
-      if tf.io.gfile.exists(f"{stage1_weights}.index"):
-        model.load_weights(stage1_weights)
-        # The stage's fit drew a pass per epoch plus one: Keras's enumerate_epochs
-        # opens an iterator before its epochs and a fresh one for each.
-        fit.draw_passes(train_data,
-                        0 if fit.repeats(train_data) else teacher_epochs + 1)
-      else:
-        _, stage1 = fit.fit(model, train_data, steps_per_epoch, teacher_epochs,
-                            stage1_dir, validation_data, patience)
-        validation["stage1"] = stage1
-        model.save_weights(os.path.join(cluster.write_dir(stage1_dir), FINAL_WEIGHTS))
-      model.student_frozen, model.teacher_frozen = False, True
-      if fit.repeats(train_data):
-        # An endless stream draws a pass's shuffle as it starts the pass, so what
-        # it would draw next depends on how far stage 1's prefetch read ahead: the
-        # second stage reads a stream of its own (the next seed's), the same in a
-        # resumed run.
-        train_data = cluster.distribute(
-            functools.partial(train_batches, seed=train_config.seed + 1),
-            train_config.batch_size, by_request)
-    history, record = fit.fit(model, train_data, steps_per_epoch, train_config.epochs,
-                           run_dir, validation_data, patience)
-    return _Trained(model, config, {name: [float(v) for v in values]
-                                    for name, values in history.history.items()},
-                    {**record, **validation})
+    history, record = stages.fit_stages(
+        model, stages.plan(config.mode, train_config.epochs,
+                           train_config.teacher_epochs),
+        run_dir, train_data, train_stream, steps_per_epoch, validation_data,
+        train_config.early_stopping_patience, cluster.write_dir)
+    return selection.Trained(
+        model, config, {name: [float(v) for v in values]
+                        for name, values in history.history.items()}, record)
 
   start = time.perf_counter()
-  chosen, tried = None, []
-  for config in candidates:
-    run = train_candidate(config, model_dir if len(candidates) == 1 else os.path.join(
-        model_dir, run_directory.CANDIDATES_DIR,
-        f"lambda_{config.lambda_value:g}-lr_{config.learning_rate:g}"))
-    tried.append({"lambda_value": config.lambda_value,
-                  "learning_rate": config.learning_rate, **run.validation})
-    if chosen is None or run.validation["auc"] > chosen.validation["auc"]:
-      chosen = run  # Only one model is held beside the best.
+  selected = selection.choose(candidates, model_dir, train_candidate)
+  chosen = selected.chosen
   model = chosen.model
   train_seconds = time.perf_counter() - start
   results = {
@@ -386,9 +248,7 @@ def train_and_evaluate(dataset: str | dataset_lib.PublishedDataset, model_dir: s
                                             train_config.validation_fraction),
         **chosen.validation}
   if len(candidates) > 1:
-    results["selection"] = {"by": chosen.validation["monitor"], "candidates": tried,
-                            "lambda_value": chosen.config.lambda_value,
-                            "learning_rate": chosen.config.learning_rate}
+    results["selection"] = selected.record()
   # Every worker saves (the save is collective); the chief's copy is the run's.
   model.save_weights(os.path.join(cluster.write_dir(model_dir), FINAL_WEIGHTS))
   results["run_seconds"] = time.perf_counter() - run_start  # Eval and saves too.

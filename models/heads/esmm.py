@@ -17,6 +17,7 @@ export's `probability` read; pCTR is its auxiliary logit, of the click label.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Mapping, Sequence
 
 import tensorflow as tf
@@ -24,6 +25,26 @@ import tensorflow as tf
 from features import spec as spec_lib
 from models import embeddings
 from models.heads import towers
+
+
+@dataclasses.dataclass(frozen=True)
+class EsmmSettings:
+  """An esmm head's own knobs.
+
+  Attributes:
+    mmoe_experts: MMoE experts shared by the CTR and CVR towers, each task mixing
+      them by its own softmax gate (Ma et al., KDD 2018).
+    expert_hidden: Each expert's MLP widths (the task towers' are the head's
+      `hidden`).
+  """
+  mmoe_experts: int
+  expert_hidden: tuple[int, ...]
+
+  def __post_init__(self):
+    object.__setattr__(self, "expert_hidden", tuple(self.expert_hidden))
+    if self.mmoe_experts < 1 or not self.expert_hidden:
+      raise ValueError(f"mmoe_experts must be >= 1 and expert_hidden non-empty, got "
+                       f"{self.mmoe_experts} and {self.expert_hidden}.")
 
 
 def ctcvr_logits(ctr_logits: tf.Tensor, cvr_logits: tf.Tensor) -> tf.Tensor:
@@ -90,21 +111,21 @@ class EsmmHead(tf.keras.layers.Layer):
       both heads).
     spec: The full spec.
     hidden: Each task tower's MLP widths.
-    experts: MMoE experts.
-    expert_hidden: Each expert's MLP widths.
+    settings: Its MMoE experts and their widths.
     click_label: The auxiliary label pCTR learns from (the task's CTCVR label implies
       it).
   """
 
   def __init__(self, features: Sequence[spec_lib.Feature],
                tables: Mapping[str, embeddings.EmbeddingTable],
-               spec: spec_lib.FeatureSpec, hidden: Sequence[int], experts: int,
-               expert_hidden: Sequence[int], click_label: str, **kwargs):
+               spec: spec_lib.FeatureSpec, hidden: Sequence[int],
+               settings: EsmmSettings, click_label: str, **kwargs):
     super().__init__(**kwargs)
     self.feature_names = [f.name for f in features]
     self.auxiliary_labels = (click_label,)
     self.encoder = towers.FeatureEncoder(features, tables, spec, name="encoder")
-    self.experts = MixtureOfExperts(experts, expert_hidden, tasks=2, name="mmoe")
+    self.experts = MixtureOfExperts(settings.mmoe_experts, settings.expert_hidden,
+                                    tasks=2, name="mmoe")
     self.ctr_tower = towers.LogitTower(hidden, name="ctr_tower")
     self.cvr_tower = towers.LogitTower(hidden, name="cvr_tower")
 

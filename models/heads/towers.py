@@ -8,6 +8,7 @@ Embedding tables are passed in, which is how the teacher and student share them.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable, Mapping, Sequence
 
 import tensorflow as tf
@@ -206,6 +207,20 @@ class FeatureEncoder(tf.keras.layers.Layer):
 def relu_layers(hidden: Sequence[int]) -> list[tf.keras.layers.Layer]:
   """The hidden part of every MLP here: one ReLU Dense layer per width."""
   return [tf.keras.layers.Dense(width, activation="relu") for width in hidden]
+
+
+@dataclasses.dataclass(frozen=True)
+class DcnSettings:
+  """A dcn head's own knob (an mlp head is one without crosses).
+
+  Attributes:
+    cross_layers: DCN-v2 cross layers before the MLP.
+  """
+  cross_layers: int
+
+  def __post_init__(self):
+    if self.cross_layers < 0:
+      raise ValueError(f"cross_layers must be >= 0, got {self.cross_layers}.")
 
 
 class LogitTower(tf.keras.layers.Layer):

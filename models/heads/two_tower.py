@@ -17,6 +17,7 @@ attention against the target item would need the item on the user side.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Mapping, Sequence
 
 import tensorflow as tf
@@ -24,9 +25,39 @@ import tensorflow as tf
 from features import spec as spec_lib
 from models import embeddings
 from models.heads import towers
-from models.config import INNER_PRODUCT_SCALE_INIT
 
 ITEM_GROUPS = frozenset({spec_lib.Group.ITEM})
+INNER_PRODUCT_SCALE_INIT = 5.0  # The paper's scale.
+
+
+@dataclasses.dataclass(frozen=True)
+class TwoTowerSettings:
+  """A two-tower head's own knobs.
+
+  Attributes:
+    tower_dim: Width of the normalised user and item vectors.
+    inner_product_scale: logit = scale * <u, v> of unit vectors; None learns it from
+      INNER_PRODUCT_SCALE_INIT. Unit vectors alone bound the logit to [-1, 1], far
+      too narrow for a click rate of a few percent.
+    item_bias: A per-item bias, folded into the vectors (an extra item coordinate
+      against a constant 1 on the user side) so the score stays a pure inner product
+      of the exported vectors.
+  """
+  tower_dim: int
+  inner_product_scale: float | None
+  item_bias: bool
+
+  def __post_init__(self):
+    if self.tower_dim < 1:
+      raise ValueError(f"tower_dim must be >= 1, got {self.tower_dim}.")
+    if self.inner_product_scale is not None and self.inner_product_scale <= 0:
+      raise ValueError(f"inner_product_scale must be > 0 or None (learnt), got "
+                       f"{self.inner_product_scale}.")
+
+  @property
+  def vector_dim(self) -> int:
+    """Width of the exported user and item vectors (the bias's coordinate included)."""
+    return self.tower_dim + int(self.item_bias)
 
 
 def split_sides(features: Sequence[spec_lib.Feature]
@@ -78,9 +109,7 @@ class TwoTowerHead(tf.keras.layers.Layer):
       both heads).
     spec: The full spec.
     hidden: Each tower's MLP widths.
-    dim: Width of the unit vectors.
-    scale: The logit is scale * <u, v>; None learns it (from 5, the paper's value).
-    item_bias: Add a per-item bias (from the item encoding), as an extra coordinate.
+    settings: The vectors' width, the scale of their product and the item bias.
 
   Raises:
     ValueError: One side has no feature.
@@ -88,8 +117,8 @@ class TwoTowerHead(tf.keras.layers.Layer):
 
   def __init__(self, features: Sequence[spec_lib.Feature],
                tables: Mapping[str, embeddings.EmbeddingTable],
-               spec: spec_lib.FeatureSpec, hidden: Sequence[int], dim: int,
-               scale: float | None = None, item_bias: bool = True, **kwargs):
+               spec: spec_lib.FeatureSpec, hidden: Sequence[int],
+               settings: TwoTowerSettings, **kwargs):
     super().__init__(**kwargs)
     user, item = split_sides(features)
     if not user or not item:
@@ -99,18 +128,20 @@ class TwoTowerHead(tf.keras.layers.Layer):
           f"side: groups {sorted(g.value for g in ITEM_GROUPS)}). A teacher of "
           "privileged features only (mode lupi) cannot be a two-tower head.")
     self.feature_names = [f.name for f in features]
+    dim = settings.tower_dim
     self.user_tower = VectorTower(user, tables, spec, hidden, dim, name="user_tower")
     self.item_tower = VectorTower(item, tables, spec, hidden, dim, name="item_tower")
     self.user_feature_names = self.user_tower.feature_names
     self.item_feature_names = self.item_tower.feature_names
-    self.vector_dim = dim + int(item_bias)
-    self._bias = tf.keras.layers.Dense(1, name="item_bias") if item_bias else None
-    if scale is None:
+    self.vector_dim = settings.vector_dim
+    self._bias = (tf.keras.layers.Dense(1, name="item_bias") if settings.item_bias
+                  else None)
+    if settings.inner_product_scale is None:
       self.scale = self.add_weight(
           name="inner_product_scale", shape=(),
           initializer=tf.keras.initializers.Constant(INNER_PRODUCT_SCALE_INIT))
     else:
-      self.scale = tf.constant(scale, tf.float32)
+      self.scale = tf.constant(settings.inner_product_scale, tf.float32)
 
   def user_vectors(self, inputs: Mapping[str, tf.Tensor],
                    lookups: towers.BatchLookups | None = None) -> tf.Tensor:

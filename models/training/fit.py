@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from models import distillation
+from models.config import HeadRole
 from models.training import fit_progress
 
 
@@ -73,8 +74,8 @@ def resumed_input(train_data, done: int, steps_per_epoch: int | None):
 
 def _monitor(model: distillation.DistillationModel) -> str:
   """The validation metric a fit follows: the AUC of the head it trains for shipping
-  (the teacher in teacher mode and in two_stage's first stage)."""
-  trains_teacher = model.student_frozen or not model.model_config.mode.has_student
+  (the teacher where the student does not train: teacher mode, a teacher's stage)."""
+  trains_teacher = HeadRole.STUDENT not in model.trained_heads
   return f"val_{'teacher' if trains_teacher else 'student'}_auc"
 
 
@@ -96,7 +97,6 @@ def fit(model, train_data, steps_per_epoch: int | None, epochs: int, model_dir: 
     print(f"{model_dir}: resuming from epoch {done + 1} of {epochs} (its backup holds "
           f"{done} finished).", file=sys.stderr, flush=True)
   train_data = resumed_input(train_data, done, steps_per_epoch)
-  model.train_function = None  # Frozen flags may have changed: trace again.
   monitor = _monitor(model)
   callbacks = run_callbacks(model_dir)
   if patience:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import tensorflow as tf
 
@@ -14,9 +14,7 @@ from features import dataset as dataset_lib
 from models.config import ModelConfig
 from models.training import evaluation
 from models.training.restore import METRICS_FILE
-
-if TYPE_CHECKING:
-  from models.train import TrainConfig
+from models.training.train_config import TrainConfig
 
 STAGE1_DIR = "stage1_teacher"  # two_stage: the teacher's stage.
 CANDIDATES_DIR = "candidates"  # A grid's runs, one subdirectory each.

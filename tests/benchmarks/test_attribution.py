@@ -111,7 +111,7 @@ def test_controls_mirror_the_pfd_arm_and_hapfd_drops_what_it_is_given(tiny_world
   configs = study.configs(spec, frozenset(privileged[:1]))
   assert set(configs) == {"student", "pfd_md", "md", "smooth", "pfd_permuted", "hapfd"}
   for control in ("md", "pfd_permuted"):
-    assert configs[control].teacher_architecture is Architecture.DCN
+    assert configs[control].teacher.architecture is Architecture.DCN
     assert configs[control].mode is Mode(control)
   assert configs["smooth"].mode is Mode.SMOOTH
   assert configs["hapfd"].distillation_loss == "hardness_aware"

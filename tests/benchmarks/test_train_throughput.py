@@ -21,5 +21,5 @@ def test_dmtl_step_cost_is_that_of_the_evidence_runs():
   ctcvr = registry.TASKS[train_throughput.DMTL_TASK]
   assert configs["dmtl"] == ctcvr.methods["dmtl"]
   assert configs["ctcvr_student"] == ctcvr.variants["student"]
-  assert configs["dmtl"].teacher_architecture is Architecture.ESMM
+  assert configs["dmtl"].teacher.architecture is Architecture.ESMM
   assert configs["ctcvr_student"].mode is Mode.STUDENT

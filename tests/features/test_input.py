@@ -109,22 +109,6 @@ def test_cvr_yields_only_clicked_rows_labelled_with_purchase(data_dir, report,
       report["positives"].get("train/purchase", 0))
 
 
-def test_cvr_reads_the_clicked_view_or_filters_a_dataset_without_one(data_dir,
-                                                                   tmp_path):
-  without_view = str(tmp_path / "no_view")
-  shutil.copytree(data_dir, without_view,
-                  ignore=shutil.ignore_patterns("*_clicked.tfrecord-*"))
-
-  def ids(directory):
-    examples = (tf.train.Example.FromString(r.numpy())
-                for r in input_lib.task_records(directory, "train", "cvr"))
-    return sorted(e.features.feature["impression_id"].bytes_list.value[0]
-                  for e in examples)
-
-  assert ids(data_dir) == ids(without_view)
-  assert len(ids(data_dir)) > 0
-
-
 @pytest.mark.parametrize("split", ["train", "eval"])
 def test_ctr_epoch_matches_the_run_report(data_dir, report, split):
   batches = _epoch(data_dir, split, "ctr", batch_size=128)
@@ -172,21 +156,6 @@ def test_deterministic_order_repeats_and_the_seed_changes_it(data_dir):
   assert order(seed=7, deterministic=True) == first
   assert order(seed=8) != first
   assert sorted(order(seed=8)) == sorted(first)
-
-
-def test_windows_are_permutations_of_consecutive_records_redrawn_each_pass():
-  blocks = tf.data.Dataset.range(1000).map(tf.strings.as_string).batch(64)
-
-  def windows(dataset):
-    return [[int(r) for r in window] for window in dataset.as_numpy_iterator()]
-
-  shuffled = input_lib.shuffle_in_windows(blocks, 300, seed=5)
-  first = windows(shuffled)
-  assert [sorted(w) for w in first] == [list(range(s, min(s + 300, 1000)))
-                                        for s in range(0, 1000, 300)]
-  assert all(w != sorted(w) for w in first)
-  assert windows(shuffled) != first  # A new pass (epoch) draws new permutations,
-  assert windows(input_lib.shuffle_in_windows(blocks, 300, seed=5)) == first  # seeded.
 
 
 def test_repeat_runs_batches_across_epochs(data_dir, report):
@@ -255,21 +224,6 @@ def test_a_fraction_is_one_fixed_subset_of_about_that_share(data_dir, task):
   dataset = dataset_lib.PublishedDataset.open(data_dir)
   assert input_lib.example_count(dataset, "train", task, fraction=0.5) == len(half)
   assert set(_impression_ids(_epoch(data_dir, "train", task, fraction=0.25))) < set(half)
-
-
-def test_a_filtered_count_is_one_pass_per_dataset_object(data_dir, monkeypatch):
-  dataset = dataset_lib.PublishedDataset.open(data_dir)
-  counted = [input_lib.example_count(dataset, "train", "ctr", fraction=0.5)]
-  passes = []
-  real = input_lib._task_blocks  # pylint: disable=protected-access
-  monkeypatch.setattr(input_lib, "_task_blocks",
-                      lambda *args, **kwargs: passes.append(1) or real(*args, **kwargs))
-  counted.append(input_lib.example_count(dataset, "train", "ctr", fraction=0.5))
-  assert not passes and counted[0] == counted[1]
-  other = dataset_lib.PublishedDataset.open(data_dir)  # A fresh object counts again.
-  assert input_lib.example_count(other, "train", "ctr", fraction=0.5) == counted[0]
-  assert input_lib.example_count(dataset, "train", "ctr", fraction=0.25) < counted[0]
-  assert len(passes) == 2
 
 
 @pytest.mark.parametrize("kwargs, message", [

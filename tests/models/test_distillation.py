@@ -11,7 +11,7 @@ import tensorflow as tf
 from features import spec as spec_lib
 from models import distillation
 from models import losses
-from models.config import ModelConfig
+from models.config import HeadRole, ModelConfig
 
 from synthetic import SPEC, assert_distillation_misses_the_teacher, make_batch
 
@@ -195,7 +195,7 @@ def test_md_teacher_reads_the_students_features_and_is_blocked(data_dir):
 def test_two_stage_freezes_one_head_at_a_time(data_dir, batches):
   model = build(data_dir, mode="two_stage", unshared_vocabularies=ALL_VOCABS)
   for frozen, moving in (("student", "teacher"), ("teacher", "student")):
-    model.student_frozen, model.teacher_frozen = frozen == "student", frozen == "teacher"
+    model.train_heads(frozenset({HeadRole(moving)}))
     groups = model.variable_groups()
     before = {g: [v.numpy() for v in groups[f"{g}_only"]] for g in (frozen, moving)}
     train(model, batches)
@@ -223,7 +223,7 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from synthetic import SPEC, make_batch
 from models import distillation
-from models.config import ModelConfig
+from models.config import HeadRole, ModelConfig
 
 def weights(strategy):
   with strategy.scope():
@@ -386,14 +386,6 @@ def test_a_permuted_teacher_reads_a_derangement_of_the_privileged_rows(
   assert_distillation_misses_the_teacher(model)
 
 
-def test_shift_rows_moves_ragged_rows_whole():
-  ragged = tf.ragged.constant([[1], [2, 2], [], [4, 4, 4]])
-  shifted = distillation.shift_rows({"seq": ragged, "other": tf.range(4)}, ["seq"],
-                                    tf.constant(3))
-  assert shifted["seq"].to_list() == [[4, 4, 4], [1], [2, 2], []]
-  assert shifted["other"].numpy().tolist() == [0, 1, 2, 3]
-
-
 def test_label_smoothing_trains_a_student_without_a_teacher(data_dir):
   model = build(data_dir, mode="smooth", smoothing_base_rate=0.1)
   assert not model.variable_groups()["teacher_only"] and model.teacher_features == []
@@ -469,7 +461,8 @@ def test_a_distillation_head_distils_in_place_of_the_served_logit(data_dir):
     out = model.compute_losses(features, labels, None, training=True)
   logits, hidden = model.student(features, with_hidden=True)
   auxiliary = tf.squeeze(model.distillation_head(hidden), -1)
-  expected = np.mean(losses.distillation_cross_entropy(losses.DistillationInputs(
+  cross_entropy = losses.get_distillation_loss("cross_entropy")
+  expected = np.mean(cross_entropy(losses.DistillationInputs(
       model.teacher(features), auxiliary, labels, 1.0)).numpy())
   assert float(out["distillation_loss"]) == pytest.approx(expected, rel=1e-5)
   # The served logit is the head's own (no auxiliary unit in it), and the auxiliary

@@ -11,6 +11,7 @@ from models import distillation
 from models import losses
 from models import tasks
 from models.config import ModelConfig
+from models.losses import registry
 
 from synthetic import SPEC, assert_distillation_misses_the_teacher, make_batch
 
@@ -105,7 +106,8 @@ def test_outputs_of_other_heads_than_the_modes_are_refused():
 
 def test_a_registered_loss_trains_with_no_edit_of_the_model_or_the_task(
     data_dir, monkeypatch):
-  monkeypatch.setattr(losses, "DISTILLATION_LOSSES", dict(losses.DISTILLATION_LOSSES))
+  monkeypatch.setattr(registry, "DISTILLATION_LOSSES",
+                      dict(registry.DISTILLATION_LOSSES))
 
   @losses.register_distillation_loss("absolute_logits")
   def absolute(inputs):

@@ -108,11 +108,6 @@ def test_a_resumed_stream_continues_where_the_killed_run_left(tiny_world):
   assert ids(fit.resumed_input(stream(), done, steps), 3) == straight[-3:]
 
 
-def test_train_config_rejects_unknown_strategy():
-  with pytest.raises(ValueError, match="strategy"):
-    train.TrainConfig(strategy="tpu")
-
-
 def test_compare_table_has_a_row_per_head_and_the_ceilings(tiny_world, tmp_path):
   rows = compare.run_modes(tiny_world.examples_dir, str(tmp_path),
                            [Mode.STUDENT, Mode.PFD], [0, 1], ModelConfig(**SMALL),
@@ -395,10 +390,6 @@ def test_choosing_on_validation_needs_validation_days():
   with pytest.raises(ValueError, match="lambda_value=auto.*set validation_days"):
     train.train_and_evaluate("unused", "unused", ModelConfig(
         task="ctr", lambda_value="auto"), no_validation)
-  with pytest.raises(ValueError, match="learning_rate_grid.*set validation_days"):
-    train.TrainConfig(learning_rate_grid=(1e-3, 1e-2))
-  with pytest.raises(ValueError, match="lambda_grid must hold 0"):
-    train.TrainConfig(validation_days=1, lambda_grid=(0.5, 1.0))
 
 
 def test_cached_subsets_are_read_from_the_split_once_per_process(tiny_world, tmp_path,

@@ -77,7 +77,7 @@ def test_learnt_scale_starts_at_five_and_trains(data_dir):
 
 def test_ctr_defaults_share_embeddings_except_user_id(data_dir):
   config = ModelConfig.for_task(SPEC, "ctr")
-  assert (config.student_architecture, config.teacher_architecture) == (
+  assert (config.student.architecture, config.teacher.architecture) == (
       "two_tower", "dcn")
   shared = [v.name for v in build_ctr_model(data_dir).variable_groups()["shared"]]
   assert any("shared_item_id" in n for n in shared)
