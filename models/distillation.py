@@ -369,9 +369,9 @@ class DistillationModel(tf.keras.Model):
     features, _, _ = tf.keras.utils.unpack_x_y_sample_weight(data)
     predictions = {}
     if self.model_config.mode.has_student:
-      predictions["student"] = tf.sigmoid(self(features))
+      predictions[HeadRole.STUDENT.value] = tf.sigmoid(self(features))
     if self.model_config.mode.has_teacher:
-      predictions["teacher"] = tf.sigmoid(self.teacher_logits(
+      predictions[HeadRole.TEACHER.value] = tf.sigmoid(self.teacher_logits(
           self.teacher_inputs(features)))
     return predictions
 

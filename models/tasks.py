@@ -21,7 +21,7 @@ in L_d's place (`losses.base_rate_cross_entropy`), logged as the distillation lo
 from __future__ import annotations
 
 import dataclasses
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import tensorflow as tf
 
@@ -29,8 +29,8 @@ from models import losses
 from models import metrics as metrics_lib
 from models.config import LAMBDA_AUTO, HeadRole, ModelConfig
 
-# The heads in the order their outputs are scored and logged.
-_HEADS = tuple(role.value for role in HeadRole)
+def _names(heads: Iterable[HeadRole]) -> tuple[str, ...]:
+  return tuple(head.value for head in heads)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,10 +83,10 @@ class HeadOutputs:
   request_ids: tf.Tensor | None = None
   sample_weight: tf.Tensor | None = None
 
-  def heads(self) -> dict[str, HeadOutput]:
-    """Head name -> its outputs, for the heads present."""
-    present = {"student": self.student, "teacher": self.teacher}
-    return {name: present[name] for name in _HEADS if present[name] is not None}
+  def heads(self) -> dict[HeadRole, HeadOutput]:
+    """The present heads' outputs, in HeadRole's order (student first)."""
+    present = {HeadRole.STUDENT: self.student, HeadRole.TEACHER: self.teacher}
+    return {role: present[role] for role in HeadRole if present[role] is not None}
 
 
 class DistillationTask(tf.keras.layers.Layer):
@@ -106,7 +106,7 @@ class DistillationTask(tf.keras.layers.Layer):
       None: L_d, where both heads are present.
     block_gradient: The soft labels and hints reach the teacher with no gradient
       (off only to show what the block prevents).
-    auxiliary_labels: Head name -> the auxiliary labels it predicts
+    auxiliary_labels: Head -> the auxiliary labels it predicts
       (`heads.auxiliary_labels`): each has its BCE and its `<head>_<label>_` metrics.
   """
 
@@ -114,10 +114,10 @@ class DistillationTask(tf.keras.layers.Layer):
                distillation_loss: str = "cross_entropy", temperature: float = 1.0,
                top_k: int = losses.DEFAULT_TOP_K, hint_weight: float = 0.0,
                smoothing_base_rate: float | None = None, block_gradient: bool = True,
-               auxiliary_labels: Mapping[str, Sequence[str]] | None = None,
+               auxiliary_labels: Mapping[HeadRole, Sequence[str]] | None = None,
                name: str = "task", **kwargs):
     super().__init__(name=name, **kwargs)
-    self.heads = tuple(HeadRole(head).value for head in heads)
+    self.heads = tuple(HeadRole(head) for head in heads)
     self.lambda_schedule = lambda_schedule
     self.distillation_loss = losses.get_distillation_loss(distillation_loss)
     # A ranking loss needs HeadOutputs.request_ids (the model reads them then only).
@@ -134,13 +134,13 @@ class DistillationTask(tf.keras.layers.Layer):
     auxiliary_labels = auxiliary_labels or {}
     self._head_metrics = {}
     for head in self.heads:
-      for prefix in (head, *(f"{head}_{label}"
-                             for label in auxiliary_labels.get(head, ()))):
+      for prefix in (head.value, *(f"{head.value}_{label}"
+                                   for label in auxiliary_labels.get(head, ()))):
         self._head_metrics[prefix] = metrics_lib.head_metrics(prefix)
 
   @classmethod
   def from_config(cls, config: ModelConfig,
-                  auxiliary_labels: Mapping[str, Sequence[str]] | None = None
+                  auxiliary_labels: Mapping[HeadRole, Sequence[str]] | None = None
                   ) -> DistillationTask:
     """The task of a model's config: its mode's heads and second term, its loss,
     temperature, top K, lambda schedule, hint weight and gradient block."""
@@ -178,8 +178,8 @@ class DistillationTask(tf.keras.layers.Layer):
     """
     present = outputs.heads()
     if tuple(present) != self.heads:
-      raise ValueError(f"The task scores the heads {self.heads}; the outputs hold "
-                       f"{tuple(present)}.")
+      raise ValueError(f"The task scores the heads {_names(self.heads)}; the outputs "
+                       f"hold {_names(present)}.")
     scored = self._scored(outputs)
 
     def average(per_example):
@@ -200,9 +200,9 @@ class DistillationTask(tf.keras.layers.Layer):
            "teacher_loss": zero, "distillation_loss": zero, "student_bce": zero}
     student, teacher = outputs.student, outputs.teacher
     if teacher is not None:
-      out["teacher_loss"] = hard_label_loss("teacher")
+      out["teacher_loss"] = hard_label_loss(HeadRole.TEACHER)
     if student is not None:
-      out["student_bce"] = hard_label_loss("student")
+      out["student_bce"] = hard_label_loss(HeadRole.STUDENT)
     if student is not None and teacher is not None:
       out["distillation_loss"] = average(self.distillation_loss(
           losses.DistillationInputs(
@@ -217,7 +217,7 @@ class DistillationTask(tf.keras.layers.Layer):
       missing = [head for head, output in present.items() if output.hint is None]
       if missing:
         raise ValueError(f"hint_weight={self.hint_weight} matches both heads' "
-                         f"hints; the outputs lack the hint of {missing}.")
+                         f"hints; the outputs lack the hint of {_names(missing)}.")
       out["hint_loss"] = average(losses.hint_squared_error(student.hint,
                                                            soft(teacher.hint)))
       transferred += self.hint_weight * out["hint_loss"]
@@ -227,19 +227,21 @@ class DistillationTask(tf.keras.layers.Layer):
     return out
 
   def _scored(self, outputs: HeadOutputs
-              ) -> dict[str, dict[str, tuple[tf.Tensor, tf.Tensor]]]:
+              ) -> dict[HeadRole, dict[str, tuple[tf.Tensor, tf.Tensor]]]:
     """Head -> metric prefix -> ([batch] labels, [batch] logits): the head's main
     output and each auxiliary one, against its own label (its hard-label loss sums
     their BCEs)."""
     scored = {}
     for head, output in outputs.heads().items():
-      scored[head] = {head: (outputs.labels, output.logits)}
+      scored[head] = {head.value: (outputs.labels, output.logits)}
       for label, logits in output.auxiliary_logits.items():
-        scored[head][f"{head}_{label}"] = (outputs.auxiliary_labels[label], logits)
+        scored[head][f"{head.value}_{label}"] = (outputs.auxiliary_labels[label],
+                                                 logits)
     return scored
 
   def _update_metrics(self, out: Mapping[str, tf.Tensor],
-                      scored: Mapping[str, Mapping[str, tuple[tf.Tensor, tf.Tensor]]],
+                      scored: Mapping[HeadRole,
+                                      Mapping[str, tuple[tf.Tensor, tf.Tensor]]],
                       sample_weight: tf.Tensor | None) -> None:
     # compute_average_loss gives each replica its share of the global average; the
     # trackers average over replicas, so scale back to the global value.

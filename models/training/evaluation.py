@@ -79,7 +79,8 @@ def evaluate(model: distillation.DistillationModel, eval_data: tf.data.Dataset,
           labels, head_scores, columns[request], k)
   if request and {role.value for role in HeadRole} <= scores.keys():
     results[f"student_teacher_top{k}_recall"] = metrics_lib.teacher_topk_recall(
-        np.concatenate(scores["teacher"]), np.concatenate(scores["student"]),
+        np.concatenate(scores[HeadRole.TEACHER.value]),
+        np.concatenate(scores[HeadRole.STUDENT.value]),
         columns[request], k)
   results["eval_examples"] = int(len(labels))
   results["eval_positives"] = int(labels.sum())

@@ -75,8 +75,9 @@ def resumed_input(train_data, done: int, steps_per_epoch: int | None):
 def _monitor(model: distillation.DistillationModel) -> str:
   """The validation metric a fit follows: the AUC of the head it trains for shipping
   (the teacher where the student does not train: teacher mode, a teacher's stage)."""
-  trains_teacher = HeadRole.STUDENT not in model.trained_heads
-  return f"val_{'teacher' if trains_teacher else 'student'}_auc"
+  followed = (HeadRole.STUDENT if HeadRole.STUDENT in model.trained_heads
+              else HeadRole.TEACHER)
+  return f"val_{followed.value}_auc"
 
 
 def fit(model, train_data, steps_per_epoch: int | None, epochs: int, model_dir: str,
