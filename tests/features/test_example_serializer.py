@@ -6,6 +6,8 @@ import random
 import pytest
 import tensorflow as tf
 
+import example_values
+
 from features import example_parser
 from features import example_serializer
 from features import spec as spec_lib
@@ -17,15 +19,9 @@ def _library_example(values: dict) -> tf.train.Example:
   """The same example built message by message: the reference the bytes must match."""
   example = tf.train.Example()
   for feature in SPEC:
-    value = values.get(feature.name)
-    if feature.is_sequence:
-      value = list(value or [])[:feature.max_length]
-    else:
-      value = [feature.parse_default if value is None else value]
-    if feature.dtype is spec_lib.DType.STRING:
-      value = [v.encode("utf-8") if isinstance(v, str) else v for v in value]
     field = example_serializer._LIST_FIELDS[feature.dtype]
-    getattr(example.features.feature[feature.name], field).value.extend(value)
+    getattr(example.features.feature[feature.name], field).value.extend(
+        example_values.proto_values(feature, values.get(feature.name)))
   return example
 
 

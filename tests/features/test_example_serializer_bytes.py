@@ -8,6 +8,7 @@ import random
 import pytest
 from tensorflow_datasets.proto import tf_feature_pb2
 
+import example_values
 from features import example_serializer
 from features import spec as spec_lib
 
@@ -33,15 +34,9 @@ def _reference(values: dict) -> bytes:
   ordered = sorted(SPEC, key=lambda f: f.is_sequence)
   pieces = []
   for feature in ordered:
-    value = values.get(feature.name)
-    if feature.is_sequence:
-      value = list(value or [])[:feature.max_length]
-    else:
-      value = [feature.parse_default if value is None else value]
-    if feature.dtype is spec_lib.DType.STRING:
-      value = [v.encode("utf-8") if isinstance(v, str) else v for v in value]
     features = tf_feature_pb2.Features()
-    getattr(features.feature[feature.name], FIELDS[feature.dtype]).value.extend(value)
+    getattr(features.feature[feature.name], FIELDS[feature.dtype]).value.extend(
+        example_values.proto_values(feature, values.get(feature.name)))
     pieces.append(features.SerializeToString())
   # An Example's one field, length-delimited: the bytes of a one-value BytesList.
   return tf_feature_pb2.BytesList(value=[b"".join(pieces)]).SerializeToString()
@@ -52,28 +47,18 @@ def _world(rng: random.Random, n: int, other_types: bool) -> list[dict]:
   distinct values (so pieces repeat) and sequences shared between examples; values
   of another Python type than the dtype's only with `other_types`."""
   shared = [[f"i{k}" for k in range(length)] for length in (0, 1, 3, 60)]
-  examples = []
-  for _ in range(n):
-    values = {}
-    for feature in SPEC:
-      roll = rng.random()
-      if roll < 0.05:
-        continue
-      if roll < 0.1:
-        values[feature.name] = None
-      elif feature.is_sequence:
-        values[feature.name] = (rng.choice(shared) if rng.random() < 0.7 else
-                                tuple(f"v{rng.randrange(3)}"
-                                      for _ in range(rng.randrange(5))))
-      elif feature.kind is spec_lib.Kind.METADATA and rng.random() < 0.5:
-        values[feature.name] = (rng.randrange(2**40) if feature.dtype is
-                                spec_lib.DType.INT64 else f"id{rng.randrange(10**9)}")
-      else:
-        values[feature.name] = rng.choice([
-            v for v in SCALARS[feature.dtype]
-            if other_types or type(v) is OWN_TYPES[feature.dtype]])
-    examples.append(values)
-  return examples
+
+  def draw(feature):
+    if feature.is_sequence:
+      return (rng.choice(shared) if rng.random() < 0.7 else
+              tuple(f"v{rng.randrange(3)}" for _ in range(rng.randrange(5))))
+    if feature.kind is spec_lib.Kind.METADATA and rng.random() < 0.5:
+      return (rng.randrange(2**40) if feature.dtype is spec_lib.DType.INT64
+              else f"id{rng.randrange(10**9)}")
+    return rng.choice([v for v in SCALARS[feature.dtype]
+                       if other_types or type(v) is OWN_TYPES[feature.dtype]])
+
+  return [example_values.random_example(rng, SPEC, draw) for _ in range(n)]
 
 
 @pytest.mark.parametrize("cache_size", [1, 3, 4096])

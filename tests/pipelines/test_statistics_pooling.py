@@ -3,6 +3,7 @@ to the last bit, as the examples of each pool added at once."""
 
 import random
 
+import example_values
 from features import spec as spec_lib
 from pipelines import statistics
 
@@ -12,23 +13,18 @@ POOL = 50
 
 def _example(rng: random.Random) -> dict:
   """Every kind of value: absent, None, str and bytes, ints, floats, sequences."""
-  values = {}
-  for feature in SPEC:
-    roll = rng.random()
-    if roll < 0.05:
-      continue
-    if roll < 0.1:
-      values[feature.name] = None
-    elif feature.is_sequence:
-      values[feature.name] = [f"i{rng.randrange(9)}" for _ in range(rng.randrange(4))]
-    elif feature.dtype is spec_lib.DType.STRING:
+
+  def draw(feature):
+    if feature.is_sequence:
+      return [f"i{rng.randrange(9)}" for _ in range(rng.randrange(4))]
+    if feature.dtype is spec_lib.DType.STRING:
       value = f"{feature.name}{rng.randrange(5)}"
-      values[feature.name] = value.encode("utf-8") if rng.random() < 0.2 else value
-    elif feature.dtype is spec_lib.DType.INT64:
-      values[feature.name] = rng.choice([0, 1, 7, 1_767_571_200_000 + rng.randrange(9)])
-    else:
-      values[feature.name] = rng.choice([0.0, 0.1, 2.5, 1e6 * rng.random()])
-  return values
+      return value.encode("utf-8") if rng.random() < 0.2 else value
+    if feature.dtype is spec_lib.DType.INT64:
+      return rng.choice([0, 1, 7, 1_767_571_200_000 + rng.randrange(9)])
+    return rng.choice([0.0, 0.1, 2.5, 1e6 * rng.random()])
+
+  return example_values.random_example(rng, SPEC, draw)
 
 
 def test_pooled_columns_equal_the_pooled_examples_statistics():
