@@ -170,7 +170,8 @@ class FeatureSpec:
     return vocabs
 
   def vocabulary_settings(self, vocab_name: str) -> Feature:
-    """The feature whose min_count/max_tokens govern `vocab_name` (its owner)."""
+    """The feature whose min_count, max_tokens, min_count_days and
+    retire_after_days govern `vocab_name` (its owner)."""
     return self.vocabularies()[vocab_name][0]
 
   def with_features(self, features: Iterable[Feature]) -> FeatureSpec:

@@ -110,7 +110,9 @@ def _feature_to_dict(f: Feature) -> dict[str, Any]:
   row.update(_drop_none({
       "vocabulary": f.vocabulary if f.vocabulary != _default_vocabulary(f) else None,
       "min_count": f.min_count if f.min_count != 1 else None,
-      "max_tokens": f.max_tokens, "max_length": f.max_length, "default": f.default,
+      "max_tokens": f.max_tokens, "min_count_days": f.min_count_days,
+      "retire_after_days": f.retire_after_days, "max_length": f.max_length,
+      "default": f.default,
       "bounds": list(f.bounds) if f.bounds else None, "required": f.required,
       "privileged_in": sorted(f.privileged_in) or None,
       "excluded_from": sorted(f.excluded_from) or None,
@@ -129,7 +131,8 @@ def _default_vocabulary(f: Feature) -> str | None:
 
 
 _FEATURE_KEYS = {"name", "kind", "dtype", "group", "source", "derive", "vocabulary",
-                 "min_count", "max_tokens", "max_length", "default", "bounds",
+                 "min_count", "max_tokens", "min_count_days", "retire_after_days",
+                 "max_length", "default", "bounds",
                  "required", "privileged_in", "excluded_from", "description"}
 _DERIVE_KEYS = {"op", "event", "field", "of", "window", "before"}
 _TOP_KEYS = {"version", "identity", "events", "tasks", "evaluation", "features"}
@@ -280,7 +283,10 @@ class _SpecReader:
           privileged_in=frozenset(map(str, privileged)),
           excluded_from=frozenset(map(str, excluded)),
           vocabulary=vocabulary, min_count=int(row.get("min_count", 1)),
-          max_tokens=row.get("max_tokens"), max_length=row.get("max_length"),
+          max_tokens=row.get("max_tokens"),
+          min_count_days=row.get("min_count_days"),
+          retire_after_days=row.get("retire_after_days"),
+          max_length=row.get("max_length"),
           default=row.get("default"), bounds=_bounds(row.get("bounds"), "bounds"),
           required=bool(row.get("required", False)), derive=derive,
           description=str(row.get("description", "")))

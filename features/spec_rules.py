@@ -61,6 +61,12 @@ def check_feature(f: Feature) -> None:
   if needs_vocab and f.dtype is not DType.STRING:
     raise ValueError(f"feature {f.name!r}: ids are stored as strings, got "
                      f"{f.dtype.value}")
+  for key in ("min_count_days", "retire_after_days"):
+    days = getattr(f, key)
+    if days is not None and (f.vocabulary is None or not isinstance(days, int)
+                             or isinstance(days, bool) or days < 1):
+      raise ValueError(f"feature {f.name!r}: {key} is a whole number of days >= 1 "
+                       f"for a feature with a vocabulary, got {days!r}")
   if (f.kind is Kind.SEQUENCE) != (f.max_length is not None):
     raise ValueError(f"feature {f.name!r}: max_length is for sequences only, "
                      "and sequences need one")

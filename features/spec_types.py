@@ -172,6 +172,11 @@ class Feature:
       behaviour sequence of clicked item ids uses `item_id`'s.
     min_count: Tokens seen fewer times than this in the train split map to OOV.
     max_tokens: Keep at most this many most frequent tokens (None: no cap).
+    min_count_days: Count `min_count` over the last N UTC days of train examples
+      (a daily join reads the days before its own from its base dataset's
+      `vocab_counts/`) instead of over the whole train split (None).
+    retire_after_days: A token of the base vocabulary unseen in train examples for
+      this many days is retired: its line stays, its ids map to OOV (None: never).
     max_length: For sequences, the longest list written.
     default: Value for a record that lacks the feature (also the parsing default);
       categorical features default to MISSING_TOKEN.
@@ -192,6 +197,8 @@ class Feature:
   vocabulary: str | None = None
   min_count: int = 1
   max_tokens: int | None = None
+  min_count_days: int | None = None
+  retire_after_days: int | None = None
   max_length: int | None = None
   default: str | int | float | None = None
   bounds: tuple[float, float] | None = None

@@ -163,8 +163,9 @@ class WriteSplit(beam.PTransform):
              example_lists | "LabelFacts" >> beam.FlatMap(_label_facts, self._split,
                                                           labels)]
     if self._vocabularies:
-      facts.append(accumulated | "BuildVocabularies" >> vocabulary.BuildVocabularies(
-          spec, self._data_dir, self._base_vocabulary_dir))
+      facts.append((accumulated, example_lists)
+                   | "BuildVocabularies" >> vocabulary.BuildVocabularies(
+                       spec, self._data_dir, self._base_vocabulary_dir))
     return facts | "Facts" >> beam.Flatten()
 
 
@@ -253,12 +254,7 @@ def finalize(config, staging_dir: str, run_id: str) -> dict[str, Any]:
       facts, [log.value for log in Log], Log.IMPRESSIONS.value,
       [f.name for f in spec.logged()], config.max_bad_fraction)
   report["run_id"] = run_id
-  if config.base_vocabulary_dir:
-    # Which vocabularies these extend: a model of that run warm-starts on this one.
-    with FileSystems.open(posixpath.join(config.base_vocabulary_dir,
-                                         layout.REPORT_FILE)) as f:
-      report["vocabulary_base"] = {"data_dir": config.base_vocabulary_dir,
-                                   "run_id": json.load(f)["run_id"]}
+  report.update(vocabulary.version_record(config.base_vocabulary_dir))
   _write_empty_vocabularies(staging_dir, spec, report)
   FileSystems.delete([posixpath.join(staging_dir, FACTS_FILE)])
   if not report["reconciled"]:

@@ -15,6 +15,17 @@ def run_join(raw_dir: str, output_dir: str, **kwargs) -> dict:
                        ["--runner=FnApiRunner"])
 
 
+def run_daily_join(raw_dir: str, output_dir: str, date: str,
+                   state_from: str | None = None, **kwargs) -> dict:
+  """The join job of one day (`--date`) on a simulator's output, in process."""
+  return join_logs.run(join_logs.JoinConfig(
+      impressions=f"{raw_dir}/impressions/impressions-{{date}}.jsonl.gz",
+      clicks=f"{raw_dir}/clicks/clicks-{{date}}.jsonl.gz",
+      detail_pages=f"{raw_dir}/detail_pages/detail_pages-{{date}}.jsonl.gz",
+      output_dir=output_dir, date=date, state_from=state_from, **kwargs),
+                       ["--runner=FnApiRunner"])
+
+
 def write_logs(root, impressions, clicks, details, extra_lines=None):
   """Writes the three logs (impressions gzipped) and returns their globs."""
   extra_lines = extra_lines or {}

@@ -1,6 +1,8 @@
 """The spec file: the shipped default loads, round-trips, and bad files fail naming
 the file, the feature and the rule."""
 
+import dataclasses
+
 import pytest
 import yaml
 
@@ -50,6 +52,15 @@ def test_the_default_file_loads_with_its_tasks_events_and_roles():
 def test_round_trips_keep_the_spec_and_its_fingerprint(to_text, from_text):
   again = from_text(to_text(DEFAULT))
   assert again == DEFAULT and again.fingerprint() == DEFAULT.fingerprint()
+
+
+def test_the_vocabulary_day_knobs_round_trip_and_absent_are_not_written():
+  days = DEFAULT.with_features(
+      dataclasses.replace(f, min_count_days=3, retire_after_days=14)
+      if f.name == "item_id" else f for f in DEFAULT)
+  again = spec_lib.FeatureSpec.from_dict(yaml.safe_load(days.to_yaml()))
+  assert again == days and again["item_id"].retire_after_days == 14
+  assert "min_count_days" not in DEFAULT.to_json()  # Older datasets' specs still match.
 
 
 @pytest.mark.parametrize("changes,message", [

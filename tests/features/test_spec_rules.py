@@ -27,6 +27,11 @@ def test_source_path_splits_scope_and_keys(source, scope_keys):
     ("segment", dict(vocabulary=None), r"feature 'segment' of kind categorical needs a "
                                        r"vocabulary"),
     ("price", dict(source="derived"), r"feature 'price': a derived feature needs"),
+    ("item_id", dict(min_count_days=0), r"feature 'item_id': min_count_days is a "
+                                        r"whole number of days >= 1"),
+    ("price", dict(retire_after_days=3), r"feature 'price': retire_after_days is a "
+                                         r"whole number of days >= 1 for a feature "
+                                         r"with a vocabulary"),
 ])
 def test_a_spec_built_in_code_checks_each_feature(name, changes, message):
   with pytest.raises(ValueError, match=message):

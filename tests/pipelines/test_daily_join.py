@@ -14,6 +14,7 @@ from pipelines import join_logs
 from pipelines import user_state
 from pipelines import vocabulary
 from simulation import preset, simulate
+from world_fixtures import run_daily_join as daily_join
 from world_fixtures import run_join, write_logs
 
 RUNNER = ["--runner=FnApiRunner"]
@@ -33,14 +34,6 @@ def _examples(data_dir):
       example = dataset_digest._as_dict(record)  # pylint: disable=protected-access
       examples[example["impression_id"][0]] = example
   return examples
-
-
-def daily_join(raw_dir, output_dir, date, state_from=None, **kwargs):
-  return join_logs.run(join_logs.JoinConfig(
-      impressions=f"{raw_dir}/impressions/impressions-{{date}}.jsonl.gz",
-      clicks=f"{raw_dir}/clicks/clicks-{{date}}.jsonl.gz",
-      detail_pages=f"{raw_dir}/detail_pages/detail_pages-{{date}}.jsonl.gz",
-      output_dir=output_dir, date=date, state_from=state_from, **kwargs), RUNNER)
 
 
 @pytest.fixture(scope="module")
