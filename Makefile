@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 WORKSPACE ?= workspace
 
-.PHONY: install demo test bench evidence attribution kuairand clean
+.PHONY: install demo test bench evidence attribution daily-evidence kuairand clean
 
 install: $(STAMP)
 
@@ -54,6 +54,7 @@ evidence: $(STAMP)
 	  --raw_dir=$(WORKSPACE)/evidence_world/raw --work_dir=$(WORKSPACE)/evidence \
 	  --processes=$(EVIDENCE_PROCESSES) $(EVIDENCE_PROTOCOL) $(EVIDENCE_FLAGS)
 	$(MAKE) attribution
+	$(MAKE) daily-evidence
 
 # PFD's gain against its controls (benchmarks.attribution, WORKSPACE.md): KuaiRand's
 # studies read make kuairand's dataset (skipped without it), the evidence world's make
@@ -64,6 +65,15 @@ attribution: $(STAMP)
 	  --evidence_dir=$(WORKSPACE)/evidence_world/examples \
 	  --evidence_raw_dir=$(WORKSPACE)/evidence_world/raw \
 	  --work_dir=$(WORKSPACE)/attribution $(ATTRIBUTION_FLAGS)
+
+# Next-day AUC of the daily arms (benchmarks.daily_evidence): the churn world (generated
+# on the first run) and KuaiRand's days (make kuairand's logs; skipped without them or
+# $(KUAIRAND_DATA)). A rerun reads finished runs.
+DAILY_EVIDENCE_FLAGS ?=
+daily-evidence: $(STAMP)
+	$(PY) -m benchmarks.daily_evidence --kuairand_raw_dir=$(KUAIRAND_WORK)/raw \
+	  --kuairand_data_dir=$(KUAIRAND_DATA) --work_dir=$(WORKSPACE)/daily_evidence \
+	  $(DAILY_EVIDENCE_FLAGS)
 
 # KuaiRand's real logs, from the dataset's files to two served students (ctr, like):
 # WORKSPACE.md's "KuaiRand (real logs)" commands, with make evidence's protocol.

@@ -1,4 +1,5 @@
-"""What a day costs on the daily path, against a full join over every day.
+"""What a day costs on the daily path, against a full join over every day and a
+from-scratch train on a window of days.
 
 On a 10-day churn world (the `daily` preset's density, `IMPRESSIONS_PER_DAY` a day),
 each join runs as a separate process on the local FnApiRunner with 2 workers
@@ -6,14 +7,28 @@ each join runs as a separate process on the local FnApiRunner with 2 workers
 
 * daily.full_join_s: wall time of the full join of the 10 days.
 * daily.join_s_day: wall time of the daily join of the last day
-  (`pipelines.join_logs --date --state_from`), on the state a backfill (a full join
-  of the first 9 days with --write_state, not timed) wrote.
+  (`pipelines.join_logs --date --state_from`), on the state the daily joins of the
+  days before carried from a backfill (a full join of the first 6 days with
+  --write_state); those joins are not timed.
 * daily.join_s_day_over_full: their ratio.
 * daily.join_s_day_over_one_day: the daily join of the last day over a full join of
   that day's files alone (no history): a day costs O(day), not O(history), when
   this stays near 1. The job's fixed cost (starting the runner and its workers,
   writing the metadata) is most of a day's time at this size, so the first ratio
   falls with the size of a day, not with the number of days.
+
+The daily datasets then train, in this process, the daily study's small PFD model
+(benchmarks/daily_evidence: one epoch), each tested on the next day:
+
+* daily.train_s_day_warm: the train seconds (models.train's `train_seconds`: the
+  fit, not the eval) of the model of day 9 of 10 on that day alone, warm-started
+  from the model of day 8.
+* daily.train_s_window_scratch: the same model from scratch on the `WINDOW_DAYS`
+  days up to day 9 (workflow.train_view's window).
+* daily.train_s_day_warm_over_window_scratch: their ratio. The window trains
+  WINDOW_DAYS times the examples, but at this size a run's fixed cost (building and
+  tracing the model; for the warm run also restoring and remapping yesterday's) is
+  most of its time, so the ratio falls towards 1 / WINDOW_DAYS only as days grow.
 """
 
 from __future__ import annotations
@@ -25,11 +40,20 @@ import tempfile
 from benchmarks import beam_throughput
 from benchmarks import process_monitor
 from benchmarks import results
+from benchmarks.daily_evidence import runner as daily_evidence
+from features import dataset as dataset_lib
+from models import train
+from models.config import Mode
 from simulation import preset
+from workflow import train_view
 
 RESULTS_FILE = "benchmarks/results.json"
 DAYS = 10
 IMPRESSIONS_PER_DAY = preset("daily").num_impressions // preset("daily").n_days
+WINDOW_DAYS = 3
+TASK = "ctr"
+# The daily joins after the backfill: the window, the warm start's day and the last.
+_DAILY_DAYS = WINDOW_DAYS + 1
 _LOGS = ("impressions", "clicks", "detail_pages")
 
 
@@ -60,30 +84,54 @@ def _globs(raw_dir: str, file_glob: str) -> list[str]:
   return [f"--{log}={raw_dir}/{log}/{file_glob}" for log in _LOGS]
 
 
+def _train_s(day_dirs: list[str], next_day_dir: str, view_dir: str,
+             warm_start_from: str | None = None) -> float:
+  """Trains the daily study's PFD model on `day_dirs` (the last day's view, the
+  others its window) tested on `next_day_dir`; its train seconds."""
+  view = dataset_lib.PublishedDataset.open(
+      train_view.build(day_dirs[-1], next_day_dir, view_dir, day_dirs[:-1]))
+  model_config, train_config = daily_evidence.configs(
+      daily_evidence.DailyEvidenceJob(), view.spec, TASK, Mode.PFD, 0, warm_start_from)
+  return train.train_and_evaluate(view, os.path.join(view_dir, "model"), model_config,
+                                  train_config)["train_seconds"]
+
+
 def measure() -> dict[str, float]:
   with tempfile.TemporaryDirectory() as tmp:
     raw_dir = os.path.join(tmp, "raw")
     _generate(raw_dir, tmp)
-    last_day = sorted(os.listdir(os.path.join(raw_dir, "impressions")))[-1]
-    date = last_day[len("impressions-"):][:len("YYYY-MM-DD")]
+    dates = daily_evidence.log_dates(raw_dir)
     full_s = _join_s(os.path.join(tmp, "full.log"), *_globs(raw_dir, "*"),
                      f"--output_dir={tmp}/full")
     one_day_s = _join_s(
         os.path.join(tmp, "one_day.log"),
         *_globs(_linked(raw_dir, os.path.join(tmp, "last_day"), slice(-1, None)), "*"),
         f"--output_dir={tmp}/one_day")
-    backfill = os.path.join(tmp, "backfill")
-    _join_s(os.path.join(tmp, "backfill.log"),
-            *_globs(_linked(raw_dir, os.path.join(tmp, "first_days"), slice(-1)), "*"),
-            f"--output_dir={backfill}", "--write_state")
-    day_s = _join_s(os.path.join(tmp, "day.log"),
-                    *(f"--{log}={raw_dir}/{log}/{log}-{{date}}.jsonl.gz"
-                      for log in _LOGS),
-                    f"--output_dir={tmp}/day", f"--date={date}",
-                    f"--state_from={backfill}")
+    state = os.path.join(tmp, "backfill")
+    _join_s(os.path.join(tmp, "backfill.log"), *_globs(_linked(
+        raw_dir, os.path.join(tmp, "first_days"), slice(-_DAILY_DAYS)), "*"),
+            f"--output_dir={state}", "--write_state")
+    days = []
+    for date in dates[-_DAILY_DAYS:]:
+      days.append(os.path.join(tmp, "days", date))
+      day_s = _join_s(os.path.join(tmp, f"{date}.log"),
+                      *(f"--{log}={raw_dir}/{log}/{log}-{{date}}.jsonl.gz"
+                        for log in _LOGS),
+                      f"--output_dir={days[-1]}", f"--date={date}",
+                      f"--state_from={state}")
+      state = days[-1]
+    # The model of day 8 (untimed), which day 9's continues.
+    yesterday = os.path.join(tmp, "views", "yesterday")
+    _train_s(days[-3:-2], days[-2], yesterday)
+    warm_s = _train_s(days[-2:-1], days[-1], os.path.join(tmp, "views", "warm"),
+                      os.path.join(yesterday, "model"))
+    window_s = _train_s(days[-1 - WINDOW_DAYS:-1], days[-1],
+                        os.path.join(tmp, "views", "window"))
   return {"daily.full_join_s": full_s, "daily.join_s_day": day_s,
           "daily.join_s_day_over_full": day_s / full_s,
-          "daily.join_s_day_over_one_day": day_s / one_day_s}
+          "daily.join_s_day_over_one_day": day_s / one_day_s,
+          "daily.train_s_day_warm": warm_s, "daily.train_s_window_scratch": window_s,
+          "daily.train_s_day_warm_over_window_scratch": warm_s / window_s}
 
 
 if __name__ == "__main__":

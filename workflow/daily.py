@@ -65,6 +65,7 @@ from export import gate
 from export import metadata
 from export import versions
 from features import dataset as dataset_lib
+from features import spec as spec_lib
 from models import train
 from models.config import ModelConfig
 from models.training import restore
@@ -89,6 +90,10 @@ class DailyConfig:
                           "<export_base>/<model_name>/<version>/.")
   task: str = knob(help="A task of the feature spec; its model_defaults hold where "
                    "no model flag is given.")
+  feature_spec: spec_lib.FeatureSpec = knob(
+      spec_lib.DEFAULT_SPEC, "The logs' feature spec file (YAML), as "
+      "pipelines.join_logs --feature_spec. Default: the simulated world's.",
+      parse=spec_lib.load_spec_file)
   date: str | None = knob(None, "The day to run (YYYY-MM-DD).")
   backfill: tuple[str, ...] = knob((), "FROM,TO: run every day from FROM to TO, in "
                                    "order (instead of --date).")
@@ -172,8 +177,9 @@ def _join(config: DailyConfig, date: str, pipeline_args: Sequence[str]
   output_dir = dataset_dir(config.root, date)
   report = join_logs.run(join_logs.JoinConfig(
       impressions=config.impressions, clicks=config.clicks,
-      detail_pages=config.detail_pages, output_dir=output_dir, date=date,
-      state_from=state_from, overwrite=True), pipeline_args)
+      detail_pages=config.detail_pages, output_dir=output_dir,
+      feature_spec=config.feature_spec, date=date, state_from=state_from,
+      overwrite=True), pipeline_args)
   return {"dataset": output_dir, "state_from": state_from, "run_id": report["run_id"],
           "examples": report["examples"]["train"]}
 
@@ -230,14 +236,21 @@ def _exported(record: Mapping[str, Any], validation: Mapping[str, Any]
           "compared_with_auc": validation["compared_with_auc"]}
 
 
+def join_day(config: DailyConfig, date: str, pipeline_args: Sequence[str] = ()
+             ) -> dict[str, Any]:
+  """Step 1 of day `date` unless it finished (then its marker's result): what
+  studies of the daily path share across models (benchmarks/daily_evidence)."""
+  return markers.once(config.root, date, JOIN,
+                      lambda: _join(config, date, pipeline_args))
+
+
 def run_day(config: DailyConfig, date: str, model_overrides: Mapping[str, Any],
             train_config: train.TrainConfig, pipeline_args: Sequence[str] = ()
             ) -> dict[str, dict[str, Any]]:
   """Runs day `date`'s steps that have not finished; returns every step's result
   (a finished one's from its marker)."""
   root = config.root
-  results = {JOIN: markers.once(root, date, JOIN,
-                                lambda: _join(config, date, pipeline_args))}
+  results = {JOIN: join_day(config, date, pipeline_args)}
   previous = _previous(date)
   if markers.read(root, previous, JOIN) is not None:
     results[TRAIN] = markers.once(

@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks.attribution import report as attribution
+from benchmarks.daily_evidence import report as daily
 from benchmarks import results
 from benchmarks import world_sweeps
 from benchmarks.evidence import figures
@@ -231,12 +232,14 @@ def markdown(out: Mapping[str, float]) -> str:
       "# Evidence: PFD on simulated worlds and on real logs (eval split)",
       "",
       "Written by `make evidence` (benchmarks/evidence, then "
-      "benchmarks/attribution's sections) from the figures in "
+      "benchmarks/attribution's and benchmarks/daily_evidence's sections) from the "
+      "figures in "
       "benchmarks/evidence.json.",
       "",
       *job_line(out),
       *[task_section(out, t) for t in present],
       attribution.markdown(out),
+      daily.markdown(out),
   ])
 
 
@@ -287,6 +290,7 @@ def render(output_dir: str) -> None:
         f.write(bar_chart_svg(bars(summary), ceilings))
     sweep_plot(out, task, os.path.join(output_dir, svg_name(task, "sweeps")))
   attribution.plots(out, output_dir)
+  daily.plots(out, output_dir)
   with tf.io.gfile.GFile(os.path.join(output_dir, "EVIDENCE.md"), "w") as f:
     f.write(markdown(out))
   print(markdown(out))
