@@ -59,6 +59,12 @@ def _as_dict(serialized: bytes) -> dict:
   return out
 
 
+def examples(data_dir: str, split: str = "train"):
+  """The examples of a split's shards (not its clicked view), as dicts of lists."""
+  for path in sorted(glob.glob(os.path.join(data_dir, f"pfd-{split}.tfrecord-*"))):
+    yield from map(_as_dict, _records(path))
+
+
 def digests(data_dir: str) -> dict[str, str]:
   """View name -> sha256 of its examples sorted by impression_id; vocab/<name> -> the
   vocabulary file's sha256."""

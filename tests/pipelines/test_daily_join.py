@@ -9,6 +9,7 @@ import os
 import pytest
 
 import dataset_digest
+from features import layout
 from features import run_report
 from pipelines import join_logs
 from pipelines import user_state
@@ -26,14 +27,8 @@ WORLD = dataclasses.replace(preset("daily"), n_days=4, num_impressions=4_000,
 
 def _examples(data_dir):
   """impression_id -> the parsed Example's features, over every split."""
-  examples = {}
-  for path in glob.glob(os.path.join(data_dir, "pfd-*.tfrecord-*")):
-    if "clicked" in os.path.basename(path):
-      continue
-    for record in dataset_digest._records(path):  # pylint: disable=protected-access
-      example = dataset_digest._as_dict(record)  # pylint: disable=protected-access
-      examples[example["impression_id"][0]] = example
-  return examples
+  return {example["impression_id"][0]: example for split in layout.SPLITS
+          for example in dataset_digest.examples(data_dir, split)}
 
 
 @pytest.fixture(scope="module")

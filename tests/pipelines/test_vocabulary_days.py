@@ -30,11 +30,8 @@ SPEC = spec_lib.DEFAULT_SPEC.with_features(
 
 def _item_counts(data_dir):
   """The day's train examples' item_id counts."""
-  counts = collections.Counter()
-  for path in glob.glob(os.path.join(data_dir, "pfd-train.tfrecord-*")):
-    for record in dataset_digest._records(path):  # pylint: disable=protected-access
-      counts[dataset_digest._as_dict(record)["item_id"][0]] += 1  # pylint: disable=protected-access
-  return counts
+  return collections.Counter(example["item_id"][0]
+                             for example in dataset_digest.examples(data_dir))
 
 
 @pytest.fixture(scope="module")

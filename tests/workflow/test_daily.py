@@ -3,7 +3,6 @@ before's state, the day before's model trained warm and tested on the day, expor
 when blessed; a finished day is never redone, an interrupted one ends where an
 uninterrupted one does."""
 
-import dataclasses
 import os
 import signal
 import subprocess
@@ -12,19 +11,14 @@ import time
 
 import pytest
 
+from daily_world import DATES, MODEL, TRAIN, WORLD
 from export import versions
 from models import train
 from pipelines import join_logs
-from simulation import preset, simulate
+from simulation import simulate
 from workflow import daily
 from workflow import markers
 
-WORLD = dataclasses.replace(preset("daily"), n_days=3, num_impressions=2_400,
-                            n_users=120, n_items=150, n_categories=10, n_shops=30,
-                            n_brands=15)
-DATES = ("2026-01-05", "2026-01-06", "2026-01-07")
-MODEL = dict(mode="pfd", embedding_dim=4, student_hidden=(8,), teacher_hidden=(8,))
-TRAIN = train.TrainConfig(batch_size=64, epochs=1, seed=0)
 RUNNER = ["--runner=FnApiRunner"]
 
 

@@ -2,26 +2,18 @@
 started from day D's, scores an item first seen on D+1 with that item's own row,
 not the OOV bucket's that an unknown id gets."""
 
-import dataclasses
 import glob
 import os
 
 import pytest
 import tensorflow as tf
 
+from daily_world import DATES, MODEL, TRAIN, WORLD
 from features import layout
-from models import train
 from models.training import restore
 from pipelines import vocabulary
-from simulation import preset, simulate
+from simulation import simulate
 from workflow import daily
-
-WORLD = dataclasses.replace(preset("daily"), n_days=3, num_impressions=2_400,
-                            n_users=120, n_items=150, n_categories=10, n_shops=30,
-                            n_brands=15)
-DATES = ("2026-01-05", "2026-01-06", "2026-01-07")
-MODEL = dict(mode="pfd", embedding_dim=4, student_hidden=(8,), teacher_hidden=(8,))
-TRAIN = train.TrainConfig(batch_size=64, epochs=1, seed=0)
 
 
 @pytest.fixture(scope="module")
