@@ -8,8 +8,8 @@ readers expect.
 No TensorFlow here: the messages are tensorflow-datasets' copy of TensorFlow's
 `feature.proto` (`tensorflow_datasets.proto.tf_feature_pb2`, what tfds itself
 serializes with), the same fields on the wire. The join job's workers import this
-module and nothing else of TensorFlow's: importing TensorFlow cost each process ~5 s
-of CPU, and its interpreter ~1 s more to exit.
+module and nothing else of TensorFlow's: importing TensorFlow would cost each worker
+seconds of CPU to start and to exit.
 """
 
 from __future__ import annotations

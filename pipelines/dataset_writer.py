@@ -49,9 +49,9 @@ def _count_records(path: str, chunk_bytes: int = 1 << 22) -> tuple[str, int]:
   """Counts one written shard's records on a worker: tfds' metadata needs them.
 
   Walks the TFRecord framing (uint64 length, uint32 CRC, data, uint32 CRC) through
-  chunks read whole, without parsing the payloads: a read and a seek per record cost
-  ~2 s for the 1M-impression train split, alone on one worker at the job's end. A
-  record that runs past its chunk is skipped with a seek.
+  chunks read whole, without parsing the payloads: a read and a seek per record
+  would be slow on a large split, counted on one worker at the job's end. A record
+  that runs past its chunk is skipped with a seek.
   """
   count = 0
   with FileSystems.open(path, compression_type="uncompressed") as f:
