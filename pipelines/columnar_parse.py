@@ -140,10 +140,9 @@ def _feature_column(feature: spec_lib.Feature, missing: collections.Counter
         raise _Fallback
       array = _child(array, key)
     if array is None:
-      values = [None] * len(records)
+      values, lacking = [None] * len(records), range(len(records))
     else:
-      values = convert(array)
-    lacking = [i for i, v in enumerate(values) if v is None or v == ""]
+      values, lacking = convert(array), _lacking(array)
     if lacking:
       if required:
         raise _Fallback
@@ -153,6 +152,17 @@ def _feature_column(feature: spec_lib.Feature, missing: collections.Counter
         values[i] = default
     return values
   return read_optional
+
+
+def _lacking(array: pa.Array) -> list[int]:
+  """Where a column's converted values are None or "" (the per-line readers'
+  missing): its nulls, and its empty strings."""
+  lacking = pc.is_null(array)
+  if pa.types.is_string(array.type):
+    lacking = pc.or_(lacking, pc.fill_null(pc.equal(array, ""), False))
+  if not lacking.true_count:
+    return []
+  return np.flatnonzero(lacking.to_numpy(zero_copy_only=False)).tolist()
 
 
 def _read_table(lines: Sequence[bytes]) -> pa.StructArray:

@@ -18,6 +18,7 @@ from apache_beam.transforms.window import GlobalWindows
 from features import run_report
 from features import spec as spec_lib
 from pipelines import day_window
+from pipelines import gc_pause
 from pipelines import impression_join
 from pipelines import log_records
 from pipelines import read_logs
@@ -34,8 +35,8 @@ class JoinImpressionFn(beam.DoFn):
   joined impressions of its users), dead letters, facts, and the latest joined
   impression's ts_ms per bundle on 'max_ts'.
 
-  A lone impression (no duplicate, no event: ~95% of ids) is joined on its decoded
-  wire form (`wire.lone_impression_joined`); every other id goes through
+  Lone impressions (no duplicate, no event: ~95% of ids) are joined on their decoded
+  wire form (`wire.lone_impressions_joined`); every other id goes through
   `impression_join.join_impression`. Joined impressions are gathered per user bucket
   over the bundle, so a batch holds the users' impressions from many join buckets.
 
@@ -62,6 +63,10 @@ class JoinImpressionFn(beam.DoFn):
     self._elsewhere: collections.Counter = collections.Counter()
 
   def process(self, keyed_batches):
+    with gc_pause.paused():
+      yield from self._join_bucket(keyed_batches)
+
+  def _join_bucket(self, keyed_batches):
     _, batches = keyed_batches
     records = wire.by_log(batches)
     if self._window is not None:
@@ -72,16 +77,14 @@ class JoinImpressionFn(beam.DoFn):
     ids = collections.Counter(fields[0] for fields in impressions)
     if len(ids) < len(impressions):
       joined_ids.update(i for i, n in ids.items() if n > 1)
-    max_ts, add = self._max_ts, self._batches.add
-    buckets = self._buckets
-    for fields in impressions:
-      if fields[0] not in joined_ids:
-        user_id, ts_ms, joined = wire.lone_impression_joined(fields)
-        if max_ts is None or ts_ms > max_ts:
-          max_ts = ts_ms
-        full = add(wire.bucket(user_id, buckets), joined)
-        if full:
-          yield from full
+    lone = [fields for fields in impressions if fields[0] not in joined_ids]
+    timestamps = list(map(wire.impression_ts, lone))
+    if self._max_ts is not None:
+      timestamps.append(self._max_ts)
+    max_ts = max(timestamps, default=None)
+    yield from self._batches.extend(
+        wire.buckets(map(wire.impression_user, lone), self._buckets),
+        wire.lone_impressions_joined(lone))
     for group in wire.by_impression(records, joined_ids).values():
       result = self._join(group)
       yield from self._side_outputs(result)
@@ -90,10 +93,8 @@ class JoinImpressionFn(beam.DoFn):
       impression = result.joined.impression
       if max_ts is None or impression.ts_ms > max_ts:
         max_ts = impression.ts_ms
-      full = add(wire.bucket(impression.user_id, buckets),
-                 wire.joined_fields(result.joined))
-      if full:
-        yield from full
+      yield from self._batches.extend([wire.bucket(impression.user_id, self._buckets)],
+                                      [wire.joined_fields(result.joined)])
     self._max_ts = max_ts
 
   def _own_records(self, records: dict[Log, list[tuple]]) -> dict[Log, list[tuple]]:

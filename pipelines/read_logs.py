@@ -20,6 +20,7 @@ from features import run_report
 from features import spec as spec_lib
 from pipelines import columnar_parse
 from pipelines import day_window
+from pipelines import gc_pause
 from pipelines import log_records
 from pipelines import wire
 from pipelines.log_records import DeadLetter, Log
@@ -86,6 +87,10 @@ class ReadLogFileFn(beam.DoFn):
                      for log in Log}
 
   def process(self, path: str):
+    with gc_pause.paused():
+      yield from self._read(path)
+
+  def _read(self, path: str):
     log = self._files[path]
     parse = self._parsers[log]
     source_id = self._source_ids[path]
@@ -96,28 +101,31 @@ class ReadLogFileFn(beam.DoFn):
     lines = another_day = 0
     days: collections.Counter = collections.Counter()  # UTC day index -> records
     for chunk, unreadable in line_chunks(path):
-      for record in parse(chunk, source_id):
-        lines += 1
-        if isinstance(record, DeadLetter):
-          if context_file:
+      records = parsed = parse(chunk, source_id)
+      if any(isinstance(record, DeadLetter) for record in parsed):
+        records = []
+        for line, record in enumerate(parsed, lines + 1):
+          if not isinstance(record, DeadLetter):
+            records.append(record)
+          elif context_file:
             another_day += 1
-            continue
-          Metrics.counter(NAMESPACE, f"dead_letter.{record.reason}").inc()
-          yield beam.pvalue.TaggedOutput(self.DEAD, record._replace(
-              source=path, detail=f"line {lines}: {record.detail}"))
-          continue
-        if window is not None:
-          role = window.role(log, record[ts_field])
-          if role is day_window.Role.ELSEWHERE:
-            another_day += 1
-            continue
-          if role is day_window.Role.OWN:  # Context lines are the join's to count.
-            days[record[ts_field] // run_report.DAY_MS] += 1
-        else:
-          days[record[ts_field] // run_report.DAY_MS] += 1
-        full = batches.add(wire.bucket(record[0], buckets), record)
-        if full:
-          yield from full
+          else:
+            Metrics.counter(NAMESPACE, f"dead_letter.{record.reason}").inc()
+            yield beam.pvalue.TaggedOutput(self.DEAD, record._replace(
+                source=path, detail=f"line {line}: {record.detail}"))
+      lines += len(parsed)
+      if window is not None:
+        roles = [window.role(log, record[ts_field]) for record in records]
+        another_day += roles.count(day_window.Role.ELSEWHERE)
+        # Context lines are the join's to count.
+        days.update(record[ts_field] // run_report.DAY_MS
+                    for record, role in zip(records, roles)
+                    if role is day_window.Role.OWN)
+        records = [record for record, role in zip(records, roles)
+                   if role is not day_window.Role.ELSEWHERE]
+      else:
+        days.update(record[ts_field] // run_report.DAY_MS for record in records)
+      yield from batches.extend(wire.buckets([r[0] for r in records], buckets), records)
       if unreadable is not None:
         # The lines before the damage are accounted for like any others; the
         # launcher refuses to publish a run that could not read a file whole.

@@ -1,15 +1,17 @@
 """The join's third step: one user bucket's joined impressions -> example dicts per split.
 
-Each user's impressions are swept in time order for the point-in-time history and
-cross features (`user_history`), the split is assigned from the eval start, and the
-examples per UTC day and label become run-report facts.
+The bucket's point-in-time history and cross features are computed at once
+(`user_history.bucket_history`) on the impressions' wire fields, the split is
+assigned from the eval start, and the examples per UTC day and label become
+run-report facts.
 """
 
 from __future__ import annotations
 
 import collections
+import itertools
 import operator
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator, Sequence
 
 import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindows
@@ -17,6 +19,7 @@ from apache_beam.transforms.window import GlobalWindows
 from features import run_report
 from features import spec as spec_lib
 from features import time_split
+from pipelines import gc_pause
 from pipelines import impression_join
 from pipelines import user_history
 from pipelines import user_state
@@ -65,6 +68,8 @@ class AddHistoryFn(beam.DoFn):
     self._example_names = tuple(n for n in spec.names if n in gathered)
     self._arrange = operator.itemgetter(*(gathered.index(n)
                                           for n in self._example_names))
+    self._attribute_indices = [self._value_names.index(a)
+                               for a in self._history.attributes]
 
   def start_bundle(self):
     # (UTC day index, label or None for the examples) -> count, over the bundle: a
@@ -73,58 +78,79 @@ class AddHistoryFn(beam.DoFn):
 
   def process(self, bucket_and_batches, eval_start: int,
               state_boundary=None):  # An int; Beam's hints refuse an Optional.
+    with gc_pause.paused():
+      yield from self._add_history(bucket_and_batches, eval_start, state_boundary)
+
+  def _add_history(self, bucket_and_batches, eval_start: int,
+                   state_boundary: int | None):
     _, batches = bucket_and_batches
-    by_user: dict[str, list[tuple]] = collections.defaultdict(list)
-    carried: dict[str, list[user_history.HistoryClick]] = collections.defaultdict(list)
+    rows: list[tuple] = []  # `wire.joined_fields`
+    carried: list[user_history.UserClick] = []
     for batch in batches:
       if wire.is_state_batch(batch):
-        for user, ts_ms, attributes in wire.state_batch_from_wire(batch):
-          carried[user].append(user_history.HistoryClick(ts_ms, tuple(attributes)))
-        continue
-      for joined in wire.joined_batch_from_wire(batch):
-        by_user[wire.joined_user(joined)].append(joined)
+        carried.extend((user, ts_ms, tuple(attributes)) for user, ts_ms, attributes
+                       in wire.state_batch_from_wire(batch))
+      else:
+        rows.extend(wire.joined_batch_from_wire(batch))
+    # Output independent of the batches' order: by user, then time.
+    rows.sort(key=wire.joined_order)
+    joined = wire.JoinedColumns.of(rows, len(self._value_names))
+    attributes = [joined.values[i] for i in self._attribute_indices]
+    clicks = [(user, ts_ms, tuple(column[i] for column in attributes))
+              for i, (user, click, ts_ms) in
+              enumerate(zip(joined.users, joined.clicks, joined.click_ts_ms)) if click]
+    history = user_history.bucket_history(joined.users, joined.ts_ms, attributes,
+                                          [*clicks, *carried], self._history)
+    if rows:
+      yield from self._examples(joined, history, eval_start)
+    if self._snapshot is not None:
+      yield from self._state(clicks, carried, state_boundary)
+
+  def _examples(self, joined: wire.JoinedColumns, history: list[list],
+                eval_start: int):
+    """The bucket's example lists per split, handed on as each user's are complete.
+
+    The dicts are built from columns, a row at a time only where a dict must be.
+    """
+    labels = [row or self._no_labels for row in joined.labels]
+    post_events = [row or self._no_post_events for row in joined.post_events]
+    columns = [*joined.values, joined.clicks, *zip(*labels), *zip(*post_events),
+               *history]
+    names = self._example_names
+    examples = [dict(zip(names, row)) for row in zip(*self._arrange(columns))]
+    splits = [time_split.split_of(ts_ms, eval_start) for ts_ms in joined.ts_ms]
     by_split: dict[str, list[dict[str, Any]]] = {}
-    state_rows: list[tuple] = []
-    # Output independent of the batches' order.
-    for user in sorted(by_user.keys() | carried.keys()):
-      impressions = [wire.joined_from_fields(j, self._value_names)
-                     for j in by_user.get(user, ())]
-      self._add_examples(impressions, carried.get(user, ()), eval_start, by_split)
-      if self._snapshot is not None:
-        state_rows.extend((user, c.ts_ms, c.attributes) for c in user_state.prune(
-            [*carried.get(user, ()),
-             *user_history.counted_clicks(impressions, self._history)],
-            state_boundary, self._snapshot))
+    for start, end in _user_ranges(joined.users):
+      for split, same in itertools.groupby(range(start, end), splits.__getitem__):
+        by_split.setdefault(split, []).extend(examples[i] for i in same)
       # Handed on while the examples are fresh in the CPU's caches: what follows
       # (serializing, statistics) runs on each list at once, in this worker.
-      for split, examples in list(by_split.items()):
-        if len(examples) >= EXAMPLES_PER_LIST:
+      for split, listed in list(by_split.items()):
+        if len(listed) >= EXAMPLES_PER_LIST:
           yield beam.pvalue.TaggedOutput(split, by_split.pop(split))
-    for split, examples in by_split.items():
-      yield beam.pvalue.TaggedOutput(split, examples)
-    if state_rows:
-      yield beam.pvalue.TaggedOutput(self.STATE, state_rows)
-
-  def _add_examples(self, impressions: list[impression_join.JoinedImpression],
-                    carried: Iterable[user_history.HistoryClick], eval_start: int,
-                    by_split: dict[str, list[dict[str, Any]]]):
-    """One user's examples, appended to their splits' lists."""
+    for split, listed in by_split.items():
+      yield beam.pvalue.TaggedOutput(split, listed)
+    days = collections.Counter(ts_ms // run_report.DAY_MS for ts_ms in joined.ts_ms)
     day_counts = self._day_counts
-    for joined, history in user_history.with_history(impressions, self._history,
-                                                     carried):
-      labels = joined.labels or self._no_labels
-      values = dict(zip(self._example_names, self._arrange((
-          *joined.impression.values.values(), joined.click, *labels,
-          *(joined.post_events or self._no_post_events), *history))))
-      split = time_split.split_of(joined.impression.ts_ms, eval_start)
-      by_split.setdefault(split, []).append(values)
-      day = joined.impression.ts_ms // run_report.DAY_MS
-      day_counts[day, None] += 1
-      if joined.click:
+    day_counts.update({(day, None): count for day, count in days.items()})
+    for ts_ms, click, row_labels in zip(joined.ts_ms, joined.clicks, labels):
+      if click:
+        day = ts_ms // run_report.DAY_MS
         day_counts[day, self._click] += 1
-        for label, value in zip(self._labels, labels):
+        for label, value in zip(self._labels, row_labels):
           if value:
             day_counts[day, label] += 1
+
+  def _state(self, clicks: list[user_history.UserClick],
+             carried: list[user_history.UserClick], boundary: int):
+    """Every user's state at `boundary` (`user_state.prune`), as one list of rows."""
+    by_user: dict[str, list[user_history.HistoryClick]] = collections.defaultdict(list)
+    for user, ts_ms, attributes in [*carried, *clicks]:
+      by_user[user].append(user_history.HistoryClick(ts_ms, attributes))
+    rows = [(user, c.ts_ms, c.attributes) for user in sorted(by_user)
+            for c in user_state.prune(by_user[user], boundary, self._snapshot)]
+    if rows:
+      yield beam.pvalue.TaggedOutput(self.STATE, rows)
 
   def finish_bundle(self):
     for (day, label), n in self._day_counts.items():
@@ -133,3 +159,12 @@ class AddHistoryFn(beam.DoFn):
              else run_report.day_positives(label, date))
       yield beam.pvalue.TaggedOutput(self.FACTS,
                                      GlobalWindows.windowed_value(run_report.fact(key, n)))
+
+
+def _user_ranges(users: Sequence[str]) -> Iterator[tuple[int, int]]:
+  """[start, end) of each user's rows, `users` grouped by user."""
+  start = 0
+  for _, rows in itertools.groupby(users):
+    end = start + sum(1 for _ in rows)
+    yield start, end
+    start = end

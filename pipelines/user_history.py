@@ -1,17 +1,20 @@
 """Point-in-time behaviour and cross features from one user's impressions.
 
-The job groups joined impressions by user (the one per-key grouping it needs) and
-sweeps them in time order. Only counted clicks with click ts strictly before an
-impression's ts are visible to it, so a feature never sees its own label or anything
-later: the user's click on this very impression happens at or after its ts. Which
-sequences and cross counts exist is the spec's (`HistoryRules.from_spec`).
+The job groups joined impressions by bucket of user and computes a bucket's
+histories at once (`bucket_history`; `with_history` is one user's). Only counted
+clicks with click ts strictly before an impression's ts are visible to it, so a
+feature never sees its own label or anything later: the user's click on this very
+impression happens at or after its ts. Which sequences and cross counts exist is
+the spec's (`HistoryRules.from_spec`).
 """
 
 from __future__ import annotations
 
-import collections
 import dataclasses
-from typing import Iterable, Iterator, NamedTuple
+import itertools
+from typing import Iterable, Iterator, NamedTuple, Sequence
+
+import numpy as np
 
 from features import spec as spec_lib
 from pipelines.impression_join import JoinedImpression
@@ -21,7 +24,7 @@ Op = spec_lib.Op
 
 @dataclasses.dataclass(frozen=True)
 class HistoryRules:
-  """The spec's behaviour sequences and cross counts, compiled for the sweep.
+  """The spec's behaviour sequences and cross counts, compiled.
 
   Attributes:
     names: The derived features, sequences then cross counts (what `with_history`
@@ -48,26 +51,14 @@ class HistoryRules:
 
 
 class HistoryClick(NamedTuple):
-  """What the history remembers of a counted click; the sort order is the sweep's."""
+  """What the history remembers of a counted click; the sort order is the
+  sequences' (ties by attributes)."""
   ts_ms: int
   attributes: tuple[str, ...]  # HistoryRules.attributes of the clicked impression.
 
 
-class _Window:
-  """The clicks of [ts - window_ms, ts) and their attribute counts."""
-
-  def __init__(self, window_ms: int):
-    self.window_ms = window_ms
-    self.clicks: collections.deque[HistoryClick] = collections.deque()
-    self.counts: collections.Counter = collections.Counter()  # (attribute, value)
-
-  def add(self, click: HistoryClick) -> None:
-    self.clicks.append(click)
-    self.counts.update(enumerate(click.attributes))
-
-  def advance(self, ts: int) -> None:
-    while self.clicks and self.clicks[0].ts_ms < ts - self.window_ms:
-      self.counts.subtract(enumerate(self.clicks.popleft().attributes))
+# A counted click in a bucket: (user, click ts_ms, HistoryRules.attributes).
+UserClick = tuple[str, int, tuple]
 
 
 def counted_clicks(impressions: Iterable[JoinedImpression], rules: HistoryRules
@@ -92,38 +83,96 @@ def with_history(impressions: Iterable[JoinedImpression], rules: HistoryRules,
       from a `user_state` snapshot); they enter the history like the others.
 
   Yields:
-    (impression, values in `rules.names` order) in impression time order; O(n log n)
-    in the user's impression count, memory O(n).
+    (impression, values in `rules.names` order) in impression time order
+    (`bucket_history` for one user).
   """
   ordered = sorted(impressions, key=lambda j: (j.impression.ts_ms,
                                                j.impression.impression_id))
-  attributes = rules.attributes
-  clicks = sorted([*counted_clicks(ordered, rules), *carried])
-  history_length = max((n for _, n in rules.sequences), default=0)
-  recent: collections.deque[HistoryClick] = collections.deque(maxlen=history_length)
-  windows = {w: _Window(w) for w in dict.fromkeys(w for _, w in rules.crosses)}
-  crosses = [(a, windows[w].counts, attributes[a]) for a, w in rules.crosses]
-  missing = spec_lib.MISSING_TOKEN
-  next_click = 0
-  # The sequences change only when a click enters them, so impressions between two
-  # clicks share their lists (read-only, like every yielded value).
-  sequences: list[list[str]] = [[] for _ in rules.sequences]
-  for joined in ordered:
-    ts = joined.impression.ts_ms
-    clicked_before = next_click
-    while next_click < len(clicks) and clicks[next_click].ts_ms < ts:
-      click = clicks[next_click]
-      recent.append(click)
-      for window in windows.values():
-        window.add(click)
-      next_click += 1
-    for window in windows.values():
-      window.advance(ts)
-    if next_click != clicked_before:
-      newest_first = list(reversed(recent))
-      sequences = [[c.attributes[a] for c in newest_first[:n]]
-                   for a, n in rules.sequences]
-    values = joined.impression.values
-    counts = [0 if values[name] == missing else by_value[(a, values[name])]
-              for a, by_value, name in crosses]
-    yield joined, (*sequences, *counts)
+  clicks = [("", c.ts_ms, c.attributes)
+            for c in [*counted_clicks(ordered, rules), *carried]]
+  columns = bucket_history(
+      [""] * len(ordered), [j.impression.ts_ms for j in ordered],
+      [[j.impression.values[a] for j in ordered] for a in rules.attributes], clicks,
+      rules)
+  yield from zip(ordered, zip(*columns) if columns else [()] * len(ordered))
+
+
+def bucket_history(users: Sequence[str], ts_ms: Sequence[int],
+                   attributes: Sequence[Sequence[str]], clicks: Iterable[UserClick],
+                   rules: HistoryRules) -> list[list]:
+  """The point-in-time histories of many users' impressions at once.
+
+  Where each impression stands among its user's clicks is found by sorting the
+  clicks and impressions together (`_clicks_before`), once per question rather than
+  once per user; only the sequences' lists are built one at a time.
+
+  Args:
+    users, ts_ms, attributes: The impressions as columns, a column of `attributes`
+      per `rules.attributes`. Impressions that follow one another and see the same
+      clicks share their sequence lists (read-only, like every value returned).
+    clicks: (user, click ts_ms, attributes) of every counted click of these users,
+      carried ones included, any order.
+    rules: What to compute (`with_history`).
+
+  Returns:
+    A column per name of `rules.names`: the impressions' values in order.
+  """
+  n = len(users)
+  clicks = sorted(clicks)  # Ties within a sequence follow (ts, attributes).
+  codes = {u: i for i, u in enumerate(sorted({*users, *(c[0] for c in clicks)}))}
+  user_codes = [codes[u] for u in users]
+  user_array, ts = np.array(user_codes, np.int64), np.array(ts_ms, np.int64)
+  click_users = np.array([codes[c[0]] for c in clicks], np.int64)
+  click_ts = np.array([c[1] for c in clicks], np.int64)
+  # In the sorted clicks an impression's visible ones are [first, end), newest last.
+  first = np.searchsorted(click_users, user_array)
+  ends = _clicks_before(click_users, click_ts, user_array, ts)
+  click_columns = _transpose([c[2] for c in clicks], len(rules.attributes))
+  values: list[list] = []
+  if rules.sequences:
+    # Impressions in a row that see the same clicks share their lists.
+    changes = np.flatnonzero(np.diff(first, prepend=-1) | np.diff(ends, prepend=-1))
+    repeats = np.diff(changes, append=n).tolist()
+    ranges = list(zip(first[changes].tolist(), ends[changes].tolist()))
+    for a, length in rules.sequences:
+      column = click_columns[a]
+      lists = [list(column[max(start, end - length):end][::-1])
+               for start, end in ranges]
+      values.append(list(itertools.chain.from_iterable(
+          map(itertools.repeat, lists, repeats))))
+  for a, window_ms in rules.crosses:
+    # A group per (user, value) clicked; an impression of none (-1) shares nothing,
+    # nor does one without the value.
+    groups: dict[tuple[int, str], int] = {}
+    click_groups = np.array([groups.setdefault(key, len(groups)) for key in
+                             zip(click_users.tolist(), click_columns[a])], np.int64)
+    for key in [key for key in groups if key[1] == spec_lib.MISSING_TOKEN]:
+      del groups[key]
+    probes = np.array([groups.get(key, -1) for key in
+                       zip(user_codes, attributes[a])], np.int64)
+    values.append((_clicks_before(click_groups, click_ts, probes, ts)
+                   - _clicks_before(click_groups, click_ts, probes, ts - window_ms)
+                   ).tolist())
+  return values
+
+
+def _transpose(rows: Sequence[tuple], width: int) -> list[tuple]:
+  """Rows of `width` values -> `width` columns (empty ones for no row)."""
+  return list(zip(*rows)) or [()] * width
+
+
+def _clicks_before(click_keys: np.ndarray, click_ts: np.ndarray, keys: np.ndarray,
+                   ts: np.ndarray) -> np.ndarray:
+  """Per (key, ts): the clicks of a smaller key, or of its key with an earlier ts
+  (one at the same ts is not before)."""
+  is_click = np.concatenate([np.ones(len(click_keys), np.int64),
+                             np.zeros(len(keys), np.int64)])
+  # At an equal (key, ts) a probe sorts before the clicks.
+  order = np.lexsort((is_click, np.concatenate([click_ts, ts]),
+                      np.concatenate([click_keys, keys])))
+  clicks = is_click[order]
+  before = np.cumsum(clicks) - clicks
+  probe = clicks == 0
+  out = np.empty(len(keys), np.int64)
+  out[order[probe] - len(click_keys)] = before[probe]
+  return out

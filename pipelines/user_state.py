@@ -165,11 +165,8 @@ class ReadStateFileFn(beam.DoFn):
     users, timestamps, *attributes = (table.column(c).to_pylist()
                                       for c in self._columns)
     batches = wire.Batches(wire.state_batch_to_wire)
-    for i, user in enumerate(users):
-      row = (user, timestamps[i], tuple(values[i] for values in attributes))
-      full = batches.add(wire.bucket(user, self._buckets), row)
-      if full:
-        yield from full
+    rows = zip(users, timestamps, zip(*attributes) if attributes else [()] * len(users))
+    yield from batches.extend(wire.buckets(users, self._buckets), rows)
     yield from batches.drain()
 
 

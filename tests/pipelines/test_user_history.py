@@ -1,5 +1,6 @@
 """Behaviour and cross features see only clicks strictly before the impression."""
 
+import random
 import types
 
 from features import spec as spec_lib
@@ -75,3 +76,38 @@ def test_an_impression_missing_the_attribute_shares_no_clicks():
   assert result["b"].user_shop_clicks_24h == 0
   assert result["b"].user_category_clicks_24h == 1
   assert result["b"].hist_item_ids == ["i1"]
+
+
+def _by_definition(users, ts_ms, attributes, clicks, rules):
+  """Each impression's history straight from the rules, one impression at a time."""
+  out = []
+  for user, ts, values in zip(users, ts_ms, attributes):
+    visible = sorted((c_ts, c_values) for c_user, c_ts, c_values in clicks
+                     if c_user == user and c_ts < ts)
+    newest_first = [c_values for _, c_values in reversed(visible)]
+    row = [[v[a] for v in newest_first[:n]] for a, n in rules.sequences]
+    row += [0 if values[a] == spec_lib.MISSING_TOKEN else
+            sum(1 for c_ts, c_values in visible
+                if c_ts >= ts - window and c_values[a] == values[a])
+            for a, window in rules.crosses]
+    out.append(tuple(row))
+  return out
+
+
+def test_a_bucket_of_users_gets_each_user_s_history_by_definition():
+  rng = random.Random(7)
+  rules = RULES.__class__(RULES.names, RULES.attributes,
+                          ((0, 3), (1, 5)), ((1, 3 * H), (2, 24 * H)))
+  vocabulary = ["a", "b", spec_lib.MISSING_TOKEN]
+  users, ts_ms, attributes, clicks = [], [], [], []
+  for _ in range(300):
+    user, ts = rng.choice(["u1", "u2", "u3", "u4"]), T0 + rng.randrange(48) * H // 2
+    values = tuple(rng.choice(vocabulary) for _ in rules.attributes)
+    users.append(user), ts_ms.append(ts), attributes.append(values)
+    if rng.random() < 0.3:  # Ties with impressions' ts on purpose.
+      clicks.append((user, ts + rng.choice([0, 1, H // 2]), values))
+  # Carried clicks, one of a user without impressions here.
+  clicks += [("u1", T0 - H, ("i0", "a", "b")), ("u5", T0, ("i9", "b", "a"))]
+  columns = user_history.bucket_history(users, ts_ms, list(zip(*attributes)), clicks,
+                                        rules)
+  assert list(zip(*columns)) == _by_definition(users, ts_ms, attributes, clicks, rules)

@@ -26,30 +26,32 @@ def test_impression_round_trip_restores_names_and_types():
   assert decoded.canonical() == IMPRESSION.canonical()  # Dedupe compares this.
 
 
-def test_joined_round_trip_leaves_the_source():
+def test_joined_records_cross_as_columns_without_the_source():
   joined = JoinedImpression(IMPRESSION, 1, IMPRESSION.ts_ms + 5, (0,),
                             (700.0, 1, 0, 0, 0))
-  encoded = wire.joined_batch_to_wire([wire.joined_fields(joined)])
-  [fields] = wire.joined_batch_from_wire(encoded)
-  assert wire.joined_user(fields) == IMPRESSION.user_id
-  assert wire.joined_from_fields(fields, NAMES) == joined._replace(
-      impression=IMPRESSION._replace(source=""))
-  unclicked = JoinedImpression(IMPRESSION, 0, -1, None, None)
-  [fields] = wire.joined_batch_from_wire(
-      wire.joined_batch_to_wire([wire.joined_fields(unclicked)]))
-  decoded = wire.joined_from_fields(fields, NAMES)
-  assert (decoded.labels, decoded.post_events) == (None, None)
+  unclicked = JoinedImpression(IMPRESSION._replace(impression_id="imp2"), 0, -1,
+                               None, None)
+  encoded = wire.joined_batch_to_wire([wire.joined_fields(joined),
+                                       wire.joined_fields(unclicked)])
+  decoded = wire.joined_batch_from_wire(encoded)
+  assert [wire.joined_order(fields) for fields in decoded] == [
+      ("u1", IMPRESSION.ts_ms, "imp1"), ("u1", IMPRESSION.ts_ms, "imp2")]
+  columns = wire.JoinedColumns.of(decoded, len(NAMES))
+  assert columns == wire.JoinedColumns(
+      ("imp1", "imp2"), ("u1", "u1"), (IMPRESSION.ts_ms,) * 2,
+      [(v, v) for v in IMPRESSION.values.values()], (1, 0),
+      (IMPRESSION.ts_ms + 5, -1), ((0,), None), ((700.0, 1, 0, 0, 0), None))
+  assert "impressions-0.jsonl.gz" not in str(decoded)  # The source stays behind.
+  assert wire.JoinedColumns.of([], len(NAMES)).values == [()] * len(NAMES)
 
 
 def test_a_lone_impression_joins_as_the_general_join_does():
   [group] = wire.by_impression(wire.by_log([wire.batch_to_wire(
       Log.IMPRESSIONS, [wire.impression_fields(IMPRESSION)])])).values()
-  user_id, ts_ms, joined = wire.lone_impression_joined(group[Log.IMPRESSIONS][0])
+  [joined] = wire.lone_impressions_joined(group[Log.IMPRESSIONS])
   general = impression_join.join_impression(
       [IMPRESSION], [], [], impression_join.JoinRules.from_spec(spec_lib.DEFAULT_SPEC))
-  assert (user_id, ts_ms) == (IMPRESSION.user_id, IMPRESSION.ts_ms)
-  assert wire.joined_from_fields(joined, NAMES) == wire.joined_from_fields(
-      wire.joined_fields(general.joined), NAMES)
+  assert joined == wire.joined_fields(general.joined)
   assert not general.dead_letters and not +general.outcomes and not +general.notes
 
 
@@ -97,3 +99,18 @@ def test_a_shuffle_bucket_is_the_key_hash_modulo_the_buckets():
   ids = [f"imp{i}" for i in range(10_000)]
   assert [wire.bucket(i, 256) for i in ids] == [wire.join_key(i) % 256 for i in ids]
   assert collections.Counter(wire.bucket(i, 7) for i in ids).keys() == set(range(7))
+  assert wire.buckets(ids, 256) == [wire.bucket(i, 256) for i in ids]
+
+
+def test_batches_fill_per_bucket_and_drain_when_too_many_wait(monkeypatch):
+  monkeypatch.setattr(wire, "BATCH_RECORDS", 3)
+  monkeypatch.setattr(wire, "BUFFERED_RECORDS", 5)
+  batches = wire.Batches(lambda records: tuple(records))
+  assert batches.extend([0, 1, 0], ["a", "b", "c"]) == []
+  assert batches.extend([0], ["d"]) == [(0, ("a", "c", "d"))]  # Bucket 0 is full.
+  assert batches.extend([1, 2, 2, 1], ["e", "f", "g", "h"]) == [
+      (1, ("b", "e", "h"))]
+  # Five wait: every bucket goes.
+  assert batches.extend([3, 3, 4], ["i", "j", "k"]) == [
+      (2, ("f", "g")), (3, ("i", "j")), (4, ("k",))]
+  assert batches.drain() == []
