@@ -70,10 +70,10 @@ class SnapshotRules:
 
 def prune(clicks: Iterable[HistoryClick], boundary_ms: int, rules: SnapshotRules
           ) -> list[HistoryClick]:
-  """The clicks a snapshot at `boundary_ms` keeps, in the sweep's order.
+  """The clicks a snapshot at `boundary_ms` keeps, in the history's order.
 
-  Ties at the `max_length` cut follow `user_history.with_history`'s order (ts, then
-  attributes), so the kept clicks are exactly those the sweep would show.
+  Ties at the `max_length` cut follow `user_history`'s order of clicks (ts, then
+  attributes), so the kept clicks are exactly those the history would show.
   """
   ordered = sorted(clicks)
   before = sum(1 for c in ordered if c.ts_ms < boundary_ms)
