@@ -11,6 +11,7 @@ import pytest
 
 from features import infer_spec
 from features import spec as spec_lib
+from log_lines import write_lines
 from proposal_text import comment_of
 
 
@@ -45,18 +46,11 @@ _DETAIL_PAGES = [
 ]
 
 
-def _write(path, lines):
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  opener = gzip.open if path.endswith(".gz") else open
-  with opener(path, "wt", encoding="utf-8") as f:
-    f.write("\n".join(lines) + "\n")
-
-
 @pytest.fixture(name="logs")
 def _logs(tmp_path):
-  _write(str(tmp_path / "impressions" / "part-0.jsonl"), _IMPRESSIONS[:5])
-  _write(str(tmp_path / "impressions" / "part-1.jsonl.gz"), _IMPRESSIONS[5:])
-  _write(str(tmp_path / "detail_pages" / "part-0.jsonl"),
+  write_lines(str(tmp_path / "impressions" / "part-0.jsonl"), _IMPRESSIONS[:5])
+  write_lines(str(tmp_path / "impressions" / "part-1.jsonl.gz"), _IMPRESSIONS[5:])
+  write_lines(str(tmp_path / "detail_pages" / "part-0.jsonl"),
          [json.dumps(r) for r in _DETAIL_PAGES])
   return f"{tmp_path}/impressions/*", f"{tmp_path}/detail_pages/*"
 
@@ -143,8 +137,8 @@ def test_the_written_file_loads(inferred, tmp_path):
 def test_a_large_id_space_of_singletons_gets_min_count_2(tmp_path, logs):
   _, detail_pages = logs
   # 1,200 items seen once each (_impression gives impression i the item i); 3 users.
-  _write(str(tmp_path / "many" / "i.jsonl"),
-         [_impression(i, {}, {"category_id": "c0"}) for i in range(1200)])
+  write_lines(str(tmp_path / "many" / "i.jsonl"),
+              [_impression(i, {}, {"category_id": "c0"}) for i in range(1200)])
   inferred = infer_spec.infer_spec(f"{tmp_path}/many/*", detail_pages)
   assert inferred.spec["item_id"].min_count == 2
   assert "1,200 values appear once" in comment_of(inferred.text, "item_id")
@@ -153,7 +147,7 @@ def test_a_large_id_space_of_singletons_gets_min_count_2(tmp_path, logs):
 
 def test_without_a_conversion_name_the_rarest_event_is_the_label(tmp_path, logs):
   impressions, _ = logs
-  _write(str(tmp_path / "other" / "d.jsonl"), [json.dumps(
+  write_lines(str(tmp_path / "other" / "d.jsonl"), [json.dumps(
       {"impression_id": "imp0", "ts_ms": T0 + 1000, "event": e})
       for e in ("view", "view", "like")])
   spec = infer_spec.infer_spec(impressions, f"{tmp_path}/other/*").spec
@@ -163,7 +157,7 @@ def test_without_a_conversion_name_the_rarest_event_is_the_label(tmp_path, logs)
 
 def test_impressions_without_user_id_are_refused(tmp_path, logs):
   _, detail_pages = logs
-  _write(str(tmp_path / "anon" / "i.jsonl"), [json.dumps({"item_id": "i1"})])
+  write_lines(str(tmp_path / "anon" / "i.jsonl"), [json.dumps({"item_id": "i1"})])
   with pytest.raises(ValueError, match="user_id"):
     infer_spec.infer_spec(f"{tmp_path}/anon/*", detail_pages)
 
@@ -256,8 +250,8 @@ def _dirty(tmp_path):
               for i, event in [(0, "purchase"), (1, "purchase"), (2, "teleport")]]
   details += [json.dumps({"impression_id": f"imp{i}", "ts_ms": T0 + 1000 * i + 200,
                           "event": "cart"}) for i in range(100)]
-  _write(str(tmp_path / "dirty" / "impressions" / "i.jsonl"), lines)
-  _write(str(tmp_path / "dirty" / "detail_pages" / "d.jsonl"), details)
+  write_lines(str(tmp_path / "dirty" / "impressions" / "i.jsonl"), lines)
+  write_lines(str(tmp_path / "dirty" / "detail_pages" / "d.jsonl"), details)
   return f"{tmp_path}/dirty/impressions/*", f"{tmp_path}/dirty/detail_pages/*"
 
 
@@ -328,7 +322,8 @@ def test_crosses_and_histories_group_by_a_coarse_and_a_fine_name_not_by_codes(di
 def test_bounds_leave_room_for_a_value_the_sample_missed(tmp_path, logs):
   from pipelines import log_records  # pylint: disable=g-import-not-at-top
   _, detail_pages = logs
-  _write(str(tmp_path / "clean" / "i.jsonl"), [_shop_record(i) for i in range(_N)])
+  write_lines(str(tmp_path / "clean" / "i.jsonl"),
+              [_shop_record(i) for i in range(_N)])
   spec = infer_spec.infer_spec(f"{tmp_path}/clean/*", detail_pages).spec
   assert spec["position"].bounds == (0, 100)  # Positions 0..9.
   assert spec["price"].bounds == (0.0, 10_000.0)  # Prices up to 500.

@@ -144,8 +144,3 @@ def test_bad_tasks_and_sections_fail(tmp_path):
     spec_lib.load_spec_file(_write(tmp_path, "features: [unclosed"))
   with pytest.raises(spec_lib.SpecError, match=r"cannot read the feature spec"):
     spec_lib.load_spec_file(str(tmp_path / "absent.yaml"))
-
-
-def test_missing_categorical_values_parse_as_the_missing_token():
-  assert DEFAULT["brand_id"].parse_default == spec_lib.MISSING_TOKEN
-  assert DEFAULT["price"].parse_default == 0.0
