@@ -156,6 +156,12 @@ def test_a_jobs_help_lists_its_flags_not_the_libraries(module, flag):
   assert len(done.stdout.splitlines()) < 400
 
 
+def test_the_daily_run_s_help_lists_its_flags_and_loads_tensorflow_quietly():
+  done = _module("workflow.daily", "--help")
+  assert "  --date: " in done.stdout and "  --epochs: " in done.stdout, done.stderr
+  assert "oneDNN" not in done.stderr and "cuda" not in done.stderr.lower()
+
+
 @pytest.fixture(name="raw_globs")
 def _raw_globs(tiny_world):
   return [f"--{log}={tiny_world.raw_dir}/{log}/*"
