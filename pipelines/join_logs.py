@@ -360,14 +360,14 @@ def run(config: JoinConfig, pipeline_args: Sequence[str] = ()) -> dict[str, Any]
 
 
 # What the job is doing as the local runner starts each step (pipelines.runner_output).
-_STEP_LINES = {read_logs.ReadLogFileFn.__name__: "reading and parsing the logs",
+STEP_LINES = {read_logs.ReadLogFileFn.__name__: "reading and parsing the logs",
                join_events.JoinImpressionFn.__name__: "joining events to impressions",
                user_examples.AddHistoryFn.__name__: "adding user history, writing examples"}
 
 
 def main(argv: Sequence[str]) -> None:
   config = config_flags.from_flags(JoinConfig)
-  with runner_output.readable(_STEP_LINES) as lines, cli.quiet_child_processes():
+  with runner_output.readable(STEP_LINES) as lines, cli.quiet_child_processes():
     report = run(config, pipeline_args=argv[1:])
     lines.log(f"published {config.output_dir}")
   print("\n".join([*run_report.RunReport(report).headline(),

@@ -71,6 +71,7 @@ from models.config import ModelConfig
 from models.training import restore
 from pipelines import dataset_writer
 from pipelines import join_logs
+from pipelines import runner_output
 from workflow import markers
 from workflow import train_view
 
@@ -266,8 +267,10 @@ def main(argv: Sequence[str]) -> None:
   model_overrides = config_flags.explicit(ModelConfig)
   train_config = config_flags.from_flags(train.TrainConfig)
   for date in config.dates():
-    print(json.dumps({date: run_day(config, date, model_overrides, train_config,
-                                    argv[1:])}, sort_keys=True))
+    # Each join's steps print a line, as pipelines.join_logs's do, not Beam's logs.
+    with runner_output.readable(join_logs.STEP_LINES), cli.quiet_child_processes():
+      results = run_day(config, date, model_overrides, train_config, argv[1:])
+    print(json.dumps({date: results}, sort_keys=True))
 
 
 if __name__ == "__main__":
