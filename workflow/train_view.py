@@ -22,10 +22,13 @@ import tensorflow as tf
 
 from features import layout
 from features import run_report
+from pipelines import user_state
+from pipelines import vocabulary_counts
 
 # What a view leaves out of day D's dataset besides its (empty) eval split: what only
 # the join reads, and what the view writes itself.
-_NOT_CARRIED = ("dead_letter", "user_state", layout.REPORT_FILE, layout.SUCCESS_FILE)
+_NOT_CARRIED = ("dead_letter", user_state.STATE_DIR, vocabulary_counts.COUNTS_DIR,
+                layout.REPORT_FILE, layout.SUCCESS_FILE)
 
 
 # A train shard's name part -> the eval shard's it becomes in a view.
